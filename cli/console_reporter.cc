@@ -1,0 +1,109 @@
+#include "cli/console_reporter.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "engine/executor.h"
+#include "engine/loader.h"
+
+namespace runbook {
+namespace {
+
+class ConsoleReporter : public Reporter {
+ public:
+  explicit ConsoleReporter(std::FILE* out) : out_(out) {
+    color_ = isatty(fileno(out)) && !std::getenv("NO_COLOR");
+  }
+
+  void RunStarted(const Runbook& rb, const std::string& run_id, bool dry_run) override {
+    Print("%s%s %s%s: run %s\n", Bold(), dry_run ? "dry run of" : "running", rb.name.c_str(),
+          Reset(), run_id.c_str());
+  }
+
+  void PhaseChanged(std::string_view, std::string_view to) override {
+    if (to == "pending") return;
+    const bool bad = to == "rolling_back" || to == "rollback_failed" || to == "aborted";
+    Print("%s── %.*s%s\n", bad ? Color("33") : Dim(), static_cast<int>(to.size()), to.data(),
+          Reset());
+  }
+
+  void StepStarted(const StepSpec& step, Phase, int attempt, int max_attempts,
+                   std::string_view description, bool dry_run) override {
+    std::string tries = max_attempts > 1 ? " (attempt " + std::to_string(attempt) + "/" +
+                                               std::to_string(max_attempts) + ")"
+                                         : "";
+    Print("%s▶ %s%s%s: %s%.*s\n", Color("36"), step.id.c_str(), tries.c_str(), Reset(),
+          dry_run ? "would run: " : "", static_cast<int>(description.size()),
+          description.data());
+  }
+
+  void StepOutput(const StepSpec& step, std::string_view host, bool is_stderr,
+                  std::string_view line) override {
+    std::string prefix = step.id;
+    if (!host.empty()) prefix += "@" + std::string(host);
+    Print("  %s%s |%s %.*s\n", is_stderr ? Color("33") : Dim(), prefix.c_str(), Reset(),
+          static_cast<int>(line.size()), line.data());
+  }
+
+  void StepProgress(const StepSpec& step, std::string_view message) override {
+    Print("  %s%s … %.*s%s\n", Dim(), step.id.c_str(), static_cast<int>(message.size()),
+          message.data(), Reset());
+  }
+
+  void StepFinished(const StepSpec& step, Phase, bool ok, std::string_view error,
+                    Duration duration, bool will_retry) override {
+    const std::string took = FormatDuration(duration);
+    if (ok) {
+      Print("%s✓ %s%s (%s)\n", Color("32"), step.id.c_str(), Reset(), took.c_str());
+    } else {
+      Print("%s✗ %s%s: %.*s (%s)%s\n", Color("31"), step.id.c_str(), Reset(),
+            static_cast<int>(error.size()), error.data(), took.c_str(),
+            will_retry ? ", retrying" : "");
+    }
+  }
+
+  void Note(std::string_view message) override {
+    Print("%snote:%s %.*s\n", Color("33"), Reset(), static_cast<int>(message.size()),
+          message.data());
+  }
+
+  void RunFinished(const RunSummary& s) override {
+    const bool good = s.exit_code == 0;
+    Print("%s%s %s%s in %s (exit %d)\n", good ? Color("32") : Color("31"),
+          s.dry_run ? "dry run" : "run", s.state.c_str(), Reset(),
+          FormatDuration(s.duration).c_str(), s.exit_code);
+    if (!s.error.empty()) Print("  cause: %s\n", s.error.c_str());
+    if (s.state == "rollback_failed")
+      Print("  a rollback action failed: a human must check the system now.\n");
+    Print("  timeline: runbook replay %s\n", s.run_id.c_str());
+  }
+
+ private:
+  template <typename... Args>
+  void Print(const char* fmt, Args... args) {
+    std::fprintf(out_, fmt, args...);
+    std::fflush(out_);
+  }
+  const char* Color(const char* code) {
+    if (!color_) return "";
+    thread_local std::string s;
+    s = std::string("\033[") + code + "m";
+    return s.c_str();
+  }
+  const char* Bold() { return color_ ? "\033[1m" : ""; }
+  const char* Dim() { return color_ ? "\033[2m" : ""; }
+  const char* Reset() { return color_ ? "\033[0m" : ""; }
+
+  std::FILE* out_;
+  bool color_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Reporter> MakeConsoleReporter(std::FILE* out) {
+  return std::make_unique<ConsoleReporter>(out);
+}
+
+}  // namespace runbook

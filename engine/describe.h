@@ -1,0 +1,23 @@
+// One-line descriptions of actions, for plans, progress lines and dry runs.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "engine/model.h"
+#include "engine/template.h"
+
+namespace runbook {
+
+/// Renders a template field; a display renderer masks secrets.
+using FieldRenderer = std::function<std::string(std::string_view tmpl, Quoting quoting)>;
+
+/// "echo hi", "ssh web (3 hosts): systemctl restart app", "kubectl apply -f web.yaml",
+/// "GET https://web/health". Fields are passed through `render`.
+std::string DescribeAction(const Action& action, const FieldRenderer& render);
+
+/// The same with templates shown as written.
+std::string DescribeActionTemplate(const Action& action);
+
+}  // namespace runbook

@@ -1,0 +1,473 @@
+#include "engine/executor.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+
+#include "engine/describe.h"
+
+namespace runbook {
+
+int ExitCodeFor(StateKind terminal) {
+  switch (terminal) {
+    case StateKind::kSucceeded: return 0;
+    case StateKind::kRolledBack: return 1;
+    case StateKind::kRollbackFailed: return 3;
+    case StateKind::kAborted: return 5;
+    case StateKind::kPending:
+    case StateKind::kPrecheck:
+    case StateKind::kStep:
+    case StateKind::kVerify:
+    case StateKind::kStepRollback:
+    case StateKind::kGlobalRollback:
+    case StateKind::kRollbackDone: return 1;
+  }
+  return 1;
+}
+
+namespace {
+
+constexpr size_t kAuditTail = 64 * 1024;
+
+std::string TrimNewlines(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+std::string Tail(const std::string& s, size_t n) {
+  return s.size() <= n ? s : s.substr(s.size() - n);
+}
+
+const char* OutcomeName(StepResult::Outcome o) {
+  switch (o) {
+    case StepResult::Outcome::kSucceeded: return "succeeded";
+    case StepResult::Outcome::kFailed: return "failed";
+    case StepResult::Outcome::kTimedOut: return "timed_out";
+    case StepResult::Outcome::kCancelled: return "cancelled";
+  }
+  return "failed";
+}
+
+long long Ms(Duration d) { return static_cast<long long>(d.count()); }
+
+std::string EnvName(const std::string& name) {
+  std::string out = "RUNBOOK_PARAM_";
+  for (char c : name) out += std::isalnum(static_cast<unsigned char>(c)) ? std::toupper(c) : '_';
+  return out;
+}
+
+}  // namespace
+
+// What a runner sees during one attempt.
+class Executor::AttemptContext : public StepContext {
+ public:
+  AttemptContext(Executor& ex, const StepSpec& step, Phase phase, int attempt,
+                 const CancelFlag& cancel)
+      : ex_(ex), step_(step), phase_(phase), attempt_(attempt), cancel_(cancel) {}
+
+  std::string Render(std::string_view tmpl, Quoting q, std::string_view host) const override {
+    return RenderTemplateText(tmpl, ex_.scope_, q, host, /*mask_secrets=*/false);
+  }
+  std::string RenderForDisplay(std::string_view tmpl, Quoting q,
+                               std::string_view host) const override {
+    return ex_.redactor_.Redact(RenderTemplateText(tmpl, ex_.scope_, q, host, true));
+  }
+  std::string Redact(std::string_view text) const override { return ex_.redactor_.Redact(text); }
+
+  void OutputLine(std::string_view host, bool is_stderr, std::string_view line) override {
+    std::string clean = ex_.redactor_.Redact(line);
+    std::lock_guard<std::mutex> lock(ex_.mu_);
+    ex_.reporter_.StepOutput(step_, host, is_stderr, clean);
+  }
+  void Progress(std::string_view message) override {
+    std::string clean = ex_.redactor_.Redact(message);
+    std::lock_guard<std::mutex> lock(ex_.mu_);
+    ex_.reporter_.StepProgress(step_, clean);
+  }
+  Status Record(std::string_view event, const nlohmann::json& detail) override {
+    AuditEvent e;
+    e.event = std::string(event);
+    e.phase = PhaseName(phase_);
+    e.step = step_.id;
+    e.attempt = attempt_;
+    e.detail = detail.is_object() ? detail : nlohmann::json{{"value", detail}};
+    return ex_.Emit(std::move(e));
+  }
+  int cancel_fd() const override { return cancel_.fd(); }
+  bool cancelled() const override { return cancel_.cancelled(); }
+  const std::map<std::string, std::string>& extra_env() const override { return ex_.extra_env_; }
+  const Runbook& runbook() const override { return ex_.runbook_; }
+  const std::string& run_id() const override { return ex_.options_.run_id; }
+
+ private:
+  Executor& ex_;
+  const StepSpec& step_;
+  Phase phase_;
+  int attempt_;
+  const CancelFlag& cancel_;
+};
+
+struct Executor::Outcome {
+  bool ok = false;
+  bool interrupted = false;
+};
+
+Executor::Executor(const Runbook& runbook, const StateMachine& machine, StepRunner& runner,
+                   AuditSink& audit, const Clock& clock, Reporter& reporter,
+                   Interruption interruption)
+    : runbook_(runbook),
+      machine_(machine),
+      runner_(runner),
+      audit_(audit),
+      clock_(clock),
+      reporter_(reporter),
+      interruption_(interruption) {
+  if (!interruption_.interrupt) interruption_.interrupt = &never_;
+  if (!interruption_.hard_stop) interruption_.hard_stop = &never_;
+}
+
+Executor::~Executor() = default;
+
+bool Executor::Interrupted() const { return interruption_.interrupt->cancelled(); }
+
+nlohmann::json Executor::RedactJson(const nlohmann::json& value) const {
+  if (redactor_.empty()) return value;
+  switch (value.type()) {
+    case nlohmann::json::value_t::string:
+      return redactor_.Redact(value.get<std::string>());
+    case nlohmann::json::value_t::object: {
+      nlohmann::json out = nlohmann::json::object();
+      for (auto it = value.begin(); it != value.end(); ++it)
+        out[redactor_.Redact(it.key())] = RedactJson(it.value());
+      return out;
+    }
+    case nlohmann::json::value_t::array: {
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& v : value) out.push_back(RedactJson(v));
+      return out;
+    }
+    default:
+      return value;
+  }
+}
+
+Status Executor::Emit(AuditEvent event) {
+  event.ts = clock_.Now();
+  event.detail = RedactJson(event.detail);
+  std::lock_guard<std::mutex> lock(mu_);
+  Status s = audit_.Append(options_.run_id, event);
+  if (!s.ok() && !audit_failed_) {
+    audit_failed_ = true;
+    reporter_.Note("audit log write failed: " + s.message() +
+                   " (the run goes on to its end so that nothing is left half-done)");
+  }
+  return s;
+}
+
+StepSummary* Executor::Summary(const std::string& id, Phase phase) {
+  for (StepSummary& s : summaries_)
+    if (s.id == id && s.phase == phase) return &s;
+  return nullptr;
+}
+
+RunSummary Executor::Run(const RunOptions& options) {
+  options_ = options;
+  const auto start = clock_.Monotonic();
+  for (const auto& [name, value] : options_.secrets) {
+    redactor_.Add(value);
+    scope_.secrets[name] = value;
+  }
+  scope_.params = options_.params;
+  scope_.run_id = options_.run_id;
+  scope_.env = options_.env ? options_.env : [](const std::string& name) {
+    const char* v = std::getenv(name.c_str());
+    return std::string(v ? v : "");
+  };
+  for (const auto& [name, value] : options_.params) extra_env_[EnvName(name)] = value;
+  extra_env_["RUNBOOK_RUN_ID"] = options_.run_id;
+  extra_env_["RUNBOOK_NAME"] = runbook_.name;
+
+  for (const auto* list : {&runbook_.prechecks, &runbook_.steps, &runbook_.verify})
+    for (const StepSpec& s : *list) summaries_.push_back({s.id, s.name, s.phase});
+
+  RunSummary summary;
+  summary.run_id = options_.run_id;
+  summary.runbook = runbook_.name;
+  summary.dry_run = options_.dry_run;
+
+  RunRecord record;
+  record.run_id = options_.run_id;
+  record.runbook = runbook_.name;
+  record.runbook_path = runbook_.path;
+  record.runbook_text = runbook_.text;
+  record.params = RedactJson(nlohmann::json(options_.params));
+  record.operator_name = options_.operator_name;
+  record.host = options_.host;
+  record.pid = options_.pid;
+  record.lock_key = options_.lock_key;
+  record.plan_id = options_.plan_id;
+  record.dry_run = options_.dry_run;
+  record.started_at = clock_.Now();
+  if (Status s = audit_.BeginRun(record); !s.ok()) {
+    summary.state = "aborted";
+    summary.exit_code = 2;
+    summary.error = "cannot record the run in the audit log: " + s.message();
+    return summary;
+  }
+  reporter_.RunStarted(runbook_, options_.run_id, options_.dry_run);
+  Status started = Emit({{}, "run_started", "run", "", "", "pending", 0,
+                         {{"runbook", runbook_.name},
+                          {"operator", options_.operator_name},
+                          {"host", options_.host},
+                          {"pid", options_.pid},
+                          {"dry_run", options_.dry_run},
+                          {"params", record.params},
+                          {"plan_id", options_.plan_id},
+                          {"lock", options_.lock_key}}});
+
+  int current = machine_.pending();
+  // Write-ahead: without a durable run_started nothing may run.
+  Trigger trigger = !started.ok() || Interrupted() ? Trigger::kInterrupt : Trigger::kStart;
+  if (!started.ok()) first_error_ = "cannot write to the audit log: " + started.message();
+  for (;;) {
+    int next = machine_.Next(current, trigger);
+    if (next < 0) next = machine_.Find("aborted");  // unreachable for a compiled machine
+    const State& from = machine_.state(current);
+    const State& to = machine_.state(next);
+    (void)Emit({{}, "state_changed", to.phase(), to.step ? to.step->id : "", from.name, to.name,
+                0, {{"trigger", TriggerName(trigger)}}});
+    if (std::string_view(from.coarse()) != to.coarse()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      reporter_.PhaseChanged(from.coarse(), to.coarse());
+    }
+    current = next;
+    if (to.terminal()) break;
+    trigger = RunState(to);
+  }
+
+  const State& end = machine_.state(current);
+  summary.state = end.name;
+  summary.exit_code = ExitCodeFor(end.kind);
+  summary.steps = summaries_;
+  summary.duration = std::chrono::duration_cast<Duration>(clock_.Monotonic() - start);
+  summary.error = redactor_.Redact(first_error_);
+  (void)Emit({{}, "run_finished", "run", "", "", end.name, 0,
+              {{"state", end.name},
+               {"exit_code", summary.exit_code},
+               {"duration_ms", Ms(summary.duration)},
+               {"error", summary.error}}});
+  (void)audit_.EndRun(options_.run_id, end.name, summary.exit_code);
+  reporter_.RunFinished(summary);
+  return summary;
+}
+
+Trigger Executor::RunState(const State& state) {
+  switch (state.kind) {
+    case StateKind::kPrecheck:
+    case StateKind::kStep: {
+      Outcome o = RunStep(state, *state.step, state.kind == StateKind::kStep ? Phase::kStep
+                                                                              : Phase::kPrecheck);
+      if (o.interrupted) return Trigger::kInterrupt;
+      if (!o.ok) return Trigger::kFailure;
+      return Interrupted() ? Trigger::kInterrupt : Trigger::kSuccess;
+    }
+    case StateKind::kVerify: {
+      if (options_.dry_run) {
+        (void)Emit({{}, "step_skipped", "verify", state.step->id, "", "", 0,
+                    {{"reason", "dry run: verification is not run"}}});
+        if (StepSummary* s = Summary(state.step->id, Phase::kVerify)) s->state = "skipped";
+        return Trigger::kSuccess;
+      }
+      Outcome o = RunStep(state, *state.step, Phase::kVerify);
+      if (o.interrupted) return Trigger::kInterrupt;
+      if (!o.ok) return Trigger::kFailure;
+      return Interrupted() ? Trigger::kInterrupt : Trigger::kSuccess;
+    }
+    case StateKind::kStepRollback:
+    case StateKind::kGlobalRollback: {
+      if (options_.dry_run) {
+        (void)Emit({{}, "step_skipped", "rollback", state.step->id, "", "", 0,
+                    {{"reason", "dry run: rollback is not run"}}});
+        return Trigger::kSuccess;
+      }
+      Outcome o = RunStep(state, *state.step, Phase::kRollback);
+      if (!o.ok) rollback_failed_ = true;
+      return o.ok ? Trigger::kSuccess : Trigger::kFailure;
+    }
+    case StateKind::kRollbackDone:
+      return rollback_failed_ ? Trigger::kFailure : Trigger::kSuccess;
+    case StateKind::kPending:
+    case StateKind::kSucceeded:
+    case StateKind::kAborted:
+    case StateKind::kRolledBack:
+    case StateKind::kRollbackFailed:
+      return Trigger::kSuccess;
+  }
+  return Trigger::kFailure;
+}
+
+Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Phase phase) {
+  const bool rollback = phase == Phase::kRollback;
+  const bool forward_dry_run = options_.dry_run && phase == Phase::kStep;
+  const CancelFlag& cancel = rollback ? *interruption_.hard_stop : *interruption_.interrupt;
+  const int max_attempts = 1 + std::max(0, step.retries);
+  const std::string undoes = state.undoes ? state.undoes->id : "";
+
+  StepSummary* summary = Summary(step.id, phase);
+  if (!summary) {
+    summaries_.push_back({step.id, step.name, phase});
+    summaries_.back().undoes = undoes;
+    summary = &summaries_.back();
+  }
+  const size_t summary_index = static_cast<size_t>(summary - summaries_.data());
+
+  auto display = [&](std::string_view tmpl, Quoting q) {
+    return redactor_.Redact(RenderTemplateText(tmpl, scope_, q, "", true));
+  };
+  const std::string description =
+      state.auto_rollback ? "undo " + DescribeAction(step.action, display)
+                          : DescribeAction(step.action, display);
+  nlohmann::json started_detail = {{"name", step.name},
+                                   {"action", ActionKindName(KindOf(step.action))},
+                                   {"description", description},
+                                   {"max_attempts", max_attempts},
+                                   {"timeout_ms", Ms(step.timeout)}};
+  if (!undoes.empty()) started_detail["undoes"] = undoes;
+  if (state.auto_rollback) started_detail["auto"] = true;
+  if (forward_dry_run) started_detail["dry_run"] = true;
+  Status ahead = Emit({{}, rollback ? "rollback_started" : "step_started", PhaseName(phase),
+                       step.id, "", "", 0, started_detail});
+
+  Outcome outcome;
+  StepResult last;
+  const auto t0 = clock_.Monotonic();
+  int attempt = 0;
+  if (!ahead.ok() && !rollback) {
+    // Write-ahead: a forward step whose start cannot be recorded does not run. Rollbacks
+    // run regardless: undoing is safer than leaving a half-done change.
+    last.error = "not started: the audit log cannot be written (" + ahead.message() + ")";
+  } else {
+    StepRequest request;
+    request.step = &step;
+    request.phase = phase;
+    request.dry_run = forward_dry_run;
+    if (state.undoes) {
+      request.undoing = state.undoes;
+      auto it = results_.find(state.undoes->id);
+      if (it != results_.end()) request.undoing_result = &it->second;
+      request.auto_rollback = state.auto_rollback;
+    }
+    for (attempt = 1; attempt <= max_attempts; ++attempt) {
+      request.attempt = attempt;
+      (void)Emit({{}, "attempt_started", PhaseName(phase), step.id, "", "", attempt,
+                  {{"description", description}}});
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        reporter_.StepStarted(step, phase, attempt, max_attempts, description, forward_dry_run);
+      }
+      AttemptContext context(*this, step, phase, attempt, cancel);
+      last = runner_.Run(request, context);
+      if (last.ok()) last.error.clear();
+      else if (last.error.empty()) last.error = OutcomeName(last.outcome);
+
+      nlohmann::json detail = last.detail.is_object() ? last.detail : nlohmann::json::object();
+      detail["outcome"] = OutcomeName(last.outcome);
+      detail["exit_status"] = last.exit_status;
+      detail["duration_ms"] = Ms(last.duration);
+      if (!last.error.empty()) detail["error"] = last.error;
+      if (!last.stdout_text.empty()) detail["stdout"] = Tail(last.stdout_text, kAuditTail);
+      if (!last.stderr_text.empty()) detail["stderr"] = Tail(last.stderr_text, kAuditTail);
+      if (!last.hosts.empty()) {
+        nlohmann::json hosts = nlohmann::json::array();
+        for (const HostResult& h : last.hosts)
+          hosts.push_back({{"host", h.host},
+                           {"ok", h.ok},
+                           {"reached", h.reached},
+                           {"exit_status", h.exit_status},
+                           {"duration_ms", Ms(h.duration)},
+                           {"error", h.error}});
+        detail["hosts"] = hosts;
+      }
+      if (!last.undo_state.is_null()) detail["undo_state"] = last.undo_state;
+      (void)Emit({{}, "attempt_finished", PhaseName(phase), step.id, "", "", attempt, detail});
+
+      const bool cancelled =
+          last.outcome == StepResult::Outcome::kCancelled || cancel.cancelled();
+      const bool retry = !last.ok() && !cancelled && attempt < max_attempts;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        reporter_.StepFinished(step, phase, last.ok(), redactor_.Redact(last.error),
+                               last.duration, retry);
+      }
+      if (last.ok()) break;
+      if (cancelled) {
+        outcome.interrupted = true;
+        break;
+      }
+      if (!retry) break;
+      if (!cancel.SleepFor(static_cast<long>(step.retry_delay.count()))) {
+        outcome.interrupted = true;
+        break;
+      }
+    }
+    attempt = std::min(attempt, max_attempts);
+    StoreValues(step, last);
+    results_[step.id] = last;
+  }
+  outcome.ok = last.ok();
+  const Duration took = std::chrono::duration_cast<Duration>(clock_.Monotonic() - t0);
+
+  std::string error = last.error;
+  if (!outcome.ok && attempt > 1)
+    error += " after " + std::to_string(attempt) + " attempts over " +
+             std::to_string(Ms(took) / 1000) + "." + std::to_string((Ms(took) % 1000) / 100) + "s";
+  if (outcome.interrupted && !rollback) error = "interrupted (" + error + ")";
+  error = redactor_.Redact(error);
+
+  StepSummary& s = summaries_[summary_index];
+  s.attempts = attempt;
+  s.duration = took;
+  s.error = outcome.ok ? "" : error;
+  s.state = outcome.ok ? "succeeded" : outcome.interrupted ? "interrupted" : "failed";
+  if (!outcome.ok && first_error_.empty() && !rollback)
+    first_error_ = step.id + ": " + error;
+
+  nlohmann::json done = {{"attempts", attempt},
+                         {"duration_ms", Ms(took)},
+                         {"exit_status", last.exit_status}};
+  if (!outcome.ok) done["error"] = error;
+  if (outcome.interrupted) done["interrupted"] = true;
+  if (!step.outputs.empty() && outcome.ok) {
+    auto it = scope_.steps.find(step.id);
+    if (it != scope_.steps.end()) done["outputs"] = it->second.outputs;
+  }
+  const char* name = rollback ? (outcome.ok ? "rollback_succeeded" : "rollback_failed")
+                              : (outcome.ok ? "step_succeeded" : "step_failed");
+  (void)Emit({{}, name, PhaseName(phase), step.id, "", "", attempt, done});
+  return outcome;
+}
+
+void Executor::StoreValues(const StepSpec& step, const StepResult& result) {
+  TemplateScope::StepValues v;
+  v.stdout_text = TrimNewlines(result.stdout_text);
+  v.stderr_text = TrimNewlines(result.stderr_text);
+  auto pick = [](const OutputSpec& o, const std::map<std::string, std::string>& computed,
+                 const std::string& out, const std::string& err) {
+    auto it = computed.find(o.name);
+    if (it != computed.end()) return it->second;
+    if (o.source == "stdout") return out;
+    if (o.source == "stderr") return err;
+    return std::string();
+  };
+  for (const OutputSpec& o : step.outputs)
+    v.outputs[o.name] = pick(o, result.outputs, v.stdout_text, v.stderr_text);
+  for (const HostResult& h : result.hosts) {
+    auto& per_host = v.host_outputs[h.host];
+    for (const OutputSpec& o : step.outputs)
+      per_host[o.name] =
+          pick(o, h.outputs, TrimNewlines(h.stdout_text), TrimNewlines(h.stderr_text));
+  }
+  scope_.steps[step.id] = std::move(v);
+}
+
+}  // namespace runbook

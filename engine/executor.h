@@ -1,0 +1,117 @@
+// Walks a compiled StateMachine: runs each state's step through the StepRunner, writes every
+// transition to the AuditSink before acting on it, and follows the machine's edges on success,
+// failure or interruption. All I/O goes through the interfaces handed to the constructor.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "engine/audit_sink.h"
+#include "engine/cancel.h"
+#include "engine/clock.h"
+#include "engine/model.h"
+#include "engine/redactor.h"
+#include "engine/reporter.h"
+#include "engine/state_machine.h"
+#include "engine/step_runner.h"
+#include "engine/template.h"
+
+namespace runbook {
+
+/// How one step (of any phase) ended, for `run --json` and the console.
+struct StepSummary {
+  std::string id;
+  std::string name;
+  Phase phase = Phase::kStep;
+  std::string state = "not_run";  // not_run | succeeded | failed | interrupted | skipped
+  int attempts = 0;
+  Duration duration{0};
+  std::string error;   // redacted
+  std::string undoes;  // rollback actions: the step they undo
+};
+
+struct RunSummary {
+  std::string run_id;
+  std::string runbook;
+  std::string state;  // a terminal state name
+  int exit_code = 0;
+  bool dry_run = false;
+  Duration duration{0};
+  std::vector<StepSummary> steps;
+  std::string error;  // why the run could not start, or the failing step's error
+};
+
+/// The exit code of a terminal state: succeeded 0, rolled_back 1, rollback_failed 3,
+/// aborted 5 (SPEC §4).
+int ExitCodeFor(StateKind terminal);
+
+struct RunOptions {
+  std::string run_id;
+  std::map<std::string, std::string> params;   // bound (BindParams)
+  std::map<std::string, std::string> secrets;  // resolved (ResolveSecrets)
+  std::function<std::string(const std::string&)> env;  // {{ env.X }}; default: getenv
+  bool dry_run = false;
+  std::string operator_name;
+  std::string host;
+  int pid = 0;
+  std::string plan_id;
+  std::string lock_key;
+};
+
+/// Signals from outside the run. `interrupt` (SIGINT/SIGTERM) stops the forward steps and
+/// starts the rollback; `hard_stop` also cancels rollback actions (a human gave up on them).
+struct Interruption {
+  const CancelFlag* interrupt = nullptr;
+  const CancelFlag* hard_stop = nullptr;
+};
+
+/// Runs one runbook once. Not reusable: construct one per run.
+class Executor {
+ public:
+  /// Every reference must outlive the executor.
+  Executor(const Runbook& runbook, const StateMachine& machine, StepRunner& runner,
+           AuditSink& audit, const Clock& clock, Reporter& reporter, Interruption interruption);
+  ~Executor();
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+
+  RunSummary Run(const RunOptions& options);
+
+ private:
+  class AttemptContext;
+  struct Outcome;
+
+  Trigger RunState(const State& state);
+  Outcome RunStep(const State& state, const StepSpec& step, Phase phase);
+  void StoreValues(const StepSpec& step, const StepResult& result);
+  Status Emit(AuditEvent event);
+  nlohmann::json RedactJson(const nlohmann::json& value) const;
+  StepSummary* Summary(const std::string& id, Phase phase);
+  bool Interrupted() const;
+
+  const Runbook& runbook_;
+  const StateMachine& machine_;
+  StepRunner& runner_;
+  AuditSink& audit_;
+  const Clock& clock_;
+  Reporter& reporter_;
+  Interruption interruption_;
+  CancelFlag never_;  // stands in for an absent flag
+
+  RunOptions options_;
+  Redactor redactor_;
+  TemplateScope scope_;
+  std::map<std::string, std::string> extra_env_;
+  std::map<std::string, StepResult> results_;  // last attempt of each step that ran
+  std::vector<StepSummary> summaries_;
+  bool rollback_failed_ = false;
+  bool audit_failed_ = false;
+  std::string first_error_;
+  std::mutex mu_;  // audit appends and reporter calls from runner threads
+};
+
+}  // namespace runbook

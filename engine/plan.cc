@@ -1,0 +1,313 @@
+#include "engine/plan.h"
+
+#include <openssl/evp.h>
+#include <yaml-cpp/yaml.h>
+
+#include <sstream>
+
+#include "engine/describe.h"
+#include "engine/loader.h"
+#include "engine/template.h"
+
+namespace runbook {
+namespace {
+
+nlohmann::json YamlToJson(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      nlohmann::json out = nlohmann::json::object();
+      for (const auto& kv : node) out[kv.first.Scalar()] = YamlToJson(kv.second);
+      return out;
+    }
+    case YAML::NodeType::Sequence: {
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& v : node) out.push_back(YamlToJson(v));
+      return out;
+    }
+    case YAML::NodeType::Scalar:
+      return node.Scalar();
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      return nullptr;
+  }
+  return nullptr;
+}
+
+// Renders a template for a reviewer: params with their values (quoted as they will be),
+// secrets as ***, references to step results as written.
+std::string ForReview(std::string_view text, Quoting quoting,
+                      const std::map<std::string, std::string>& params,
+                      std::vector<std::string>* raw_refs) {
+  Template t;
+  TemplateError err;
+  if (!ParseTemplate(text, quoting, &t, &err)) return std::string(text);
+  std::string out;
+  for (const auto& p : t.pieces) {
+    if (!p.is_ref) {
+      out += p.literal;
+      continue;
+    }
+    const TemplateRef& r = p.ref;
+    std::string value;
+    bool quote = quoting == Quoting::kShell && !r.raw;
+    switch (r.kind) {
+      case TemplateRef::Kind::kParam: {
+        auto it = params.find(r.name);
+        value = it != params.end() ? it->second : "";
+        if (r.raw && raw_refs) raw_refs->push_back("params." + r.name);
+        break;
+      }
+      case TemplateRef::Kind::kSecret:
+        value = "***";
+        quote = false;
+        if (r.raw && raw_refs) raw_refs->push_back("secrets." + r.name);
+        break;
+      case TemplateRef::Kind::kStepStdout:
+        value = "{{ steps." + r.name + ".stdout }}";
+        quote = false;
+        break;
+      case TemplateRef::Kind::kStepStderr:
+        value = "{{ steps." + r.name + ".stderr }}";
+        quote = false;
+        break;
+      case TemplateRef::Kind::kStepOutput:
+        value = "{{ steps." + r.name + ".outputs." + r.output + " }}";
+        quote = false;
+        break;
+      case TemplateRef::Kind::kRunId:
+        value = "{{ run.id }}";
+        quote = false;
+        break;
+      case TemplateRef::Kind::kEnv:
+        value = "{{ env." + r.name + " }}";
+        quote = false;
+        if (r.raw && raw_refs) raw_refs->push_back("env." + r.name);
+        break;
+    }
+    out += quote ? ShellQuote(value) : value;
+  }
+  return out;
+}
+
+nlohmann::json StepJson(const StepSpec& s, const std::map<std::string, std::string>& params,
+                        nlohmann::json* warnings) {
+  std::vector<std::string> raw;
+  const std::string description = DescribeAction(
+      s.action, [&](std::string_view t, Quoting q) { return ForReview(t, q, params, &raw); });
+  nlohmann::json j = {{"id", s.id},
+                      {"name", s.name},
+                      {"action", ActionKindName(KindOf(s.action))},
+                      {"description", description},
+                      {"timeout_ms", s.timeout.count()},
+                      {"retries", s.retries}};
+  if (KindOf(s.action) == ActionKind::kKubectl) {
+    const auto& k = std::get<KubectlAction>(s.action);
+    j["context"] = k.resolved.context.empty() ? "(current-context of the kubeconfig)"
+                                              : k.resolved.context;
+    if (!k.resolved.namespace_.empty()) j["namespace"] = k.resolved.namespace_;
+  }
+  for (const auto& r : raw)
+    warnings->push_back("step " + s.id + " inserts {{ raw " + r +
+                        " }} unquoted: the value can change the command");
+  if (KindOf(s.action) == ActionKind::kHttp && std::get<HttpAction>(s.action).insecure)
+    warnings->push_back("step " + s.id + " does not verify TLS certificates (insecure: true)");
+  return j;
+}
+
+std::string Indent(const std::string& s, const std::string& pad) {
+  std::string out;
+  std::istringstream in(s);
+  for (std::string line; std::getline(in, line);) out += pad + line + "\n";
+  return out;
+}
+
+}  // namespace
+
+std::string Sha256Hex(const std::string& data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out += kHex[md[i] >> 4];
+    out += kHex[md[i] & 15];
+  }
+  return out;
+}
+
+std::string PlanHash(const Runbook& runbook, const std::map<std::string, std::string>& params) {
+  nlohmann::json canonical;
+  try {
+    canonical["runbook"] = YamlToJson(YAML::Load(runbook.text));
+  } catch (const std::exception&) {
+    canonical["runbook"] = runbook.text;  // validated already; this is belt and braces
+  }
+  canonical["params"] = params;
+  return Sha256Hex(canonical.dump());
+}
+
+nlohmann::json BuildPlan(const Runbook& rb, const StateMachine& machine,
+                         const std::map<std::string, std::string>& params) {
+  nlohmann::json warnings = nlohmann::json::array();
+  nlohmann::json plan;
+  plan["hash"] = PlanHash(rb, params);
+  plan["runbook"] = rb.name;
+  plan["path"] = rb.path;
+  plan["description"] = ForReview(rb.description, Quoting::kNone, params, nullptr);
+  plan["risk"] = RiskName(rb.risk);
+  plan["environment"] = rb.environment;
+  plan["owner"] = rb.owner;
+  plan["estimated_duration"] = rb.estimated_duration;
+  plan["lock"] = rb.lock;
+  plan["params"] = nlohmann::json::array();
+  for (const ParamSpec& p : rb.params) {
+    auto it = params.find(p.name);
+    plan["params"].push_back({{"name", p.name},
+                              {"value", it != params.end() ? it->second : ""},
+                              {"description", p.description}});
+  }
+  plan["secrets"] = nlohmann::json::array();
+  for (const SecretSpec& s : rb.secrets)
+    plan["secrets"].push_back(
+        {{"name", s.name},
+         {"from", (s.source == SecretSpec::Source::kEnv ? "env " : "file ") + s.ref}});
+  for (const auto* list : {&rb.prechecks, &rb.verify, &rb.rollback}) {
+    const char* key = list == &rb.prechecks ? "prechecks" : list == &rb.verify ? "verify"
+                                                                               : "rollback";
+    plan[key] = nlohmann::json::array();
+    for (const StepSpec& s : *list) plan[key].push_back(StepJson(s, params, &warnings));
+  }
+  plan["steps"] = nlohmann::json::array();
+  plan["irreversible"] = nlohmann::json::array();
+  for (const StepSpec& s : rb.steps) {
+    nlohmann::json j = StepJson(s, params, &warnings);
+    nlohmann::json undo = {{"kind", "unset"}, {"actions", nlohmann::json::array()}};
+    switch (s.rollback.kind) {
+      case RollbackSpec::Kind::kUnset:
+        undo["kind"] = "unset";
+        plan["irreversible"].push_back(s.id);
+        warnings.push_back("step " + s.id + " has no rollback: a failure after it leaves it in place");
+        break;
+      case RollbackSpec::Kind::kNone:
+        undo["kind"] = "none";
+        plan["irreversible"].push_back(s.id);
+        warnings.push_back("step " + s.id + " is irreversible (rollback: none)");
+        break;
+      case RollbackSpec::Kind::kAuto:
+        undo["kind"] = "auto";
+        undo["actions"].push_back({{"id", s.id},
+                                   {"description", "undo to the revisions recorded before " +
+                                                       j["description"].get<std::string>()}});
+        break;
+      case RollbackSpec::Kind::kActions:
+        undo["kind"] = "actions";
+        for (const StepSpec& a : s.rollback.actions)
+          undo["actions"].push_back(StepJson(a, params, &warnings));
+        break;
+    }
+    j["rollback"] = undo;
+    plan["steps"].push_back(j);
+  }
+  plan["known_issues"] = rb.known_issues;
+  if (rb.approval) {
+    plan["approval"] = {{"required", rb.approval->required},
+                        {"approvers", rb.approval->approvers},
+                        {"signed", !rb.approval->allowed_signers.empty()},
+                        {"expires_ms", rb.approval->expires.count()}};
+  }
+  plan["warnings"] = warnings;
+  plan["states"] = machine.states().size();
+  plan["transitions"] = machine.transitions().size();
+  return plan;
+}
+
+std::string RenderPlanText(const nlohmann::json& plan) {
+  std::ostringstream o;
+  auto str = [](const nlohmann::json& j, const char* key) {
+    return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
+  };
+  o << "CHANGE REQUEST: " << str(plan, "runbook");
+  if (plan.contains("plan_id")) o << "  (plan " << str(plan, "plan_id") << ")";
+  o << "\n";
+  if (!str(plan, "description").empty()) o << "  " << str(plan, "description") << "\n";
+  o << "\nOverview\n";
+  o << "  risk:         " << str(plan, "risk") << "\n";
+  if (!str(plan, "environment").empty()) o << "  environment:  " << str(plan, "environment") << "\n";
+  if (!str(plan, "owner").empty()) o << "  owner:        " << str(plan, "owner") << "\n";
+  if (!str(plan, "estimated_duration").empty())
+    o << "  estimated:    " << str(plan, "estimated_duration") << "\n";
+  o << "  lock:         " << str(plan, "lock") << "\n";
+  if (!str(plan, "requested_by").empty()) o << "  requested by: " << str(plan, "requested_by") << "\n";
+  if (plan.contains("approval")) {
+    const auto& a = plan["approval"];
+    o << "  approval:     " << a["required"].get<int>() << " approver(s)";
+    if (!a["approvers"].empty()) {
+      o << " from";
+      for (const auto& n : a["approvers"]) o << " " << n.get<std::string>();
+    }
+    if (a["signed"].get<bool>()) o << ", signed";
+    o << "\n";
+  }
+  if (!plan["params"].empty()) {
+    o << "\nParams\n";
+    for (const auto& p : plan["params"]) {
+      o << "  " << str(p, "name") << " = " << str(p, "value");
+      if (!str(p, "description").empty()) o << "    # " << str(p, "description");
+      o << "\n";
+    }
+  }
+  if (!plan["secrets"].empty()) {
+    o << "\nSecrets (values never shown)\n";
+    for (const auto& s : plan["secrets"]) o << "  " << str(s, "name") << " from " << str(s, "from") << "\n";
+  }
+  auto list = [&](const char* title, const nlohmann::json& steps) {
+    if (steps.empty()) return;
+    o << "\n" << title << "\n";
+    int n = 0;
+    for (const auto& s : steps) {
+      o << "  " << ++n << ". " << str(s, "id");
+      if (str(s, "name") != str(s, "id")) o << " — " << str(s, "name");
+      o << " [" << str(s, "action") << "]\n" << Indent(str(s, "description"), "       ");
+      if (s.contains("context")) {
+        o << "       context: " << str(s, "context");
+        if (s.contains("namespace")) o << ", namespace: " << str(s, "namespace");
+        o << "\n";
+      }
+      if (s.contains("rollback")) {
+        const auto& r = s["rollback"];
+        const std::string kind = str(r, "kind");
+        if (kind == "none") {
+          o << "       rollback: NONE — IRREVERSIBLE\n";
+        } else if (kind == "unset") {
+          o << "       rollback: not defined — irreversible unless handled by the global rollback\n";
+        } else {
+          for (const auto& a : r["actions"])
+            o << "       rollback: " << str(a, "description") << "\n";
+        }
+      }
+    }
+  };
+  list("Prechecks (a failure aborts the run; nothing has changed yet)", plan["prechecks"]);
+  list("Steps (on failure: this step's rollback, then earlier steps' in reverse)", plan["steps"]);
+  list("Verification (a failure rolls everything back)", plan["verify"]);
+  list("Global rollback (after the step rollbacks, whenever a rollback happens)", plan["rollback"]);
+  if (!plan["irreversible"].empty()) {
+    o << "\nIrreversible steps\n";
+    for (const auto& id : plan["irreversible"]) o << "  ! " << id.get<std::string>() << "\n";
+  }
+  if (!plan["warnings"].empty()) {
+    o << "\nWarnings\n";
+    for (const auto& w : plan["warnings"]) o << "  ! " << w.get<std::string>() << "\n";
+  }
+  if (!plan["known_issues"].empty()) {
+    o << "\nKnown issues\n";
+    for (const auto& k : plan["known_issues"]) o << "  - " << k.get<std::string>() << "\n";
+  }
+  o << "\nState machine: " << plan["states"].get<size_t>() << " states, "
+    << plan["transitions"].get<size_t>() << " transitions (runbook graph FILE to draw it)\n";
+  o << "Plan hash: " << str(plan, "hash") << "\n";
+  return o.str();
+}
+
+}  // namespace runbook

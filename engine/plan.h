@@ -1,0 +1,33 @@
+// The change request: what a run of a runbook with given params will do, in a form a reviewer
+// can read (text) and a machine can check (JSON), with a hash that binds approvals to exactly
+// this runbook and these params.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/model.h"
+#include "engine/state_machine.h"
+
+namespace runbook {
+
+/// sha256 (hex) over the canonical runbook (its YAML as sorted, compact JSON: comments and
+/// layout do not count) and the bound params. Any change to what would run changes it.
+std::string PlanHash(const Runbook& runbook, const std::map<std::string, std::string>& params);
+
+/// The plan document: overview, params, prechecks, steps with their rollbacks, verification,
+/// global rollback, warnings (irreversible steps, raw placeholders, insecure TLS), known
+/// issues, approval policy, state count and hash. `plan_id` and `requested_by` are added by
+/// the caller.
+nlohmann::json BuildPlan(const Runbook& runbook, const StateMachine& machine,
+                         const std::map<std::string, std::string>& params);
+
+/// The plan as text for a reviewer.
+std::string RenderPlanText(const nlohmann::json& plan);
+
+/// sha256 of `data` as 64 lower-case hex digits.
+std::string Sha256Hex(const std::string& data);
+
+}  // namespace runbook

@@ -1,0 +1,79 @@
+// Templates: `{{ params.NAME }}`, `{{ secrets.NAME }}`, `{{ steps.ID.stdout }}`,
+// `{{ steps.ID.outputs.NAME }}`, `{{ run.id }}`, `{{ env.NAME }}`, and `{{ raw REF }}` to opt
+// out of quoting. Inside shell and ssh commands (Quoting::kShell) every value is inserted
+// shell-quoted, and a placeholder written inside quotes is an error, since quoting a quoted
+// value would change its meaning.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/status.h"
+
+namespace runbook {
+
+enum class Quoting { kNone, kShell };
+
+/// One `{{ ... }}` reference.
+struct TemplateRef {
+  enum class Kind { kParam, kSecret, kStepStdout, kStepStderr, kStepOutput, kRunId, kEnv };
+  Kind kind = Kind::kParam;
+  std::string name;    // param, secret, env or step id
+  std::string output;  // kStepOutput: the output's name
+  bool raw = false;
+  size_t offset = 0;   // byte offset of "{{" in the template text
+};
+
+/// A template split into literal text and references.
+struct Template {
+  struct Piece {
+    std::string literal;  // used when !is_ref
+    TemplateRef ref;
+    bool is_ref = false;
+  };
+  std::vector<Piece> pieces;
+  bool has_refs() const;
+};
+
+/// A parse error: the byte offset in the template text and what is wrong.
+struct TemplateError {
+  size_t offset = 0;
+  std::string message;
+};
+
+/// Parses `text`. With Quoting::kShell also rejects a placeholder inside '...' or "...".
+/// On error returns false and fills `error`.
+bool ParseTemplate(std::string_view text, Quoting quoting, Template* out, TemplateError* error);
+
+/// The values a template can see while a run is going on.
+struct TemplateScope {
+  struct StepValues {
+    std::string stdout_text;
+    std::string stderr_text;
+    std::map<std::string, std::string> outputs;
+    /// Per-host outputs (ssh): host -> name -> value. Preferred when a host is given.
+    std::map<std::string, std::map<std::string, std::string>> host_outputs;
+  };
+  std::map<std::string, std::string> params;
+  std::map<std::string, std::string> secrets;
+  std::map<std::string, StepValues> steps;  // only steps that ran
+  std::string run_id;
+  std::function<std::string(const std::string&)> env;  // lookup of {{ env.X }}; "" if unset
+};
+
+/// Renders a parsed template. A step that has not run renders as "". With `mask_secrets`
+/// every secret renders as `***` (for display).
+std::string RenderTemplate(const Template& tmpl, const TemplateScope& scope, Quoting quoting,
+                           std::string_view host, bool mask_secrets);
+
+/// Parses and renders in one go; a template that does not parse renders as written.
+std::string RenderTemplateText(std::string_view text, const TemplateScope& scope,
+                               Quoting quoting, std::string_view host, bool mask_secrets);
+
+/// POSIX shell quoting: 'abc' with each ' written as '\''. Empty becomes ''.
+std::string ShellQuote(std::string_view value);
+
+}  // namespace runbook

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian packages runbook needs when they are missing (we run as root), then
+# configures and builds into ./build. Safe to run again: it installs nothing twice.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential cmake pkg-config git python3 openssl
+  libyaml-cpp-dev libboost-dev libboost-filesystem-dev libsqlite3-dev sqlite3 libssl-dev
+  libssh2-1-dev libspdlog-dev libcurl4-openssl-dev nlohmann-json3-dev libcli11-dev
+  libcpp-httplib-dev libgtest-dev libgmock-dev openssh-server openssh-client
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v kubectl >/dev/null 2>&1; then
+  echo "setup: kubectl not found; installing Debian's kubernetes-client"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client >/dev/null || true
+fi
+
+jobs=$(nproc 2>/dev/null || echo 2)
+cmake -S . -B build -DCMAKE_BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo} >/dev/null
+cmake --build build -j "$jobs"
