@@ -1,0 +1,128 @@
+// Builders and fakes shared by the engine's tests: hand-made runbooks, a scripted StepRunner,
+// an in-memory AuditSink and a silent Reporter.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "engine/audit_sink.h"
+#include "engine/executor.h"
+#include "engine/model.h"
+#include "engine/reporter.h"
+#include "engine/step_runner.h"
+
+namespace runbook::testing {
+
+inline StepSpec Shell(const std::string& id, const std::string& command,
+                      Phase phase = Phase::kStep) {
+  StepSpec s;
+  s.id = id;
+  s.name = id;
+  s.phase = phase;
+  s.action = ShellAction{command, "", {}};
+  return s;
+}
+
+inline StepSpec WithUndo(StepSpec s, const std::string& command) {
+  s.rollback.kind = RollbackSpec::Kind::kActions;
+  s.rollback.actions.push_back(Shell(s.id + "-rollback-1", command, Phase::kRollback));
+  return s;
+}
+
+/// Runs nothing: answers each attempt from a script keyed by step id (missing: success),
+/// and records the order of calls as "id" (or "id#attempt" after the first).
+class ScriptedRunner : public StepRunner {
+ public:
+  StepResult Run(const StepRequest& request, StepContext& context) override {
+    std::lock_guard<std::mutex> lock(mu);
+    const std::string& id = request.step->id;
+    calls.push_back(request.attempt == 1 ? id : id + "#" + std::to_string(request.attempt));
+    if (KindOf(request.step->action) == ActionKind::kShell)
+      rendered[id] = context.Render(std::get<ShellAction>(request.step->action).command,
+                                    Quoting::kShell, "");
+    if (hooks.count(id)) hooks[id](context);
+    StepResult r;
+    r.outcome = StepResult::Outcome::kSucceeded;
+    auto it = script.find(id);
+    if (it != script.end() && !it->second.empty()) {
+      r = it->second.front();
+      if (it->second.size() > 1) it->second.erase(it->second.begin());
+    }
+    return r;
+  }
+
+  static StepResult Fail(int status) {
+    StepResult r;
+    r.outcome = StepResult::Outcome::kFailed;
+    r.exit_status = status;
+    r.error = "exit status " + std::to_string(status);
+    return r;
+  }
+  static StepResult Ok(const std::string& out = "") {
+    StepResult r;
+    r.outcome = StepResult::Outcome::kSucceeded;
+    r.exit_status = 0;
+    r.stdout_text = out;
+    return r;
+  }
+
+  std::mutex mu;
+  std::map<std::string, std::vector<StepResult>> script;
+  std::map<std::string, std::function<void(StepContext&)>> hooks;
+  std::vector<std::string> calls;
+  std::map<std::string, std::string> rendered;
+};
+
+class MemoryAudit : public AuditSink {
+ public:
+  Status BeginRun(const RunRecord& run) override {
+    runs.push_back(run);
+    return Status::Ok();
+  }
+  Status Append(const std::string&, const AuditEvent& event) override {
+    if (fail_from >= 0 && static_cast<int>(events.size()) >= fail_from)
+      return Status::Error("disk full");
+    events.push_back(event);
+    return Status::Ok();
+  }
+  Status EndRun(const std::string&, const std::string& s, int code) override {
+    state = s;
+    exit_code = code;
+    return Status::Ok();
+  }
+  std::vector<std::string> Names(const std::string& step = "") const {
+    std::vector<std::string> out;
+    for (const auto& e : events)
+      if (step.empty() || e.step == step) out.push_back(e.event);
+    return out;
+  }
+
+  std::vector<RunRecord> runs;
+  std::vector<AuditEvent> events;
+  std::string state;
+  int exit_code = -1;
+  int fail_from = -1;  // events with this index and later fail
+};
+
+class SilentReporter : public Reporter {
+ public:
+  void RunStarted(const Runbook&, const std::string&, bool) override {}
+  void PhaseChanged(std::string_view, std::string_view to) override {
+    phases.emplace_back(to);
+  }
+  void StepStarted(const StepSpec&, Phase, int, int, std::string_view, bool) override {}
+  void StepOutput(const StepSpec&, std::string_view, bool, std::string_view line) override {
+    output.emplace_back(line);
+  }
+  void StepProgress(const StepSpec&, std::string_view) override {}
+  void StepFinished(const StepSpec&, Phase, bool, std::string_view, Duration, bool) override {}
+  void Note(std::string_view) override {}
+  void RunFinished(const RunSummary&) override {}
+  std::vector<std::string> phases;
+  std::vector<std::string> output;
+};
+
+}  // namespace runbook::testing

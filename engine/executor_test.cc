@@ -1,0 +1,251 @@
+#include "engine/executor.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "engine/engine_test_util.h"
+
+namespace runbook {
+namespace {
+
+using testing::MemoryAudit;
+using testing::ScriptedRunner;
+using testing::Shell;
+using testing::SilentReporter;
+using testing::WithUndo;
+
+class ExecutorTest : public ::testing::Test {
+ protected:
+  RunSummary Run(bool dry_run = false) {
+    machine = StateMachine::Compile(rb);
+    clock = MakeSystemClock();
+    Executor ex(rb, machine, runner, audit, *clock, reporter, {&interrupt, &hard_stop});
+    RunOptions o;
+    o.run_id = "run-1";
+    o.params = params;
+    o.secrets = secrets;
+    o.dry_run = dry_run;
+    return ex.Run(o);
+  }
+
+  // Four steps a..d, each with an undo, and a global rollback.
+  void FourSteps() {
+    rb.name = "four";
+    for (std::string id : {"a", "b", "c", "d"}) rb.steps.push_back(WithUndo(Shell(id, "do"), "undo"));
+    rb.rollback.push_back(Shell("rollback-1", "global", Phase::kRollback));
+  }
+
+  Runbook rb;
+  StateMachine machine = StateMachine::Compile(rb);
+  ScriptedRunner runner;
+  MemoryAudit audit;
+  SilentReporter reporter;
+  std::unique_ptr<Clock> clock;
+  CancelFlag interrupt, hard_stop;
+  std::map<std::string, std::string> params, secrets;
+};
+
+TEST_F(ExecutorTest, SuccessRunsEveryStepOnceAndRecordsTheRun) {
+  FourSteps();
+  rb.verify.push_back(Shell("verify-1", "check", Phase::kVerify));
+  RunSummary s = Run();
+  EXPECT_EQ(s.state, "succeeded");
+  EXPECT_EQ(s.exit_code, 0);
+  EXPECT_EQ(runner.calls, (std::vector<std::string>{"a", "b", "c", "d", "verify-1"}));
+  ASSERT_FALSE(audit.events.empty());
+  EXPECT_EQ(audit.events.front().event, "run_started");
+  EXPECT_EQ(audit.events.back().event, "run_finished");
+  EXPECT_EQ(audit.events.back().to, "succeeded");
+  EXPECT_EQ(audit.state, "succeeded");
+  EXPECT_EQ(audit.Names("a"), (std::vector<std::string>{"state_changed", "step_started",
+                                                        "attempt_started", "attempt_finished",
+                                                        "step_succeeded"}));
+}
+
+TEST_F(ExecutorTest, FailedStepRollsBackItselfThenEarlierStepsInReverseThenGlobal) {
+  FourSteps();
+  runner.script["c"] = {ScriptedRunner::Fail(3)};
+  RunSummary s = Run();
+  EXPECT_EQ(s.state, "rolled_back");
+  EXPECT_EQ(s.exit_code, 1);
+  EXPECT_EQ(runner.calls,
+            (std::vector<std::string>{"a", "b", "c", "c-rollback-1", "b-rollback-1",
+                                      "a-rollback-1", "rollback-1"}));
+  auto d = std::find_if(s.steps.begin(), s.steps.end(), [](auto& x) { return x.id == "d"; });
+  ASSERT_NE(d, s.steps.end());
+  EXPECT_EQ(d->state, "not_run");
+  auto c = std::find_if(s.steps.begin(), s.steps.end(), [](auto& x) { return x.id == "c"; });
+  EXPECT_EQ(c->state, "failed");
+  EXPECT_NE(s.error.find("exit status 3"), std::string::npos);
+  bool recorded = false;
+  for (const auto& e : audit.events)
+    if (e.step == "c" && e.event == "attempt_finished") recorded = e.detail["exit_status"] == 3;
+  EXPECT_TRUE(recorded);
+}
+
+TEST_F(ExecutorTest, FailedVerificationRollsBackEveryStep) {
+  FourSteps();
+  rb.verify.push_back(Shell("verify-1", "check", Phase::kVerify));
+  runner.script["verify-1"] = {ScriptedRunner::Fail(1)};
+  RunSummary s = Run();
+  EXPECT_EQ(s.state, "rolled_back");
+  EXPECT_EQ(runner.calls,
+            (std::vector<std::string>{"a", "b", "c", "d", "verify-1", "d-rollback-1",
+                                      "c-rollback-1", "b-rollback-1", "a-rollback-1",
+                                      "rollback-1"}));
+}
+
+TEST_F(ExecutorTest, FailedPrecheckAbortsWithoutRollback) {
+  FourSteps();
+  rb.prechecks.push_back(Shell("precheck-1", "test", Phase::kPrecheck));
+  runner.script["precheck-1"] = {ScriptedRunner::Fail(1)};
+  RunSummary s = Run();
+  EXPECT_EQ(s.state, "aborted");
+  EXPECT_EQ(s.exit_code, 5);
+  EXPECT_EQ(runner.calls, (std::vector<std::string>{"precheck-1"}));
+  for (const auto& e : audit.events) EXPECT_EQ(e.event.rfind("rollback", 0), std::string::npos);
+}
+
+TEST_F(ExecutorTest, FailingRollbackIsRecordedAndTheRestStillRuns) {
+  FourSteps();
+  runner.script["c"] = {ScriptedRunner::Fail(1)};
+  runner.script["b-rollback-1"] = {ScriptedRunner::Fail(1)};
+  RunSummary s = Run();
+  EXPECT_EQ(s.state, "rollback_failed");
+  EXPECT_EQ(s.exit_code, 3);
+  EXPECT_EQ(runner.calls,
+            (std::vector<std::string>{"a", "b", "c", "c-rollback-1", "b-rollback-1",
+                                      "a-rollback-1", "rollback-1"}));
+  EXPECT_EQ(audit.Names("b-rollback-1").back(), "rollback_failed");
+}
+
+TEST_F(ExecutorTest, RetriesCountAttempts) {
+  rb.steps.push_back(Shell("flaky", "x"));
+  rb.steps[0].retries = 2;
+  rb.steps[0].retry_delay = Duration(1);
+  runner.script["flaky"] = {ScriptedRunner::Fail(1), ScriptedRunner::Fail(1), ScriptedRunner::Ok()};
+  RunSummary s = Run();
+  EXPECT_EQ(s.state, "succeeded");
+  EXPECT_EQ(runner.calls, (std::vector<std::string>{"flaky", "flaky#2", "flaky#3"}));
+  EXPECT_EQ(s.steps[0].attempts, 3);
+  int started = 0;
+  for (const auto& e : audit.events) started += e.event == "attempt_started";
+  EXPECT_EQ(started, 3);
+}
+
+TEST_F(ExecutorTest, RetriesRunOutWithTheLastErrorAndTheirCount) {
+  rb.steps.push_back(Shell("flaky", "x"));
+  rb.steps[0].retries = 1;
+  rb.steps[0].retry_delay = Duration(1);
+  runner.script["flaky"] = {ScriptedRunner::Fail(1), ScriptedRunner::Fail(7)};
+  RunSummary s = Run();
+  EXPECT_EQ(s.steps[0].attempts, 2);
+  EXPECT_NE(s.steps[0].error.find("exit status 7 after 2 attempts"), std::string::npos)
+      << s.steps[0].error;
+}
+
+TEST_F(ExecutorTest, InterruptionDuringAStepRollsBackThatStepAndEarlierOnes) {
+  FourSteps();
+  runner.hooks["b"] = [this](StepContext&) { interrupt.Cancel(); };
+  StepResult cancelled;
+  cancelled.outcome = StepResult::Outcome::kCancelled;
+  runner.script["b"] = {cancelled};
+  RunSummary s = Run();
+  EXPECT_EQ(s.state, "rolled_back");
+  EXPECT_EQ(runner.calls, (std::vector<std::string>{"a", "b", "b-rollback-1", "a-rollback-1",
+                                                    "rollback-1"}));
+}
+
+TEST_F(ExecutorTest, InterruptionBetweenStepsNeverStartsOrUndoesTheNextStep) {
+  FourSteps();
+  runner.hooks["b"] = [this](StepContext&) { interrupt.Cancel(); };  // b itself succeeds
+  RunSummary s = Run();
+  EXPECT_EQ(s.state, "rolled_back");
+  EXPECT_EQ(runner.calls, (std::vector<std::string>{"a", "b", "b-rollback-1", "a-rollback-1",
+                                                    "rollback-1"}));
+}
+
+TEST_F(ExecutorTest, RollbackActionsRunAfterAnInterruptButStopOnHardStop) {
+  FourSteps();
+  runner.hooks["b"] = [this](StepContext&) { interrupt.Cancel(); };
+  runner.hooks["b-rollback-1"] = [](StepContext& c) { EXPECT_FALSE(c.cancelled()); };
+  runner.hooks["a-rollback-1"] = [this](StepContext& c) {
+    hard_stop.Cancel();
+    EXPECT_TRUE(c.cancelled());
+  };
+  StepResult cancelled;
+  cancelled.outcome = StepResult::Outcome::kCancelled;
+  runner.script["a-rollback-1"] = {cancelled};
+  RunSummary s = Run();
+  EXPECT_EQ(s.state, "rollback_failed");
+  EXPECT_EQ(s.exit_code, 3);
+}
+
+TEST_F(ExecutorTest, StepsWithoutRollbackOrIrreversibleAreSkippedInTheChain) {
+  rb.steps.push_back(WithUndo(Shell("a", "do"), "undo"));
+  rb.steps.push_back(Shell("b", "do"));
+  rb.steps.push_back(Shell("c", "do"));
+  rb.steps[2].rollback.kind = RollbackSpec::Kind::kNone;
+  rb.steps.push_back(Shell("d", "fail"));
+  runner.script["d"] = {ScriptedRunner::Fail(1)};
+  RunSummary s = Run();
+  EXPECT_EQ(s.state, "rolled_back");
+  EXPECT_EQ(runner.calls, (std::vector<std::string>{"a", "b", "c", "d", "a-rollback-1"}));
+}
+
+TEST_F(ExecutorTest, AnUnwritableAuditLogStopsForwardStepsFromStarting) {
+  FourSteps();
+  audit.fail_from = 0;
+  RunSummary s = Run();
+  EXPECT_NE(s.exit_code, 0);
+  for (const auto& call : runner.calls) EXPECT_EQ(call.find("-rollback"), call.npos) << call;
+  EXPECT_TRUE(std::find(runner.calls.begin(), runner.calls.end(), "a") == runner.calls.end());
+}
+
+TEST_F(ExecutorTest, SecretsAreRedactedFromTheAuditLogAndTheOutput) {
+  rb.steps.push_back(Shell("use", "x"));
+  secrets["token"] = "hunter2-secret";
+  StepResult r = ScriptedRunner::Ok("the token is hunter2-secret\n");
+  r.error = "";
+  r.detail = {{"note", "saw hunter2-secret"}};
+  runner.script["use"] = {r};
+  runner.hooks["use"] = [](StepContext& c) {
+    c.OutputLine("", false, "line with hunter2-secret");
+    (void)c.Record("custom", {{"v", "hunter2-secret"}});
+  };
+  Run();
+  for (const auto& e : audit.events) EXPECT_EQ(e.detail.dump().find("hunter2"), std::string::npos);
+  ASSERT_EQ(reporter.output.size(), 1u);
+  EXPECT_EQ(reporter.output[0], "line with ***");
+}
+
+TEST_F(ExecutorTest, DryRunCallsRunnersInDryModeAndSkipsVerification) {
+  FourSteps();
+  rb.prechecks.push_back(Shell("precheck-1", "test", Phase::kPrecheck));
+  rb.verify.push_back(Shell("verify-1", "check", Phase::kVerify));
+  std::vector<bool> dry;
+  struct Spy : StepRunner {
+    std::vector<std::pair<std::string, bool>> seen;
+    StepResult Run(const StepRequest& r, StepContext&) override {
+      seen.push_back({r.step->id, r.dry_run});
+      StepResult ok;
+      ok.outcome = StepResult::Outcome::kSucceeded;
+      return ok;
+    }
+  } spy;
+  machine = StateMachine::Compile(rb);
+  clock = MakeSystemClock();
+  Executor ex(rb, machine, spy, audit, *clock, reporter, {&interrupt, &hard_stop});
+  RunOptions o;
+  o.run_id = "dry";
+  o.dry_run = true;
+  RunSummary s = ex.Run(o);
+  EXPECT_EQ(s.exit_code, 0);
+  std::vector<std::pair<std::string, bool>> want = {
+      {"precheck-1", false}, {"a", true}, {"b", true}, {"c", true}, {"d", true}};
+  EXPECT_EQ(spy.seen, want);
+}
+
+}  // namespace
+}  // namespace runbook

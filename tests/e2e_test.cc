@@ -1,0 +1,156 @@
+// End-to-end tests: the built `runbook` binary on the runbooks in examples/ and runbooks/,
+// each in a scratch folder with its own audit database.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Output {
+  int code = -1;
+  std::string text;
+};
+
+std::string Quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+class E2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("runbook-e2e-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    if (!HasFailure()) fs::remove_all(dir_);
+  }
+
+  // Runs `runbook ARGS` in the scratch folder (or `cwd`) and returns its exit code and output.
+  Output Runbook(const std::string& args, const fs::path& cwd = {}) {
+    const std::string bin = std::string(RUNBOOK_BINARY_DIR) + "/runbook";
+    const std::string cmd = "cd " + Quote((cwd.empty() ? dir_ : cwd).string()) +
+                            " && RUNBOOK_AUDIT_DB=" + Quote((dir_ / "audit.db").string()) +
+                            " NO_COLOR=1 " + Quote(bin) + " " + args + " 2>&1";
+    Output out;
+    FILE* p = popen(cmd.c_str(), "r");
+    if (!p) return out;
+    std::array<char, 4096> buf;
+    size_t n;
+    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.text.append(buf.data(), n);
+    int status = pclose(p);
+    out.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return out;
+  }
+
+  fs::path Write(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ / name) << text;
+    return dir_ / name;
+  }
+
+  static int FreePort() {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+    close(s);
+    return ntohs(a.sin_port);
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(E2eTest, EveryShippedRunbookValidates) {
+  const fs::path src(RUNBOOK_SOURCE_DIR);
+  int seen = 0;
+  for (const char* folder : {"examples", "runbooks"}) {
+    if (!fs::exists(src / folder)) continue;
+    for (const auto& e : fs::recursive_directory_iterator(src / folder)) {
+      if (e.path().extension() != ".yaml" || e.path().string().find("/work/") != std::string::npos)
+        continue;
+      // Kubernetes manifests live beside runbooks; only files that declare a runbook count.
+      std::ifstream in(e.path());
+      std::string first((std::istreambuf_iterator<char>(in)), {});
+      if (first.find("\nrunbook:") == std::string::npos && first.rfind("runbook:", 0) != 0)
+        continue;
+      ++seen;
+      Output o = Runbook("validate " + Quote(e.path().string()));
+      EXPECT_EQ(o.code, 0) << e.path() << "\n" << o.text;
+    }
+  }
+  EXPECT_GT(seen, 0);
+}
+
+TEST_F(E2eTest, DemoReleaseSucceedsThenABrokenReleaseRollsBackAndReplays) {
+  fs::copy(fs::path(RUNBOOK_SOURCE_DIR) / "examples/release", dir_ / "release",
+           fs::copy_options::recursive);
+  const fs::path rel = dir_ / "release";
+  fs::remove_all(rel / "work");
+  const std::string port = std::to_string(FreePort());
+  struct StopService {
+    fs::path pidfile;
+    ~StopService() {
+      std::ifstream in(pidfile);
+      int pid = 0;
+      if (in >> pid && pid > 0) kill(pid, SIGTERM);
+    }
+  } stop{rel / "work/server.pid"};
+
+  Output good = Runbook("run release.yaml -p version=1.0.0 -p port=" + port, rel);
+  ASSERT_EQ(good.code, 0) << good.text;
+  EXPECT_EQ(fs::read_symlink(rel / "work/current"), "releases/1.0.0");
+
+  Output bad = Runbook("run release.yaml -p version=2.0.0 -p port=" + port + " --json", rel);
+  EXPECT_EQ(bad.code, 1) << bad.text;
+  EXPECT_EQ(fs::read_symlink(rel / "work/current"), "releases/1.0.0");
+  EXPECT_FALSE(fs::exists(rel / "work/releases/2.0.0")) << "the staged release was not removed";
+  const size_t at = bad.text.find("\"run_id\":\"");
+  ASSERT_NE(at, std::string::npos) << bad.text;
+  const std::string run_id = bad.text.substr(at + 10, bad.text.find('"', at + 10) - at - 10);
+
+  Output replay = Runbook("replay " + run_id, rel);
+  EXPECT_EQ(replay.code, 0) << replay.text;
+  for (const char* w : {"stage", "switch", "health", "rolled_back"})
+    EXPECT_NE(replay.text.find(w), std::string::npos) << w << "\n" << replay.text;
+  EXPECT_EQ(Runbook("audit verify", rel).code, 0);
+}
+
+TEST_F(E2eTest, BadInputExitsTwoWithALocatedMessage) {
+  Write("bad.yaml", "runbook: demo\nsteps:\n  - id: one\n    shel: \"echo\"\n");
+  Output o = Runbook("validate bad.yaml");
+  EXPECT_EQ(o.code, 2);
+  EXPECT_NE(o.text.find("bad.yaml:4:"), std::string::npos) << o.text;
+  EXPECT_NE(o.text.find("did you mean 'shell'"), std::string::npos) << o.text;
+  EXPECT_EQ(Runbook("run missing.yaml").code, 2);
+  EXPECT_EQ(Runbook("frobnicate").code, 2);
+  EXPECT_EQ(Runbook("run").code, 2);
+  EXPECT_EQ(Runbook("replay no-such-run").code, 2);
+}
+
+TEST_F(E2eTest, EveryCommandHasHelp) {
+  for (const char* cmd : {"", "validate", "plan", "graph", "run", "runs", "replay", "audit",
+                          "audit verify", "audit export", "schema"}) {
+    Output o = Runbook(std::string(cmd) + " --help");
+    EXPECT_EQ(o.code, 0) << cmd << "\n" << o.text;
+    EXPECT_NE(o.text.find("Usage"), std::string::npos) << cmd;
+  }
+}
+
+}  // namespace
