@@ -1,0 +1,246 @@
+#include "audit/audit_format.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include "audit/audit_time.h"
+
+namespace runbook {
+
+namespace {
+
+constexpr auto kReplace = nlohmann::json::error_handler_t::replace;
+
+// Columns on a terminal: count code points, not bytes, so that "→" is one column wide.
+size_t DisplayWidth(const std::string& s) {
+  return static_cast<size_t>(
+      std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
+}
+
+// Lays out rows as columns two spaces apart; the last column is not padded.
+std::string Table(const std::vector<std::vector<std::string>>& rows, const std::string& indent) {
+  std::vector<size_t> widths;
+  for (const auto& row : rows) {
+    if (widths.size() < row.size()) widths.resize(row.size(), 0);
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], DisplayWidth(row[i]));
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line = indent;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line.append(widths[i] - DisplayWidth(row[i]) + 2, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::string Offset(std::optional<long long> ms) {
+  if (!ms) return "?";
+  char buf[40];
+  long long v = *ms < 0 ? -*ms : *ms;
+  std::snprintf(buf, sizeof buf, "%c%lld.%03llds", *ms < 0 ? '-' : '+', v / 1000, v % 1000);
+  return buf;
+}
+
+// A detail value on one line: strings as they are, anything else as compact JSON.
+std::string OneLine(const nlohmann::json& value) {
+  std::string text =
+      value.is_string() ? value.get<std::string>() : value.dump(-1, ' ', false, kReplace);
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  std::replace(text.begin(), text.end(), '\r', ' ');
+  std::replace(text.begin(), text.end(), '\t', ' ');
+  return text;
+}
+
+std::string DetailField(const nlohmann::json& detail, const char* key) {
+  if (!detail.is_object()) return "";
+  auto it = detail.find(key);
+  if (it == detail.end() || it->is_null()) return "";
+  return OneLine(*it);
+}
+
+std::string Duration(const nlohmann::json& detail) {
+  if (!detail.is_object()) return "";
+  auto it = detail.find("duration_ms");
+  if (it == detail.end() || !it->is_number()) return DetailField(detail, "duration_ms");
+  return FormatDurationMs(it->get<long long>());
+}
+
+std::string Transition(const StoredEvent& e) {
+  if (e.from.empty() && e.to.empty()) return "";
+  return e.from + "→" + e.to;
+}
+
+std::string ExitText(const StoredRun& run) {
+  return run.exit_code ? std::to_string(*run.exit_code) : "-";
+}
+
+}  // namespace
+
+nlohmann::ordered_json EventToJson(const StoredEvent& event) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  j["seq"] = event.seq;
+  j["run_id"] = event.run_id;
+  j["ts"] = event.ts;
+  j["event"] = event.event;
+  j["phase"] = event.phase;
+  j["step"] = event.step;
+  j["from"] = event.from;
+  j["to"] = event.to;
+  j["attempt"] = event.attempt;
+  j["detail"] = nlohmann::ordered_json(event.detail);
+  j["prev_hash"] = event.prev_hash;
+  j["hash"] = event.hash;
+  return j;
+}
+
+std::string ExportJsonl(const std::vector<StoredEvent>& events) {
+  std::string out;
+  for (const StoredEvent& e : events) {
+    out += EventToJson(e).dump(-1, ' ', false, kReplace);
+    out += '\n';
+  }
+  return out;
+}
+
+std::optional<long long> RunDurationMs(const StoredRun& run) {
+  if (run.finished_at.empty()) return std::nullopt;
+  auto start = ParseAuditTime(run.started_at);
+  auto end = ParseAuditTime(run.finished_at);
+  if (!start.ok() || !end.ok()) return std::nullopt;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(*end - *start).count();
+}
+
+std::optional<long long> EventOffsetMs(const StoredRun& run, const StoredEvent& event) {
+  auto start = ParseAuditTime(run.started_at);
+  auto at = ParseAuditTime(event.ts);
+  if (!start.ok() || !at.ok()) return std::nullopt;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(*at - *start).count();
+}
+
+nlohmann::ordered_json RunToJson(const StoredRun& run, bool with_text) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  auto or_null = [](const std::string& s) {
+    return s.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(s);
+  };
+  j["run_id"] = run.run_id;
+  j["runbook"] = run.runbook;
+  j["runbook_path"] = run.runbook_path;
+  j["runbook_sha256"] = run.runbook_sha256;
+  j["params"] = nlohmann::ordered_json(run.params);
+  j["operator"] = run.operator_name;
+  j["host"] = run.host;
+  j["pid"] = run.pid;
+  j["lock_key"] = run.lock_key;
+  j["plan_id"] = or_null(run.plan_id);
+  j["dry_run"] = run.dry_run;
+  j["started_at"] = run.started_at;
+  j["finished_at"] = or_null(run.finished_at);
+  std::optional<long long> duration = RunDurationMs(run);
+  j["duration_ms"] = duration ? nlohmann::ordered_json(*duration) : nlohmann::ordered_json(nullptr);
+  j["state"] = or_null(run.state);
+  j["exit_code"] =
+      run.exit_code ? nlohmann::ordered_json(*run.exit_code) : nlohmann::ordered_json(nullptr);
+  if (with_text) j["runbook_text"] = run.runbook_text;
+  return j;
+}
+
+std::string ReplayText(const StoredRun& run, const std::vector<StoredEvent>& events) {
+  std::vector<std::vector<std::string>> header = {
+      {"run", run.run_id},
+      {"runbook", run.runbook + (run.runbook_path.empty() ? "" : " (" + run.runbook_path + ")")},
+      {"runbook sha256", run.runbook_sha256},
+      {"operator", run.operator_name},
+      {"host", run.host + " (pid " + std::to_string(run.pid) + ")"},
+      {"started", run.started_at},
+      {"state", run.state.empty() ? "unfinished" : run.state},
+      {"exit code", ExitText(run)},
+  };
+  if (!run.plan_id.empty()) header.push_back({"plan", run.plan_id});
+  if (run.dry_run) header.push_back({"dry run", "yes: nothing was changed"});
+  if (run.params.is_object() && !run.params.empty()) {
+    header.push_back({"params", OneLine(run.params)});
+  }
+  std::string out = Table(header, "");
+  out += "\n";
+
+  std::vector<std::vector<std::string>> rows = {
+      {"OFFSET", "PHASE", "STEP", "EVENT", "FROM→TO", "DURATION", "EXIT", "ERROR"}};
+  for (const StoredEvent& e : events) {
+    rows.push_back({Offset(EventOffsetMs(run, e)), e.phase, e.step,
+                    e.event + (e.attempt > 0 ? " #" + std::to_string(e.attempt) : ""),
+                    Transition(e), Duration(e.detail), DetailField(e.detail, "exit_status"),
+                    DetailField(e.detail, "error")});
+  }
+  out += Table(rows, "  ");
+  out += "\n";
+
+  if (run.state.empty()) {
+    // The run row has no end; the last run_finished event, if any, still says how it ended.
+    auto fin = std::find_if(events.rbegin(), events.rend(),
+                            [](const StoredEvent& e) { return e.event == "run_finished"; });
+    if (fin != events.rend()) {
+      out += "run ended " + fin->to +
+             " (recorded by its run_finished event; the run row has no end)\n";
+    } else {
+      out +=
+          "run unfinished: no terminal state recorded (interrupted? `runbook recover` finishes "
+          "it)\n";
+    }
+    return out;
+  }
+  std::optional<long long> duration = RunDurationMs(run);
+  out += "run ended " + run.state + (duration ? " after " + FormatDurationMs(*duration) : "") +
+         ", exit code " + ExitText(run) + "\n";
+  return out;
+}
+
+nlohmann::ordered_json ReplayJson(const StoredRun& run, const std::vector<StoredEvent>& events) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  j["run"] = RunToJson(run, /*with_text=*/true);
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  for (const StoredEvent& e : events) {
+    nlohmann::ordered_json item = EventToJson(e);
+    std::optional<long long> offset = EventOffsetMs(run, e);
+    item["offset_ms"] = offset ? nlohmann::ordered_json(*offset) : nlohmann::ordered_json(nullptr);
+    list.push_back(std::move(item));
+  }
+  j["events"] = std::move(list);
+  return j;
+}
+
+std::string RunsText(const std::vector<StoredRun>& runs) {
+  if (runs.empty()) return "no runs recorded\n";
+  std::vector<std::vector<std::string>> rows = {
+      {"RUN ID", "RUNBOOK", "STATE", "STARTED", "DURATION", "OPERATOR", "EXIT"}};
+  for (const StoredRun& r : runs) {
+    std::optional<long long> duration = RunDurationMs(r);
+    std::string state = r.state.empty() ? "unfinished" : r.state;
+    if (r.dry_run) state += " (dry run)";
+    rows.push_back({r.run_id, r.runbook, state, r.started_at,
+                    duration ? FormatDurationMs(*duration) : "-", r.operator_name, ExitText(r)});
+  }
+  return Table(rows, "");
+}
+
+nlohmann::ordered_json RunsJson(const std::vector<StoredRun>& runs) {
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  for (const StoredRun& r : runs) list.push_back(RunToJson(r, /*with_text=*/false));
+  return list;
+}
+
+std::string VerifyText(const VerifyReport& report, const std::string& path) {
+  if (!report.ok) return "audit log " + path + ": " + report.problem + "\n";
+  if (report.events_checked == 0) {
+    return "audit log " + path + ": no events yet; nothing to verify\n";
+  }
+  return "audit log " + path + ": " + std::to_string(report.events_checked) +
+         " events, hash chain intact (head: event " + std::to_string(report.head_seq) + ", hash " +
+         report.head_hash + ")\n";
+}
+
+}  // namespace runbook

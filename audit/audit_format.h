@@ -1,0 +1,57 @@
+// How the audit log is shown: `runbook audit export` (JSON lines), `runbook replay` (a
+// timeline, as text or JSON), `runbook runs` (a table or JSON) and `runbook audit verify`.
+// Pure functions of the stored rows; they print what the store holds, which the executor has
+// already redacted, and add nothing else.
+//
+// Export keys (SPEC §3; the columns from_state/to_state are renamed from/to):
+//   seq, run_id, ts, event, phase, step, from, to, attempt, detail, prev_hash, hash
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "audit/audit_records.h"
+
+namespace runbook {
+
+/// One event as `audit export` prints it, keys in the order above.
+nlohmann::ordered_json EventToJson(const StoredEvent& event);
+
+/// Every event as one compact JSON object a line, each line ending in '\n'.
+std::string ExportJsonl(const std::vector<StoredEvent>& events);
+
+/// A run row as JSON: run_id, runbook, runbook_path, runbook_sha256, params, operator, host,
+/// pid, lock_key, plan_id (null when none), dry_run, started_at, finished_at, duration_ms,
+/// state, exit_code (the last four null while unfinished), and runbook_text when
+/// `with_text`.
+nlohmann::ordered_json RunToJson(const StoredRun& run, bool with_text);
+
+/// Milliseconds from started_at to finished_at; nullopt while unfinished or unparsable.
+std::optional<long long> RunDurationMs(const StoredRun& run);
+
+/// Milliseconds from the run's start to the event; nullopt when a timestamp is unparsable.
+std::optional<long long> EventOffsetMs(const StoredRun& run, const StoredEvent& event);
+
+/// The post-mortem timeline of `run` (`events` are its events in seq order): a header (run
+/// id, runbook, operator, host, started, state, exit code), one row per event (offset from
+/// the start like +12.345s, phase, step, event, from→to, detail.duration_ms,
+/// detail.exit_status, detail.error), then a line with the terminal state.
+std::string ReplayText(const StoredRun& run, const std::vector<StoredEvent>& events);
+
+/// {"run": RunToJson(run, true), "events": [EventToJson + "offset_ms"]}.
+nlohmann::ordered_json ReplayJson(const StoredRun& run, const std::vector<StoredEvent>& events);
+
+/// `runbook runs`: an aligned table (run id, runbook, state, started, duration, operator,
+/// exit), oldest first as given; "no runs recorded\n" when empty.
+std::string RunsText(const std::vector<StoredRun>& runs);
+
+/// `runbook runs --json`: an array of RunToJson(run, false).
+nlohmann::ordered_json RunsJson(const std::vector<StoredRun>& runs);
+
+/// `runbook audit verify`, one line ending in '\n': "audit log PATH: N events, hash chain
+/// intact (head: event S, hash H)" or "audit log PATH: PROBLEM".
+std::string VerifyText(const VerifyReport& report, const std::string& path);
+
+}  // namespace runbook

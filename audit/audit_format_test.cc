@@ -1,0 +1,214 @@
+#include "audit/audit_format.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "audit/audit_store.h"
+#include "audit/audit_test_util.h"
+
+namespace runbook {
+namespace {
+
+using audit_test::MakeEvent;
+using audit_test::MakeRun;
+using audit_test::TempDir;
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// A failed run recorded through a real store: alpha succeeds, bravo fails, both roll back.
+struct RecordedRun {
+  StoredRun run;
+  std::vector<StoredEvent> events;
+};
+
+RecordedRun RecordFailedRun(const std::string& path) {
+  Result<std::unique_ptr<AuditStore>> opened = AuditStore::Open(path);
+  EXPECT_TRUE(opened.ok()) << opened.message();
+  AuditStore& store = **opened;
+  EXPECT_TRUE(store.BeginRun(MakeRun("r-1", "replayed")).ok());
+  auto add = [&](AuditEvent e, const std::string& phase, const std::string& from,
+                 const std::string& to, int attempt) {
+    e.phase = phase;
+    e.from = from;
+    e.to = to;
+    e.attempt = attempt;
+    Status s = store.Append("r-1", e);
+    EXPECT_TRUE(s.ok()) << s.message();
+  };
+  add(MakeEvent("run_started", 0), "run", "", "pending", 0);
+  add(MakeEvent("step_started", 250, "alpha"), "step", "pending", "step:alpha", 0);
+  add(MakeEvent("attempt_finished", 1750, "alpha", {{"exit_status", 0}, {"duration_ms", 1500}}),
+      "step", "", "", 1);
+  add(MakeEvent("step_succeeded", 1760, "alpha"), "step", "step:alpha", "step:bravo", 0);
+  add(MakeEvent("step_failed", 2000, "bravo",
+                {{"exit_status", 2}, {"duration_ms", 240}, {"error", "exit status 2\nsee log"}}),
+      "step", "step:bravo", "rolling_back", 1);
+  add(MakeEvent("rollback_succeeded", 2100, "alpha"), "rollback", "", "", 0);
+  add(MakeEvent("run_finished", 12345), "run", "rolling_back", "rolled_back", 0);
+  EXPECT_TRUE(store.EndRun("r-1", "rolled_back", 1).ok());
+  RecordedRun recorded{*store.GetRun("r-1"), *store.Events(std::string("r-1"))};
+  // A fixed end, so that the duration below does not depend on this machine's clock.
+  recorded.run.finished_at = "2026-11-23T15:04:17.345Z";
+  return recorded;
+}
+
+TEST(AuditFormatTest, ExportHasTheSpecKeysInOrderOneObjectALine) {
+  TempDir dir;
+  RecordedRun r = RecordFailedRun(dir.File("audit.db"));
+  std::string jsonl = ExportJsonl(r.events);
+  std::vector<std::string> lines = Lines(jsonl);
+  ASSERT_EQ(lines.size(), r.events.size());
+  EXPECT_EQ(jsonl.back(), '\n');
+  for (size_t i = 0; i < lines.size(); ++i) {
+    nlohmann::ordered_json j = nlohmann::ordered_json::parse(lines[i]);
+    std::vector<std::string> keys;
+    for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
+    EXPECT_EQ(keys,
+              (std::vector<std::string>{"seq", "run_id", "ts", "event", "phase", "step", "from",
+                                        "to", "attempt", "detail", "prev_hash", "hash"}));
+    EXPECT_EQ(j["seq"], r.events[i].seq);
+    EXPECT_EQ(j["hash"], r.events[i].hash);
+  }
+  nlohmann::json failed = nlohmann::json::parse(lines[4]);
+  EXPECT_EQ(failed["event"], "step_failed");
+  EXPECT_EQ(failed["from"], "step:bravo");
+  EXPECT_EQ(failed["to"], "rolling_back");
+  EXPECT_EQ(failed["attempt"], 1);
+  EXPECT_EQ(failed["detail"]["exit_status"], 2);
+  EXPECT_EQ(failed["ts"], "2026-11-23T15:04:07.000Z");
+  EXPECT_EQ(nlohmann::json::parse(lines[1])["prev_hash"], nlohmann::json::parse(lines[0])["hash"]);
+  EXPECT_EQ(ExportJsonl({}), "");
+}
+
+TEST(AuditFormatTest, ReplayTextShowsHeaderStepsTimingAndTheEnd) {
+  TempDir dir;
+  RecordedRun r = RecordFailedRun(dir.File("audit.db"));
+  std::string text = ReplayText(r.run, r.events);
+  for (const char* want :
+       {"r-1", "replayed", "/srv/runbooks/replayed.yaml", "alice", "build-1", "pid 4242",
+        "2026-11-23T15:04:05.000Z", "exit code", "alpha", "bravo", "+0.250s", "+12.345s",
+        "pending→step:alpha", "1.500s", "240ms", "exit status 2 see log", "rollback_succeeded",
+        "attempt_finished #1", "\"version\":\"1.2.3\""}) {
+    EXPECT_NE(text.find(want), std::string::npos) << "missing " << want << " in\n" << text;
+  }
+  std::vector<std::string> lines = Lines(text);
+  EXPECT_EQ(lines.back(), "run ended rolled_back after 12.345s, exit code 1");
+  // The rows line up: every event row has its EVENT column where the header has it.
+  size_t header = 0;
+  while (header < lines.size() && lines[header].find("OFFSET") == std::string::npos) ++header;
+  ASSERT_LT(header, lines.size());
+  const size_t event_column = lines[header].find("EVENT");
+  EXPECT_EQ(lines[header + 1].find("run_started"), event_column);
+  EXPECT_EQ(lines[header + 5].find("step_failed"), event_column);
+  // The exit status column shows the step's exit status.
+  const size_t exit_column = lines[header].find("EXIT");
+  EXPECT_EQ(lines[header + 5].substr(exit_column, 1), "2");
+}
+
+TEST(AuditFormatTest, ReplayTextOfAnUnfinishedRunSaysSo) {
+  TempDir dir;
+  RecordedRun r = RecordFailedRun(dir.File("audit.db"));
+  r.run.state.clear();
+  r.run.finished_at.clear();
+  r.run.exit_code.reset();
+  r.events.pop_back();
+  std::string text = ReplayText(r.run, r.events);
+  EXPECT_NE(text.find("unfinished"), std::string::npos) << text;
+  EXPECT_NE(Lines(text).back().find("runbook recover"), std::string::npos) << text;
+}
+
+TEST(AuditFormatTest, ReplayJsonHasTheRunAndItsEvents) {
+  TempDir dir;
+  RecordedRun r = RecordFailedRun(dir.File("audit.db"));
+  nlohmann::json j = nlohmann::json::parse(ReplayJson(r.run, r.events).dump());
+  EXPECT_EQ(j["run"]["run_id"], "r-1");
+  EXPECT_EQ(j["run"]["state"], "rolled_back");
+  EXPECT_EQ(j["run"]["exit_code"], 1);
+  EXPECT_EQ(j["run"]["duration_ms"], 12345);
+  EXPECT_EQ(j["run"]["runbook_text"], r.run.runbook_text);
+  EXPECT_EQ(j["run"]["params"]["version"], "1.2.3");
+  EXPECT_TRUE(j["run"]["plan_id"].is_null());
+  ASSERT_EQ(j["events"].size(), r.events.size());
+  EXPECT_EQ(j["events"][1]["offset_ms"], 250);
+  EXPECT_EQ(j["events"][1]["step"], "alpha");
+  EXPECT_EQ(j["events"][6]["to"], "rolled_back");
+}
+
+TEST(AuditFormatTest, RunsTableIsAlignedAndJsonHasNullsForUnfinished) {
+  StoredRun done;
+  done.run_id = "20261123-150405-aaaa";
+  done.runbook = "web-release";
+  done.operator_name = "alice";
+  done.started_at = "2026-11-23T15:04:05.000Z";
+  done.finished_at = "2026-11-23T15:06:10.500Z";
+  done.state = "succeeded";
+  done.exit_code = 0;
+  StoredRun open;
+  open.run_id = "r2";
+  open.runbook = "db";
+  open.operator_name = "bob";
+  open.started_at = "2026-11-23T16:00:00.000Z";
+  open.dry_run = true;
+
+  std::vector<std::string> lines = Lines(RunsText({done, open}));
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0].rfind("RUN ID", 0), 0u);
+  const size_t state = lines[0].find("STATE");
+  EXPECT_EQ(lines[1].find("succeeded"), state);
+  EXPECT_EQ(lines[2].find("unfinished (dry run)"), state);
+  EXPECT_NE(lines[1].find("2m05s"), std::string::npos) << lines[1];
+  EXPECT_EQ(lines[1].find("alice"), lines[0].find("OPERATOR"));
+  EXPECT_EQ(RunsText({}), "no runs recorded\n");
+
+  nlohmann::json j = nlohmann::json::parse(RunsJson({done, open}).dump());
+  ASSERT_EQ(j.size(), 2u);
+  EXPECT_EQ(j[0]["duration_ms"], 125500);
+  EXPECT_EQ(j[0]["exit_code"], 0);
+  EXPECT_EQ(j[0]["operator"], "alice");
+  EXPECT_FALSE(j[0].contains("runbook_text"));
+  EXPECT_TRUE(j[1]["state"].is_null());
+  EXPECT_TRUE(j[1]["finished_at"].is_null());
+  EXPECT_TRUE(j[1]["duration_ms"].is_null());
+  EXPECT_TRUE(j[1]["exit_code"].is_null());
+  EXPECT_EQ(j[1]["dry_run"], true);
+}
+
+TEST(AuditFormatTest, VerifyTextNamesTheProblemOrTheHead) {
+  VerifyReport ok;
+  ok.events_checked = 12;
+  ok.head_seq = 12;
+  ok.head_hash = std::string(64, 'e');
+  EXPECT_EQ(VerifyText(ok, "a.db"),
+            "audit log a.db: 12 events, hash chain intact (head: event 12, hash " +
+                std::string(64, 'e') + ")\n");
+  VerifyReport bad;
+  bad.ok = false;
+  bad.bad_seq = 17;
+  bad.problem = "event 17: hash does not match its contents (edited?)";
+  EXPECT_EQ(VerifyText(bad, "a.db"),
+            "audit log a.db: event 17: hash does not match its contents (edited?)\n");
+  EXPECT_EQ(VerifyText(VerifyReport{}, "a.db"),
+            "audit log a.db: no events yet; nothing to verify\n");
+}
+
+TEST(AuditFormatTest, OffsetsAndDurationsComeFromTheStoredTimestamps) {
+  StoredRun run;
+  run.started_at = "2026-11-23T15:04:05.000Z";
+  StoredEvent e;
+  e.ts = "2026-11-23T15:04:04.990Z";
+  EXPECT_EQ(EventOffsetMs(run, e), -10);
+  e.ts = "garbage";
+  EXPECT_FALSE(EventOffsetMs(run, e).has_value());
+  EXPECT_FALSE(RunDurationMs(run).has_value());
+  run.finished_at = "2026-11-23T15:04:06.000Z";
+  EXPECT_EQ(RunDurationMs(run), 1000);
+}
+
+}  // namespace
+}  // namespace runbook

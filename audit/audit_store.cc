@@ -1,0 +1,509 @@
+#include "audit/audit_store.h"
+
+#include <sqlite3.h>
+
+#include <charconv>
+#include <filesystem>
+#include <system_error>
+#include <utility>
+
+#include "audit/audit_time.h"
+#include "audit/hash_chain.h"
+#include "audit/sqlite_db.h"
+
+namespace runbook {
+
+namespace {
+
+// Version 1. A new version gets a migration step in AuditStore::Initialize and a line in the
+// version history of docs/audit.md.
+constexpr const char* kSchema = R"sql(
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE TABLE runs (
+  run_id         TEXT PRIMARY KEY,
+  runbook        TEXT NOT NULL,
+  runbook_path   TEXT NOT NULL,
+  runbook_text   TEXT NOT NULL,
+  runbook_sha256 TEXT NOT NULL,
+  params         TEXT NOT NULL DEFAULT '{}',
+  operator       TEXT NOT NULL,
+  host           TEXT NOT NULL,
+  pid            INTEGER NOT NULL,
+  lock_key       TEXT NOT NULL,
+  plan_id        TEXT,
+  dry_run        INTEGER NOT NULL DEFAULT 0,
+  started_at     TEXT NOT NULL,
+  finished_at    TEXT,
+  state          TEXT,
+  exit_code      INTEGER
+);
+CREATE TABLE events (
+  seq        INTEGER PRIMARY KEY,
+  run_id     TEXT NOT NULL REFERENCES runs(run_id),
+  ts         TEXT NOT NULL,
+  event      TEXT NOT NULL,
+  phase      TEXT NOT NULL,
+  step       TEXT NOT NULL,
+  from_state TEXT NOT NULL,
+  to_state   TEXT NOT NULL,
+  attempt    INTEGER NOT NULL,
+  detail     TEXT NOT NULL,
+  prev_hash  TEXT NOT NULL,
+  hash       TEXT NOT NULL
+);
+CREATE INDEX events_by_run ON events(run_id, seq);
+CREATE TABLE locks (
+  lock_key    TEXT PRIMARY KEY,
+  run_id      TEXT NOT NULL,
+  pid         INTEGER NOT NULL,
+  host        TEXT NOT NULL,
+  pid_start   TEXT NOT NULL DEFAULT '',
+  acquired_at TEXT NOT NULL
+);
+CREATE TABLE plans (
+  plan_id      TEXT PRIMARY KEY,
+  hash         TEXT NOT NULL,
+  runbook      TEXT NOT NULL,
+  runbook_path TEXT NOT NULL,
+  runbook_text TEXT NOT NULL,
+  params       TEXT NOT NULL DEFAULT '{}',
+  requested_by TEXT NOT NULL,
+  created_at   TEXT NOT NULL,
+  status       TEXT NOT NULL,
+  document     TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE approvals (
+  id         INTEGER PRIMARY KEY,
+  plan_id    TEXT NOT NULL REFERENCES plans(plan_id),
+  approver   TEXT NOT NULL,
+  decision   TEXT NOT NULL CHECK (decision IN ('approve', 'reject')),
+  comment    TEXT NOT NULL DEFAULT '',
+  signature  TEXT NOT NULL DEFAULT '',
+  created_at TEXT NOT NULL
+);
+CREATE INDEX approvals_by_plan ON approvals(plan_id, id);
+)sql";
+
+constexpr const char* kEventColumns =
+    "seq, run_id, ts, event, phase, step, from_state, to_state, attempt, detail, prev_hash, hash";
+
+// Reads a row selected with kEventColumns. `detail_ok` says whether the detail column held
+// valid JSON; when not, detail holds the raw text as a JSON string so that nothing is lost.
+StoredEvent ReadEvent(const Statement& row, bool* detail_ok) {
+  StoredEvent e;
+  e.seq = row.Int(0);
+  e.run_id = row.Text(1);
+  e.ts = row.Text(2);
+  e.event = row.Text(3);
+  e.phase = row.Text(4);
+  e.step = row.Text(5);
+  e.from = row.Text(6);
+  e.to = row.Text(7);
+  e.attempt = static_cast<int>(row.Int(8));
+  std::string detail = row.Text(9);
+  std::optional<nlohmann::json> parsed = ParseStoredJson(detail);
+  *detail_ok = parsed.has_value();
+  e.detail = parsed ? std::move(*parsed) : nlohmann::json(detail);
+  e.prev_hash = row.Text(10);
+  e.hash = row.Text(11);
+  return e;
+}
+
+struct ChainHead {
+  int64_t seq = 0;
+  std::string hash{kGenesisHash};
+};
+
+// The chain head as meta records it: updated in the same transaction as every append, so
+// that deleting the last events is noticed and their seq values are never reused.
+Result<ChainHead> ReadMetaHead(SqliteDb& db) {
+  ChainHead head;
+  Statement meta(db,
+                 "SELECT key, value FROM meta WHERE key IN ('chain_head_seq', 'chain_head_hash')");
+  for (;;) {
+    Result<bool> row = meta.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    std::string key = meta.Text(0);
+    std::string value = meta.Text(1);
+    if (key == "chain_head_seq") {
+      long long seq = 0;
+      std::from_chars(value.data(), value.data() + value.size(), seq);
+      head.seq = seq;
+    } else {
+      head.hash = value;
+    }
+  }
+  return head;
+}
+
+// The newest link to append after: meta's head, or the last event if that is newer (only when
+// meta was edited behind our back; even then no seq is reused).
+Result<ChainHead> ReadHead(SqliteDb& db) {
+  Result<ChainHead> meta = ReadMetaHead(db);
+  if (!meta.ok()) return meta;
+  ChainHead head = *meta;
+  Statement last(db, "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1");
+  Result<bool> row = last.Step();
+  if (!row.ok()) return row.status();
+  if (*row && last.Int(0) > head.seq) {
+    head.seq = last.Int(0);
+    head.hash = last.Text(1);
+  }
+  return head;
+}
+
+Status SetMeta(SqliteDb& db, const std::string& key, const std::string& value) {
+  Statement st(db,
+               "INSERT INTO meta(key, value) VALUES(?, ?) "
+               "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+  st.Bind(1, key);
+  st.Bind(2, value);
+  return st.Run();
+}
+
+Status WithContext(const std::string& context, const Status& s) {
+  if (s.ok()) return s;
+  return Status::Error(context + ": " + s.message());
+}
+
+}  // namespace
+
+AuditStore::AuditStore(std::unique_ptr<SqliteDb> db, std::string path)
+    : db_(std::move(db)), path_(std::move(path)) {}
+
+AuditStore::~AuditStore() = default;
+
+Result<std::unique_ptr<AuditStore>> AuditStore::Open(const std::string& path) {
+  using R = Result<std::unique_ptr<AuditStore>>;
+  if (path.empty()) return R::Error("the audit database path is empty");
+  std::error_code ec;
+  std::filesystem::path file(path);
+  if (file.has_parent_path()) {
+    std::filesystem::create_directories(file.parent_path(), ec);
+    if (ec) {
+      return R::Error("cannot create folder " + file.parent_path().string() +
+                      " for the audit database: " + ec.message());
+    }
+  }
+  if (std::filesystem::is_directory(file, ec)) {
+    return R::Error("audit database " + path + " is a directory, not a file");
+  }
+  Result<std::unique_ptr<SqliteDb>> db = SqliteDb::Open(path);
+  if (!db.ok()) return db.status();
+  std::unique_ptr<AuditStore> store(new AuditStore(std::move(db).value(), path));
+  Status s = store->Initialize();
+  if (!s.ok()) return s;
+  return store;
+}
+
+Status AuditStore::Initialize() {
+  sqlite3_busy_timeout(db_->handle(), 10000);
+  // journal_mode is persistent in the file; setting it also reads the header, so a file
+  // that is not a database is reported here.
+  Statement wal(*db_, "PRAGMA journal_mode=WAL");
+  Result<bool> row = wal.Step();
+  if (!row.ok()) return row.status();
+  std::string mode = *row ? wal.Text(0) : "";
+  if (mode != "wal") {
+    return Status::Error("audit database " + path_ + ": cannot switch to WAL mode (journal mode '" +
+                         mode + "')");
+  }
+  if (Status s = db_->Exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON"); !s.ok()) return s;
+
+  Transaction tx(*db_);
+  if (!tx.status().ok()) return tx.status();
+  Statement tables(*db_,
+                   "SELECT count(*), sum(name = 'meta') FROM sqlite_master WHERE type = 'table'");
+  row = tables.Step();
+  if (!row.ok()) return row.status();
+  const int64_t table_count = tables.Int(0);
+  const bool has_meta = tables.Int(1) > 0;
+  if (!has_meta) {
+    if (table_count > 0) {
+      return Status::Error("audit database " + path_ +
+                           " is an SQLite database but not a runbook audit log (no meta table)");
+    }
+    if (Status s = db_->Exec(kSchema); !s.ok()) return s;
+    for (const auto& [key, value] :
+         {std::pair<std::string, std::string>{"schema_version", std::to_string(kSchemaVersion)},
+          {"chain_head_seq", "0"},
+          {"chain_head_hash", std::string(kGenesisHash)},
+          {"created_at", FormatAuditTime(std::chrono::system_clock::now())}}) {
+      if (Status s = SetMeta(*db_, key, value); !s.ok()) return s;
+    }
+    return tx.Commit();
+  }
+  Statement version(*db_, "SELECT value FROM meta WHERE key = 'schema_version'");
+  row = version.Step();
+  if (!row.ok()) return row.status();
+  std::string text = *row ? version.Text(0) : "";
+  int found = 0;
+  auto [end, err] = std::from_chars(text.data(), text.data() + text.size(), found);
+  if (err != std::errc() || end != text.data() + text.size() || found < 1 ||
+      found > kSchemaVersion) {
+    return Status::Error("audit database " + path_ + " has schema version " +
+                         (text.empty() ? "(none)" : text) + "; this runbook understands " +
+                         std::to_string(kSchemaVersion));
+  }
+  // found < kSchemaVersion: migrations go here, in this transaction, one version at a time.
+  return tx.Commit();
+}
+
+Status AuditStore::BeginRun(const RunRecord& run) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string context = "cannot record the start of run " + run.run_id;
+  Transaction tx(*db_);
+  if (!tx.status().ok()) return WithContext(context, tx.status());
+  Statement exists(*db_, "SELECT 1 FROM runs WHERE run_id = ?");
+  exists.Bind(1, run.run_id);
+  Result<bool> row = exists.Step();
+  if (!row.ok()) return WithContext(context, row.status());
+  if (*row) return Status::Error(context + ": a run with this id already exists");
+  Statement insert(*db_,
+                   "INSERT INTO runs(run_id, runbook, runbook_path, runbook_text, runbook_sha256, "
+                   "params, operator, host, pid, lock_key, plan_id, dry_run, started_at) "
+                   "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  insert.Bind(1, run.run_id);
+  insert.Bind(2, run.runbook);
+  insert.Bind(3, run.runbook_path);
+  insert.Bind(4, run.runbook_text);
+  // The text is what was run; its hash is derived here when the caller left it out.
+  insert.Bind(5, run.runbook_sha256.empty() ? Sha256Hex(run.runbook_text) : run.runbook_sha256);
+  insert.Bind(6, CanonicalJson(run.params));
+  insert.Bind(7, run.operator_name);
+  insert.Bind(8, run.host);
+  insert.Bind(9, static_cast<int64_t>(run.pid));
+  insert.Bind(10, run.lock_key);
+  insert.BindOrNull(11, run.plan_id);
+  insert.Bind(12, static_cast<int64_t>(run.dry_run ? 1 : 0));
+  insert.Bind(13, FormatAuditTime(run.started_at));
+  if (Status s = insert.Run(); !s.ok()) return WithContext(context, s);
+  return WithContext(context, tx.Commit());
+}
+
+Status AuditStore::Append(const std::string& run_id, const AuditEvent& event) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string context = "cannot record event " + event.event + " of run " + run_id;
+  Transaction tx(*db_);
+  if (!tx.status().ok()) return WithContext(context, tx.status());
+  Statement exists(*db_, "SELECT 1 FROM runs WHERE run_id = ?");
+  exists.Bind(1, run_id);
+  Result<bool> row = exists.Step();
+  if (!row.ok()) return WithContext(context, row.status());
+  if (!*row) return Status::Error(context + ": unknown run (BeginRun must come first)");
+  Result<ChainHead> head = ReadHead(*db_);
+  if (!head.ok()) return WithContext(context, head.status());
+
+  StoredEvent e;
+  e.seq = head->seq + 1;
+  e.run_id = run_id;
+  e.ts = FormatAuditTime(event.ts);
+  e.event = event.event;
+  e.phase = event.phase;
+  e.step = event.step;
+  e.from = event.from;
+  e.to = event.to;
+  e.attempt = event.attempt;
+  e.detail = event.detail;
+  e.prev_hash = head->hash;
+  e.hash = ChainHash(e.prev_hash, e);
+
+  Statement insert(*db_, std::string("INSERT INTO events(") + kEventColumns +
+                             ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  insert.Bind(1, e.seq);
+  insert.Bind(2, e.run_id);
+  insert.Bind(3, e.ts);
+  insert.Bind(4, e.event);
+  insert.Bind(5, e.phase);
+  insert.Bind(6, e.step);
+  insert.Bind(7, e.from);
+  insert.Bind(8, e.to);
+  insert.Bind(9, static_cast<int64_t>(e.attempt));
+  insert.Bind(10, CanonicalJson(e.detail));
+  insert.Bind(11, e.prev_hash);
+  insert.Bind(12, e.hash);
+  if (Status s = insert.Run(); !s.ok()) return WithContext(context, s);
+  if (Status s = SetMeta(*db_, "chain_head_seq", std::to_string(e.seq)); !s.ok()) {
+    return WithContext(context, s);
+  }
+  if (Status s = SetMeta(*db_, "chain_head_hash", e.hash); !s.ok()) return WithContext(context, s);
+  return WithContext(context, tx.Commit());
+}
+
+Status AuditStore::EndRun(const std::string& run_id, const std::string& state, int exit_code) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string context = "cannot record the end of run " + run_id;
+  Transaction tx(*db_);
+  if (!tx.status().ok()) return WithContext(context, tx.status());
+  Statement update(*db_,
+                   "UPDATE runs SET state = ?, exit_code = ?, finished_at = ? WHERE run_id = ?");
+  update.Bind(1, state);
+  update.Bind(2, static_cast<int64_t>(exit_code));
+  update.Bind(3, FormatAuditTime(std::chrono::system_clock::now()));
+  update.Bind(4, run_id);
+  if (Status s = update.Run(); !s.ok()) return WithContext(context, s);
+  if (sqlite3_changes(db_->handle()) == 0) return Status::Error(context + ": unknown run");
+  return WithContext(context, tx.Commit());
+}
+
+Result<std::vector<StoredRun>> AuditStore::QueryRuns(const std::string& where,
+                                                     const std::string& arg, bool with_text) {
+  std::string sql = std::string("SELECT run_id, runbook, runbook_path, ") +
+                    (with_text ? "runbook_text" : "''") +
+                    ", runbook_sha256, params, operator, host, pid, lock_key, plan_id, dry_run, "
+                    "started_at, finished_at, state, exit_code FROM runs " +
+                    where + " ORDER BY started_at, rowid";
+  Statement st(*db_, sql);
+  if (!arg.empty()) st.Bind(1, arg);
+  std::vector<StoredRun> runs;
+  for (;;) {
+    Result<bool> row = st.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    StoredRun r;
+    r.run_id = st.Text(0);
+    r.runbook = st.Text(1);
+    r.runbook_path = st.Text(2);
+    r.runbook_text = st.Text(3);
+    r.runbook_sha256 = st.Text(4);
+    r.params = ParseStoredJson(st.Text(5)).value_or(nlohmann::json(st.Text(5)));
+    r.operator_name = st.Text(6);
+    r.host = st.Text(7);
+    r.pid = static_cast<int>(st.Int(8));
+    r.lock_key = st.Text(9);
+    r.plan_id = st.Text(10);
+    r.dry_run = st.Int(11) != 0;
+    r.started_at = st.Text(12);
+    r.finished_at = st.Text(13);
+    r.state = st.Text(14);
+    if (!st.IsNull(15)) r.exit_code = static_cast<int>(st.Int(15));
+    runs.push_back(std::move(r));
+  }
+  return runs;
+}
+
+Result<std::vector<StoredRun>> AuditStore::ListRuns() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return QueryRuns("", "", /*with_text=*/false);
+}
+
+Result<StoredRun> AuditStore::GetRun(const std::string& run_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (run_id.empty()) return Result<StoredRun>::Error("unknown run ''");
+  Result<std::vector<StoredRun>> runs = QueryRuns("WHERE run_id = ?", run_id, /*with_text=*/true);
+  if (!runs.ok()) return runs.status();
+  if (runs->empty()) return Result<StoredRun>::Error("unknown run '" + run_id + "'");
+  return std::move(runs->front());
+}
+
+Result<std::vector<StoredRun>> AuditStore::LastRunningRuns() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return QueryRuns("WHERE state IS NULL AND finished_at IS NULL", "", /*with_text=*/true);
+}
+
+Result<std::vector<StoredEvent>> AuditStore::Events(const std::optional<std::string>& run_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Statement st(*db_, std::string("SELECT ") + kEventColumns + " FROM events" +
+                         (run_id ? " WHERE run_id = ?" : "") + " ORDER BY seq");
+  if (run_id) st.Bind(1, *run_id);
+  std::vector<StoredEvent> events;
+  for (;;) {
+    Result<bool> row = st.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    bool detail_ok = true;
+    events.push_back(ReadEvent(st, &detail_ok));
+  }
+  return events;
+}
+
+Result<VerifyReport> AuditStore::Verify() {
+  std::lock_guard<std::mutex> lock(mu_);
+  VerifyReport report;
+  auto fail = [&](int64_t seq, std::string problem) {
+    report.ok = false;
+    report.bad_seq = seq;
+    report.problem = std::move(problem);
+    report.head_seq = 0;
+    report.head_hash.clear();
+    return report;
+  };
+  // A damaged file is a failed verification, not an error to pass on.
+  auto read_error = [&](const Statement& st, const Status& s) -> Result<VerifyReport> {
+    if (SqliteDb::IsCorruption(st.rc())) return fail(0, s.message());
+    return s;
+  };
+
+  Transaction tx(*db_, Transaction::Kind::kRead);
+  if (!tx.status().ok()) return tx.status();
+  Statement check(*db_, "PRAGMA quick_check");
+  Result<bool> row = check.Step();
+  if (!row.ok()) return read_error(check, row.status());
+  if (*row && check.Text(0) != "ok") {
+    return fail(0, "audit database " + path_ + " is corrupt: " + check.Text(0));
+  }
+
+  Statement st(*db_, std::string("SELECT ") + kEventColumns + " FROM events ORDER BY seq");
+  int64_t prev_seq = 0;
+  std::string prev_hash(kGenesisHash);
+  for (;;) {
+    row = st.Step();
+    if (!row.ok()) return read_error(st, row.status());
+    if (!*row) break;
+    bool detail_ok = true;
+    StoredEvent e = ReadEvent(st, &detail_ok);
+    const std::string name = "event " + std::to_string(e.seq) + ": ";
+    ++report.events_checked;
+    if (e.seq != prev_seq + 1) {
+      std::string missing = e.seq == prev_seq + 2
+                                ? "event " + std::to_string(prev_seq + 1) + " is missing"
+                                : "events " + std::to_string(prev_seq + 1) + " to " +
+                                      std::to_string(e.seq - 1) + " are missing";
+      return fail(e.seq, name +
+                             (prev_seq == 0 ? "is the first event; "
+                                            : "follows event " + std::to_string(prev_seq) + "; ") +
+                             missing + " (deleted?)");
+    }
+    if (e.prev_hash != prev_hash) {
+      return fail(e.seq, name +
+                             (prev_seq == 0
+                                  ? "prev_hash is not the chain's start (64 zeros)"
+                                  : "prev_hash does not match event " + std::to_string(prev_seq)) +
+                             " (an event was deleted or reordered, or prev_hash was edited)");
+    }
+    if (!detail_ok) return fail(e.seq, name + "detail is not valid JSON (edited?)");
+    if (!st.IsInteger(8)) return fail(e.seq, name + "attempt is not an integer (edited?)");
+    if (ChainHash(e.prev_hash, e) != e.hash) {
+      return fail(e.seq, name + "hash does not match its contents (edited?)");
+    }
+    prev_seq = e.seq;
+    prev_hash = e.hash;
+  }
+
+  Result<ChainHead> head = ReadMetaHead(*db_);
+  if (!head.ok()) return head.status();
+  if (head->seq > prev_seq) {
+    return fail(prev_seq + 1, "event " + std::to_string(prev_seq + 1) +
+                                  ": missing; the log ends at event " + std::to_string(prev_seq) +
+                                  " but the chain head recorded in meta is event " +
+                                  std::to_string(head->seq) + " (events at the end were deleted)");
+  }
+  if (head->seq < prev_seq) {
+    return fail(prev_seq, "event " + std::to_string(prev_seq) +
+                              ": the chain head recorded in meta is event " +
+                              std::to_string(head->seq) + ", behind the log (meta edited?)");
+  }
+  if (head->hash != prev_hash) {
+    return fail(prev_seq, "event " + std::to_string(prev_seq) +
+                              ": hash differs from the chain head recorded in meta (edited?)");
+  }
+  report.head_seq = prev_seq;
+  report.head_hash = prev_seq == 0 ? "" : prev_hash;
+  return report;
+}
+
+}  // namespace runbook

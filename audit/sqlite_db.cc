@@ -1,0 +1,161 @@
+#include "audit/sqlite_db.h"
+
+#include <sqlite3.h>
+
+#include <utility>
+
+namespace runbook {
+
+Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string reason = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    return Result<std::unique_ptr<SqliteDb>>::Error("cannot open audit database " + path + ": " +
+                                                    reason);
+  }
+  sqlite3_extended_result_codes(db, 1);
+  return std::unique_ptr<SqliteDb>(new SqliteDb(db, path));
+}
+
+SqliteDb::~SqliteDb() { sqlite3_close(db_); }
+
+Status SqliteDb::Exec(std::string_view sql) {
+  std::string text(sql);
+  int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return Error(text, rc);
+  return Status::Ok();
+}
+
+Status SqliteDb::Error(std::string_view what, int rc) const {
+  std::string reason;
+  switch (rc & 0xff) {
+    case SQLITE_NOTADB:
+      return Status::Error("audit database " + path_ + " is not an SQLite database");
+    case SQLITE_CORRUPT:
+      return Status::Error("audit database " + path_ + " is corrupt or truncated (" +
+                           sqlite3_errmsg(db_) + ")");
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      reason = "the database stayed locked by another process (" +
+               std::string(sqlite3_errmsg(db_)) + ")";
+      break;
+    default:
+      reason = sqlite3_errmsg(db_);
+      break;
+  }
+  return Status::Error("audit database " + path_ + ": " + std::string(what) + ": " + reason);
+}
+
+bool SqliteDb::IsCorruption(int rc) {
+  return (rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT;
+}
+
+Statement::Statement(SqliteDb& db, std::string_view sql) : db_(db), sql_(sql) {
+  rc_ =
+      sqlite3_prepare_v2(db.handle(), sql_.c_str(), static_cast<int>(sql_.size()), &stmt_, nullptr);
+  if (rc_ != SQLITE_OK) {
+    sqlite3_finalize(stmt_);
+    stmt_ = nullptr;
+  }
+}
+
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+void Statement::Bind(int index, std::string_view text) {
+  if (stmt_) {
+    sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+  }
+}
+
+void Statement::Bind(int index, int64_t value) {
+  if (stmt_) sqlite3_bind_int64(stmt_, index, value);
+}
+
+void Statement::BindNull(int index) {
+  if (stmt_) sqlite3_bind_null(stmt_, index);
+}
+
+void Statement::BindOrNull(int index, std::string_view text) {
+  if (text.empty()) {
+    BindNull(index);
+  } else {
+    Bind(index, text);
+  }
+}
+
+Result<bool> Statement::Step() {
+  if (!stmt_) return db_.Error(sql_, rc_);
+  rc_ = sqlite3_step(stmt_);
+  if (rc_ == SQLITE_ROW) return true;
+  if (rc_ == SQLITE_DONE) return false;
+  return db_.Error(sql_, rc_);
+}
+
+Status Statement::Run() {
+  Result<bool> row = Step();
+  return row.status();
+}
+
+std::string Statement::Text(int column) const {
+  const unsigned char* text = sqlite3_column_text(stmt_, column);
+  if (!text) return "";
+  return std::string(reinterpret_cast<const char*>(text),
+                     static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
+}
+
+int64_t Statement::Int(int column) const { return sqlite3_column_int64(stmt_, column); }
+
+bool Statement::IsNull(int column) const {
+  return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+}
+
+bool Statement::IsInteger(int column) const {
+  return sqlite3_column_type(stmt_, column) == SQLITE_INTEGER;
+}
+
+Transaction::Transaction(SqliteDb& db, Kind kind) : db_(db) {
+  switch (kind) {
+    case Kind::kRead:
+      status_ = db_.Exec("BEGIN");
+      break;
+    case Kind::kWrite:
+      status_ = db_.Exec("BEGIN IMMEDIATE");
+      break;
+  }
+  open_ = status_.ok();
+}
+
+namespace {
+
+// A statement that stepped to a row and was not run to its end keeps a read open, and COMMIT
+// refuses to run while one does. The statements of a transaction are finished when it ends,
+// so reset them all (they stay prepared; their owners finalize them).
+void ResetStatements(sqlite3* db) {
+  for (sqlite3_stmt* st = sqlite3_next_stmt(db, nullptr); st; st = sqlite3_next_stmt(db, st)) {
+    if (sqlite3_stmt_busy(st)) sqlite3_reset(st);
+  }
+}
+
+}  // namespace
+
+Transaction::~Transaction() {
+  if (open_) {
+    ResetStatements(db_.handle());
+    (void)db_.Exec("ROLLBACK");
+  }
+}
+
+Status Transaction::Commit() {
+  if (!open_) return status_.ok() ? Status::Error("transaction already ended") : status_;
+  ResetStatements(db_.handle());
+  Status s = db_.Exec("COMMIT");
+  if (s.ok()) {
+    open_ = false;
+  }
+  return s;
+}
+
+}  // namespace runbook

@@ -1,0 +1,105 @@
+// A thin RAII layer over the SQLite C API for the audit store: one connection, prepared
+// statements, immediate transactions, and error messages that say what failed and why.
+// Not thread-safe by itself: AuditStore serializes every use behind its mutex.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "engine/status.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace runbook {
+
+/// One open SQLite connection. Owns the handle; closes it on destruction.
+class SqliteDb {
+ public:
+  /// Opens (creating when missing) the database file at `path`. Reads nothing yet: a file that
+  /// is not a database is only noticed by the first statement.
+  static Result<std::unique_ptr<SqliteDb>> Open(const std::string& path);
+  ~SqliteDb();
+  SqliteDb(const SqliteDb&) = delete;
+  SqliteDb& operator=(const SqliteDb&) = delete;
+
+  sqlite3* handle() const { return db_; }
+  const std::string& path() const { return path_; }
+
+  /// Runs one or more statements that return no rows.
+  Status Exec(std::string_view sql);
+  /// The error for result code `rc` of the connection's last call: "audit database PATH:
+  /// WHAT: reason", or, when the file itself is bad, "audit database PATH is not an SQLite
+  /// database" / "audit database PATH is corrupt or truncated (reason)".
+  Status Error(std::string_view what, int rc) const;
+  /// Whether `rc` says the file is not a database or is damaged.
+  static bool IsCorruption(int rc);
+
+ private:
+  SqliteDb(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  sqlite3* db_;
+  std::string path_;
+};
+
+/// A prepared statement. Bind indexes count from 1, column indexes from 0.
+class Statement {
+ public:
+  Statement(SqliteDb& db, std::string_view sql);
+  ~Statement();
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  /// Whether preparing succeeded; Step() reports the error otherwise.
+  bool prepared() const { return stmt_ != nullptr; }
+
+  void Bind(int index, std::string_view text);
+  void Bind(int index, int64_t value);
+  void BindNull(int index);
+  /// Binds `text`, or NULL when it is empty.
+  void BindOrNull(int index, std::string_view text);
+
+  /// Advances: true when a row is ready, false when done, an error otherwise.
+  Result<bool> Step();
+  /// The SQLite result code of the last Step() (or of preparing), e.g. to tell corruption.
+  int rc() const { return rc_; }
+  /// Step() for statements that return no row.
+  Status Run();
+
+  std::string Text(int column) const;
+  int64_t Int(int column) const;
+  bool IsNull(int column) const;
+  bool IsInteger(int column) const;
+
+ private:
+  SqliteDb& db_;
+  std::string sql_;
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_ = 0;
+};
+
+/// A transaction, rolled back on destruction unless committed. kWrite is BEGIN IMMEDIATE: it
+/// takes the database's write lock at once (waiting up to the busy timeout), so that a
+/// read-then-write inside it cannot race another connection. kRead is a plain BEGIN: its
+/// reads see one snapshot.
+class Transaction {
+ public:
+  enum class Kind { kRead, kWrite };
+  explicit Transaction(SqliteDb& db, Kind kind = Kind::kWrite);
+  ~Transaction();
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  /// The outcome of BEGIN.
+  const Status& status() const { return status_; }
+  Status Commit();
+
+ private:
+  SqliteDb& db_;
+  Status status_;
+  bool open_ = false;
+};
+
+}  // namespace runbook
