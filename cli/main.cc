@@ -95,6 +95,54 @@ int Main(int argc, char** argv) {
   exp->callback([&] { code = runbook::cli::AuditExport(global, export_run, export_format); });
   AddAuditDb(audit, &global);
 
+  bool recover_json = false;
+  auto* recover = app.add_subcommand(
+      "recover", "finish runs whose executor died: stop the interrupted step, roll back, free the lock");
+  recover->add_flag("--json", recover_json, "print a JSON summary per recovered run");
+  AddAuditDb(recover, &global);
+  recover->callback([&] { code = runbook::cli::Recover(global, recover_json); });
+
+  std::string report_id, report_out;
+  auto* report = app.add_subcommand("report", "write the post-mortem report of a run as HTML");
+  report->add_option("RUN_ID", report_id, "the run (see `runbook runs`)")->required();
+  report->add_option("--out", report_out, "the HTML file to write")->required();
+  AddAuditDb(report, &global);
+  report->callback([&] { code = runbook::cli::Report(global, report_id, report_out); });
+
+  bool plans_json = false;
+  std::string show_id;
+  auto* plans = app.add_subcommand("plans", "list plans with their status and approvals");
+  plans->add_flag("--json", plans_json, "print JSON");
+  AddAuditDb(plans, &global);
+  auto* plans_show = plans->add_subcommand("show", "one plan with its approvals");
+  plans_show->add_option("PLAN_ID", show_id, "the plan")->required();
+  plans_show->add_flag("--json", plans_json, "print JSON");
+  AddAuditDb(plans_show, &global);
+  plans->callback([&] {
+    code = plans_show->parsed() ? runbook::cli::PlansShow(global, show_id, plans_json)
+                                : runbook::cli::Plans(global, plans_json);
+  });
+
+  std::string approve_id, approve_as, approve_comment, approve_key;
+  auto* approve = app.add_subcommand("approve", "approve a plan (bound to its plan hash)");
+  approve->add_option("PLAN_ID", approve_id, "the plan")->required();
+  approve->add_option("--as", approve_as, "who approves")->required();
+  approve->add_option("--comment", approve_comment, "why");
+  approve->add_option("--key", approve_key, "SSH private key to sign the approval with");
+  AddAuditDb(approve, &global);
+  approve->callback([&] {
+    code = runbook::cli::Approve(global, approve_id, approve_as, approve_comment, approve_key);
+  });
+
+  std::string reject_id, reject_as, reject_comment;
+  auto* reject = app.add_subcommand("reject", "reject a plan: it can no longer run");
+  reject->add_option("PLAN_ID", reject_id, "the plan")->required();
+  reject->add_option("--as", reject_as, "who rejects")->required();
+  reject->add_option("--comment", reject_comment, "why")->required();
+  AddAuditDb(reject, &global);
+  reject->callback(
+      [&] { code = runbook::cli::Reject(global, reject_id, reject_as, reject_comment); });
+
   auto* schema = app.add_subcommand("schema", "print the JSON Schema of the runbook format");
   schema->callback([&] { code = runbook::cli::Schema(); });
 

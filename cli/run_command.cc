@@ -130,6 +130,10 @@ int Run(const GlobalOptions& global, const RunCommandOptions& options) {
                " --plan PLAN_ID`");
     return kExitRefused;
   }
+  if (!options.plan_id.empty()) {
+    int verdict = CheckApprovedPlan(*store, *rb, *params, options.plan_id, OperatorName(options.as));
+    if (verdict != kExitOk) return verdict;
+  }
 
   const std::string run_id = NewRunId();
   const std::string host = LocalHostName();

@@ -170,9 +170,9 @@ StepSummary* Executor::Summary(const std::string& id, Phase phase) {
   return nullptr;
 }
 
-RunSummary Executor::Run(const RunOptions& options) {
+void Executor::Setup(const RunOptions& options) {
   options_ = options;
-  const auto start = clock_.Monotonic();
+  start_ = clock_.Monotonic();
   for (const auto& [name, value] : options_.secrets) {
     redactor_.Add(value);
     scope_.secrets[name] = value;
@@ -189,16 +189,14 @@ RunSummary Executor::Run(const RunOptions& options) {
 
   for (const auto* list : {&runbook_.prechecks, &runbook_.steps, &runbook_.verify})
     for (const StepSpec& s : *list) summaries_.push_back({s.id, s.name, s.phase});
+}
 
-  RunSummary summary;
-  summary.run_id = options_.run_id;
-  summary.runbook = runbook_.name;
-  summary.dry_run = options_.dry_run;
-
+RunSummary Executor::Run(const RunOptions& options) {
+  Setup(options);
   RunRecord record;
   record.run_id = options_.run_id;
   record.runbook = runbook_.name;
-  record.runbook_path = runbook_.path;
+  record.runbook_path = AbsolutePath(runbook_);
   record.runbook_text = runbook_.text;
   record.params = RedactJson(nlohmann::json(options_.params));
   record.operator_name = options_.operator_name;
@@ -209,6 +207,9 @@ RunSummary Executor::Run(const RunOptions& options) {
   record.dry_run = options_.dry_run;
   record.started_at = clock_.Now();
   if (Status s = audit_.BeginRun(record); !s.ok()) {
+    RunSummary summary;
+    summary.run_id = options_.run_id;
+    summary.runbook = runbook_.name;
     summary.state = "aborted";
     summary.exit_code = 2;
     summary.error = "cannot record the run in the audit log: " + s.message();
@@ -225,10 +226,13 @@ RunSummary Executor::Run(const RunOptions& options) {
                           {"plan_id", options_.plan_id},
                           {"lock", options_.lock_key}}});
 
-  int current = machine_.pending();
   // Write-ahead: without a durable run_started nothing may run.
   Trigger trigger = !started.ok() || Interrupted() ? Trigger::kInterrupt : Trigger::kStart;
   if (!started.ok()) first_error_ = "cannot write to the audit log: " + started.message();
+  return Walk(machine_.pending(), trigger);
+}
+
+RunSummary Executor::Walk(int current, Trigger trigger) {
   for (;;) {
     int next = machine_.Next(current, trigger);
     if (next < 0) next = machine_.Find("aborted");  // unreachable for a compiled machine
@@ -245,11 +249,15 @@ RunSummary Executor::Run(const RunOptions& options) {
     trigger = RunState(to);
   }
 
+  RunSummary summary;
+  summary.run_id = options_.run_id;
+  summary.runbook = runbook_.name;
+  summary.dry_run = options_.dry_run;
   const State& end = machine_.state(current);
   summary.state = end.name;
   summary.exit_code = ExitCodeFor(end.kind);
   summary.steps = summaries_;
-  summary.duration = std::chrono::duration_cast<Duration>(clock_.Monotonic() - start);
+  summary.duration = std::chrono::duration_cast<Duration>(clock_.Monotonic() - start_);
   summary.error = redactor_.Redact(first_error_);
   (void)Emit({{}, "run_finished", "run", "", "", end.name, 0,
               {{"state", end.name},
@@ -259,6 +267,99 @@ RunSummary Executor::Run(const RunOptions& options) {
   (void)audit_.EndRun(options_.run_id, end.name, summary.exit_code);
   reporter_.RunFinished(summary);
   return summary;
+}
+
+RunSummary Executor::Resume(const RunOptions& options, const ResumePoint& point) {
+  Setup(options);
+  for (const auto& [id, values] : point.values) scope_.steps[id] = values;
+  results_ = point.results;
+  rollback_failed_ = point.rollback_failed;
+  first_error_ = point.cause;
+  int current = machine_.Find(point.state);
+  if (current < 0) {
+    RunSummary summary;
+    summary.run_id = options_.run_id;
+    summary.runbook = runbook_.name;
+    summary.state = "";
+    summary.exit_code = 2;
+    summary.error = "the recorded state '" + point.state + "' is not in the runbook's state machine";
+    return summary;
+  }
+  const State& state = machine_.state(current);
+  (void)Emit({{}, "run_recovered", "run", state.step ? state.step->id : "", state.name, state.name,
+              0, {{"operator", options_.operator_name},
+                  {"host", options_.host},
+                  {"pid", options_.pid},
+                  {"dead_pid", point.dead_pid},
+                  {"state", state.name},
+                  {"step_finished", point.step_finished}}});
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    reporter_.Note("recovering run " + options_.run_id + " from " + state.name);
+  }
+  Trigger trigger = Trigger::kInterrupt;
+  switch (state.kind) {
+    case StateKind::kPending:
+    case StateKind::kPrecheck:
+    case StateKind::kStep:
+    case StateKind::kVerify:
+      // The executor died in (or right after) this state: an interruption.
+      if (!point.step_finished && state.step) {
+        const Phase phase = state.kind == StateKind::kPrecheck ? Phase::kPrecheck
+                            : state.kind == StateKind::kVerify ? Phase::kVerify
+                                                               : Phase::kStep;
+        const std::string why = "interrupted: the executor (pid " +
+                                std::to_string(point.dead_pid) + ") died during this step";
+        (void)Emit({{}, "step_failed", PhaseName(phase), state.step->id, "", "", 0,
+                    {{"interrupted", true}, {"error", why}}});
+        if (StepSummary* s = Summary(state.step->id, phase)) {
+          s->state = "interrupted";
+          s->error = why;
+        }
+        if (first_error_.empty()) first_error_ = state.step->id + ": " + why;
+      }
+      trigger = Trigger::kInterrupt;
+      break;
+    case StateKind::kStepRollback:
+    case StateKind::kGlobalRollback:
+      if (point.step_finished) {
+        trigger = point.step_ok ? Trigger::kSuccess : Trigger::kFailure;
+      } else {
+        // The rollback action itself was cut off: run it again, then go on down the chain.
+        trigger = RunState(state);
+      }
+      break;
+    case StateKind::kRollbackDone:
+      trigger = rollback_failed_ ? Trigger::kFailure : Trigger::kSuccess;
+      break;
+    case StateKind::kSucceeded:
+    case StateKind::kAborted:
+    case StateKind::kRolledBack:
+    case StateKind::kRollbackFailed:
+      break;
+  }
+  if (state.terminal()) {
+    // Only run_finished was lost: write it.
+    RunSummary summary;
+    summary.run_id = options_.run_id;
+    summary.runbook = runbook_.name;
+    summary.state = state.name;
+    summary.exit_code = ExitCodeFor(state.kind);
+    summary.steps = summaries_;
+    (void)Emit({{}, "run_finished", "run", "", "", state.name, 0,
+                {{"state", state.name}, {"exit_code", summary.exit_code}}});
+    (void)audit_.EndRun(options_.run_id, state.name, summary.exit_code);
+    reporter_.RunFinished(summary);
+    return summary;
+  }
+  return Walk(current, trigger);
+}
+
+std::string Executor::AbsolutePath(const Runbook& runbook) {
+  const size_t slash = runbook.path.find_last_of('/');
+  const std::string file = slash == std::string::npos ? runbook.path : runbook.path.substr(slash + 1);
+  if (!runbook.path.empty() && runbook.path[0] == '/') return runbook.path;
+  return runbook.dir.empty() ? runbook.path : runbook.dir + "/" + file;
 }
 
 Trigger Executor::RunState(const State& state) {

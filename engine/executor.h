@@ -69,6 +69,18 @@ struct Interruption {
   const CancelFlag* hard_stop = nullptr;
 };
 
+/// Where a run whose executor died stands, as `runbook recover` reads it from the audit log.
+struct ResumePoint {
+  std::string state;          // the `to` of the last recorded state_changed
+  bool step_finished = false; // that state's step recorded its end (succeeded or failed)
+  bool step_ok = false;       // ... and it succeeded
+  bool rollback_failed = false;  // a rollback action had already failed
+  int dead_pid = 0;
+  std::string cause;          // the recorded failure that started the rollback, if any
+  std::map<std::string, TemplateScope::StepValues> values;  // recorded stdout and outputs
+  std::map<std::string, StepResult> results;  // recorded hosts and undo_state per step
+};
+
 /// Runs one runbook once. Not reusable: construct one per run.
 class Executor {
  public:
@@ -81,10 +93,20 @@ class Executor {
 
   RunSummary Run(const RunOptions& options);
 
+  /// Finishes a run whose executor died, from `point`: the state it was in is treated as
+  /// interrupted (its own rollback runs first), a cut-off rollback action runs again, and the
+  /// rest of the machine is walked as usual. Writes `run_recovered`, never `run_started`.
+  RunSummary Resume(const RunOptions& options, const ResumePoint& point);
+
+  /// The runbook file's absolute path, as recorded in the run row.
+  static std::string AbsolutePath(const Runbook& runbook);
+
  private:
   class AttemptContext;
   struct Outcome;
 
+  void Setup(const RunOptions& options);
+  RunSummary Walk(int current, Trigger trigger);
   Trigger RunState(const State& state);
   Outcome RunStep(const State& state, const StepSpec& step, Phase phase);
   void StoreValues(const StepSpec& step, const StepResult& result);
@@ -103,6 +125,7 @@ class Executor {
   CancelFlag never_;  // stands in for an absent flag
 
   RunOptions options_;
+  std::chrono::steady_clock::time_point start_;
   Redactor redactor_;
   TemplateScope scope_;
   std::map<std::string, std::string> extra_env_;
