@@ -178,7 +178,7 @@ int Run(const GlobalOptions& global, const RunCommandOptions& options) {
     if (Status s = store->Unlock(rb->lock, run_id); !s.ok())
       PrintError("could not release lock '" + rb->lock + "': " + s.message());
   }
-  if (options.json) std::printf("%s\n", SummaryJson(summary).dump().c_str());
+  if (options.json) std::printf("%s\n", SummaryJson(summary).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   return summary.exit_code;
 }
 

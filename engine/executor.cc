@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "engine/describe.h"
+#include "engine/utf8.h"
 
 namespace runbook {
 
@@ -131,14 +132,14 @@ Executor::~Executor() = default;
 bool Executor::Interrupted() const { return interruption_.interrupt->cancelled(); }
 
 nlohmann::json Executor::RedactJson(const nlohmann::json& value) const {
-  if (redactor_.empty()) return value;
+  // Also makes every string valid UTF-8: captured output is bytes, the audit log is JSON.
   switch (value.type()) {
     case nlohmann::json::value_t::string:
-      return redactor_.Redact(value.get<std::string>());
+      return ValidUtf8(redactor_.Redact(value.get_ref<const std::string&>()));
     case nlohmann::json::value_t::object: {
       nlohmann::json out = nlohmann::json::object();
       for (auto it = value.begin(); it != value.end(); ++it)
-        out[redactor_.Redact(it.key())] = RedactJson(it.value());
+        out[ValidUtf8(redactor_.Redact(it.key()))] = RedactJson(it.value());
       return out;
     }
     case nlohmann::json::value_t::array: {

@@ -247,5 +247,60 @@ TEST_F(ExecutorTest, DryRunCallsRunnersInDryModeAndSkipsVerification) {
   EXPECT_EQ(spy.seen, want);
 }
 
+TEST_F(ExecutorTest, ResumeTreatsTheDeadStepAsInterruptedAndRollsBack) {
+  FourSteps();
+  machine = StateMachine::Compile(rb);
+  clock = MakeSystemClock();
+  Executor ex(rb, machine, runner, audit, *clock, reporter, {&interrupt, &hard_stop});
+  RunOptions o;
+  o.run_id = "crashed";
+  ResumePoint p;
+  p.state = "step:b";
+  p.dead_pid = 4242;
+  p.values["a"].outputs["v"] = "from-a";
+  RunSummary s = ex.Resume(o, p);
+  EXPECT_EQ(s.state, "rolled_back");
+  EXPECT_EQ(s.exit_code, 1);
+  EXPECT_EQ(runner.calls, (std::vector<std::string>{"b-rollback-1", "a-rollback-1", "rollback-1"}));
+  ASSERT_FALSE(audit.events.empty());
+  EXPECT_EQ(audit.events.front().event, "run_recovered");
+  EXPECT_EQ(audit.Names("b")[0], "step_failed");
+  EXPECT_TRUE(audit.events[1].detail["interrupted"].get<bool>());
+  EXPECT_EQ(audit.events.back().event, "run_finished");
+  EXPECT_TRUE(audit.runs.empty()) << "resume must not write a second run row";
+}
+
+TEST_F(ExecutorTest, ResumeInsideTheChainRerunsACutOffRollbackAndKeepsEarlierFailures) {
+  FourSteps();
+  machine = StateMachine::Compile(rb);
+  clock = MakeSystemClock();
+  Executor ex(rb, machine, runner, audit, *clock, reporter, {&interrupt, &hard_stop});
+  RunOptions o;
+  o.run_id = "crashed";
+  ResumePoint p;
+  p.state = "rollback:b:1";
+  p.rollback_failed = true;  // c's rollback had failed before the crash
+  RunSummary s = ex.Resume(o, p);
+  EXPECT_EQ(runner.calls, (std::vector<std::string>{"b-rollback-1", "a-rollback-1", "rollback-1"}));
+  EXPECT_EQ(s.state, "rollback_failed");
+  EXPECT_EQ(s.exit_code, 3);
+}
+
+TEST_F(ExecutorTest, ResumeAfterAFinishedRollbackActionGoesOnWithoutRepeatingIt) {
+  FourSteps();
+  machine = StateMachine::Compile(rb);
+  clock = MakeSystemClock();
+  Executor ex(rb, machine, runner, audit, *clock, reporter, {&interrupt, &hard_stop});
+  RunOptions o;
+  o.run_id = "crashed";
+  ResumePoint p;
+  p.state = "rollback:b:1";
+  p.step_finished = true;
+  p.step_ok = true;
+  RunSummary s = ex.Resume(o, p);
+  EXPECT_EQ(runner.calls, (std::vector<std::string>{"a-rollback-1", "rollback-1"}));
+  EXPECT_EQ(s.state, "rolled_back");
+}
+
 }  // namespace
 }  // namespace runbook

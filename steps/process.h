@@ -1,0 +1,85 @@
+// Runs one child process the way a deployment step needs it (ninja's subprocess-posix): in its
+// own process group, stdin from /dev/null, stdout and stderr drained together by one poll()
+// loop (no output size can deadlock), streamed line by line, the last bytes of each kept.
+// A timeout or the cancel descriptor ends the whole group: SIGTERM, then SIGKILL after the
+// grace period. Shared by the shell and kubectl runners.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/model.h"
+#include "engine/status.h"
+
+namespace runbook {
+
+/// What to run and how long it may take.
+struct ProcessSpec {
+  /// argv[0] is an absolute or relative path (contains '/'), or a name looked up in PATH (the
+  /// PATH of `env_add` if it sets one, else ours).
+  std::vector<std::string> argv;
+  /// Working directory; empty: ours. Must exist.
+  std::string cwd;
+  /// Added to (or replacing in) our environment for the child.
+  std::map<std::string, std::string> env_add;
+  /// 0: no timeout.
+  Duration timeout{0};
+  /// After SIGTERM, how long the group has before SIGKILL.
+  Duration kill_grace{5000};
+  /// After the direct child has exited, how long to keep reading for EOF from processes that
+  /// still hold stdout or stderr (a backgrounded grandchild). They are left alone afterwards
+  /// unless the group was being terminated.
+  Duration eof_grace{500};
+  /// How many bytes of each stream ProcessResult keeps (the tail).
+  size_t tail_bytes = 64 * 1024;
+  /// Longest line handed to the line callback; longer output is delivered in pieces.
+  size_t max_line = 4096;
+};
+
+/// What happened. Filled whatever the outcome.
+struct ProcessResult {
+  /// The process never ran (missing cwd or program, fork or exec failure) or was killed at
+  /// once because `on_started` failed (then pid and pgid are set); `error` says why.
+  bool spawn_failed = false;
+  std::string error;
+  /// The exit code, or 128+signal when a signal ended the child; -1 if unknown.
+  int exit_status = -1;
+  /// The signal that ended the direct child, or 0.
+  int term_signal = 0;
+  bool timed_out = false;   // the timeout expired and the group was terminated
+  bool cancelled = false;   // cancel_fd became readable and the group was terminated
+  bool sigkill_sent = false;  // the group outlived kill_grace after SIGTERM
+  std::string stdout_tail;  // the last tail_bytes of stdout, raw
+  std::string stderr_tail;
+  size_t stdout_bytes = 0;  // total bytes read from each stream
+  size_t stderr_bytes = 0;
+  Duration duration{0};     // from spawn to the end of draining
+  pid_t pid = -1;           // the direct child
+  pid_t pgid = -1;          // its process group (== pid: the child leads its group)
+
+  /// Ran, finished by itself, exit status 0.
+  bool ok() const { return !spawn_failed && !timed_out && !cancelled && exit_status == 0; }
+};
+
+/// Called once per line of output (without '\n'); `is_stderr` tells the stream. Called on the
+/// thread that runs RunProcess.
+using ProcessLineCallback = std::function<void(bool is_stderr, std::string_view line)>;
+/// Called once the child runs, before any waiting, with its pid and process group id (so the
+/// group can be recorded for a later recovery). A non-ok Status kills the group at once and
+/// RunProcess returns spawn_failed with that error.
+using ProcessStartCallback = std::function<Status(pid_t pid, pid_t pgid)>;
+
+/// Runs `spec` to completion and reaps it. `cancel_fd` (or -1) is polled for readability and is
+/// never read from. Both callbacks may be empty. Blocks the calling thread; never throws.
+/// Thread-safe: several threads may run processes at once.
+ProcessResult RunProcess(const ProcessSpec& spec, int cancel_fd,
+                         const ProcessLineCallback& on_line = {},
+                         const ProcessStartCallback& on_started = {});
+
+}  // namespace runbook

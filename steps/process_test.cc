@@ -1,0 +1,389 @@
+#include "steps/process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "engine/cancel.h"
+
+namespace runbook {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+struct Captured {
+  std::vector<std::string> out;
+  std::vector<std::string> err;
+  ProcessLineCallback Callback() {
+    return [this](bool is_stderr, std::string_view line) {
+      (is_stderr ? err : out).emplace_back(line);
+    };
+  }
+};
+
+ProcessSpec Shell(const std::string& command) {
+  ProcessSpec spec;
+  spec.argv = {"/bin/sh", "-c", command};
+  return spec;
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "process_test.XXXXXX").string();
+    path_ = mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+/// Reads a pid the command wrote to `path`.
+pid_t ReadPid(const std::string& path) { return static_cast<pid_t>(std::stol(ReadFile(path))); }
+
+/// The process no longer runs: no /proc entry, or a zombie waiting for its parent.
+bool PidGone(pid_t pid) {
+  std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  if (stat.empty()) return true;
+  size_t paren = stat.rfind(')');
+  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'Z';
+}
+
+/// Waits up to a second for the pid to be gone (an orphan is reaped by init asynchronously).
+bool EventuallyGone(pid_t pid) {
+  for (int i = 0; i < 100; ++i) {
+    if (PidGone(pid)) return true;
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  return false;
+}
+
+long ElapsedMs(steady_clock::time_point since) {
+  return static_cast<long>(
+      std::chrono::duration_cast<milliseconds>(steady_clock::now() - since).count());
+}
+
+TEST(ProcessTest, ExitStatusIsReported) {
+  ProcessResult ok = RunProcess(Shell("true"), -1);
+  EXPECT_FALSE(ok.spawn_failed) << ok.error;
+  EXPECT_EQ(ok.exit_status, 0);
+  EXPECT_TRUE(ok.ok());
+
+  ProcessResult three = RunProcess(Shell("exit 3"), -1);
+  EXPECT_EQ(three.exit_status, 3);
+  EXPECT_EQ(three.term_signal, 0);
+  EXPECT_FALSE(three.ok());
+  EXPECT_FALSE(three.timed_out);
+  EXPECT_FALSE(three.cancelled);
+}
+
+TEST(ProcessTest, SignalDeathIs128PlusSignal) {
+  ProcessResult r = RunProcess(Shell("kill -9 $$"), -1);
+  EXPECT_EQ(r.term_signal, SIGKILL);
+  EXPECT_EQ(r.exit_status, 128 + SIGKILL);
+  EXPECT_FALSE(r.ok());
+}
+
+TEST(ProcessTest, CapturesAndSplitsBothStreams) {
+  Captured c;
+  ProcessResult r =
+      RunProcess(Shell("echo one; echo two >&2; echo; printf 'three\\nfour'"), -1, c.Callback());
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(c.out, (std::vector<std::string>{"one", "", "three", "four"}));
+  EXPECT_EQ(c.err, (std::vector<std::string>{"two"}));
+  EXPECT_EQ(r.stdout_tail, "one\n\nthree\nfour");
+  EXPECT_EQ(r.stderr_tail, "two\n");
+  EXPECT_EQ(r.stdout_bytes, 15u);
+  EXPECT_EQ(r.stderr_bytes, 4u);
+}
+
+TEST(ProcessTest, OutputWithoutNewlineIsDeliveredInPieces) {
+  Captured c;
+  ProcessResult r =
+      RunProcess(Shell("head -c 10000 /dev/zero | tr '\\0' x"), -1, c.Callback());
+  ASSERT_TRUE(r.ok()) << r.error;
+  ASSERT_EQ(c.out.size(), 3u);
+  EXPECT_EQ(c.out[0], std::string(4096, 'x'));
+  EXPECT_EQ(c.out[1], std::string(4096, 'x'));
+  EXPECT_EQ(c.out[2], std::string(10000 - 2 * 4096, 'x'));
+  EXPECT_EQ(r.stdout_tail, std::string(10000, 'x'));
+}
+
+TEST(ProcessTest, FiftyMegabytesOnBothStreamsDoNotDeadlock) {
+  // Both streams at full speed at once: a runner that read one pipe to EOF before the other
+  // would block forever once the other pipe's 64 KiB buffer filled up.
+  const size_t size = 50u << 20;
+  const std::string out_line = "stdout 0123456789 abcdefghijklmnopqrstuvwxyz";
+  const std::string err_line = "stderr ABCDEFGHIJKLMNOPQRSTUVWXYZ 9876543210";
+  std::string command = "yes '" + out_line + "' | head -c " + std::to_string(size) +
+                        " & yes '" + err_line + "' | head -c " + std::to_string(size) +
+                        " >&2; wait";
+  size_t out_lines = 0, err_lines = 0, bad_lines = 0;
+  auto start = steady_clock::now();
+  ProcessResult r = RunProcess(Shell(command), -1, [&](bool is_stderr, std::string_view line) {
+    (is_stderr ? err_lines : out_lines)++;
+    if (line != (is_stderr ? err_line : out_line) && line.size() > 0 &&
+        !(is_stderr ? err_line : out_line).starts_with(line))
+      ++bad_lines;
+  });
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_LT(ElapsedMs(start), 30000);
+  EXPECT_EQ(r.stdout_bytes, size);
+  EXPECT_EQ(r.stderr_bytes, size);
+  EXPECT_EQ(bad_lines, 0u);
+  EXPECT_EQ(out_lines, (size + out_line.size()) / (out_line.size() + 1));
+  EXPECT_EQ(err_lines, (size + err_line.size()) / (err_line.size() + 1));
+
+  auto expected_tail = [&](const std::string& line) {
+    std::string all;
+    while (all.size() < size) all += line + "\n";
+    all.resize(size);
+    return all.substr(size - 64 * 1024);
+  };
+  EXPECT_EQ(r.stdout_tail.size(), 64u * 1024);
+  EXPECT_EQ(r.stderr_tail.size(), 64u * 1024);
+  EXPECT_EQ(r.stdout_tail, expected_tail(out_line));
+  EXPECT_EQ(r.stderr_tail, expected_tail(err_line));
+}
+
+TEST(ProcessTest, TimeoutEndsTheWholeGroup) {
+  TempDir dir;
+  ProcessSpec spec = Shell("echo $$ > shell.pid; sleep 30 & echo $! > child.pid; wait");
+  spec.cwd = dir.path();
+  spec.timeout = milliseconds(300);
+  spec.kill_grace = milliseconds(5000);
+  auto start = steady_clock::now();
+  ProcessResult r = RunProcess(spec, -1);
+  long elapsed = ElapsedMs(start);
+  EXPECT_TRUE(r.timed_out);
+  EXPECT_FALSE(r.ok());
+  EXPECT_FALSE(r.sigkill_sent);  // SIGTERM was enough
+  EXPECT_EQ(r.term_signal, SIGTERM);
+  EXPECT_EQ(r.exit_status, 128 + SIGTERM);
+  EXPECT_GE(elapsed, 300);
+  EXPECT_LT(elapsed, 2000);
+  EXPECT_TRUE(EventuallyGone(ReadPid(dir.File("shell.pid"))));
+  EXPECT_TRUE(EventuallyGone(ReadPid(dir.File("child.pid"))));
+}
+
+TEST(ProcessTest, ChildIgnoringSigtermIsKilledAfterGrace) {
+  TempDir dir;
+  ProcessSpec spec =
+      Shell("trap '' TERM; echo $$ > deaf.pid; sleep 30 & echo $! > child.pid; wait; wait");
+  spec.cwd = dir.path();
+  spec.timeout = milliseconds(300);
+  spec.kill_grace = milliseconds(500);
+  auto start = steady_clock::now();
+  ProcessResult r = RunProcess(spec, -1);
+  long elapsed = ElapsedMs(start);
+  EXPECT_TRUE(r.timed_out);
+  EXPECT_TRUE(r.sigkill_sent);
+  EXPECT_EQ(r.term_signal, SIGKILL);
+  EXPECT_GE(elapsed, 800);
+  EXPECT_LT(elapsed, 3000);
+  EXPECT_TRUE(EventuallyGone(ReadPid(dir.File("deaf.pid"))));
+  EXPECT_TRUE(EventuallyGone(ReadPid(dir.File("child.pid"))));
+}
+
+TEST(ProcessTest, GrandchildIgnoringSigtermIsKilledAfterTheShellDies) {
+  // The shell dies of SIGTERM at once; the grandchild ignores it and holds no pipe. It must
+  // still get SIGKILL after the grace period.
+  TempDir dir;
+  ProcessSpec spec = Shell(
+      "(trap '' TERM; exec sleep 30) >/dev/null 2>&1 & echo $! > child.pid; sleep 30");
+  spec.cwd = dir.path();
+  spec.timeout = milliseconds(300);
+  spec.kill_grace = milliseconds(400);
+  auto start = steady_clock::now();
+  ProcessResult r = RunProcess(spec, -1);
+  EXPECT_TRUE(r.timed_out);
+  EXPECT_TRUE(r.sigkill_sent);
+  EXPECT_EQ(r.term_signal, SIGTERM);
+  EXPECT_GE(ElapsedMs(start), 700);
+  EXPECT_TRUE(EventuallyGone(ReadPid(dir.File("child.pid"))));
+}
+
+TEST(ProcessTest, CancelFromAnotherThreadStopsPromptly) {
+  CancelFlag cancel;
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(milliseconds(200));
+    cancel.Cancel();
+  });
+  auto start = steady_clock::now();
+  ProcessResult r = RunProcess(Shell("sleep 30"), cancel.fd());
+  long elapsed = ElapsedMs(start);
+  canceller.join();
+  EXPECT_TRUE(r.cancelled);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_FALSE(r.ok());
+  EXPECT_GE(elapsed, 200);
+  EXPECT_LT(elapsed, 1500);
+}
+
+TEST(ProcessTest, StdinIsDevNull) {
+  Captured c;
+  auto start = steady_clock::now();
+  ProcessResult r = RunProcess(Shell("cat; readlink /proc/$$/fd/0"), -1, c.Callback());
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_LT(ElapsedMs(start), 2000);
+  EXPECT_EQ(c.out, (std::vector<std::string>{"/dev/null"}));
+}
+
+TEST(ProcessTest, EnvironmentIsOursPlusAdditions) {
+  ASSERT_EQ(setenv("RUNBOOK_PROCESS_TEST_INHERITED", "from parent", 1), 0);
+  ProcessSpec spec = Shell(
+      "printf '%s|%s|%s' \"$RUNBOOK_PROCESS_TEST_INHERITED\" \"$ADDED\" \"${EMPTY-unset}\"");
+  spec.env_add = {{"ADDED", "a b 'c'"}, {"EMPTY", ""}};
+  ProcessResult r = RunProcess(spec, -1);
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.stdout_tail, "from parent|a b 'c'|");
+  EXPECT_EQ(getenv("ADDED"), nullptr);  // our own environment is untouched
+  unsetenv("RUNBOOK_PROCESS_TEST_INHERITED");
+}
+
+TEST(ProcessTest, RunsInCwd) {
+  TempDir dir;
+  ProcessSpec spec = Shell("pwd -P");
+  spec.cwd = dir.path();
+  ProcessResult r = RunProcess(spec, -1);
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.stdout_tail, std::filesystem::canonical(dir.path()).string() + "\n");
+}
+
+TEST(ProcessTest, MissingCwdFailsToSpawn) {
+  TempDir dir;
+  ProcessSpec spec = Shell("true");
+  spec.cwd = dir.File("nope");
+  bool started = false;
+  ProcessResult r = RunProcess(spec, -1, {}, [&](pid_t, pid_t) {
+    started = true;
+    return Status::Ok();
+  });
+  EXPECT_TRUE(r.spawn_failed);
+  EXPECT_EQ(r.error, "cwd " + dir.File("nope") + " does not exist");
+  EXPECT_FALSE(started);
+  EXPECT_FALSE(r.ok());
+}
+
+TEST(ProcessTest, ProgramIsLookedUpInPath) {
+  ProcessSpec spec;
+  spec.argv = {"sh", "-c", "exit 4"};
+  EXPECT_EQ(RunProcess(spec, -1).exit_status, 4);
+
+  spec.argv = {"runbook-no-such-program"};
+  ProcessResult missing = RunProcess(spec, -1);
+  EXPECT_TRUE(missing.spawn_failed);
+  EXPECT_NE(missing.error.find("runbook-no-such-program"), std::string::npos) << missing.error;
+
+  spec.argv = {"/nonexistent/program"};
+  ProcessResult bad = RunProcess(spec, -1);
+  EXPECT_TRUE(bad.spawn_failed);
+  EXPECT_NE(bad.error.find("/nonexistent/program"), std::string::npos) << bad.error;
+  // The child forked for the failed exec was reaped: we have no child left at all.
+  EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
+}
+
+TEST(ProcessTest, ChildLeadsItsOwnProcessGroup) {
+  pid_t started_pid = -1, started_pgid = -1;
+  Captured c;
+  ProcessResult r = RunProcess(Shell("echo $$; cut -d' ' -f5 /proc/$$/stat"), -1, c.Callback(),
+                               [&](pid_t pid, pid_t pgid) {
+                                 started_pid = pid;
+                                 started_pgid = pgid;
+                                 return Status::Ok();
+                               });
+  ASSERT_TRUE(r.ok()) << r.error;
+  ASSERT_EQ(c.out.size(), 2u);
+  EXPECT_EQ(std::stoi(c.out[0]), r.pid);
+  EXPECT_EQ(std::stoi(c.out[1]), r.pgid);
+  EXPECT_EQ(r.pgid, r.pid);
+  EXPECT_NE(r.pgid, getpgrp());
+  EXPECT_EQ(started_pid, r.pid);
+  EXPECT_EQ(started_pgid, r.pgid);
+}
+
+TEST(ProcessTest, StartCallbackRunsWhileTheChildRunsAndItsErrorKillsIt) {
+  bool alive_at_start = false;
+  auto start = steady_clock::now();
+  ProcessResult r = RunProcess(Shell("sleep 30"), -1, {}, [&](pid_t pid, pid_t) {
+    alive_at_start = !PidGone(pid);
+    return Status::Error("audit log unwritable");
+  });
+  EXPECT_TRUE(alive_at_start);
+  EXPECT_TRUE(r.spawn_failed);
+  EXPECT_EQ(r.error, "audit log unwritable");
+  EXPECT_LT(ElapsedMs(start), 2000);
+  EXPECT_TRUE(PidGone(r.pid));
+}
+
+TEST(ProcessTest, DaemonHoldingThePipeDoesNotHangUs) {
+  // A grandchild in another session keeps stdout open after the shell exits: we stop reading
+  // after eof_grace instead of waiting for it.
+  TempDir dir;
+  ProcessSpec spec = Shell("echo before; setsid sh -c 'echo $$ > daemon.pid; exec sleep 30' &"
+                           " while [ ! -s daemon.pid ]; do sleep 0.01; done; exit 0");
+  spec.cwd = dir.path();
+  spec.eof_grace = milliseconds(200);
+  auto start = steady_clock::now();
+  ProcessResult r = RunProcess(spec, -1);
+  long elapsed = ElapsedMs(start);
+  pid_t daemon = ReadPid(dir.File("daemon.pid"));
+  ::kill(daemon, SIGKILL);
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.stdout_tail, "before\n");
+  EXPECT_LT(elapsed, 3000);
+}
+
+TEST(ProcessTest, ExecutorDescriptorsAreNotInherited) {
+  int fd = ::open("/dev/null", O_RDONLY);  // deliberately without O_CLOEXEC
+  ASSERT_GE(fd, 3);
+  ProcessResult r = RunProcess(Shell("test -e /proc/$$/fd/" + std::to_string(fd) +
+                                     " && echo leaked || echo closed"),
+                               -1);
+  ::close(fd);
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.stdout_tail, "closed\n");
+}
+
+TEST(ProcessTest, IgnoredSigpipeIsNotInherited) {
+  struct sigaction ignore {}, old {};
+  ignore.sa_handler = SIG_IGN;
+  ASSERT_EQ(sigaction(SIGPIPE, &ignore, &old), 0);
+  // `yes` dies of SIGPIPE when head exits; with SIGPIPE ignored it would report EPIPE instead.
+  ProcessResult r = RunProcess(Shell("yes | head -c 3 >/dev/null; grep SigIgn /proc/$$/status"),
+                               -1);
+  sigaction(SIGPIPE, &old, nullptr);
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.stderr_tail, "");
+  const std::string mask_hex = r.stdout_tail.substr(r.stdout_tail.find(':') + 1);
+  const unsigned long long mask = std::stoull(mask_hex, nullptr, 16);
+  EXPECT_EQ(mask & (1ull << (SIGPIPE - 1)), 0u) << r.stdout_tail;
+}
+
+}  // namespace
+}  // namespace runbook
