@@ -264,7 +264,7 @@ TEST_F(ExecutorTest, ResumeTreatsTheDeadStepAsInterruptedAndRollsBack) {
   EXPECT_EQ(runner.calls, (std::vector<std::string>{"b-rollback-1", "a-rollback-1", "rollback-1"}));
   ASSERT_FALSE(audit.events.empty());
   EXPECT_EQ(audit.events.front().event, "run_recovered");
-  EXPECT_EQ(audit.Names("b")[0], "step_failed");
+  EXPECT_EQ(audit.Names("b")[1], "step_failed");  // [0] is run_recovered, which names b
   EXPECT_TRUE(audit.events[1].detail["interrupted"].get<bool>());
   EXPECT_EQ(audit.events.back().event, "run_finished");
   EXPECT_TRUE(audit.runs.empty()) << "resume must not write a second run row";

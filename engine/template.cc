@@ -1,0 +1,370 @@
+// Parsing: a template is literal text with `{{ ... }}` placeholders. Under Quoting::kShell the
+// literal text is also followed through the shell's quoting rules (quotes, backslashes,
+// $( ), backticks, comments), because a placeholder's value is inserted as one single-quoted
+// word: written inside '...' or "..." the quotes would pair up differently and the value
+// would end up unquoted.
+#include "engine/template.h"
+
+#include <vector>
+
+#include "engine/placeholder.h"
+
+namespace runbook {
+
+namespace {
+
+bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+bool IsNameChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '-';
+}
+
+bool IsName(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!IsNameChar(c)) return false;
+  }
+  return true;
+}
+
+std::vector<std::string_view> SplitDots(std::string_view s) {
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  while (true) {
+    size_t dot = s.find('.', start);
+    parts.push_back(s.substr(start, dot == std::string_view::npos ? dot : dot - start));
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return parts;
+}
+
+/// Parses the inside of a placeholder ("params.v", "steps.a.outputs.tag"); false if unknown.
+bool ParseRef(std::string_view body, TemplateRef* ref) {
+  std::vector<std::string_view> p = SplitDots(body);
+  for (std::string_view part : p) {
+    if (!IsName(part)) return false;
+  }
+  if (p.size() == 2 && p[0] == "params") {
+    ref->kind = TemplateRef::Kind::kParam;
+  } else if (p.size() == 2 && p[0] == "secrets") {
+    ref->kind = TemplateRef::Kind::kSecret;
+  } else if (p.size() == 2 && p[0] == "env") {
+    ref->kind = TemplateRef::Kind::kEnv;
+  } else if (p.size() == 2 && p[0] == "run" && p[1] == "id") {
+    ref->kind = TemplateRef::Kind::kRunId;
+    return true;
+  } else if (p.size() == 3 && p[0] == "steps" && p[2] == "stdout") {
+    ref->kind = TemplateRef::Kind::kStepStdout;
+  } else if (p.size() == 3 && p[0] == "steps" && p[2] == "stderr") {
+    ref->kind = TemplateRef::Kind::kStepStderr;
+  } else if (p.size() == 4 && p[0] == "steps" && p[2] == "outputs") {
+    ref->kind = TemplateRef::Kind::kStepOutput;
+    ref->output = std::string(p[3]);
+  } else {
+    return false;
+  }
+  ref->name = std::string(p[1]);
+  return true;
+}
+
+/// Follows POSIX shell quoting through literal text, one byte at a time.
+class ShellQuoteTracker {
+ public:
+  void Feed(std::string_view text) {
+    for (size_t i = 0; i < text.size(); ++i) Step(text, i);
+  }
+  /// Whether the next character is inside '...', "..." or $'...'.
+  bool quoted() const {
+    Ctx top = stack_.back().ctx;
+    return top == Ctx::kSingle || top == Ctx::kDouble || top == Ctx::kDollarSingle;
+  }
+  /// Whether the previous character was an unconsumed backslash.
+  bool escaped() const { return escape_next_; }
+  /// Whether the next character is inside a # comment.
+  bool in_comment() const { return comment_; }
+
+ private:
+  enum class Ctx { kTop, kSingle, kDouble, kDollarSingle, kCmdSubst, kBacktick };
+  struct Frame {
+    Ctx ctx;
+    int parens;
+  };
+
+  void Push(Ctx ctx) { stack_.push_back({ctx, 0}); }
+  void Pop() {
+    if (stack_.size() > 1) stack_.pop_back();
+  }
+
+  void Step(std::string_view text, size_t& i) {
+    char c = text[i];
+    if (escape_next_) {
+      escape_next_ = false;
+      word_start_ = false;
+      return;
+    }
+    if (comment_) {
+      if (c == '\n') {
+        comment_ = false;
+        word_start_ = true;
+      }
+      return;
+    }
+    bool at_word_start = word_start_;
+    word_start_ = false;
+    Frame& f = stack_.back();
+    switch (f.ctx) {
+      case Ctx::kSingle:
+        if (c == '\'') Pop();
+        return;
+      case Ctx::kDollarSingle:
+        if (c == '\\') escape_next_ = true;
+        if (c == '\'') Pop();
+        return;
+      case Ctx::kDouble:
+        if (c == '\\') {
+          escape_next_ = true;
+        } else if (c == '"') {
+          Pop();
+        } else if (c == '`') {
+          Push(Ctx::kBacktick);
+          word_start_ = true;
+        } else if (c == '$' && i + 1 < text.size() && text[i + 1] == '(') {
+          ++i;
+          Push(Ctx::kCmdSubst);
+          word_start_ = true;
+        }
+        return;
+      case Ctx::kTop:
+      case Ctx::kCmdSubst:
+      case Ctx::kBacktick:
+        break;
+    }
+    // Unquoted text.
+    if (IsSpace(c) || c == ';' || c == '&' || c == '|' || c == '(') word_start_ = true;
+    if (c == '\\') {
+      escape_next_ = true;
+    } else if (c == '#' && at_word_start) {
+      comment_ = true;
+    } else if (c == '\'') {
+      Push(Ctx::kSingle);
+    } else if (c == '"') {
+      Push(Ctx::kDouble);
+    } else if (c == '`') {
+      if (f.ctx == Ctx::kBacktick) {
+        Pop();
+      } else {
+        Push(Ctx::kBacktick);
+        word_start_ = true;
+      }
+    } else if (c == '$' && i + 1 < text.size() && text[i + 1] == '(') {
+      ++i;
+      Push(Ctx::kCmdSubst);
+      word_start_ = true;
+    } else if (c == '$' && i + 1 < text.size() && text[i + 1] == '\'') {
+      ++i;
+      Push(Ctx::kDollarSingle);
+    } else if (c == '(' && f.ctx == Ctx::kCmdSubst) {
+      ++f.parens;
+    } else if (c == ')' && f.ctx == Ctx::kCmdSubst) {
+      if (f.parens == 0) {
+        Pop();
+      } else {
+        --f.parens;
+      }
+    }
+  }
+
+  std::vector<Frame> stack_{{Ctx::kTop, 0}};
+  bool escape_next_ = false;
+  bool comment_ = false;
+  bool word_start_ = true;
+};
+
+const std::string* FindValue(const std::map<std::string, std::string>& m, const std::string& k) {
+  auto it = m.find(k);
+  return it == m.end() ? nullptr : &it->second;
+}
+
+std::string Lookup(const TemplateRef& ref, const TemplateScope& scope, std::string_view host) {
+  const std::string* found = nullptr;
+  switch (ref.kind) {
+    case TemplateRef::Kind::kParam:
+      found = FindValue(scope.params, ref.name);
+      break;
+    case TemplateRef::Kind::kSecret:
+      found = FindValue(scope.secrets, ref.name);
+      break;
+    case TemplateRef::Kind::kRunId:
+      return scope.run_id;
+    case TemplateRef::Kind::kEnv:
+      return scope.env ? scope.env(ref.name) : std::string();
+    case TemplateRef::Kind::kStepStdout:
+    case TemplateRef::Kind::kStepStderr:
+    case TemplateRef::Kind::kStepOutput: {
+      auto step = scope.steps.find(ref.name);
+      if (step == scope.steps.end()) return std::string();
+      const TemplateScope::StepValues& values = step->second;
+      if (ref.kind == TemplateRef::Kind::kStepStdout) return values.stdout_text;
+      if (ref.kind == TemplateRef::Kind::kStepStderr) return values.stderr_text;
+      if (!host.empty()) {
+        auto per_host = values.host_outputs.find(std::string(host));
+        if (per_host != values.host_outputs.end()) found = FindValue(per_host->second, ref.output);
+      }
+      if (found == nullptr) found = FindValue(values.outputs, ref.output);
+      break;
+    }
+  }
+  return found ? *found : std::string();
+}
+
+}  // namespace
+
+std::string PlaceholderText(const TemplateRef& ref) {
+  std::string out = ref.raw ? "{{ raw " : "{{ ";
+  switch (ref.kind) {
+    case TemplateRef::Kind::kParam:
+      out += "params." + ref.name;
+      break;
+    case TemplateRef::Kind::kSecret:
+      out += "secrets." + ref.name;
+      break;
+    case TemplateRef::Kind::kEnv:
+      out += "env." + ref.name;
+      break;
+    case TemplateRef::Kind::kRunId:
+      out += "run.id";
+      break;
+    case TemplateRef::Kind::kStepStdout:
+      out += "steps." + ref.name + ".stdout";
+      break;
+    case TemplateRef::Kind::kStepStderr:
+      out += "steps." + ref.name + ".stderr";
+      break;
+    case TemplateRef::Kind::kStepOutput:
+      out += "steps." + ref.name + ".outputs." + ref.output;
+      break;
+  }
+  return out + " }}";
+}
+
+bool Template::has_refs() const {
+  for (const Piece& piece : pieces) {
+    if (piece.is_ref) return true;
+  }
+  return false;
+}
+
+bool ParseTemplate(std::string_view text, Quoting quoting, Template* out, TemplateError* error) {
+  out->pieces.clear();
+  ShellQuoteTracker shell;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t open = text.find("{{", pos);
+    std::string_view literal = text.substr(pos, open == std::string_view::npos ? open : open - pos);
+    if (!literal.empty()) {
+      Template::Piece piece;
+      piece.literal = std::string(literal);
+      out->pieces.push_back(std::move(piece));
+      if (quoting == Quoting::kShell) shell.Feed(literal);
+    }
+    if (open == std::string_view::npos) break;
+
+    size_t close = text.find("}}", open + 2);
+    if (close == std::string_view::npos) {
+      *error = {open, "unclosed '{{' (a placeholder ends with '}}')"};
+      return false;
+    }
+    std::string_view written = text.substr(open, close + 2 - open);
+    std::string_view body = Trim(text.substr(open + 2, close - open - 2));
+    TemplateRef ref;
+    ref.offset = open;
+    if (body.size() > 4 && body.substr(0, 3) == "raw" && IsSpace(body[3])) {
+      ref.raw = true;
+      body = Trim(body.substr(4));
+    }
+    if (body.empty()) {
+      *error = {open, "empty placeholder " + std::string(written)};
+      return false;
+    }
+    if (!ParseRef(body, &ref)) {
+      *error = {open, "unknown placeholder " + std::string(written) +
+                          ": use params.NAME, secrets.NAME, steps.ID.stdout, steps.ID.stderr, "
+                          "steps.ID.outputs.NAME, run.id or env.NAME"};
+      return false;
+    }
+    if (quoting == Quoting::kShell && !ref.raw && !shell.in_comment()) {
+      TemplateRef as_raw = ref;
+      as_raw.raw = true;
+      if (shell.quoted()) {
+        *error = {open, "placeholder " + PlaceholderText(ref) +
+                            " is inside quotes; values are inserted shell-quoted already, so "
+                            "write it unquoted, or use " +
+                            PlaceholderText(as_raw)};
+        return false;
+      }
+      if (shell.escaped()) {
+        *error = {open, "placeholder " + PlaceholderText(ref) +
+                            " follows a backslash, which would escape the quote of its "
+                            "shell-quoted value; remove the backslash, or use " +
+                            PlaceholderText(as_raw)};
+        return false;
+      }
+    }
+    Template::Piece piece;
+    piece.is_ref = true;
+    piece.ref = std::move(ref);
+    out->pieces.push_back(std::move(piece));
+    pos = close + 2;
+  }
+  return true;
+}
+
+std::string RenderTemplate(const Template& tmpl, const TemplateScope& scope, Quoting quoting,
+                           std::string_view host, bool mask_secrets) {
+  std::string out;
+  for (const Template::Piece& piece : tmpl.pieces) {
+    if (!piece.is_ref) {
+      out += piece.literal;
+      continue;
+    }
+    const TemplateRef& ref = piece.ref;
+    if (mask_secrets && ref.kind == TemplateRef::Kind::kSecret) {
+      out += "***";
+      continue;
+    }
+    std::string value = Lookup(ref, scope, host);
+    out += quoting == Quoting::kShell && !ref.raw ? ShellQuote(value) : value;
+  }
+  return out;
+}
+
+std::string RenderTemplateText(std::string_view text, const TemplateScope& scope, Quoting quoting,
+                               std::string_view host, bool mask_secrets) {
+  Template tmpl;
+  TemplateError error;
+  if (!ParseTemplate(text, quoting, &tmpl, &error)) return std::string(text);
+  return RenderTemplate(tmpl, scope, quoting, host, mask_secrets);
+}
+
+std::string ShellQuote(std::string_view value) {
+  std::string out = "'";
+  for (char c : value) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  out += "'";
+  return out;
+}
+
+}  // namespace runbook

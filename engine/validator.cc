@@ -1,0 +1,155 @@
+#include "engine/validator.h"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "engine/placeholder.h"
+
+namespace runbook {
+
+bool StepVisible(const StepPosition& from, const StepPosition& to) {
+  using G = StepPosition::Group;
+  switch (from.group) {
+    case G::kPrecheck:
+      return to.group == G::kPrecheck && to.index < from.index;
+    case G::kStep:
+      return to.group == G::kPrecheck || (to.group == G::kStep && to.index < from.index);
+    case G::kStepRollback:
+      return to.group == G::kPrecheck || (to.group == G::kStep && to.index <= from.index) ||
+             (to.group == G::kStepRollback && to.index == from.index && to.action < from.action);
+    case G::kVerify:
+      return to.group == G::kPrecheck || to.group == G::kStep ||
+             (to.group == G::kVerify && to.index < from.index);
+    case G::kGlobalRollback:
+      return to.group == G::kPrecheck || to.group == G::kStep || to.group == G::kVerify ||
+             (to.group == G::kGlobalRollback && to.index < from.index);
+  }
+  return false;
+}
+
+namespace {
+
+bool SamePosition(const StepPosition& a, const StepPosition& b) {
+  return a.group == b.group && a.index == b.index && a.action == b.action;
+}
+
+}  // namespace
+
+void Validator::RegisterStep(const std::string& id, const StepPosition& pos, SourceLoc loc,
+                             const std::vector<OutputSpec>& outputs) {
+  StepEntry entry{pos, loc, {}};
+  entry.outputs.reserve(outputs.size());
+  for (const OutputSpec& o : outputs) entry.outputs.push_back(o.name);
+  auto [it, inserted] = steps_.emplace(id, std::move(entry));
+  if (!inserted) {
+    reader_->Error(loc, "duplicate step id '" + id + "' (first used at line " +
+                            std::to_string(it->second.loc.line) + "); ids must be unique");
+  }
+}
+
+void Validator::CheckTemplate(const std::string& text, Quoting quoting, SourceLoc loc,
+                              const StepPosition& from, bool only_params) {
+  if (text.find("{{") == std::string::npos) return;  // the common case, kept cheap
+  Template tmpl;
+  TemplateError error;
+  if (!ParseTemplate(text, quoting, &tmpl, &error)) {
+    reader_->Error(loc, error.message);
+    return;
+  }
+  for (const Template::Piece& piece : tmpl.pieces) {
+    if (!piece.is_ref) continue;
+    const TemplateRef& ref = piece.ref;
+    std::string written = PlaceholderText(ref);
+    if (only_params && ref.kind != TemplateRef::Kind::kParam) {
+      reader_->Error(loc, "placeholder " + written +
+                              " is not allowed here: only params are known "
+                              "before the run starts");
+      continue;
+    }
+    switch (ref.kind) {
+      case TemplateRef::Kind::kParam:
+        if (params_.count(ref.name) == 0) {
+          reader_->Error(loc, "undefined placeholder " + written + ": no param '" + ref.name +
+                                  "' (declare it under params)");
+        }
+        break;
+      case TemplateRef::Kind::kSecret:
+        if (secrets_.count(ref.name) == 0) {
+          reader_->Error(loc, "undefined placeholder " + written + ": no secret '" + ref.name +
+                                  "' (declare it under secrets)");
+        }
+        break;
+      case TemplateRef::Kind::kRunId:
+      case TemplateRef::Kind::kEnv:
+        break;
+      case TemplateRef::Kind::kStepStdout:
+      case TemplateRef::Kind::kStepStderr:
+      case TemplateRef::Kind::kStepOutput:
+        step_refs_.push_back({ref, loc, from});
+        break;
+    }
+  }
+}
+
+void Validator::CheckStepReferences() {
+  for (const StepRef& use : step_refs_) {
+    const TemplateRef& ref = use.ref;
+    std::string written = PlaceholderText(ref);
+    auto it = steps_.find(ref.name);
+    if (it == steps_.end()) {
+      reader_->Error(use.loc, "undefined placeholder " + written + ": no step '" + ref.name + "'");
+      continue;
+    }
+    const StepEntry& target = it->second;
+    if (!StepVisible(use.from, target.pos)) {
+      std::string why;
+      if (SamePosition(use.from, target.pos)) {
+        why = "which is this step itself; a step can only read steps that ran before it";
+      } else if (target.pos.group == StepPosition::Group::kStepRollback) {
+        why = "a rollback action of another step, which may not have run";
+      } else {
+        why = "which does not run before this step";
+      }
+      reader_->Error(use.loc,
+                     "placeholder " + written + " refers to step '" + ref.name + "', " + why);
+      continue;
+    }
+    if (ref.kind == TemplateRef::Kind::kStepOutput) {
+      bool declared = false;
+      for (const std::string& name : target.outputs) declared = declared || name == ref.output;
+      if (!declared) {
+        reader_->Error(use.loc, "undefined placeholder " + written + ": step '" + ref.name +
+                                    "' declares no output '" + ref.output + "' (add outputs: {" +
+                                    ref.output + ": stdout} to it)");
+      }
+    }
+  }
+  step_refs_.clear();
+}
+
+std::string HomeDir() {
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') return home;
+  if (const passwd* pw = getpwuid(getuid()); pw != nullptr && pw->pw_dir != nullptr) {
+    return pw->pw_dir;
+  }
+  return "/";
+}
+
+std::string Validator::ResolvePath(const std::string& path) const {
+  if (path.empty() || path.rfind("{{", 0) == 0) return path;
+  std::filesystem::path p;
+  if (path == "~") {
+    p = HomeDir();
+  } else if (path.rfind("~/", 0) == 0) {
+    p = std::filesystem::path(HomeDir()) / path.substr(2);
+  } else {
+    p = path;
+  }
+  if (p.is_relative()) p = std::filesystem::path(dir_) / p;
+  return p.lexically_normal().string();
+}
+
+}  // namespace runbook

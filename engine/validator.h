@@ -1,0 +1,86 @@
+// Checks that reach across the runbook: step ids are unique, and every template refers only
+// to declared params and secrets and to steps that have run before it. The step parser
+// registers each step and template as it reads them; references to steps are checked at the
+// end, once every id is known, so that "runs later" can be told apart from "no such step".
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "engine/model.h"
+#include "engine/template.h"
+#include "engine/yaml_reader.h"
+
+namespace runbook {
+
+/// Where a step sits in the order of a run, which decides which steps its templates see.
+struct StepPosition {
+  enum class Group { kPrecheck, kStep, kStepRollback, kVerify, kGlobalRollback };
+  Group group = Group::kStep;
+  int index = 0;    // within its list; kStepRollback: the index of the step it undoes
+  int action = -1;  // kStepRollback: the index in that step's rollback list
+};
+
+/// Whether a template of the step at `from` may read the results of the step at `to`:
+/// prechecks see earlier prechecks; steps see prechecks and earlier steps; a step's rollback
+/// actions see that step, earlier steps and the earlier actions of the same rollback; verify
+/// and global rollback see every precheck and step and the earlier entries of their own list.
+bool StepVisible(const StepPosition& from, const StepPosition& to);
+
+/// Collects ids and template references while the parser reads, and checks them.
+class Validator {
+ public:
+  Validator(YamlReader* reader, std::string dir) : reader_(reader), dir_(std::move(dir)) {}
+  Validator(const Validator&) = delete;
+  Validator& operator=(const Validator&) = delete;
+
+  YamlReader& reader() { return *reader_; }
+  const std::string& dir() const { return dir_; }
+
+  void DeclareParam(const std::string& name) { params_.insert(name); }
+  void DeclareSecret(const std::string& name) { secrets_.insert(name); }
+  bool HasSecret(const std::string& name) const { return secrets_.count(name) > 0; }
+
+  /// Records a step id; a second use of one id is an error at `loc`.
+  void RegisterStep(const std::string& id, const StepPosition& pos, SourceLoc loc,
+                    const std::vector<OutputSpec>& outputs);
+
+  /// Parses a template field and checks its references. `only_params` is for fields that are
+  /// rendered before anything runs (the description). Errors are reported at `loc`.
+  void CheckTemplate(const std::string& text, Quoting quoting, SourceLoc loc,
+                     const StepPosition& from, bool only_params = false);
+
+  /// Checks every recorded reference to a step; call once all steps are registered.
+  void CheckStepReferences();
+
+  /// `~` expanded and a relative path made absolute against the runbook folder. A path that
+  /// starts with a placeholder is left as written (it is resolved when rendered).
+  std::string ResolvePath(const std::string& path) const;
+
+ private:
+  struct StepEntry {
+    StepPosition pos;
+    SourceLoc loc;
+    std::vector<std::string> outputs;
+  };
+  struct StepRef {
+    TemplateRef ref;
+    SourceLoc loc;
+    StepPosition from;
+  };
+
+  YamlReader* reader_;
+  std::string dir_;
+  std::unordered_set<std::string> params_;
+  std::unordered_set<std::string> secrets_;
+  std::unordered_map<std::string, StepEntry> steps_;
+  std::vector<StepRef> step_refs_;
+};
+
+/// The home folder: $HOME, else the password database's.
+std::string HomeDir();
+
+}  // namespace runbook
