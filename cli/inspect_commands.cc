@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "cli/commands.h"
+#include "engine/executor.h"
 #include "engine/plan.h"
 #include "engine/schema.h"
 #include "engine/state_machine.h"
@@ -60,7 +61,7 @@ int Plan(const GlobalOptions& global, const PlanOptions& options) {
   record.plan_id = plan["plan_id"];
   record.hash = hash;
   record.runbook = rb->name;
-  record.runbook_path = rb->path;
+  record.runbook_path = Executor::AbsolutePath(*rb);
   record.runbook_text = rb->text;
   record.params = nlohmann::json(*params);
   record.requested_by = plan["requested_by"];

@@ -178,7 +178,11 @@ int Run(const GlobalOptions& global, const RunCommandOptions& options) {
     if (Status s = store->Unlock(rb->lock, run_id); !s.ok())
       PrintError("could not release lock '" + rb->lock + "': " + s.message());
   }
-  if (options.json) std::printf("%s\n", SummaryJson(summary).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  if (options.json) {
+    const auto text =
+        SummaryJson(summary).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    std::printf("%s\n", text.c_str());
+  }
   return summary.exit_code;
 }
 

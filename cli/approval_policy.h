@@ -1,0 +1,53 @@
+// Which recorded decisions on a plan count under its runbook's approval policy (SPEC §4,
+// docs/approval.md). The store keeps every decision as it was made; these rules are applied
+// when the plan is read, so that an approval that has since expired, or whose signature no
+// longer verifies, stops counting without anyone rewriting the log.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "audit/plan_store.h"
+#include "engine/model.h"
+#include "engine/status.h"
+
+namespace runbook::cli {
+
+/// Loads the runbook text a plan was made from, resolving its relative paths (the
+/// allowed_signers file) against the folder of the plan's runbook_path. Errors carry the
+/// loader's diagnostics.
+Result<std::unique_ptr<Runbook>> LoadPlanRunbook(const PlanRecord& plan);
+
+/// The verdict on one plan.
+struct ApprovalTally {
+  /// Approvals needed: the policy's `required`; 0 when the runbook has no approval block.
+  int required = 0;
+  /// Distinct approvers whose approval counts, in the order they first approved.
+  std::vector<std::string> counted;
+  /// Approvals that do not count, one line each: "mallory: not on the approvers list".
+  std::vector<std::string> not_counted;
+  /// The latest rejection, when there is one.
+  std::optional<ApprovalRecord> rejection;
+
+  bool approved() const { return !rejection && static_cast<int>(counted.size()) >= required; }
+};
+
+/// Applies `policy` (null: the runbook has no approval block) to `decisions`, oldest first:
+/// an approval counts when its approver is not the requester, is on `approvers` (when that
+/// list is not empty), is younger than `expires` at `now` (when set), and carries a signature
+/// that verifies against `allowed_signers` (when set; checked with ssh-keygen only when
+/// `verify_signatures`, otherwise any signature is trusted as verified when it was stored).
+/// Each approver counts once.
+ApprovalTally TallyApprovals(const PlanRecord& plan, const std::vector<ApprovalRecord>& decisions,
+                             const ApprovalSpec* policy, std::chrono::system_clock::time_point now,
+                             bool verify_signatures);
+
+/// Why `name` may not approve `plan` under `policy` ("" when they may): the requester, or
+/// not on the approvers list.
+std::string ApproverProblem(const PlanRecord& plan, const ApprovalSpec* policy,
+                            const std::string& name);
+
+}  // namespace runbook::cli
