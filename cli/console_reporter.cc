@@ -34,9 +34,19 @@ class ConsoleReporter : public Reporter {
     std::string tries = max_attempts > 1 ? " (attempt " + std::to_string(attempt) + "/" +
                                                std::to_string(max_attempts) + ")"
                                          : "";
-    Print("%s▶ %s%s%s: %s%.*s\n", Color("36"), step.id.c_str(), tries.c_str(), Reset(),
-          dry_run ? "would run: " : "", static_cast<int>(description.size()),
-          description.data());
+    // A multi-line command shows as its first line; the whole text is in the plan and the log.
+    // A dry run shows all of it: saying what would run is its purpose.
+    std::string_view shown = description;
+    std::string more;
+    const size_t nl = shown.find('\n');
+    if (!dry_run && nl != std::string_view::npos) {
+      shown = shown.substr(0, nl);
+      more = " …";
+    }
+    const std::string label = step.name != step.id ? " (" + step.name + ")" : "";
+    Print("%s▶ %s%s%s%s: %s%.*s%s\n", Color("36"), step.id.c_str(), Reset(), label.c_str(),
+          tries.c_str(), dry_run ? "would run: " : "", static_cast<int>(shown.size()),
+          shown.data(), more.c_str());
   }
 
   void StepOutput(const StepSpec& step, std::string_view host, bool is_stderr,

@@ -282,8 +282,14 @@ std::string RenderPlanText(const nlohmann::json& plan) {
         } else if (kind == "unset") {
           o << "       rollback: not defined — irreversible unless handled by the global rollback\n";
         } else {
-          for (const auto& a : r["actions"])
-            o << "       rollback: " << str(a, "description") << "\n";
+          for (const auto& a : r["actions"]) {
+            const std::string d = str(a, "description");
+            if (d.find('\n') == std::string::npos) {
+              o << "       rollback: " << d << "\n";
+            } else {
+              o << "       rollback:\n" << Indent(d, "         ");
+            }
+          }
         }
       }
     }
