@@ -153,11 +153,14 @@ StateMachine StateMachine::Compile(const Runbook& rb) {
 
   // Where the chain is entered when step `i` (or, for i = steps.size(), verification) fails:
   // the nearest step at or before it that has a rollback, else the global list.
-  auto entry = [&](size_t i) {
-    for (size_t j = std::min(i + 1, rb.steps.size()); j-- > 0;)
-      if (entry_of_step[j] >= 0) return chain[entry_of_step[j]];
-    return chain[globals_begin];
-  };
+  // nearest[i]: that chain index for step i, computed in one pass (runbooks can be large).
+  std::vector<size_t> nearest(rb.steps.size() + 1, globals_begin);
+  for (size_t i = 0; i < rb.steps.size(); ++i) {
+    const size_t before = i == 0 ? globals_begin : nearest[i - 1];
+    nearest[i] = entry_of_step[i] >= 0 ? static_cast<size_t>(entry_of_step[i]) : before;
+  }
+  if (!rb.steps.empty()) nearest[rb.steps.size()] = nearest[rb.steps.size() - 1];
+  auto entry = [&](size_t i) { return chain[nearest[std::min(i, rb.steps.size())]]; };
 
   m.Edge(pending, Trigger::kStart, forward.empty() ? succeeded : forward[0]);
   m.Edge(pending, Trigger::kInterrupt, aborted);  // interrupted before anything ran
