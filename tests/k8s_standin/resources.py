@@ -1,0 +1,245 @@
+"""The resource types the stand-in serves, and the documents that describe them to kubectl.
+
+kubectl learns what a server offers from discovery (/api, /apis, legacy per group-version
+documents, or the aggregated apidiscovery.k8s.io/v2 list when it asks for it) and, before it
+sends a write, from OpenAPI v3: it only leaves field validation to the server
+(?fieldValidation=Strict) when the PATCH operation of the kind lists that parameter.
+"""
+
+import hashlib
+import json
+
+
+class Resource:
+    """One REST resource such as apps/v1 deployments."""
+
+    def __init__(self, group, version, plural, kind, namespaced, short_names=(),
+                 subresources=(), categories=(), has_generation=False):
+        self.group = group
+        self.version = version
+        self.plural = plural
+        self.kind = kind
+        self.namespaced = namespaced
+        self.short_names = list(short_names)
+        self.subresources = list(subresources)
+        self.categories = list(categories)
+        # Objects whose spec changes bump metadata.generation (workloads).
+        self.has_generation = has_generation
+
+    @property
+    def api_version(self):
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def key(self):
+        """The store key: "apps/deployments", "/configmaps"."""
+        return f"{self.group}/{self.plural}"
+
+    @property
+    def qualified(self):
+        """How API errors name the resource: "deployments.apps", "configmaps"."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    @property
+    def qualified_kind(self):
+        """How Invalid errors name the kind: "Deployment.apps", "ConfigMap"."""
+        return f"{self.kind}.{self.group}" if self.group else self.kind
+
+    def base_path(self):
+        return f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+
+
+VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+SUB_VERBS = {"scale": ["get", "patch", "update"], "status": ["get", "patch", "update"]}
+SUB_KINDS = {"scale": ("autoscaling", "v1", "Scale")}
+
+RESOURCES = [
+    Resource("", "v1", "namespaces", "Namespace", False, ["ns"], ["status"]),
+    Resource("", "v1", "configmaps", "ConfigMap", True, ["cm"]),
+    Resource("", "v1", "secrets", "Secret", True),
+    Resource("", "v1", "services", "Service", True, ["svc"], ["status"], ["all"]),
+    Resource("apps", "v1", "deployments", "Deployment", True, ["deploy"], ["scale", "status"],
+             ["all"], has_generation=True),
+    Resource("apps", "v1", "replicasets", "ReplicaSet", True, ["rs"], ["scale", "status"],
+             ["all"], has_generation=True),
+]
+
+GROUPS = [("", "v1"), ("apps", "v1")]
+
+BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}
+BY_KIND = {(r.group, r.kind): r for r in RESOURCES}
+
+
+def find(group, version, plural):
+    return BY_PATH.get((group, version, plural))
+
+
+def find_kind(api_version, kind):
+    group = api_version.split("/")[0] if "/" in api_version else ""
+    return BY_KIND.get((group, kind))
+
+
+def resources_of(group, version):
+    return [r for r in RESOURCES if r.group == group and r.version == version]
+
+
+# ---------------------------------------------------------------- legacy discovery
+
+def api_versions(server_address):
+    return {"kind": "APIVersions", "versions": ["v1"],
+            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0",
+                                            "serverAddress": server_address}]}
+
+
+def _group_doc(group):
+    versions = [{"groupVersion": f"{g}/{v}", "version": v} for g, v in GROUPS if g == group]
+    return {"name": group, "versions": versions, "preferredVersion": versions[0]}
+
+
+def api_group_list():
+    return {"kind": "APIGroupList", "apiVersion": "v1",
+            "groups": [_group_doc(g) for g, _ in GROUPS if g]}
+
+
+def api_group(group):
+    if not any(g == group for g, _ in GROUPS if g):
+        return None
+    doc = _group_doc(group)
+    doc.update({"kind": "APIGroup", "apiVersion": "v1"})
+    return doc
+
+
+def api_resource_list(group, version):
+    if (group, version) not in GROUPS:
+        return None
+    items = []
+    for r in resources_of(group, version):
+        items.append({"name": r.plural, "singularName": r.kind.lower(), "namespaced": r.namespaced,
+                      "kind": r.kind, "verbs": VERBS, "shortNames": r.short_names,
+                      "categories": r.categories,
+                      "storageVersionHash": _short_hash(r.key)})
+        for sub in r.subresources:
+            g, v, k = SUB_KINDS.get(sub, (r.group, r.version, r.kind))
+            entry = {"name": f"{r.plural}/{sub}", "singularName": "", "namespaced": r.namespaced,
+                     "kind": k, "verbs": SUB_VERBS[sub]}
+            if sub == "scale":
+                entry.update({"group": g, "version": v})
+            items.append(entry)
+    gv = f"{group}/{version}" if group else version
+    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": items}
+
+
+# ---------------------------------------------------------------- aggregated discovery
+
+AGGREGATED_VERSIONS = ("v2", "v2beta1")
+
+
+def aggregated_media_type(version):
+    return f"application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList"
+
+
+def wants_aggregated(accept):
+    """The aggregated discovery version the Accept header asks for first, or None."""
+    for part in (accept or "").split(","):
+        params = dict(p.strip().split("=", 1) for p in part.split(";")[1:] if "=" in p)
+        if params.get("g") == "apidiscovery.k8s.io" and params.get("as") == "APIGroupDiscoveryList":
+            if params.get("v") in AGGREGATED_VERSIONS:
+                return params["v"]
+    return None
+
+
+def aggregated_list(core, version):
+    """The APIGroupDiscoveryList of /api (core=True) or /apis."""
+    items = []
+    for g, v in GROUPS:
+        if (g == "") != core:
+            continue
+        resources = []
+        for r in resources_of(g, v):
+            subs = []
+            for sub in r.subresources:
+                sg, sv, sk = SUB_KINDS.get(sub, (r.group, r.version, r.kind))
+                subs.append({"subresource": sub,
+                             "responseKind": {"group": sg, "version": sv, "kind": sk},
+                             "verbs": SUB_VERBS[sub]})
+            entry = {"resource": r.plural,
+                     "responseKind": {"group": r.group, "version": r.version, "kind": r.kind},
+                     "scope": "Namespaced" if r.namespaced else "Cluster",
+                     "singularResource": r.kind.lower(), "verbs": VERBS}
+            if r.short_names:
+                entry["shortNames"] = r.short_names
+            if r.categories:
+                entry["categories"] = r.categories
+            if subs:
+                entry["subresources"] = subs
+            resources.append(entry)
+        items.append({"metadata": {"name": g, "creationTimestamp": None},
+                      "versions": [{"version": v, "resources": resources,
+                                    "freshness": "Current"}]})
+    return {"kind": "APIGroupDiscoveryList", "apiVersion": f"apidiscovery.k8s.io/{version}",
+            "metadata": {}, "items": items}
+
+
+# ---------------------------------------------------------------- OpenAPI v3
+
+def _gv_path(group, version):
+    return f"apis/{group}/{version}" if group else f"api/{version}"
+
+
+def openapi_root():
+    paths = {}
+    for g, v in GROUPS:
+        p = _gv_path(g, v)
+        paths[p] = {"serverRelativeURL": f"/openapi/v3/{p}?hash={_short_hash(p).upper()}"}
+    return {"paths": paths}
+
+
+def _param(name, location="query", required=False):
+    return {"name": name, "in": location, "required": required, "schema": {"type": "string"}}
+
+
+def openapi_group_version(gv_path):
+    """The OpenAPI v3 document of one group-version: operations and their parameters, enough
+    for kubectl's query-parameter checks. Schemas are left open (kubectl then falls back to the
+    patch metadata compiled into it)."""
+    match = [(g, v) for g, v in GROUPS if _gv_path(g, v) == gv_path]
+    if not match:
+        return None
+    g, v = match[0]
+    write_params = [_param("dryRun"), _param("fieldManager"), _param("fieldValidation")]
+    paths = {}
+    for r in resources_of(g, v):
+        gvk = {"group": g, "version": v, "kind": r.kind}
+        base = "/" + _gv_path(g, v) + ("/namespaces/{namespace}" if r.namespaced else "")
+        name_params = [_param("name", "path", True)]
+        if r.namespaced:
+            name_params.append(_param("namespace", "path", True))
+
+        def op(action, params, kind_gvk=gvk):
+            return {"x-kubernetes-action": action, "x-kubernetes-group-version-kind": kind_gvk,
+                    "parameters": params, "responses": {"200": {"description": "OK"}}}
+
+        paths[f"{base}/{r.plural}"] = {
+            "get": op("list", []),
+            "post": op("post", write_params),
+            "delete": op("deletecollection", [_param("dryRun")]),
+            "parameters": name_params[1:],
+        }
+        paths[f"{base}/{r.plural}/{{name}}"] = {
+            "get": op("get", []),
+            "put": op("put", write_params),
+            "patch": op("patch", write_params + [_param("force")]),
+            "delete": op("delete", [_param("dryRun")]),
+            "parameters": name_params,
+        }
+    return {"openapi": "3.0.0", "info": {"title": "Kubernetes (k8s-standin)",
+                                         "version": "v1.32.0"},
+            "paths": paths, "components": {"schemas": {}}}
+
+
+def _short_hash(text):
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def dumps(doc):
+    return json.dumps(doc, separators=(",", ":"))
