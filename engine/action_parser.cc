@@ -351,7 +351,11 @@ bool ParseHttp(const YamlField& field, const StepPosition& pos, Validator& v, Ht
                                          YamlReader::Describe(it->second));
           ok = false;
         } else {
-          out->json.emplace_back(path, ScalarToJson(it->second));
+          nlohmann::json expected = ScalarToJson(it->second);
+          // The runner renders expected strings as templates: check them like every other.
+          if (expected.is_string())
+            v.CheckTemplate(expected.get<std::string>(), Quoting::kNone, LocOf(it->second), pos);
+          out->json.emplace_back(path, std::move(expected));
         }
       }
     }

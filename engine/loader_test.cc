@@ -133,7 +133,10 @@ TEST(LoaderErrors, UndefinedPlaceholders) {
               HasSubstr("f.yaml:4:12: error: unknown placeholder {{ param.x }}"));
   EXPECT_THAT(OnlyError("runbook: demo\nsteps:\n  - id: one\n    shell: \"echo {{ params.x\"\n"),
               HasSubstr("unclosed '{{'"));
-  // Every template field is checked, not only commands.
+  // Every template field is checked, not only commands: json expectations too.
+  EXPECT_THAT(OnlyError("runbook: demo\nsteps:\n  - id: one\n    http: {url: \"http://h\", "
+                        "json: {\"$.v\": \"{{ params.ver }}\"}}\n"),
+              HasSubstr("no param 'ver'"));
   EXPECT_THAT(
       OnlyError(
           "runbook: demo\nsteps:\n  - id: one\n    http: {url: \"http://h/{{ params.p }}\"}\n"),
