@@ -459,6 +459,9 @@ Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Ph
       if (it != results_.end()) request.undoing_result = &it->second;
       request.auto_rollback = state.auto_rollback;
     }
+    // What `rollback: auto` must restore is what the FIRST attempt recorded: a later attempt
+    // of a failed apply would record the half-changed state.
+    nlohmann::json first_undo_state;
     for (attempt = 1; attempt <= max_attempts; ++attempt) {
       request.attempt = attempt;
       (void)Emit({{}, "attempt_started", PhaseName(phase), step.id, "", "", attempt,
@@ -469,6 +472,8 @@ Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Ph
       }
       AttemptContext context(*this, step, phase, attempt, cancel);
       last = runner_.Run(request, context);
+      if (first_undo_state.is_null() && !last.undo_state.is_null())
+        first_undo_state = last.undo_state;
       if (last.ok()) last.error.clear();
       else if (last.error.empty()) last.error = OutcomeName(last.outcome);
 
@@ -513,6 +518,7 @@ Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Ph
       }
     }
     attempt = std::min(attempt, max_attempts);
+    if (!first_undo_state.is_null()) last.undo_state = first_undo_state;
     StoreValues(step, last);
     results_[step.id] = last;
   }

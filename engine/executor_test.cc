@@ -134,6 +134,40 @@ TEST_F(ExecutorTest, RetriesCountAttempts) {
   EXPECT_EQ(started, 3);
 }
 
+TEST_F(ExecutorTest, AutoRollbackGetsTheUndoStateOfTheFirstAttempt) {
+  StepSpec apply;
+  apply.id = "apply";
+  apply.action = KubectlAction{};
+  apply.retries = 1;
+  apply.retry_delay = Duration(1);
+  apply.rollback.kind = RollbackSpec::Kind::kAuto;
+  rb.steps.push_back(apply);
+  StepResult first = ScriptedRunner::Fail(1);
+  first.undo_state = {{"revision", 3}};
+  StepResult second = ScriptedRunner::Fail(1);
+  second.undo_state = {{"revision", 4}};
+  runner.script["apply"] = {first, second, ScriptedRunner::Ok()};
+  nlohmann::json seen;
+  struct Spy : StepRunner {
+    ScriptedRunner* inner;
+    nlohmann::json* seen;
+    StepResult Run(const StepRequest& r, StepContext& c) override {
+      if (r.auto_rollback && r.undoing_result) *seen = r.undoing_result->undo_state;
+      return inner->Run(r, c);
+    }
+  } spy;
+  spy.inner = &runner;
+  spy.seen = &seen;
+  machine = StateMachine::Compile(rb);
+  clock = MakeSystemClock();
+  Executor ex(rb, machine, spy, audit, *clock, reporter, {&interrupt, &hard_stop});
+  RunOptions o;
+  o.run_id = "auto";
+  RunSummary s = ex.Run(o);
+  EXPECT_EQ(s.state, "rolled_back");
+  EXPECT_EQ(seen, nlohmann::json({{"revision", 3}}));
+}
+
 TEST_F(ExecutorTest, RetriesRunOutWithTheLastErrorAndTheirCount) {
   rb.steps.push_back(Shell("flaky", "x"));
   rb.steps[0].retries = 1;

@@ -1,0 +1,421 @@
+// The `kubectl` action (SPEC §1, docs/kubectl.md): one attempt of an apply, of any kubectl
+// command (`args`), or of the automatic undo of an apply (`rollback: auto`).
+//
+// apply:  render manifests -> server-side dry run (its output names every object touched)
+//         -> read and record what exists and at which revision (audit event
+//         `kubectl_revisions`, and the step's undo_state) -> kubectl apply
+//         -> `kubectl rollout status` for each workload within `wait`.
+// undo:   in reverse order, `rollout undo --to-revision` for each recorded workload (to the
+//         current number of its recorded revision) and `delete` for each created object,
+//         then wait for the rollouts back.
+// A dry run stops after the server-side dry run.
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "engine/step_runner.h"
+#include "steps/kubectl_command.h"
+#include "steps/kubectl_history.h"
+#include "steps/kubectl_manifests.h"
+#include "steps/kubectl_objects.h"
+#include "steps/step_runners.h"
+
+namespace runbook {
+namespace {
+
+using Outcome = StepResult::Outcome;
+
+/// How long a rollback waits for its rollouts when the step gives no `wait`.
+constexpr Duration kDefaultUndoWait{5 * 60 * 1000};
+/// Extra time a `rollout status --timeout=T` process gets beyond T before it is killed.
+constexpr Duration kStatusSlack{10000};
+
+std::string GoDuration(Duration d) {
+  return std::to_string(std::max<long long>(d.count(), 1)) + "ms";
+}
+
+/// What a dry run does with an `args` command.
+enum class DryRunMode {
+  kServerDryRun,  // mutating, and kubectl supports --dry-run=server for it
+  kReadOnly,      // changes nothing: run it as is
+  kSkip,          // cannot be checked without doing it: do not run
+};
+
+DryRunMode DryRunModeOf(const std::vector<std::string>& args) {
+  std::vector<std::string> words;  // the subcommand words, flags skipped
+  for (const auto& a : args) {
+    if (a.empty() || a[0] == '-') continue;
+    words.push_back(a);
+    if (words.size() == 2) break;
+  }
+  if (words.empty()) return DryRunMode::kSkip;
+  const std::string& verb = words[0];
+  const std::string sub = words.size() > 1 ? words[1] : "";
+  for (const char* v :
+       {"apply", "create", "delete", "replace", "patch", "annotate", "label", "scale", "set",
+        "expose", "autoscale", "run", "taint", "drain", "cordon", "uncordon"}) {
+    if (verb == v) return DryRunMode::kServerDryRun;
+  }
+  if (verb == "rollout") {
+    if (sub == "undo") return DryRunMode::kServerDryRun;
+    if (sub == "status" || sub == "history") return DryRunMode::kReadOnly;
+    return DryRunMode::kSkip;
+  }
+  for (const char* v : {"get", "describe", "logs", "version", "api-resources", "api-versions",
+                        "explain", "top", "diff", "events", "cluster-info", "auth"}) {
+    if (verb == v) return DryRunMode::kReadOnly;
+  }
+  return DryRunMode::kSkip;
+}
+
+class KubectlRunner : public StepRunner {
+ public:
+  StepResult Run(const StepRequest& request, StepContext& context) override {
+    auto started = std::chrono::steady_clock::now();
+    StepResult result = RunAttempt(request, context);
+    result.duration =
+        std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - started);
+    result.detail["duration_ms"] = result.duration.count();
+    return result;
+  }
+
+ private:
+  StepResult RunAttempt(const StepRequest& request, StepContext& context) {
+    StepResult result;
+    const auto* action = std::get_if<KubectlAction>(&request.step->action);
+    if (action == nullptr) {
+      result.error = "internal error: the kubectl runner was given a step of another kind";
+      return result;
+    }
+    if (context.cancelled()) {
+      result.outcome = Outcome::kCancelled;
+      result.error = "interrupted";
+      return result;
+    }
+    Result<std::string> binary = FindKubectl(context.extra_env());
+    if (!binary.ok()) {
+      result.error = binary.message();
+      return result;
+    }
+    std::string recorded;
+    if (request.auto_rollback && request.undoing_result != nullptr &&
+        request.undoing_result->detail.is_object()) {
+      recorded = request.undoing_result->detail.value("context", "");
+    }
+    Result<KubeEndpoint> endpoint = ResolveEndpoint(*binary, action->resolved, recorded,
+                                                    context.extra_env(), context.cancel_fd());
+    if (!endpoint.ok()) {
+      result.error = endpoint.message();
+      return result;
+    }
+    result.detail["context"] = endpoint->context;
+    result.detail["namespace"] = endpoint->namespace_;
+    result.detail["server"] = endpoint->server;
+    Status recorded_target = context.Record("kubectl_target", endpoint->ToJson());
+    if (!recorded_target.ok()) {
+      result.error = "cannot record the kubectl target: " + recorded_target.message();
+      return result;
+    }
+
+    Kubectl kubectl(*binary, *endpoint, context, request.step->kill_grace,
+                    Deadline::After(request.step->timeout));
+    if (request.auto_rollback) {
+      Undo(request, *action, context, kubectl, result);
+    } else if (!action->apply.empty()) {
+      Apply(request, *action, context, kubectl, result);
+    } else {
+      Args(request, *action, context, kubectl, result);
+    }
+    result.stdout_text = kubectl.TakeStdout();
+    result.stderr_text = kubectl.TakeStderr();
+    return result;
+  }
+
+  /// Marks `result` failed by call `p`: interrupted, out of time, or failed.
+  static void Fail(StepResult& result, const Kubectl& kubectl, const ProcessResult& p,
+                   std::string_view what) {
+    result.exit_status = p.exit_status;
+    result.error = kubectl.Describe(p, what);
+    if (p.cancelled) {
+      result.outcome = Outcome::kCancelled;
+      result.error = "interrupted";
+    } else if (p.timed_out && kubectl.deadline_hit()) {
+      result.outcome = Outcome::kTimedOut;
+    } else {
+      result.outcome = Outcome::kFailed;
+    }
+  }
+
+  static KubeGetJson Getter(Kubectl& kubectl) {
+    return [&kubectl](const std::vector<std::string>& args, const std::string& ns) {
+      return kubectl.GetJson(args, ns);
+    };
+  }
+
+  /// `kubectl rollout status` for `ref` within `budget`; empty on success, else why not.
+  static std::string WaitForRollout(Kubectl& kubectl, const KubeObjectRef& ref, Duration budget,
+                                    StepContext& context, ProcessResult* out) {
+    if (budget.count() <= 0) return "no time was left to wait for the rollout";
+    context.Progress("waiting for the rollout of " + ref.Display());
+    *out = kubectl.Stream({"rollout", "status", ref.ResourceArg() + "/" + ref.name,
+                           "--timeout=" + GoDuration(budget)},
+                          budget + kStatusSlack, ref.namespace_);
+    if (out->ok()) return "";
+    std::string why = kubectl.Describe(*out, "rollout status");
+    if (out->stderr_tail.find("timed out waiting") != std::string::npos) {
+      why = "timed out after " + ShortDuration(budget) + " waiting for the rollout";
+    }
+    return why;
+  }
+
+  // ------------------------------------------------------------------ apply
+
+  void Apply(const StepRequest& request, const KubectlAction& action, StepContext& context,
+             Kubectl& kubectl, StepResult& result) {
+    std::string path = context.Render(action.apply, Quoting::kNone);
+    auto manifests = RenderedManifests::Render(path, context);
+    if (!manifests.ok()) {
+      result.error = manifests.message();
+      return;
+    }
+    const RenderedManifests& rendered = **manifests;
+    kubectl.RewritePaths(rendered.temp_dir(), rendered.source_dir());
+    result.detail["manifests"] = rendered.sources();
+
+    // 1. The server-side dry run: a failure here means nothing has changed.
+    ProcessResult dry =
+        kubectl.Capture({"apply", "--dry-run=server", "-f", rendered.apply_path(), "-o", "json"});
+    if (!dry.ok()) {
+      Fail(result, kubectl, dry, "server-side dry run");
+      return;
+    }
+    auto objects = ParseObjectRefs(dry.stdout_tail);
+    if (!objects.ok()) {
+      result.error = "server-side dry run: " + objects.message();
+      return;
+    }
+    nlohmann::json touched = nlohmann::json::array();
+    for (const auto& ref : *objects) {
+      std::string where = ref.namespace_.empty() ? "" : " (namespace " + ref.namespace_ + ")";
+      context.OutputLine("", false, ref.Display() + where + ": server-side dry run passed");
+      touched.push_back(ref.Display() + where);
+    }
+    result.detail["objects"] = touched;
+    if (request.dry_run) {
+      result.detail["dry_run"] = true;
+      result.outcome = Outcome::kSucceeded;
+      result.exit_status = 0;
+      return;
+    }
+
+    // 2. What is there now, durable before anything changes.
+    auto states = ReadPriorState(*objects, Getter(kubectl));
+    if (!states.ok()) {
+      result.error = "reading the current revisions: " + states.message();
+      if (kubectl.deadline_hit()) result.outcome = Outcome::kTimedOut;
+      return;
+    }
+    nlohmann::json revisions = nlohmann::json::array();
+    for (const auto& s : *states) {
+      nlohmann::json entry = {{"object", s.ref.Display()},
+                              {"kind", s.ref.kind},
+                              {"name", s.ref.name},
+                              {"namespace", s.ref.namespace_},
+                              {"exists", s.existed}};
+      if (WorkloadKindOf(s.ref)) {
+        entry["revision"] = s.revision ? nlohmann::json(*s.revision) : nlohmann::json(nullptr);
+        if (!s.revision_object.empty()) entry["revision_object"] = s.revision_object;
+      }
+      revisions.push_back(std::move(entry));
+    }
+    result.undo_state = UndoStateToJson(*states);
+    Status written = context.Record(
+        "kubectl_revisions", {{"context", kubectl.endpoint().context}, {"objects", revisions}});
+    if (!written.ok()) {
+      result.error = "cannot record the current revisions: " + written.message();
+      return;
+    }
+    result.detail["revisions"] = revisions;
+
+    // 3. Apply.
+    ProcessResult applied = kubectl.Stream({"apply", "-f", rendered.apply_path()});
+    result.exit_status = applied.exit_status;
+    if (!applied.ok()) {
+      Fail(result, kubectl, applied, "kubectl apply");
+      return;
+    }
+
+    // 4. Wait for every workload's rollout.
+    if (action.wait.count() > 0) {
+      Deadline wait = Deadline::After(action.wait);
+      for (const auto& s : *states) {
+        if (!WorkloadKindOf(s.ref)) continue;
+        ProcessResult status;
+        std::string why =
+            WaitForRollout(kubectl, s.ref, wait.Remaining(Duration{0}), context, &status);
+        if (!why.empty()) {
+          Fail(result, kubectl, status, "rollout status");
+          if (result.outcome == Outcome::kFailed)
+            result.error = "rollout of " + s.ref.Display() + " did not finish: " + why;
+          return;
+        }
+      }
+    }
+    result.outcome = Outcome::kSucceeded;
+    result.exit_status = 0;
+  }
+
+  // ------------------------------------------------------------------ args
+
+  void Args(const StepRequest& request, const KubectlAction& action, StepContext& context,
+            Kubectl& kubectl, StepResult& result) {
+    if (action.args.empty()) {
+      result.error = "the kubectl step has neither `apply` nor `args`";
+      return;
+    }
+    std::vector<std::string> args, shown;
+    for (const auto& a : action.args) {
+      args.push_back(context.Render(a, Quoting::kNone));
+      shown.push_back(context.RenderForDisplay(a, Quoting::kNone));
+    }
+    if (request.dry_run) {
+      result.detail["dry_run"] = true;
+      switch (DryRunModeOf(args)) {
+        case DryRunMode::kServerDryRun:
+          args.push_back("--dry-run=server");
+          shown.push_back("--dry-run=server");
+          break;
+        case DryRunMode::kReadOnly:
+          break;
+        case DryRunMode::kSkip:
+          context.OutputLine(
+              "", false,
+              "would run: " + kubectl.Display(shown) + " (no server-side dry run exists for it)");
+          result.detail["command"] = kubectl.Display(shown);
+          result.detail["skipped"] = true;
+          result.outcome = Outcome::kSucceeded;
+          return;
+      }
+    }
+    result.detail["command"] = kubectl.Display(shown);
+    ProcessResult p = kubectl.Stream(args);
+    result.exit_status = p.exit_status;
+    result.detail["exit_status"] = p.exit_status;
+    if (!p.ok()) {
+      Fail(result, kubectl, p, "kubectl " + (shown.empty() ? std::string() : shown[0]));
+      return;
+    }
+    result.outcome = Outcome::kSucceeded;
+  }
+
+  // ------------------------------------------------------------------ rollback: auto
+
+  void Undo(const StepRequest& request, const KubectlAction& action, StepContext& context,
+            Kubectl& kubectl, StepResult& result) {
+    if (action.apply.empty()) {
+      result.error =
+          "`rollback: auto` needs an `apply` step; give this kubectl step an "
+          "explicit rollback action";
+      return;
+    }
+    if (request.undoing_result == nullptr) {
+      result.error = "internal error: an automatic rollback without the forward step's result";
+      return;
+    }
+    auto states = UndoStateFromJson(request.undoing_result->undo_state);
+    if (!states.ok()) {
+      result.error = states.message();
+      return;
+    }
+    if (states->empty()) {
+      context.OutputLine("", false, "nothing to undo: the apply recorded no changes");
+      result.detail["undone"] = nlohmann::json::array();
+      result.outcome = Outcome::kSucceeded;
+      return;
+    }
+    if (request.dry_run) {
+      for (const auto& s : *states) {
+        context.OutputLine("", false,
+                           s.existed ? "would undo " + s.ref.Display() + " to revision " +
+                                           std::to_string(*s.revision)
+                                     : "would delete " + s.ref.Display());
+      }
+      result.detail["dry_run"] = true;
+      result.outcome = Outcome::kSucceeded;
+      return;
+    }
+
+    Duration wait_budget = action.wait.count() > 0 ? action.wait : kDefaultUndoWait;
+    nlohmann::json done = nlohmann::json::array();
+    std::vector<std::string> failures;
+    std::vector<const PriorState*> rolled_back;
+    ProcessResult last;
+    for (auto it = states->rbegin(); it != states->rend(); ++it) {
+      const PriorState& s = *it;
+      if (context.cancelled()) break;
+      nlohmann::json entry = {{"object", s.ref.Display()}, {"namespace", s.ref.namespace_}};
+      if (!s.existed) {
+        entry["action"] = "delete";
+        last = kubectl.Stream({"delete", s.ref.ResourceArg(), s.ref.name, "--ignore-not-found",
+                               "--wait=true", "--timeout=" + GoDuration(wait_budget)},
+                              wait_budget + kStatusSlack, s.ref.namespace_);
+        entry["ok"] = last.ok();
+        if (!last.ok()) failures.push_back(kubectl.Describe(last, "delete " + s.ref.Display()));
+      } else {
+        entry["action"] = "undo";
+        entry["recorded_revision"] = *s.revision;
+        Result<int64_t> to = CurrentRevisionOf(s, Getter(kubectl));
+        if (!to.ok()) {
+          entry["ok"] = false;
+          failures.push_back(s.ref.Display() + ": " + to.message());
+        } else {
+          entry["to_revision"] = *to;
+          last = kubectl.Stream({"rollout", "undo", s.ref.ResourceArg() + "/" + s.ref.name,
+                                 "--to-revision=" + std::to_string(*to)},
+                                Duration{0}, s.ref.namespace_);
+          entry["ok"] = last.ok();
+          if (last.ok()) {
+            rolled_back.push_back(&s);
+          } else {
+            failures.push_back(kubectl.Describe(last, "rollout undo of " + s.ref.Display()));
+          }
+        }
+      }
+      Status recorded = context.Record("kubectl_undo", entry);
+      if (!recorded.ok()) failures.push_back("cannot record the undo: " + recorded.message());
+      done.push_back(std::move(entry));
+    }
+    result.detail["undone"] = done;
+
+    Deadline wait = Deadline::After(wait_budget);
+    for (const PriorState* s : rolled_back) {
+      if (context.cancelled()) break;
+      ProcessResult status;
+      std::string why =
+          WaitForRollout(kubectl, s->ref, wait.Remaining(Duration{0}), context, &status);
+      if (!why.empty()) failures.push_back("rollout back of " + s->ref.Display() + ": " + why);
+    }
+    if (context.cancelled()) {
+      result.outcome = Outcome::kCancelled;
+      result.error = "interrupted";
+      return;
+    }
+    if (!failures.empty()) {
+      result.outcome = kubectl.deadline_hit() ? Outcome::kTimedOut : Outcome::kFailed;
+      result.error = failures.front();
+      for (size_t i = 1; i < failures.size(); ++i) result.error += "; " + failures[i];
+      result.exit_status = last.exit_status;
+      return;
+    }
+    result.outcome = Outcome::kSucceeded;
+    result.exit_status = 0;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<StepRunner> MakeKubectlRunner() { return std::make_unique<KubectlRunner>(); }
+
+}  // namespace runbook
