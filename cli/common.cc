@@ -35,6 +35,22 @@ std::unique_ptr<Runbook> LoadOrReport(const std::string& path) {
   return std::move(r.runbook);
 }
 
+std::unique_ptr<Runbook> LoadWithParams(const std::string& path,
+                                        const std::vector<std::string>& param_args,
+                                        std::map<std::string, std::string>* params) {
+  std::unique_ptr<Runbook> rb = LoadOrReport(path);
+  if (!rb) return nullptr;
+  std::map<std::string, std::string> given;
+  if (!ParseParamArgs(param_args, &given)) return nullptr;
+  auto bound = BindParams(*rb, given);
+  if (!bound.ok()) {
+    PrintError(bound.message());
+    return nullptr;
+  }
+  *params = std::move(bound.value());
+  return rb;
+}
+
 bool ParseParamArgs(const std::vector<std::string>& args,
                     std::map<std::string, std::string>* out) {
   for (const std::string& a : args) {

@@ -37,6 +37,12 @@ std::unique_ptr<AuditStore> OpenAudit(const GlobalOptions& global);
 /// Loads and validates `path`, printing every diagnostic to stderr. Null when invalid.
 std::unique_ptr<Runbook> LoadOrReport(const std::string& path);
 
+/// Loads and validates `path` and binds its params from `-p K=V` arguments, printing every
+/// problem. Null when anything is wrong (exit 2); `*params` holds every param's value.
+std::unique_ptr<Runbook> LoadWithParams(const std::string& path,
+                                        const std::vector<std::string>& param_args,
+                                        std::map<std::string, std::string>* params);
+
 /// Parses `-p K=V` arguments; on a malformed one prints why and returns false.
 bool ParseParamArgs(const std::vector<std::string>& args, std::map<std::string, std::string>* out);
 

@@ -40,17 +40,11 @@ std::string NewPlanId(const std::string& hash) {
 }  // namespace
 
 int Plan(const GlobalOptions& global, const PlanOptions& options) {
-  std::unique_ptr<Runbook> rb = LoadOrReport(options.file);
+  std::map<std::string, std::string> params;
+  std::unique_ptr<Runbook> rb = LoadWithParams(options.file, options.params, &params);
   if (!rb) return kExitInvalid;
-  std::map<std::string, std::string> given;
-  if (!ParseParamArgs(options.params, &given)) return kExitInvalid;
-  auto params = BindParams(*rb, given);
-  if (!params.ok()) {
-    PrintError(params.message());
-    return kExitInvalid;
-  }
   StateMachine machine = StateMachine::Compile(*rb);
-  nlohmann::json plan = BuildPlan(*rb, machine, *params);
+  nlohmann::json plan = BuildPlan(*rb, machine, params);
   const std::string hash = plan["hash"];
   plan["plan_id"] = NewPlanId(hash);
   plan["requested_by"] = OperatorName(options.as);
@@ -63,7 +57,7 @@ int Plan(const GlobalOptions& global, const PlanOptions& options) {
   record.runbook = rb->name;
   record.runbook_path = Executor::AbsolutePath(*rb);
   record.runbook_text = rb->text;
-  record.params = nlohmann::json(*params);
+  record.params = nlohmann::json(params);
   record.requested_by = plan["requested_by"];
   record.status = "pending";
   record.document = plan;

@@ -107,15 +107,9 @@ void ReportLockHeld(const std::string& key, const LockHolder& h) {
 }  // namespace
 
 int Run(const GlobalOptions& global, const RunCommandOptions& options) {
-  std::unique_ptr<Runbook> rb = LoadOrReport(options.file);
+  std::map<std::string, std::string> params;
+  std::unique_ptr<Runbook> rb = LoadWithParams(options.file, options.params, &params);
   if (!rb) return kExitInvalid;
-  std::map<std::string, std::string> given;
-  if (!ParseParamArgs(options.params, &given)) return kExitInvalid;
-  auto params = BindParams(*rb, given);
-  if (!params.ok()) {
-    PrintError(params.message());
-    return kExitInvalid;
-  }
   auto secrets = ResolveSecrets(*rb);
   if (!secrets.ok()) {
     PrintError(secrets.message());
@@ -131,7 +125,8 @@ int Run(const GlobalOptions& global, const RunCommandOptions& options) {
     return kExitRefused;
   }
   if (!options.plan_id.empty()) {
-    int verdict = CheckApprovedPlan(*store, *rb, *params, options.plan_id, OperatorName(options.as));
+    const int verdict =
+        CheckApprovedPlan(*store, *rb, params, options.plan_id, OperatorName(options.as));
     if (verdict != kExitOk) return verdict;
   }
 
@@ -161,7 +156,7 @@ int Run(const GlobalOptions& global, const RunCommandOptions& options) {
 
   RunOptions run;
   run.run_id = run_id;
-  run.params = *params;
+  run.params = params;
   run.secrets = *secrets;
   run.dry_run = options.dry_run;
   run.operator_name = OperatorName(options.as);
