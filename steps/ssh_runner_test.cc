@@ -252,8 +252,14 @@ TEST_F(SshRunnerTest, BatchOfOneRunsHostsOneAtATimeInOrder) {
 }
 
 TEST_F(SshRunnerTest, BatchesRollAsSoonAsAHostFinishes) {
-  // Host 1 is slow; with a rolling window of 2, hosts 3 and 4 go through host 2's slot.
-  StepSpec step = Step("test " + kAddr + " != 127.0.0.1 || sleep 1", 4);
+  // Host 1 waits (up to 20 s) until host 4 has run; with a rolling window of 2, hosts 3 and 4
+  // go through host 2's slot meanwhile. Batch by batch, host 1 would time out waiting and
+  // finish before hosts 3 and 4. No fixed sleep, so a loaded machine cannot make it flaky.
+  const std::string done = work_ / "done-127.0.0.4";
+  StepSpec step = Step("if [ " + kAddr + " = 127.0.0.1 ]; then for i in $(seq 400); do [ -f " +
+                           done + " ] && exit 0; sleep 0.05; done; else touch " + work_.path() +
+                           "/done-" + kAddr + "; fi",
+                       4);
   Action(step).batch = 2;
   StepResult r = Run(step);
   ASSERT_TRUE(r.ok()) << r.error;
