@@ -3,7 +3,7 @@
 # and the acceptance groups of ../shared/acceptance whose issues are resolved.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo} scripts/setup.sh
+BUILD_TYPE=${BUILD_TYPE:-Release} scripts/setup.sh
 
 # Acceptance groups this tree passes in full. Add a group when its issue is resolved.
 groups=${ACCEPTANCE_GROUPS:-core,http,ssh,recovery,approval}
