@@ -9,6 +9,7 @@
 #include "engine/plan.h"
 #include "engine/schema.h"
 #include "engine/state_machine.h"
+#include "steps/kubectl_command.h"
 
 namespace runbook::cli {
 
@@ -44,7 +45,12 @@ int Plan(const GlobalOptions& global, const PlanOptions& options) {
   std::unique_ptr<Runbook> rb = LoadWithParams(options.file, options.params, &params);
   if (!rb) return kExitInvalid;
   StateMachine machine = StateMachine::Compile(*rb);
-  nlohmann::json plan = BuildPlan(*rb, machine, params);
+  nlohmann::json plan = BuildPlan(*rb, machine, params, [](const KubeTarget& target) {
+    auto endpoint = ResolveKubeTarget(target);
+    if (!endpoint.ok()) return "unresolved: " + endpoint.message();
+    return endpoint->context + " (namespace " + endpoint->namespace_ + ", server " +
+           endpoint->server + ")";
+  });
   const std::string hash = plan["hash"];
   plan["plan_id"] = NewPlanId(hash);
   plan["requested_by"] = OperatorName(options.as);

@@ -90,7 +90,7 @@ std::string ForReview(std::string_view text, Quoting quoting,
 }
 
 nlohmann::json StepJson(const StepSpec& s, const std::map<std::string, std::string>& params,
-                        nlohmann::json* warnings) {
+                        nlohmann::json* warnings, const KubeTargetDescriber& describe_kube) {
   std::vector<std::string> raw;
   const std::string description = DescribeAction(
       s.action, [&](std::string_view t, Quoting q) { return ForReview(t, q, params, &raw); });
@@ -102,8 +102,12 @@ nlohmann::json StepJson(const StepSpec& s, const std::map<std::string, std::stri
                       {"retries", s.retries}};
   if (KindOf(s.action) == ActionKind::kKubectl) {
     const auto& k = std::get<KubectlAction>(s.action);
-    j["context"] = k.resolved.context.empty() ? "(current-context of the kubeconfig)"
-                                              : k.resolved.context;
+    if (describe_kube) {
+      j["context"] = describe_kube(k.resolved);
+    } else {
+      j["context"] = k.resolved.context.empty() ? "(current-context of the kubeconfig)"
+                                                : k.resolved.context;
+    }
     if (!k.resolved.namespace_.empty()) j["namespace"] = k.resolved.namespace_;
   }
   for (const auto& r : raw)
@@ -148,7 +152,8 @@ std::string PlanHash(const Runbook& runbook, const std::map<std::string, std::st
 }
 
 nlohmann::json BuildPlan(const Runbook& rb, const StateMachine& machine,
-                         const std::map<std::string, std::string>& params) {
+                         const std::map<std::string, std::string>& params,
+                         const KubeTargetDescriber& describe_kube) {
   nlohmann::json warnings = nlohmann::json::array();
   nlohmann::json plan;
   plan["hash"] = PlanHash(rb, params);
@@ -176,12 +181,13 @@ nlohmann::json BuildPlan(const Runbook& rb, const StateMachine& machine,
     const char* key = list == &rb.prechecks ? "prechecks" : list == &rb.verify ? "verify"
                                                                                : "rollback";
     plan[key] = nlohmann::json::array();
-    for (const StepSpec& s : *list) plan[key].push_back(StepJson(s, params, &warnings));
+    for (const StepSpec& s : *list)
+      plan[key].push_back(StepJson(s, params, &warnings, describe_kube));
   }
   plan["steps"] = nlohmann::json::array();
   plan["irreversible"] = nlohmann::json::array();
   for (const StepSpec& s : rb.steps) {
-    nlohmann::json j = StepJson(s, params, &warnings);
+    nlohmann::json j = StepJson(s, params, &warnings, describe_kube);
     nlohmann::json undo = {{"kind", "unset"}, {"actions", nlohmann::json::array()}};
     switch (s.rollback.kind) {
       case RollbackSpec::Kind::kUnset:
@@ -203,7 +209,7 @@ nlohmann::json BuildPlan(const Runbook& rb, const StateMachine& machine,
       case RollbackSpec::Kind::kActions:
         undo["kind"] = "actions";
         for (const StepSpec& a : s.rollback.actions)
-          undo["actions"].push_back(StepJson(a, params, &warnings));
+          undo["actions"].push_back(StepJson(a, params, &warnings, describe_kube));
         break;
     }
     j["rollback"] = undo;

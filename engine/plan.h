@@ -3,6 +3,7 @@
 // this runbook and these params.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 
@@ -21,8 +22,13 @@ std::string PlanHash(const Runbook& runbook, const std::map<std::string, std::st
 /// global rollback, warnings (irreversible steps, raw placeholders, insecure TLS), known
 /// issues, approval policy, state count and hash. `plan_id` and `requested_by` are added by
 /// the caller.
+/// How a plan learns which cluster a kubectl step will talk to without contacting it (the
+/// cli reads the kubeconfig): returns "context (namespace ns, server URL)" or an error text.
+using KubeTargetDescriber = std::function<std::string(const KubeTarget&)>;
+
 nlohmann::json BuildPlan(const Runbook& runbook, const StateMachine& machine,
-                         const std::map<std::string, std::string>& params);
+                         const std::map<std::string, std::string>& params,
+                         const KubeTargetDescriber& describe_kube = {});
 
 /// The plan as text for a reviewer.
 std::string RenderPlanText(const nlohmann::json& plan);

@@ -75,10 +75,7 @@ FanoutReport RunFanout(const std::vector<FanoutJob>& jobs, const SshLogin& login
     Clock::time_point now = Clock::now();
     // Start hosts while the window has room and the failure budget holds. A host that fails at
     // once (refused) frees its slot immediately, so keep going until the window is full.
-    size_t logging_in = 0;
-    for (size_t i : active) logging_in += sessions[i]->logging_in();
     while (!stopping && next < total && active.size() < window &&
-           logging_in < static_cast<size_t>(std::max(1, options.max_logins)) &&
            report.failed <= options.allowed_failures) {
       size_t i = next++;
       sessions[i] = std::make_unique<SshSession>(jobs[i].address, login, known_hosts,
@@ -87,7 +84,6 @@ FanoutReport RunFanout(const std::vector<FanoutJob>& jobs, const SshLogin& login
       if (sessions[i]->done()) {
         on_done(i);
       } else {
-        logging_in += sessions[i]->logging_in();
         active.push_back(i);
         report.max_in_flight = std::max(report.max_in_flight, static_cast<int>(active.size()));
       }

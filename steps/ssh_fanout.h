@@ -23,10 +23,6 @@ struct FanoutJob {
 
 struct FanoutOptions {
   int batch = 0;             // hosts in flight at once; 0: all
-  /// Logins in progress at once. A login makes the server fork and do a key exchange; a few
-  /// hundred at once make every one of them slow (and time out) when the servers share
-  /// CPUs, so logins are admitted a few dozen at a time while established sessions run on.
-  int max_logins = 32;
   int allowed_failures = 0;  // more failures than this: no new host starts
   Duration step_timeout{0};  // 0: none
   Duration kill_grace{5000};

@@ -81,9 +81,6 @@ class SshSession {
   /// When Advance() must run even without I/O (connect timeout, stop grace, keepalive).
   TimePoint deadline() const;
   bool done() const { return stage_ == Stage::kDone; }
-  /// Still logging in (connect, key exchange, authentication, opening the channel): the part
-  /// of a session that costs the server real CPU.
-  bool logging_in() const { return stage_ < Stage::kRunning; }
   /// The outcome; complete once done().
   const HostResult& result() const { return result_; }
 
