@@ -108,8 +108,7 @@ TEST(ReportTemplateTest, CompiledCopyMatchesTheTemplateFile) {
   std::stringstream file;
   file << in.rdbuf();
   EXPECT_TRUE(file.str() == kPostmortemTemplate)
-      << "audit/report_template.h differs from templates/postmortem.html: regenerate it with "
-         "the command in its header comment";
+      << "the compiled template differs from templates/postmortem.html: re-run cmake";
 }
 
 TEST(ReportTemplateTest, TemplateIsSelfContained) {
