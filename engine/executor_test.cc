@@ -29,6 +29,16 @@ class ExecutorTest : public ::testing::Test {
     return ex.Run(o);
   }
 
+  // Finishes run "crashed" from `point`, as `runbook recover` does.
+  RunSummary Resume(const ResumePoint& point) {
+    machine = StateMachine::Compile(rb);
+    clock = MakeSystemClock();
+    Executor ex(rb, machine, runner, audit, *clock, reporter, {&interrupt, &hard_stop});
+    RunOptions o;
+    o.run_id = "crashed";
+    return ex.Resume(o, point);
+  }
+
   // Four steps a..d, each with an undo, and a global rollback.
   void FourSteps() {
     rb.name = "four";
@@ -283,16 +293,11 @@ TEST_F(ExecutorTest, DryRunCallsRunnersInDryModeAndSkipsVerification) {
 
 TEST_F(ExecutorTest, ResumeTreatsTheDeadStepAsInterruptedAndRollsBack) {
   FourSteps();
-  machine = StateMachine::Compile(rb);
-  clock = MakeSystemClock();
-  Executor ex(rb, machine, runner, audit, *clock, reporter, {&interrupt, &hard_stop});
-  RunOptions o;
-  o.run_id = "crashed";
   ResumePoint p;
   p.state = "step:b";
   p.dead_pid = 4242;
   p.values["a"].outputs["v"] = "from-a";
-  RunSummary s = ex.Resume(o, p);
+  RunSummary s = Resume(p);
   EXPECT_EQ(s.state, "rolled_back");
   EXPECT_EQ(s.exit_code, 1);
   EXPECT_EQ(runner.calls, (std::vector<std::string>{"b-rollback-1", "a-rollback-1", "rollback-1"}));
@@ -306,15 +311,10 @@ TEST_F(ExecutorTest, ResumeTreatsTheDeadStepAsInterruptedAndRollsBack) {
 
 TEST_F(ExecutorTest, ResumeInsideTheChainRerunsACutOffRollbackAndKeepsEarlierFailures) {
   FourSteps();
-  machine = StateMachine::Compile(rb);
-  clock = MakeSystemClock();
-  Executor ex(rb, machine, runner, audit, *clock, reporter, {&interrupt, &hard_stop});
-  RunOptions o;
-  o.run_id = "crashed";
   ResumePoint p;
   p.state = "rollback:b:1";
   p.rollback_failed = true;  // c's rollback had failed before the crash
-  RunSummary s = ex.Resume(o, p);
+  RunSummary s = Resume(p);
   EXPECT_EQ(runner.calls, (std::vector<std::string>{"b-rollback-1", "a-rollback-1", "rollback-1"}));
   EXPECT_EQ(s.state, "rollback_failed");
   EXPECT_EQ(s.exit_code, 3);
@@ -322,16 +322,11 @@ TEST_F(ExecutorTest, ResumeInsideTheChainRerunsACutOffRollbackAndKeepsEarlierFai
 
 TEST_F(ExecutorTest, ResumeAfterAFinishedRollbackActionGoesOnWithoutRepeatingIt) {
   FourSteps();
-  machine = StateMachine::Compile(rb);
-  clock = MakeSystemClock();
-  Executor ex(rb, machine, runner, audit, *clock, reporter, {&interrupt, &hard_stop});
-  RunOptions o;
-  o.run_id = "crashed";
   ResumePoint p;
   p.state = "rollback:b:1";
   p.step_finished = true;
   p.step_ok = true;
-  RunSummary s = ex.Resume(o, p);
+  RunSummary s = Resume(p);
   EXPECT_EQ(runner.calls, (std::vector<std::string>{"a-rollback-1", "rollback-1"}));
   EXPECT_EQ(s.state, "rolled_back");
 }

@@ -2,6 +2,8 @@
 // the built `runbook` binary, a real audit database and real ssh-keygen signatures, each in a
 // scratch folder. docs/approval.md describes the rules checked here.
 #include <gtest/gtest.h>
+
+#include "tests/e2e_util.h"
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,16 +22,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Output {
-  int code = -1;
-  std::string text;  // stdout and stderr
-};
+using runbook::testing::Output;
+using runbook::testing::Quote;
 
-std::string Quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
 
 constexpr const char* kGuarded = R"(runbook: guarded
 risk: high
@@ -65,19 +60,7 @@ class ApprovalE2eTest : public ::testing::Test {
 
   // Runs `runbook ARGS` in the scratch folder with its own audit database.
   Output Runbook(const std::string& args) {
-    const std::string bin = std::string(RUNBOOK_BINARY_DIR) + "/runbook";
-    const std::string cmd = "cd " + Quote(dir_.string()) +
-                            " && RUNBOOK_AUDIT_DB=" + Quote((dir_ / "audit.db").string()) +
-                            " NO_COLOR=1 " + Quote(bin) + " " + args + " 2>&1 </dev/null";
-    Output out;
-    FILE* p = popen(cmd.c_str(), "r");
-    if (!p) return out;
-    std::array<char, 4096> buf;
-    size_t n;
-    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.text.append(buf.data(), n);
-    const int status = pclose(p);
-    out.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return out;
+    return runbook::testing::RunRunbook(dir_, dir_ / "audit.db", args);
   }
 
   fs::path Write(const std::string& name, const std::string& text) {

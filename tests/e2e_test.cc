@@ -1,6 +1,8 @@
 // End-to-end tests: the built `runbook` binary on the runbooks in examples/ and runbooks/,
 // each in a scratch folder with its own audit database.
 #include <gtest/gtest.h>
+
+#include "tests/e2e_util.h"
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -16,16 +18,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Output {
-  int code = -1;
-  std::string text;
-};
-
-std::string Quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
+using runbook::testing::Output;
+using runbook::testing::Quote;
 
 class E2eTest : public ::testing::Test {
  protected:
@@ -42,19 +36,7 @@ class E2eTest : public ::testing::Test {
 
   // Runs `runbook ARGS` in the scratch folder (or `cwd`) and returns its exit code and output.
   Output Runbook(const std::string& args, const fs::path& cwd = {}) {
-    const std::string bin = std::string(RUNBOOK_BINARY_DIR) + "/runbook";
-    const std::string cmd = "cd " + Quote((cwd.empty() ? dir_ : cwd).string()) +
-                            " && RUNBOOK_AUDIT_DB=" + Quote((dir_ / "audit.db").string()) +
-                            " NO_COLOR=1 " + Quote(bin) + " " + args + " 2>&1";
-    Output out;
-    FILE* p = popen(cmd.c_str(), "r");
-    if (!p) return out;
-    std::array<char, 4096> buf;
-    size_t n;
-    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.text.append(buf.data(), n);
-    int status = pclose(p);
-    out.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return out;
+    return runbook::testing::RunRunbook(cwd.empty() ? dir_ : cwd, dir_ / "audit.db", args);
   }
 
   fs::path Write(const std::string& name, const std::string& text) {

@@ -1,6 +1,8 @@
 // End-to-end test of `runbook report`: a real failing run of the built binary, its post-mortem
 // written to a file, and the refusals (unknown run, unwritable --out).
 #include <gtest/gtest.h>
+
+#include "tests/e2e_util.h"
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,11 +19,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string Quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
+using runbook::testing::Quote;
 
 class ReportE2eTest : public ::testing::Test {
  protected:
@@ -39,20 +37,10 @@ class ReportE2eTest : public ::testing::Test {
   // Runs `runbook ARGS`; returns the exit code and puts stdout in `*out` (stderr is kept apart
   // so that `run --json` stays parsable).
   int Runbook(const std::string& args, std::string* out = nullptr) {
-    const std::string bin = std::string(RUNBOOK_BINARY_DIR) + "/runbook";
-    const std::string cmd = "cd " + Quote(dir_.string()) +
-                            " && RUNBOOK_AUDIT_DB=" + Quote((dir_ / "audit.db").string()) +
-                            " NO_COLOR=1 " + Quote(bin) + " " + args + " 2>" +
-                            Quote((dir_ / "stderr").string()) + " </dev/null";
-    std::string text;
-    FILE* p = popen(cmd.c_str(), "r");
-    if (!p) return -1;
-    std::array<char, 4096> buf;
-    size_t n;
-    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) text.append(buf.data(), n);
-    const int status = pclose(p);
-    if (out) *out = text;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    runbook::testing::Output o =
+        runbook::testing::RunRunbook(dir_, dir_ / "audit.db", args, dir_ / "stderr");
+    if (out) *out = o.text;
+    return o.code;
   }
 
   std::string Read(const fs::path& path) {
