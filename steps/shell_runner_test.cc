@@ -12,6 +12,7 @@
 
 #include "steps/step_runners.h"
 #include "tests/fake_step_context.h"
+#include "tests/temp_dir.h"
 
 namespace runbook {
 namespace {
@@ -21,29 +22,8 @@ using std::chrono::steady_clock;
 using Outcome = StepResult::Outcome;
 using testing::FakeStepContext;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "shell_test.XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using testing::ReadFile;
+using testing::TempDir;
 
 bool PidGone(pid_t pid) {
   std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");

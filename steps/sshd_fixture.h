@@ -3,6 +3,8 @@
 // made by the test. Also small helpers the ssh tests share (temp dir, free port, shell).
 #pragma once
 
+#include "tests/temp_dir.h"
+
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -26,24 +28,7 @@
 namespace runbook::testing {
 
 /// A fresh folder under /tmp, removed with everything in it on destruction.
-class SshTempDir {
- public:
-  SshTempDir() {
-    char tmpl[] = "/tmp/rb-ssh-XXXXXX";
-    path_ = mkdtemp(tmpl) != nullptr ? tmpl : "/tmp";
-  }
-  ~SshTempDir() {
-    std::error_code ec;
-    if (path_ != "/tmp") std::filesystem::remove_all(path_, ec);
-  }
-  SshTempDir(const SshTempDir&) = delete;
-  SshTempDir& operator=(const SshTempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using SshTempDir = testing::TempDir;
 
 /// Runs `command` with /bin/sh and returns its stdout; `status` gets the exit status.
 inline std::string ShOutput(const std::string& command, int* status = nullptr) {
