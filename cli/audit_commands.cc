@@ -1,15 +1,19 @@
-// runs, replay, audit verify, audit export: the commands that read the audit log.
+// runs, replay, report, audit verify, audit export: the commands that read the audit log
+// (app/history.h).
 #include <cstdio>
+#include <filesystem>
 
+#include "app/atomic_file.h"
+#include "app/history.h"
 #include "audit/audit_format.h"
-#include "audit/replay_check.h"
 #include "cli/commands.h"
 
 namespace runbook::cli {
 
 int Runs(const GlobalOptions& global, bool json) {
-  std::unique_ptr<AuditStore> store = OpenAudit(global);
-  if (!store) return kExitInvalid;
+  int code = kExitOk;
+  std::unique_ptr<AuditStore> store = OpenStore(global, &code);
+  if (!store) return code;
   auto runs = store->ListRuns();
   if (!runs.ok()) {
     PrintError(runs.message());
@@ -24,37 +28,24 @@ int Runs(const GlobalOptions& global, bool json) {
 }
 
 int Replay(const GlobalOptions& global, const std::string& run_id, bool json, bool verify) {
-  std::unique_ptr<AuditStore> store = OpenAudit(global);
-  if (!store) return kExitInvalid;
-  auto run = store->GetRun(run_id);
-  if (!run.ok()) {
-    PrintError(run.message() + " (see `runbook runs` for the recorded runs)");
+  int code = kExitOk;
+  std::unique_ptr<AuditStore> store = OpenStore(global, &code);
+  if (!store) return code;
+  auto view = ReplayRun(*store, run_id, verify);
+  if (!view.ok()) {
+    PrintError(view.message());
     return kExitInvalid;
   }
-  auto events = store->Events(run_id);
-  if (!events.ok()) {
-    PrintError(events.message());
-    return kExitInvalid;
-  }
-  std::vector<std::string> problems;
-  if (verify) {
-    problems = CheckReplay(*run, *events);
-    auto chain = store->Verify();
-    if (!chain.ok()) {
-      problems.push_back(chain.message());
-    } else if (!chain->ok) {
-      problems.push_back("hash chain: " + chain->problem);
-    }
-  }
+  const std::vector<std::string>& problems = view->divergences;
   if (json) {
-    nlohmann::ordered_json out = ReplayJson(*run, *events);
+    nlohmann::ordered_json out = ReplayJson(view->run, view->events);
     if (verify) {
       out["verified"] = problems.empty();
       out["divergences"] = problems;
     }
     std::printf("%s\n", out.dump(2).c_str());
   } else {
-    std::fputs(ReplayText(*run, *events).c_str(), stdout);
+    std::fputs(ReplayText(view->run, view->events).c_str(), stdout);
     if (verify) {
       if (problems.empty()) {
         std::printf("verify: the recorded transitions are exactly what the runbook and the "
@@ -67,9 +58,35 @@ int Replay(const GlobalOptions& global, const std::string& run_id, bool json, bo
   return problems.empty() ? kExitOk : kExitTampered;
 }
 
+int Report(const GlobalOptions& global, const std::string& run_id, const std::string& out) {
+  if (out.empty()) return Fail(Status::Invalid("--out needs a file name, e.g. --out report.html"));
+  std::error_code ec;
+  if (std::filesystem::is_directory(out, ec))
+    return Fail(Status::Invalid("--out " + out + " is a folder; give a file name, e.g. --out " +
+                                (std::filesystem::path(out) / (run_id + ".html")).string()));
+  int code = kExitOk;
+  std::unique_ptr<AuditStore> store = OpenStore(global, &code);
+  if (!store) return code;
+  StoredRun run;
+  auto html = RenderRunReport(*store, run_id, &run);
+  if (!html.ok()) {
+    PrintError(html.message());
+    return kExitInvalid;
+  }
+  if (Status s = WriteFileAtomically(out, *html); !s.ok()) {
+    PrintError("cannot write the report: " + s.message());
+    return kExitInvalid;
+  }
+  std::printf("wrote the post-mortem report of run %s (%s, %s) to %s\n", run_id.c_str(),
+              run.runbook.c_str(), run.state.empty() ? "unfinished" : run.state.c_str(),
+              out.c_str());
+  return kExitOk;
+}
+
 int AuditVerify(const GlobalOptions& global, bool json) {
-  std::unique_ptr<AuditStore> store = OpenAudit(global);
-  if (!store) return kExitInvalid;
+  int code = kExitOk;
+  std::unique_ptr<AuditStore> store = OpenStore(global, &code);
+  if (!store) return code;
   auto report = store->Verify();
   if (!report.ok()) {
     PrintError(report.message());
@@ -85,25 +102,19 @@ int AuditVerify(const GlobalOptions& global, bool json) {
                             .dump(2)
                             .c_str());
   } else {
-    std::fputs(VerifyText(*report, AuditDbPath(global)).c_str(), report->ok ? stdout : stderr);
+    std::fputs(VerifyText(*report, AuditDbPath(global.audit_db)).c_str(),
+               report->ok ? stdout : stderr);
   }
   return report->ok ? kExitOk : kExitTampered;
 }
 
 int AuditExport(const GlobalOptions& global, const std::string& run_id, const std::string& format) {
-  if (format != "jsonl") {
-    PrintError("--format takes jsonl, got '" + format + "'");
-    return kExitInvalid;
-  }
-  std::unique_ptr<AuditStore> store = OpenAudit(global);
-  if (!store) return kExitInvalid;
-  if (!run_id.empty()) {
-    if (auto run = store->GetRun(run_id); !run.ok()) {
-      PrintError(run.message() + " (see `runbook runs` for the recorded runs)");
-      return kExitInvalid;
-    }
-  }
-  auto events = run_id.empty() ? store->Events() : store->Events(run_id);
+  if (format != "jsonl") return Fail(Status::Invalid("--format takes jsonl, got '" + format + "'"));
+  int code = kExitOk;
+  std::unique_ptr<AuditStore> store = OpenStore(global, &code);
+  if (!store) return code;
+  auto events =
+      ExportEvents(*store, run_id.empty() ? std::nullopt : std::optional<std::string>(run_id));
   if (!events.ok()) {
     PrintError(events.message());
     return kExitInvalid;

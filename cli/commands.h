@@ -1,5 +1,8 @@
-// One function per `runbook` command; main.cc parses the arguments into these option structs.
-// Each returns the process exit code (SPEC §4).
+// One function per `runbook` command, in one file per command family: runbook_commands.cc
+// (validate, plan, graph, schema), run_commands.cc (run, recover), plan_commands.cc (plans,
+// approve, reject), audit_commands.cc (runs, replay, report, audit). main.cc parses the
+// arguments into these option structs. Each calls app/ and prints; each returns the process
+// exit code (SPEC §4, engine/exit_code.h).
 #pragma once
 
 #include <string>
@@ -35,25 +38,19 @@ int Run(const GlobalOptions& global, const RunCommandOptions& options);
 
 int Runs(const GlobalOptions& global, bool json);
 
-/// `runbook recover`: finishes runs whose executor died (recover_command.cc).
+/// `runbook recover`: finishes runs whose executor died.
 int Recover(const GlobalOptions& global, bool json);
 
-/// `runbook report RUN_ID --out F.html`: the post-mortem report (report_command.cc).
+/// `runbook report RUN_ID --out F.html`: the post-mortem report.
 int Report(const GlobalOptions& global, const std::string& run_id, const std::string& out);
 
-// The change-request approval flow (approval_commands.cc).
+// The change-request approval flow (plan_commands.cc).
 int Plans(const GlobalOptions& global, bool json);
 int PlansShow(const GlobalOptions& global, const std::string& plan_id, bool json);
 int Approve(const GlobalOptions& global, const std::string& plan_id, const std::string& as,
             const std::string& comment, const std::string& key);
 int Reject(const GlobalOptions& global, const std::string& plan_id, const std::string& as,
            const std::string& comment);
-/// For `run --plan`: kExitOk when `plan_id` is approved for exactly this runbook text and
-/// these params (and, when the runbook has an approval block, meets its policy); otherwise
-/// prints why and returns kExitRefused.
-int CheckApprovedPlan(AuditStore& store, const Runbook& runbook,
-                      const std::map<std::string, std::string>& params,
-                      const std::string& plan_id, const std::string& operator_name);
 int Replay(const GlobalOptions& global, const std::string& run_id, bool json, bool verify);
 int AuditVerify(const GlobalOptions& global, bool json);
 int AuditExport(const GlobalOptions& global, const std::string& run_id, const std::string& format);

@@ -157,7 +157,7 @@ int Main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     app.exit(e);
     std::fprintf(stderr, "run `runbook --help` or `runbook COMMAND --help` for usage\n");
-    return runbook::cli::kExitInvalid;
+    return runbook::kExitInvalid;
   }
   return code;
 }

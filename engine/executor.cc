@@ -9,23 +9,6 @@
 
 namespace runbook {
 
-int ExitCodeFor(StateKind terminal) {
-  switch (terminal) {
-    case StateKind::kSucceeded: return 0;
-    case StateKind::kRolledBack: return 1;
-    case StateKind::kRollbackFailed: return 3;
-    case StateKind::kAborted: return 5;
-    case StateKind::kPending:
-    case StateKind::kPrecheck:
-    case StateKind::kStep:
-    case StateKind::kVerify:
-    case StateKind::kStepRollback:
-    case StateKind::kGlobalRollback:
-    case StateKind::kRollbackDone: return 1;
-  }
-  return 1;
-}
-
 namespace {
 
 constexpr size_t kAuditTail = 64 * 1024;

@@ -13,6 +13,7 @@
 #include "engine/audit_sink.h"
 #include "engine/cancel.h"
 #include "engine/clock.h"
+#include "engine/exit_code.h"
 #include "engine/model.h"
 #include "engine/redactor.h"
 #include "engine/reporter.h"
@@ -45,9 +46,6 @@ struct RunSummary {
   std::string error;  // why the run could not start, or the failing step's error
 };
 
-/// The exit code of a terminal state: succeeded 0, rolled_back 1, rollback_failed 3,
-/// aborted 5 (SPEC §4).
-int ExitCodeFor(StateKind terminal);
 
 struct RunOptions {
   std::string run_id;

@@ -63,12 +63,15 @@ class UniqueFd {
 
 /// Runs in the child between fork and exec, so it makes async-signal-safe calls only.
 struct ChildSetup : bp::extend::handler {
+  explicit ChildSetup(bool own_group) : own_group(own_group) {}
+  bool own_group;
+
   template <typename Executor>
   void on_exec_setup(Executor& exec) const {
     // The child leads its own process group, so that a timeout, an interruption or
     // `runbook recover` can end it with everything it started (kill(-pgid)), and so that the
     // terminal's Ctrl-C reaches the executor only, which then ends the step on purpose.
-    if (::setpgid(0, 0) != 0) {
+    if (own_group && ::setpgid(0, 0) != 0) {
       exec.set_error(std::error_code(errno, std::system_category()), "setpgid(0, 0) failed");
       ::_exit(127);
     }
@@ -169,10 +172,16 @@ Result<Spawned> Spawn(const ProcessSpec& spec) {
     // With an error_code given, Boost reports launch errors there (and calls the handlers'
     // on_error) instead of throwing.
     std::error_code launch_error;
-    bp::child child(bp::exe = *program, bp::args = args,
-                    bp::start_dir = spec.cwd.empty() ? std::string(".") : spec.cwd, env,
-                    bp::std_in < bp::null, bp::std_out > *out, bp::std_err > *err, ChildSetup{},
-                    bp::error = launch_error);
+    const std::string start_dir = spec.cwd.empty() ? std::string(".") : spec.cwd;
+    const ChildSetup setup(!spec.foreground);
+    auto launch = [&](auto&& std_in) {
+      return bp::child(bp::exe = *program, bp::args = args, bp::start_dir = start_dir, env,
+                       std_in, bp::std_out > *out, bp::std_err > *err, setup,
+                       bp::error = launch_error);
+    };
+    bp::child child = spec.stdin_file.empty()
+                          ? launch(bp::std_in < bp::null)
+                          : launch(bp::std_in < boost::filesystem::path(spec.stdin_file));
     if (launch_error) {
       return R::Error("could not start " + spec.argv[0] + ": " + launch_error.message());
     }
@@ -187,7 +196,8 @@ Result<Spawned> Spawn(const ProcessSpec& spec) {
     if (spawned.pid <= 0) return R::Error("could not start " + spec.argv[0]);
     // Belt and braces: also set the group from the parent side. EACCES means the child has
     // already exec'd, and then it did so from inside its own group.
-    if (::setpgid(spawned.pid, spawned.pid) != 0 && errno != EACCES && errno != ESRCH) {
+    if (!spec.foreground && ::setpgid(spawned.pid, spawned.pid) != 0 && errno != EACCES &&
+        errno != ESRCH) {
       // The child cannot be put in a group we can signal: do not let it run unmanaged.
       const std::string why = ErrnoText(errno);
       ::kill(spawned.pid, SIGKILL);
@@ -249,8 +259,11 @@ bool GroupHasLiveProcess(pid_t pgid) {
 class RunningChild {
  public:
   // glibc 2.36's <sys/pidfd.h> lacks C++ linkage, hence the raw system call.
-  explicit RunningChild(pid_t pid)
-      : pid_(pid), pidfd_(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))) {}
+  /// `own_group`: the child leads its own process group, and signals go to that group.
+  RunningChild(pid_t pid, bool own_group)
+      : pid_(pid),
+        own_group_(own_group),
+        pidfd_(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))) {}
   RunningChild(const RunningChild&) = delete;
   RunningChild& operator=(const RunningChild&) = delete;
   ~RunningChild() {
@@ -284,17 +297,20 @@ class RunningChild {
     return reaped_;
   }
 
-  /// Signals the whole process group (which the child leads).
-  void Signal(int sig) const { ::kill(-pid_, sig); }
+  /// Signals the whole process group (which the child leads), or the child alone when it
+  /// runs in the caller's group.
+  void Signal(int sig) const { ::kill(own_group_ ? -pid_ : pid_, sig); }
   /// No live process is left in the group. Zombies do not count: an orphan that died of our
   /// SIGTERM stays in the group until init reaps it, which some inits do only every second.
   bool GroupGone() const {
+    if (!own_group_) return reaped_;
     if (::kill(-pid_, 0) != 0 && errno == ESRCH) return true;
     return !GroupHasLiveProcess(pid_);
   }
 
  private:
   pid_t pid_;
+  bool own_group_;
   UniqueFd pidfd_;
   bool reaped_ = false;
   bool status_known_ = false;
@@ -437,12 +453,13 @@ ProcessResult RunProcess(const ProcessSpec& spec, int cancel_fd,
     result.error = spawned.message();
     return finish();
   }
-  result.pid = result.pgid = spawned->pid;
+  result.pid = spawned->pid;
+  result.pgid = spec.foreground ? -1 : spawned->pid;
 
   try {
-    RunningChild child(spawned->pid);
+    RunningChild child(spawned->pid, !spec.foreground);
     if (on_started) {
-      Status started = on_started(child.pid(), child.pid());
+      Status started = on_started(child.pid(), result.pgid);
       if (!started.ok()) {
         result.spawn_failed = true;
         result.error = started.message();

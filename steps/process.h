@@ -36,6 +36,12 @@ struct ProcessSpec {
   /// still hold stdout or stderr (a backgrounded grandchild). They are left alone afterwards
   /// unless the group was being terminated.
   Duration eof_grace{500};
+  /// A file to read stdin from; empty: /dev/null.
+  std::string stdin_file;
+  /// The child stays in the caller's process group instead of leading its own, so that it
+  /// can prompt at the terminal (ssh-keygen asking for a passphrase) and gets the operator's
+  /// Ctrl-C with us. Signals then go to the child alone; pgid is reported as -1.
+  bool foreground = false;
   /// How many bytes of each stream ProcessResult keeps (the tail).
   size_t tail_bytes = 64 * 1024;
   /// Longest line handed to the line callback; longer output is delivered in pieces.
@@ -61,7 +67,8 @@ struct ProcessResult {
   size_t stderr_bytes = 0;
   Duration duration{0};     // from spawn to the end of draining
   pid_t pid = -1;           // the direct child
-  pid_t pgid = -1;          // its process group (== pid: the child leads its group)
+  pid_t pgid = -1;          // its process group (== pid: the child leads its group); -1 when
+                            // it ran in the foreground (ProcessSpec::foreground)
 
   /// Ran, finished by itself, exit status 0.
   bool ok() const { return !spawn_failed && !timed_out && !cancelled && exit_status == 0; }

@@ -1,14 +1,14 @@
-#include "cli/approval_policy.h"
+#include "app/approval_policy.h"
 
 #include <algorithm>
 #include <filesystem>
 #include <map>
 
 #include "audit/audit_time.h"
-#include "cli/ssh_signature.h"
+#include "app/signer.h"
 #include "engine/loader.h"
 
-namespace runbook::cli {
+namespace runbook {
 
 Result<std::unique_ptr<Runbook>> LoadPlanRunbook(const PlanRecord& plan) {
   std::error_code ec;
@@ -40,7 +40,7 @@ std::string ApproverProblem(const PlanRecord& plan, const ApprovalSpec* policy,
 
 ApprovalTally TallyApprovals(const PlanRecord& plan, const std::vector<ApprovalRecord>& decisions,
                              const ApprovalSpec* policy, std::chrono::system_clock::time_point now,
-                             bool verify_signatures) {
+                             Signer* verifier) {
   ApprovalTally tally;
   tally.required = policy ? policy->required : 0;
   std::map<std::string, std::string> why_not;  // approver -> why their last approval fails
@@ -66,8 +66,8 @@ ApprovalTally TallyApprovals(const PlanRecord& plan, const std::vector<ApprovalR
       if (d.signature.empty()) {
         problem = d.approver + "'s approval is not signed, and runbook '" + plan.runbook +
                   "' requires signed approvals";
-      } else if (verify_signatures) {
-        Status s = SshVerify(policy->allowed_signers, d.approver, plan.hash, d.signature);
+      } else if (verifier) {
+        Status s = verifier->Verify(policy->allowed_signers, d.approver, plan.hash, d.signature);
         if (!s.ok()) problem = d.approver + "'s signature does not verify: " + s.message();
       }
     }
@@ -82,4 +82,4 @@ ApprovalTally TallyApprovals(const PlanRecord& plan, const std::vector<ApprovalR
   return tally;
 }
 
-}  // namespace runbook::cli
+}  // namespace runbook

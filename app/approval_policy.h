@@ -14,7 +14,9 @@
 #include "engine/model.h"
 #include "engine/status.h"
 
-namespace runbook::cli {
+namespace runbook {
+
+class Signer;
 
 /// Loads the runbook text a plan was made from, resolving its relative paths (the
 /// allowed_signers file) against the folder of the plan's runbook_path. Errors carry the
@@ -38,16 +40,16 @@ struct ApprovalTally {
 /// Applies `policy` (null: the runbook has no approval block) to `decisions`, oldest first:
 /// an approval counts when its approver is not the requester, is on `approvers` (when that
 /// list is not empty), is younger than `expires` at `now` (when set), and carries a signature
-/// that verifies against `allowed_signers` (when set; checked with ssh-keygen only when
-/// `verify_signatures`, otherwise any signature is trusted as verified when it was stored).
+/// that verifies against `allowed_signers` (when set; checked by `verifier` only when
+/// `verifier` is given, otherwise any signature is trusted as verified when it was stored).
 /// Each approver counts once.
 ApprovalTally TallyApprovals(const PlanRecord& plan, const std::vector<ApprovalRecord>& decisions,
                              const ApprovalSpec* policy, std::chrono::system_clock::time_point now,
-                             bool verify_signatures);
+                             Signer* verifier);
 
 /// Why `name` may not approve `plan` under `policy` ("" when they may): the requester, or
 /// not on the approvers list.
 std::string ApproverProblem(const PlanRecord& plan, const ApprovalSpec* policy,
                             const std::string& name);
 
-}  // namespace runbook::cli
+}  // namespace runbook

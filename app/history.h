@@ -1,0 +1,36 @@
+// The post-mortem use cases: what the audit log says about past runs (SPEC §3, §4): the list
+// of runs, one run's timeline (and whether its transitions re-derive from its runbook), the
+// whole chain's verification, the export, and the post-mortem report.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "audit/audit_store.h"
+#include "engine/status.h"
+
+namespace runbook {
+
+/// One run as `replay` shows it.
+struct RunHistoryView {
+  StoredRun run;
+  std::vector<StoredEvent> events;  // in seq order
+  bool verified = false;            // --verify was asked for
+  std::vector<std::string> divergences;  // what --verify found; empty when it agrees
+};
+
+/// One run's row and events; with `verify`, also re-derives its transitions from the
+/// recorded runbook and checks the hash chain. kNotFound for an unknown run.
+Result<RunHistoryView> ReplayRun(AuditStore& store, const std::string& run_id, bool verify);
+
+/// The events of one run (kNotFound for an unknown run) or, with no run, of the whole log.
+Result<std::vector<StoredEvent>> ExportEvents(AuditStore& store,
+                                              const std::optional<std::string>& run_id);
+
+/// The post-mortem report of one run as one self-contained HTML page. kNotFound for an
+/// unknown run.
+Result<std::string> RenderRunReport(AuditStore& store, const std::string& run_id,
+                                    StoredRun* run_out = nullptr);
+
+}  // namespace runbook

@@ -1,0 +1,77 @@
+#include "app/inputs.h"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "engine/loader.h"
+
+namespace runbook {
+
+std::string AuditDbPath(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  if (const char* env = std::getenv("RUNBOOK_AUDIT_DB"); env && *env) return env;
+  return ".runbook/audit.db";
+}
+
+Result<std::unique_ptr<AuditStore>> OpenAuditStore(const std::string& flag) {
+  return AuditStore::Open(AuditDbPath(flag));
+}
+
+std::string OperatorName(const std::string& as) {
+  if (!as.empty()) return as;
+  if (const char* env = std::getenv("RUNBOOK_OPERATOR"); env && *env) return env;
+  if (const passwd* pw = getpwuid(getuid()); pw && pw->pw_name) return pw->pw_name;
+  if (const char* env = std::getenv("USER"); env && *env) return env;
+  return "unknown";
+}
+
+LoadedRunbook LoadRunbook(const std::string& path) {
+  LoadedRunbook out;
+  LoadResult r = LoadRunbookFile(path);
+  out.diagnostics = std::move(r.diagnostics);
+  out.runbook = std::move(r.runbook);
+  if (!out.runbook) {
+    size_t errors = 0;
+    for (const Diagnostic& d : out.diagnostics)
+      errors += d.severity == Diagnostic::Severity::kError;
+    out.error_summary = path + ": " + std::to_string(errors) + " error" +
+                        (errors == 1 ? "" : "s") + "; nothing was run";
+    out.status = Status::Invalid(out.error_summary);
+  }
+  return out;
+}
+
+LoadedRunbook LoadRunbookWithParams(const std::string& path,
+                                    const std::vector<std::string>& param_args) {
+  LoadedRunbook out = LoadRunbook(path);
+  if (!out.ok()) return out;
+  auto given = ParseParamArgs(param_args);
+  if (!given.ok()) {
+    out.status = given.status();
+    out.runbook.reset();
+    return out;
+  }
+  auto bound = BindParams(*out.runbook, *given);
+  if (!bound.ok()) {
+    out.status = Status::Invalid(bound.message());
+    out.runbook.reset();
+    return out;
+  }
+  out.params = std::move(bound.value());
+  return out;
+}
+
+Result<std::map<std::string, std::string>> ParseParamArgs(const std::vector<std::string>& args) {
+  std::map<std::string, std::string> out;
+  for (const std::string& a : args) {
+    const size_t eq = a.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return Status::Invalid("-p takes NAME=VALUE, got '" + a + "'");
+    out[a.substr(0, eq)] = a.substr(eq + 1);
+  }
+  return out;
+}
+
+}  // namespace runbook

@@ -1,0 +1,386 @@
+#include "app/plans.h"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <filesystem>
+#include <string_view>
+
+#include "app/signer.h"
+#include "engine/executor.h"
+#include "engine/loader.h"
+#include "engine/plan.h"
+#include "engine/state_machine.h"
+#include "steps/kubectl_command.h"
+
+namespace runbook {
+namespace {
+
+std::map<std::string, std::string> PlannedParams(const PlanRecord& plan) {
+  std::map<std::string, std::string> out;
+  if (!plan.params.is_object()) return out;
+  for (const auto& [k, v] : plan.params.items())
+    out[k] = v.is_string() ? v.get<std::string>() : v.dump();
+  return out;
+}
+
+std::string NewPlanId(const std::string& hash) {
+  unsigned char r[4];
+  if (RAND_bytes(r, sizeof r) != 1) r[0] = r[1] = r[2] = r[3] = 0;
+  char suffix[9];
+  std::snprintf(suffix, sizeof suffix, "%02x%02x%02x%02x", r[0], r[1], r[2], r[3]);
+  return "plan-" + hash.substr(0, 8) + "-" + suffix;
+}
+
+// Which cluster a kubectl step will talk to, read from the kubeconfig without contacting it.
+std::string DescribeKubeTarget(const KubeTarget& target) {
+  auto endpoint = ResolveKubeTarget(target);
+  if (!endpoint.ok()) return "unresolved: " + endpoint.message();
+  return endpoint->context + " (namespace " + endpoint->namespace_ + ", server " +
+         endpoint->server + ")";
+}
+
+}  // namespace
+
+std::string PlanView::status() const {
+  if (rejected()) return "rejected";
+  if (!runbook) return "unknown (" + plan.status + ")";
+  if (!policy()) return "no approval needed";
+  return tally.approved() ? "approved" : "pending";
+}
+
+nlohmann::ordered_json PlanViewJson(const PlanView& v) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  j["plan_id"] = v.plan.plan_id;
+  j["hash"] = v.plan.hash;
+  j["runbook"] = v.plan.runbook;
+  j["runbook_path"] = v.plan.runbook_path;
+  j["params"] = nlohmann::ordered_json(v.plan.params);
+  j["requested_by"] = v.plan.requested_by;
+  j["created_at"] = v.plan.created_at;
+  j["status"] = v.status();
+  j["stored_status"] = v.plan.status;
+  j["required"] = v.tally.required;
+  j["approvals"] = v.tally.counted.size();
+  j["approved_by"] = v.tally.counted;
+  j["not_counted"] = v.tally.not_counted;
+  j["signed"] = v.policy() && !v.policy()->allowed_signers.empty();
+  nlohmann::ordered_json decisions = nlohmann::ordered_json::array();
+  for (const ApprovalRecord& d : v.decisions) {
+    nlohmann::ordered_json dj = nlohmann::ordered_json::object();
+    dj["approver"] = d.approver;
+    dj["decision"] = d.decision;
+    dj["comment"] = d.comment;
+    dj["signed"] = !d.signature.empty();
+    dj["created_at"] = d.created_at;
+    decisions.push_back(std::move(dj));
+  }
+  j["decisions"] = std::move(decisions);
+  if (!v.load_error.empty()) j["error"] = v.load_error;
+  return j;
+}
+
+std::string ShellWord(const std::string& value) {
+  const bool plain = !value.empty() && std::all_of(value.begin(), value.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) ||
+           std::string_view("-_./=:,+@%").find(c) != std::string_view::npos;
+  });
+  if (plain) return value;
+  std::string out = "'";
+  for (char c : value) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string PlanParamArgs(const PlanRecord& plan) {
+  std::string out;
+  if (!plan.params.is_object()) return out;
+  for (const auto& [k, v] : plan.params.items())
+    out += " -p " + ShellWord(k + "=" + (v.is_string() ? v.get<std::string>() : v.dump()));
+  return out;
+}
+
+std::string PlanRunCommand(const PlanRecord& plan) {
+  return "runbook run " + ShellWord(plan.runbook_path) + PlanParamArgs(plan) + " --plan " +
+         plan.plan_id;
+}
+
+std::string JoinWords(const std::vector<std::string>& items, const std::string& sep) {
+  std::string out;
+  for (const std::string& s : items) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+std::string ApprovalCountText(const ApprovalTally& tally) {
+  return std::to_string(tally.counted.size()) + " of " + std::to_string(tally.required) +
+         " approval" + (tally.required == 1 ? "" : "s");
+}
+
+std::string StillNeeded(const PlanRecord& plan, const ApprovalSpec* policy,
+                        const ApprovalTally& tally) {
+  const int missing = tally.required - static_cast<int>(tally.counted.size());
+  std::string out = std::to_string(missing) + " more approval" + (missing == 1 ? "" : "s");
+  if (policy && !policy->approvers.empty()) {
+    std::vector<std::string> candidates;
+    for (const std::string& a : policy->approvers)
+      if (a != plan.requested_by &&
+          std::find(tally.counted.begin(), tally.counted.end(), a) == tally.counted.end())
+        candidates.push_back(a);
+    out += " from " + (candidates.empty() ? std::string("(no approver is left on the list)")
+                                          : JoinWords(candidates, " or "));
+  } else {
+    out += " from anyone but " + plan.requested_by;
+  }
+  return out;
+}
+
+PlanService::PlanService(AuditStore& store, Signer& signer, const Clock& clock)
+    : store_(store), signer_(signer), clock_(clock) {}
+
+Result<PlanView> PlanService::View(const PlanRecord& plan, bool verify_signatures) {
+  PlanView v;
+  v.plan = plan;
+  auto decisions = store_.Approvals(plan.plan_id);
+  if (!decisions.ok()) return decisions.status();
+  v.decisions = std::move(*decisions);
+  auto runbook = LoadPlanRunbook(plan);
+  if (runbook.ok()) {
+    v.runbook = std::move(runbook.value());
+  } else {
+    v.load_error = runbook.message();
+  }
+  v.tally = TallyApprovals(plan, v.decisions, v.policy(), clock_.Now(),
+                           verify_signatures ? &signer_ : nullptr);
+  return v;
+}
+
+Result<PlanService::MadePlan> PlanService::Make(const Runbook& runbook,
+                                                const std::map<std::string, std::string>& params,
+                                                const std::string& requested_by) {
+  const StateMachine machine = StateMachine::Compile(runbook);
+  MadePlan made;
+  made.document = BuildPlan(runbook, machine, params, DescribeKubeTarget);
+  const std::string hash = made.document["hash"];
+  made.document["plan_id"] = NewPlanId(hash);
+  made.document["requested_by"] = requested_by;
+  PlanRecord& record = made.record;
+  record.plan_id = made.document["plan_id"];
+  record.hash = hash;
+  record.runbook = runbook.name;
+  record.runbook_path = Executor::AbsolutePath(runbook);
+  record.runbook_text = runbook.text;
+  record.params = nlohmann::json(params);
+  record.requested_by = requested_by;
+  record.status = "pending";
+  record.document = made.document;
+  if (Status s = store_.SavePlan(record); !s.ok())
+    return s.WithContext("cannot store the plan");
+  made.document["status"] = "pending";
+  return made;
+}
+
+Result<std::vector<PlanView>> PlanService::List() {
+  auto plans = store_.ListPlans();
+  if (!plans.ok()) return plans.status();
+  std::vector<PlanView> out;
+  for (const PlanRecord& p : *plans) {
+    auto view = View(p, /*verify_signatures=*/false);
+    if (!view.ok()) return view.status();
+    out.push_back(std::move(view.value()));
+  }
+  return out;
+}
+
+Result<PlanService::PlanDetails> PlanService::Show(const std::string& plan_id) {
+  auto plan = store_.GetPlan(plan_id);
+  if (!plan.ok())
+    return Status::NotFound(plan.message() + " (see `runbook plans` for the recorded plans)");
+  auto view = View(*plan, /*verify_signatures=*/true);
+  if (!view.ok()) return view.status();
+  PlanDetails details;
+  details.view = std::move(view.value());
+  if (auto all = store_.ListRuns(); all.ok()) {
+    for (const StoredRun& r : *all)
+      if (r.plan_id == plan_id)
+        details.runs.push_back(r.run_id + " (" + (r.state.empty() ? "unfinished" : r.state) + ")");
+  }
+  return details;
+}
+
+Result<PlanService::ApproveOutcome> PlanService::Approve(const ApproveRequest& request) {
+  const std::string& as = request.approver;
+  if (as.empty()) return Status::Invalid("--as needs the approver's name");
+  auto plan = store_.GetPlan(request.plan_id);
+  if (!plan.ok())
+    return Status::Refused(plan.message() + " (see `runbook plans` for the recorded plans)");
+  auto view = View(*plan, /*verify_signatures=*/false);
+  if (!view.ok()) return view.status();
+  if (!view->runbook)
+    return Status::Refused(view->load_error +
+                           "\nmake a new plan with `runbook plan FILE` from a valid runbook");
+  if (view->rejected()) {
+    const auto& r = view->tally.rejection;
+    std::string by = r ? " by " + r->approver : "";
+    std::string why = r && !r->comment.empty() ? " (\"" + r->comment + "\")" : "";
+    return Status::Refused("plan " + request.plan_id + " was rejected" + by + why +
+                           " and can no longer be approved; fix what was wrong and make a new "
+                           "plan with `runbook plan " +
+                           ShellWord(plan->runbook_path) + PlanParamArgs(*plan) + "`");
+  }
+  const ApprovalSpec* policy = view->policy();
+  if (std::string problem = ApproverProblem(*plan, policy, as); !problem.empty())
+    return Status::Refused(problem + (as == plan->requested_by
+                                          ? "; another approver must"
+                                          : "; ask one of them to approve it"));
+  ApproveOutcome outcome;
+  if (std::find(view->tally.counted.begin(), view->tally.counted.end(), as) !=
+      view->tally.counted.end()) {
+    outcome.already_approved = true;
+    outcome.approved = view->tally.approved();
+    outcome.view = std::move(view.value());
+    return outcome;
+  }
+
+  ApprovalRecord record;
+  record.plan_id = request.plan_id;
+  record.approver = as;
+  record.decision = "approve";
+  record.comment = request.comment;
+  if (policy && !policy->allowed_signers.empty()) {
+    if (request.key.empty())
+      return Status::Refused("runbook '" + plan->runbook +
+                             "' requires signed approvals: add --key PATH, the SSH private key "
+                             "that " +
+                             policy->allowed_signers + " lists for " + as);
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(policy->allowed_signers, ec)) {
+      std::string hint;
+      if (std::filesystem::path(plan->runbook_path).is_relative())
+        hint = " (plan " + request.plan_id + " was made from the relative path " +
+               plan->runbook_path + ": approve from the folder where `runbook plan` ran)";
+      return Status::Refused("allowed_signers file " + policy->allowed_signers +
+                             " does not exist" + hint);
+    }
+    auto signature = signer_.Sign(request.key, plan->hash);
+    if (!signature.ok()) return Status::Refused(signature.message());
+    if (Status s = signer_.Verify(policy->allowed_signers, as, plan->hash, *signature); !s.ok())
+      return Status::Refused("approval by " + as + " refused: " + s.message() +
+                             "; sign with the key listed for " + as +
+                             ", or have that key added to " + policy->allowed_signers);
+    record.signature = *signature;
+    outcome.signed_approval = true;
+  } else if (!request.key.empty()) {
+    outcome.key_ignored = true;
+  }
+  if (Status s = store_.AddApproval(record); !s.ok())
+    return s.WithContext("cannot record the approval");
+
+  auto after = View(*plan, /*verify_signatures=*/false);
+  if (!after.ok()) return after.status();
+  outcome.approved = after->tally.approved();
+  if (outcome.approved && plan->status != "approved") {
+    if (Status s = store_.SetPlanStatus(request.plan_id, "approved"); !s.ok())
+      outcome.status_update = s.WithContext("could not mark plan " + request.plan_id + " approved");
+  }
+  outcome.view = std::move(after.value());
+  return outcome;
+}
+
+Result<PlanRecord> PlanService::Reject(const std::string& plan_id, const std::string& name,
+                                       const std::string& comment) {
+  if (name.empty() || comment.empty())
+    return Status::Invalid("reject needs --as NAME and --comment saying why");
+  auto plan = store_.GetPlan(plan_id);
+  if (!plan.ok())
+    return Status::Refused(plan.message() + " (see `runbook plans` for the recorded plans)");
+  // The requester may withdraw their plan; otherwise a rejection is a reviewer's decision,
+  // so the approvers list applies as it does to approvals. When the stored text no longer
+  // loads there is no list to apply, and blocking is always safe.
+  auto runbook = LoadPlanRunbook(*plan);
+  const ApprovalSpec* policy =
+      runbook.ok() && (*runbook)->approval ? &*(*runbook)->approval : nullptr;
+  if (name != plan->requested_by) {
+    if (std::string problem = ApproverProblem(*plan, policy, name); !problem.empty())
+      return Status::Refused(problem + "; only an approver or the requester (" +
+                             plan->requested_by + ") can reject it");
+  }
+  ApprovalRecord record;
+  record.plan_id = plan_id;
+  record.approver = name;
+  record.decision = "reject";
+  record.comment = comment;
+  if (Status s = store_.AddApproval(record); !s.ok())
+    return s.WithContext("cannot record the rejection");
+  if (Status s = store_.SetPlanStatus(plan_id, "rejected"); !s.ok())
+    return s.WithContext("cannot mark plan " + plan_id + " rejected");
+  return std::move(plan.value());
+}
+
+Result<std::string> PlanService::CheckApproved(const Runbook& runbook,
+                                               const std::map<std::string, std::string>& params,
+                                               const std::string& plan_id,
+                                               const std::string& operator_name) {
+  auto plan = store_.GetPlan(plan_id);
+  if (!plan.ok())
+    return Status::Refused(plan.message() + ": make one with `runbook plan " +
+                           ShellWord(runbook.path) +
+                           " -p ...`, have it approved, then run with --plan (see `runbook "
+                           "plans`)");
+  if (plan->runbook != runbook.name)
+    return Status::Refused("plan " + plan_id + " is for runbook '" + plan->runbook +
+                           "', not '" + runbook.name + "'");
+  if (PlanHash(runbook, params) != plan->hash) {
+    const std::map<std::string, std::string> planned = PlannedParams(*plan);
+    std::vector<std::string> diffs;
+    for (const auto& [k, v] : params) {
+      auto it = planned.find(k);
+      if (it == planned.end()) {
+        diffs.push_back(k + ": not in the plan, given '" + v + "'");
+      } else if (it->second != v) {
+        diffs.push_back(k + ": planned '" + it->second + "', given '" + v + "'");
+      }
+    }
+    for (const auto& [k, v] : planned)
+      if (!params.count(k)) diffs.push_back(k + ": planned '" + v + "', not given");
+    if (PlanHash(runbook, planned) == plan->hash)
+      return Status::Refused("plan " + plan_id + " was approved for other params (" +
+                             JoinWords(diffs, "; ") + "); run it as planned: `" +
+                             PlanRunCommand(*plan) +
+                             "`, or make and approve a new plan for these params");
+    return Status::Refused("runbook " + runbook.path + " has changed since plan " + plan_id +
+                           " was made (its text no longer matches the plan hash" +
+                           (diffs.empty() ? "" : "; params differ too: " + JoinWords(diffs, "; ")) +
+                           "); make a new plan for the current text with `runbook plan " +
+                           ShellWord(runbook.path) + " ...` and have it approved");
+  }
+  auto view = View(*plan, /*verify_signatures=*/false);
+  if (!view.ok()) return Status::Refused(view.message());
+  if (view->rejected()) {
+    const auto& r = view->tally.rejection;
+    return Status::Refused("plan " + plan_id + " was rejected" +
+                           (r ? " by " + r->approver + " at " + r->created_at +
+                                    (r->comment.empty() ? "" : " (\"" + r->comment + "\")")
+                              : "") +
+                           "; it can no longer run: fix what was wrong and make a new plan");
+  }
+  // The policy comes from the runbook being run, whose text the hash just proved to be the
+  // planned one; its paths are resolved from where it is now.
+  const ApprovalSpec* policy = runbook.approval ? &*runbook.approval : nullptr;
+  if (!policy)
+    return "plan " + plan_id + " matches this runbook and these params; runbook '" +
+           runbook.name + "' needs no approval";
+  const ApprovalTally tally =
+      TallyApprovals(*plan, view->decisions, policy, clock_.Now(), &signer_);
+  if (tally.approved())
+    return "plan " + plan_id + " approved by " + JoinWords(tally.counted) + " (" +
+           ApprovalCountText(tally) + "); " + operator_name + " runs it";
+  std::string why = "plan " + plan_id + " has " + ApprovalCountText(tally) +
+                    " that count; it needs " + StillNeeded(*plan, policy, tally);
+  for (const std::string& line : tally.not_counted) why += "\n  does not count: " + line;
+  why += "\nnext: each approver runs `runbook approve " + plan_id + " --as NAME" +
+         (policy->allowed_signers.empty() ? "" : " --key SSH_KEY") + "`";
+  return Status::Refused(why);
+}
+
+}  // namespace runbook

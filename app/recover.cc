@@ -1,0 +1,204 @@
+#include "app/recover.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "engine/exit_code.h"
+#include "engine/loader.h"
+#include "engine/state_machine.h"
+#include "steps/step_runners.h"
+
+namespace runbook {
+namespace {
+
+bool GroupExists(int pgid) { return pgid > 1 && (kill(-pgid, 0) == 0 || errno == EPERM); }
+
+bool IsStepEnd(const std::string& e) {
+  return e == "step_succeeded" || e == "step_failed" || e == "step_skipped" ||
+         e == "rollback_succeeded" || e == "rollback_failed";
+}
+
+std::string TrimNewlines(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+// What the audit log says about where the run stood and what it had learned.
+ResumePoint ReadResumePoint(const StoredRun& run, const std::vector<StoredEvent>& events,
+                            std::vector<int>* pgids) {
+  ResumePoint p;
+  p.dead_pid = run.pid;
+  p.state = "pending";
+  int64_t state_seq = 0;
+  std::string state_step;
+  for (const StoredEvent& e : events) {
+    if (e.event == "state_changed") {
+      p.state = e.to;
+      state_seq = e.seq;
+      state_step = e.step;
+      p.step_finished = false;
+      p.step_ok = false;
+      pgids->clear();
+    }
+    if (e.seq > state_seq && e.step == state_step && !state_step.empty()) {
+      if (IsStepEnd(e.event)) {
+        p.step_finished = true;
+        p.step_ok = e.event == "step_succeeded" || e.event == "rollback_succeeded" ||
+                    e.event == "step_skipped";
+      }
+      if (e.event == "process_started" && e.detail.contains("pgid") &&
+          e.detail["pgid"].is_number_integer())
+        pgids->push_back(e.detail["pgid"].get<int>());
+    }
+    if (e.event == "rollback_failed") p.rollback_failed = true;
+    if (e.event == "step_failed" && p.cause.empty())
+      p.cause = e.step + ": " + (e.detail.is_object() ? e.detail.value("error", "") : "");
+    if (e.event == "attempt_finished" && e.detail.is_object()) {
+      auto& v = p.values[e.step];
+      v.stdout_text = TrimNewlines(e.detail.value("stdout", ""));
+      v.stderr_text = TrimNewlines(e.detail.value("stderr", ""));
+      StepResult& r = p.results[e.step];
+      r.exit_status = e.detail.value("exit_status", -1);
+      r.outcome = e.detail.value("outcome", "") == "succeeded" ? StepResult::Outcome::kSucceeded
+                                                               : StepResult::Outcome::kFailed;
+      r.hosts.clear();
+      if (e.detail.contains("hosts") && e.detail["hosts"].is_array()) {
+        for (const auto& h : e.detail["hosts"]) {
+          HostResult hr;
+          hr.host = h.value("host", "");
+          hr.ok = h.value("ok", false);
+          hr.reached = h.value("reached", false);
+          hr.exit_status = h.value("exit_status", -1);
+          r.hosts.push_back(hr);
+        }
+      }
+      if (e.detail.contains("undo_state")) r.undo_state = e.detail["undo_state"];
+    }
+    if (e.event == "step_succeeded" && e.detail.is_object() && e.detail.contains("outputs") &&
+        e.detail["outputs"].is_object()) {
+      for (const auto& [k, v] : e.detail["outputs"].items())
+        if (v.is_string()) p.values[e.step].outputs[k] = v.get<std::string>();
+    }
+  }
+  return p;
+}
+
+}  // namespace
+
+int RecoverReport::recovered() const {
+  return static_cast<int>(
+      std::count_if(runs.begin(), runs.end(), [](const RecoveredRun& r) { return r.recovered; }));
+}
+
+RecoverService::RecoverService(AuditStore& store, const Clock& clock, NoteSink notes)
+    : store_(store), clock_(clock), notes_(std::move(notes)) {}
+
+RecoverReport RecoverService::RecoverAll(Reporter& reporter, const std::string& operator_name) {
+  RecoverReport report;
+  auto runs = store_.LastRunningRuns();
+  if (!runs.ok()) {
+    RecoveredRun failed;
+    failed.status = runs.status();
+    report.runs.push_back(failed);
+    report.exit_code = ExitCodeFor(runs.status());
+    return report;
+  }
+  const std::string host = LocalHostName();
+  for (const StoredRun& listed : *runs) {
+    if (listed.host != host) {
+      notes_("recover: run " + listed.run_id + " ran on " + listed.host + "; recover it there");
+      continue;
+    }
+    if (ProcessAlive(listed.pid, "")) {
+      notes_("recover: run " + listed.run_id + " is still running (pid " +
+             std::to_string(listed.pid) + "); leaving it alone");
+      continue;
+    }
+    RecoveredRun r = RecoverOne(listed, reporter, operator_name);
+    report.exit_code = std::max(
+        report.exit_code, r.recovered ? r.summary.exit_code : static_cast<int>(ExitCodeFor(r.status)));
+    report.runs.push_back(std::move(r));
+  }
+  return report;
+}
+
+RecoveredRun RecoverService::RecoverOne(const StoredRun& listed, Reporter& reporter,
+                                        const std::string& operator_name) {
+  RecoveredRun out;
+  out.run_id = listed.run_id;
+  auto run = store_.GetRun(listed.run_id);
+  auto events = store_.Events(listed.run_id);
+  if (!run.ok() || !events.ok()) {
+    out.status = Status::Invalid(run.ok() ? events.message() : run.message());
+    return out;
+  }
+  const std::string host = LocalHostName();
+  const int pid = static_cast<int>(getpid());
+  if (!run->lock_key.empty()) {
+    auto lock = store_.TryLock(run->lock_key, run->run_id, pid, host);
+    if (!lock.ok() || !lock->acquired) {
+      out.status = Status::Refused("run " + run->run_id + ": lock '" + run->lock_key +
+                                  "' is held by another run; not recovering it now");
+      return out;
+    }
+  }
+  const std::string dir = std::filesystem::path(run->runbook_path).parent_path().string();
+  LoadResult loaded =
+      LoadRunbookText(run->runbook_text, run->runbook_path, dir.empty() ? "." : dir);
+  if (!loaded.ok()) {
+    std::string why;
+    for (const auto& d : loaded.diagnostics) why += d.ToString() + "\n";
+    out.status = Status::Invalid(why + "run " + run->run_id +
+                                 ": its recorded runbook no longer loads");
+    return out;
+  }
+  const Runbook& rb = *loaded.runbook;
+  auto secrets = ResolveSecrets(rb);
+  if (!secrets.ok()) {
+    out.status = Status::Invalid("run " + run->run_id +
+                                 ": the rollback needs its secrets: " + secrets.message());
+    return out;
+  }
+  std::vector<int> pgids;
+  ResumePoint point = ReadResumePoint(*run, *events, &pgids);
+  const StateMachine machine = StateMachine::Compile(rb);
+  const int state = machine.Find(point.state);
+  Duration grace{5000};
+  if (state >= 0 && machine.state(state).step) grace = machine.state(state).step->kill_grace;
+  for (int pgid : pgids) {
+    if (!GroupExists(pgid)) continue;
+    notes_("recover: stopping process group " + std::to_string(pgid) +
+           " of the interrupted step");
+    kill(-pgid, SIGTERM);
+    const auto deadline = clock_.Monotonic() + grace;
+    while (GroupExists(pgid) && clock_.Monotonic() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (GroupExists(pgid)) kill(-pgid, SIGKILL);
+  }
+
+  RunOptions options;
+  options.run_id = run->run_id;
+  for (const auto& [k, v] : run->params.items())
+    if (v.is_string()) options.params[k] = v.get<std::string>();
+  options.secrets = *secrets;
+  options.operator_name = operator_name;
+  options.host = host;
+  options.pid = pid;
+  options.plan_id = run->plan_id;
+  options.lock_key = run->lock_key;
+  std::unique_ptr<StepRunner> runner = MakeStepRunner();
+  CancelFlag interrupt, hard_stop;  // recover itself is not interruptible mid-rollback
+  Executor executor(rb, machine, *runner, store_, clock_, reporter, {&interrupt, &hard_stop});
+  out.summary = executor.Resume(options, point);
+  if (!run->lock_key.empty()) (void)store_.Unlock(run->lock_key, run->run_id);
+  out.recovered = true;
+  return out;
+}
+
+}  // namespace runbook

@@ -1,0 +1,57 @@
+// `runbook recover` (SPEC §2): finishes the runs whose executor died. For each unfinished run
+// whose process is gone it ends any surviving process group of the interrupted step (its pgid
+// is in the audit log from the moment it started), rebuilds what the run had learned (step
+// outputs, hosts reached, recorded revisions) from the audit log, and lets the executor walk
+// the rest of the state machine as an interruption: roll back, finish the run, free the lock.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "audit/audit_store.h"
+#include "engine/clock.h"
+#include "engine/executor.h"
+#include "engine/reporter.h"
+
+namespace runbook {
+
+/// What recover did with one unfinished run.
+struct RecoveredRun {
+  std::string run_id;
+  bool recovered = false;  // rolled back and finished; `summary` says how it ended
+  RunSummary summary;
+  Status status;           // why it was left alone or could not be recovered
+};
+
+struct RecoverReport {
+  std::vector<RecoveredRun> runs;
+  /// The exit code: the worst of the recovered runs' and the failures' codes; 0 when there
+  /// was nothing to do.
+  int exit_code = 0;
+  int recovered() const;
+};
+
+class RecoverService {
+ public:
+  /// Progress for the person watching ("stopping process group 123 of the interrupted step").
+  using NoteSink = std::function<void(std::string_view)>;
+
+  /// Every reference must outlive the service.
+  RecoverService(AuditStore& store, const Clock& clock, NoteSink notes);
+
+  /// Recovers every unfinished run of this host whose executor is gone, reporting each
+  /// resumed run to `reporter`, as `operator_name`.
+  RecoverReport RecoverAll(Reporter& reporter, const std::string& operator_name);
+
+ private:
+  RecoveredRun RecoverOne(const StoredRun& listed, Reporter& reporter,
+                          const std::string& operator_name);
+
+  AuditStore& store_;
+  const Clock& clock_;
+  NoteSink notes_;
+};
+
+}  // namespace runbook

@@ -1,0 +1,143 @@
+#include "app/run.h"
+
+#include <openssl/rand.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+
+#include "app/plans.h"
+#include "engine/loader.h"
+#include "engine/state_machine.h"
+#include "steps/step_runners.h"
+
+namespace runbook {
+namespace {
+
+// The refusal for a lock held by someone else.
+Status LockHeld(const std::string& key, const LockHolder& h) {
+  if (h.alive)
+    return Status::Refused("lock '" + key + "' is held by run " + h.run_id + " (pid " +
+                           std::to_string(h.pid) + " on " + h.host + ", since " +
+                           h.acquired_at + "); wait for it to finish, or see `runbook runs`");
+  return Status::Refused("lock '" + key + "' is held by run " + h.run_id + ", whose executor (pid " +
+                         std::to_string(h.pid) + " on " + h.host +
+                         ") is gone; run `runbook recover` to roll that run back and free the "
+                         "lock");
+}
+
+}  // namespace
+
+std::string NewRunId(std::chrono::system_clock::time_point now) {
+  char stamp[32];
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  unsigned char r[3];
+  if (RAND_bytes(r, sizeof r) != 1) r[0] = r[1] = r[2] = 0;
+  char suffix[8];
+  std::snprintf(suffix, sizeof suffix, "%02x%02x%02x", r[0], r[1], r[2]);
+  return std::string(stamp) + "-" + suffix;
+}
+
+nlohmann::json RunSummaryJson(const RunSummary& s) {
+  nlohmann::json steps = nlohmann::json::array();
+  for (const StepSummary& st : s.steps) {
+    nlohmann::json j = {{"id", st.id},
+                        {"name", st.name},
+                        {"phase", PhaseName(st.phase)},
+                        {"state", st.state},
+                        {"attempts", st.attempts},
+                        {"duration_ms", st.duration.count()}};
+    if (!st.error.empty()) j["error"] = st.error;
+    if (!st.undoes.empty()) j["undoes"] = st.undoes;
+    steps.push_back(j);
+  }
+  nlohmann::json out = {{"run_id", s.run_id},   {"runbook", s.runbook},
+                        {"state", s.state},     {"exit_code", s.exit_code},
+                        {"dry_run", s.dry_run}, {"duration_ms", s.duration.count()},
+                        {"steps", steps}};
+  if (!s.error.empty()) out["error"] = s.error;
+  return out;
+}
+
+PreparedRun::PreparedRun(AuditStore& store, std::unique_ptr<Runbook> runbook, RunOptions options,
+                         bool locked)
+    : store_(store), runbook_(std::move(runbook)), options_(std::move(options)), locked_(locked) {}
+
+PreparedRun::~PreparedRun() { (void)Unlock(); }
+
+Status PreparedRun::Unlock() {
+  if (!locked_) return Status::Ok();
+  locked_ = false;
+  Status s = store_.Unlock(runbook_->lock, options_.run_id);
+  return s.WithContext("could not release lock '" + runbook_->lock + "'");
+}
+
+RunService::RunService(AuditStore& store, Signer& signer, const Clock& clock)
+    : store_(store), signer_(signer), clock_(clock) {}
+
+RunStart RunService::Prepare(RunRequest request) {
+  RunStart start;
+  const Runbook& rb = *request.runbook;
+  auto secrets = ResolveSecrets(rb);
+  if (!secrets.ok()) {
+    start.status = Status::Invalid(secrets.message());
+    return start;
+  }
+  if (rb.approval && !request.dry_run && request.plan_id.empty()) {
+    start.status = Status::Refused(
+        "runbook '" + rb.name + "' needs an approved plan: run `runbook plan " + request.file +
+        " -p ...`, have it approved, then `runbook run " + request.file + " --plan PLAN_ID`");
+    return start;
+  }
+  if (!request.plan_id.empty()) {
+    PlanService plans(store_, signer_, clock_);
+    auto verdict =
+        plans.CheckApproved(rb, request.params, request.plan_id, request.operator_name);
+    if (!verdict.ok()) {
+      start.status = verdict.status();
+      return start;
+    }
+    start.notes.push_back(*verdict);
+  }
+
+  RunOptions options;
+  options.run_id = NewRunId(clock_.Now());
+  options.params = request.params;
+  options.secrets = std::move(*secrets);
+  options.dry_run = request.dry_run;
+  options.operator_name = request.operator_name;
+  options.host = LocalHostName();
+  options.pid = static_cast<int>(getpid());
+  options.plan_id = request.plan_id;
+  options.lock_key = rb.lock;
+  bool locked = false;
+  if (!request.dry_run) {
+    auto lock = store_.TryLock(rb.lock, options.run_id, options.pid, options.host);
+    if (!lock.ok()) {
+      start.status = Status::Refused("cannot take lock '" + rb.lock + "': " + lock.message());
+      return start;
+    }
+    if (!lock->acquired) {
+      start.status = LockHeld(rb.lock, lock->holder);
+      return start;
+    }
+    locked = true;
+  }
+  start.run.reset(new PreparedRun(store_, std::move(request.runbook), std::move(options), locked));
+  return start;
+}
+
+RunResult RunService::Execute(PreparedRun& run, Reporter& reporter, Interruption interruption) {
+  const StateMachine machine = StateMachine::Compile(*run.runbook_);
+  std::unique_ptr<StepRunner> runner = MakeStepRunner();
+  Executor executor(*run.runbook_, machine, *runner, store_, clock_, reporter, interruption);
+  RunResult result;
+  result.summary = executor.Run(run.options_);
+  result.unlock_status = run.Unlock();
+  return result;
+}
+
+}  // namespace runbook

@@ -1,0 +1,93 @@
+// Running a runbook (SPEC §2, §4): load it and bind its params and secrets, pass the approval
+// gate, take the run lock, compile, execute, release the lock. Two calls, so that a face can
+// do what only it can do in between (the command line installs its signal handlers once the
+// run holds its lock): Prepare() checks everything and takes the lock; Execute() runs.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "app/inputs.h"
+#include "audit/audit_store.h"
+#include "engine/clock.h"
+#include "engine/executor.h"
+#include "engine/reporter.h"
+
+namespace runbook {
+
+class Signer;
+
+struct RunRequest {
+  std::unique_ptr<Runbook> runbook;           // loaded and validated (inputs.h)
+  std::map<std::string, std::string> params;  // bound
+  std::string file;                           // as the operator named it, for messages
+  std::string plan_id;                  // the approved plan to run, or ""
+  std::string operator_name;
+  bool dry_run = false;
+};
+
+/// A run that passed every check and holds its lock (unless a dry run). Releases the lock
+/// when destroyed without having run.
+class PreparedRun {
+ public:
+  ~PreparedRun();
+  PreparedRun(const PreparedRun&) = delete;
+  PreparedRun& operator=(const PreparedRun&) = delete;
+
+  const Runbook& runbook() const { return *runbook_; }
+  const std::string& run_id() const { return options_.run_id; }
+
+ private:
+  friend class RunService;
+  PreparedRun(AuditStore& store, std::unique_ptr<Runbook> runbook, RunOptions options,
+              bool locked);
+  Status Unlock();
+
+  AuditStore& store_;
+  std::unique_ptr<Runbook> runbook_;
+  RunOptions options_;
+  bool locked_;
+};
+
+/// What Prepare() found.
+struct RunStart {
+  Status status;                   // why the run cannot start; its kind decides the exit code
+  std::vector<std::string> notes;  // lines for the operator ("plan P approved by ...")
+  std::unique_ptr<PreparedRun> run;  // set when status is ok
+};
+
+/// What Execute() did.
+struct RunResult {
+  RunSummary summary;
+  Status unlock_status;  // the lock could not be released (the run's outcome stands)
+};
+
+class RunService {
+ public:
+  /// Every reference must outlive the service.
+  RunService(AuditStore& store, Signer& signer, const Clock& clock);
+
+  /// Resolves the runbook's secrets, checks the approval (a runbook with an approval policy
+  /// needs --plan, except for a dry run) and takes the run lock. Refused (kRefused) when the
+  /// lock is held or the approval is missing; kInvalid for a missing secret.
+  RunStart Prepare(RunRequest request);
+
+  /// Compiles and runs `run`, reporting to `reporter`; releases the lock at the end.
+  RunResult Execute(PreparedRun& run, Reporter& reporter, Interruption interruption);
+
+ private:
+  AuditStore& store_;
+  Signer& signer_;
+  const Clock& clock_;
+};
+
+/// A new run id: UTC time and 6 random hex digits ("20261202T101500Z-3fa9c1").
+std::string NewRunId(std::chrono::system_clock::time_point now);
+
+/// `run --json`'s object: run_id, runbook, state, exit_code, dry_run, duration_ms, steps
+/// (id, name, phase, state, attempts, duration_ms, error, undoes), error.
+nlohmann::json RunSummaryJson(const RunSummary& summary);
+
+}  // namespace runbook

@@ -1,0 +1,197 @@
+// plans, plans show, approve, reject: the change-request flow (app/plans.h, docs/approval.md).
+#include <algorithm>
+#include <cstdio>
+
+#include "app/plans.h"
+#include "app/signer.h"
+#include "cli/commands.h"
+#include "engine/loader.h"
+#include "engine/plan.h"
+
+namespace runbook::cli {
+namespace {
+
+// Columns two spaces apart, the last one not padded.
+std::string Table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths;
+  for (const auto& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()), 0);
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line.append(widths[i] - row[i].size() + 2, ' ');
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::string ApprovalsCell(const PlanView& v) {
+  if (!v.policy()) return v.tally.counted.empty() ? "-" : JoinWords(v.tally.counted);
+  std::string cell =
+      std::to_string(v.tally.counted.size()) + "/" + std::to_string(v.tally.required);
+  if (!v.tally.counted.empty()) cell += " (" + JoinWords(v.tally.counted) + ")";
+  return cell;
+}
+
+// The plan service over the audit database the options select; null (and `*code`) when it
+// cannot be opened.
+struct Plans {
+  std::unique_ptr<AuditStore> store;
+  std::unique_ptr<Signer> signer = MakeSshKeygenSigner();
+  std::unique_ptr<Clock> clock = MakeSystemClock();
+  std::unique_ptr<PlanService> service;
+};
+
+bool OpenPlans(const GlobalOptions& global, Plans* plans, int* code) {
+  plans->store = OpenStore(global, code);
+  if (!plans->store) return false;
+  plans->service = std::make_unique<PlanService>(*plans->store, *plans->signer, *plans->clock);
+  return true;
+}
+
+}  // namespace
+
+int Plans(const GlobalOptions& global, bool json) {
+  int code = kExitOk;
+  struct Plans p;
+  if (!OpenPlans(global, &p, &code)) return code;
+  auto views = p.service->List();
+  if (!views.ok()) {
+    PrintError(views.message());
+    return kExitInvalid;
+  }
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  std::vector<std::vector<std::string>> rows = {
+      {"PLAN ID", "RUNBOOK", "REQUESTED BY", "CREATED", "STATUS", "APPROVALS"}};
+  for (const PlanView& v : *views) {
+    list.push_back(PlanViewJson(v));
+    rows.push_back({v.plan.plan_id, v.plan.runbook, v.plan.requested_by, v.plan.created_at,
+                    v.status(), ApprovalsCell(v)});
+  }
+  if (json) {
+    std::printf("%s\n", list.dump(2).c_str());
+  } else if (views->empty()) {
+    std::printf("no plans recorded; make one with `runbook plan FILE -p NAME=VALUE --as YOU`\n");
+  } else {
+    std::fputs(Table(rows).c_str(), stdout);
+  }
+  return kExitOk;
+}
+
+int PlansShow(const GlobalOptions& global, const std::string& plan_id, bool json) {
+  int code = kExitOk;
+  struct Plans p;
+  if (!OpenPlans(global, &p, &code)) return code;
+  auto details = p.service->Show(plan_id);
+  if (!details.ok()) return Fail(details.status());
+  const PlanView& view = details->view;
+  const PlanRecord& plan = view.plan;
+  if (json) {
+    nlohmann::ordered_json j = PlanViewJson(view);
+    j["runs"] = details->runs;
+    j["document"] = nlohmann::ordered_json(plan.document);
+    std::printf("%s\n", j.dump(2).c_str());
+    return kExitOk;
+  }
+  std::string text;
+  try {
+    if (plan.document.is_object() && plan.document.contains("steps"))
+      text = RenderPlanText(plan.document);
+  } catch (const nlohmann::json::exception& e) {
+    text = "(the stored plan document cannot be shown: " + std::string(e.what()) + ")\n";
+  }
+  std::fputs(text.c_str(), stdout);
+  std::printf("\nplan %s: %s\n", plan_id.c_str(), view.status().c_str());
+  std::printf("  requested by %s at %s\n", plan.requested_by.c_str(), plan.created_at.c_str());
+  if (view.policy()) {
+    std::printf("  approvals: %s%s\n", ApprovalCountText(view.tally).c_str(),
+                view.tally.counted.empty()
+                    ? ""
+                    : (" (" + JoinWords(view.tally.counted) + ")").c_str());
+  }
+  for (const ApprovalRecord& d : view.decisions) {
+    std::printf("  %s %s %s%s%s\n", d.created_at.c_str(), d.approver.c_str(),
+                d.decision == "reject" ? "rejected" : "approved",
+                d.signature.empty() ? "" : " (signed)",
+                d.comment.empty() ? "" : (": " + d.comment).c_str());
+  }
+  for (const std::string& why : view.tally.not_counted)
+    std::printf("  does not count: %s\n", why.c_str());
+  if (!view.load_error.empty()) std::printf("  %s\n", view.load_error.c_str());
+  for (const std::string& r : details->runs) std::printf("  run: %s\n", r.c_str());
+  if (view.rejected()) {
+    std::printf("next: this plan can no longer run; make a new one with `runbook plan %s%s`\n",
+                ShellWord(plan.runbook_path).c_str(), PlanParamArgs(plan).c_str());
+  } else if (view.status() == "pending") {
+    std::printf("next: %s; each runs `runbook approve %s --as NAME`\n",
+                StillNeeded(plan, view.policy(), view.tally).c_str(), plan_id.c_str());
+  } else {
+    std::printf("next: %s\n", PlanRunCommand(plan).c_str());
+  }
+  return kExitOk;
+}
+
+int Approve(const GlobalOptions& global, const std::string& plan_id, const std::string& as,
+            const std::string& comment, const std::string& key) {
+  if (as.empty()) return Fail(Status::Invalid("--as needs the approver's name"));
+  int code = kExitOk;
+  struct Plans p;
+  if (!OpenPlans(global, &p, &code)) return code;
+  auto outcome = p.service->Approve({plan_id, as, comment, key});
+  if (!outcome.ok()) return Fail(outcome.status());
+  const PlanView& view = outcome->view;
+  const PlanRecord& plan = view.plan;
+  const ApprovalSpec* policy = view.policy();
+  if (outcome->already_approved) {
+    std::printf("%s has already approved plan %s; an approver counts once (%s)\n", as.c_str(),
+                plan_id.c_str(),
+                policy ? ApprovalCountText(view.tally).c_str() : "no approval needed");
+    return kExitOk;
+  }
+  if (outcome->key_ignored)
+    std::fprintf(stderr,
+                 "note: runbook '%s' does not ask for signed approvals "
+                 "(no allowed_signers); --key is ignored\n",
+                 plan.runbook.c_str());
+  if (!outcome->status_update.ok()) PrintError(outcome->status_update.message());
+  std::printf("%s approved plan %s%s", as.c_str(), plan_id.c_str(),
+              outcome->signed_approval ? " (signed)" : "");
+  if (!policy) {
+    std::printf("; runbook '%s' needs no approval\n", plan.runbook.c_str());
+  } else if (outcome->approved) {
+    std::printf(": %s, the plan is approved\nnext: %s\n", ApprovalCountText(view.tally).c_str(),
+                PlanRunCommand(plan).c_str());
+  } else {
+    std::printf(": %s so far\nnext: %s (`runbook approve %s --as NAME`)\n",
+                ApprovalCountText(view.tally).c_str(),
+                StillNeeded(plan, policy, view.tally).c_str(), plan_id.c_str());
+  }
+  if (policy && policy->expires.count() > 0)
+    std::printf("approvals count for %s after they are given\n",
+                FormatDuration(policy->expires).c_str());
+  return kExitOk;
+}
+
+int Reject(const GlobalOptions& global, const std::string& plan_id, const std::string& as,
+           const std::string& comment) {
+  if (as.empty() || comment.empty())
+    return Fail(Status::Invalid("reject needs --as NAME and --comment saying why"));
+  int code = kExitOk;
+  struct Plans p;
+  if (!OpenPlans(global, &p, &code)) return code;
+  auto plan = p.service->Reject(plan_id, as, comment);
+  if (!plan.ok()) return Fail(plan.status());
+  std::printf(
+      "%s rejected plan %s: %s\nthe plan can no longer run; once the problem is fixed, "
+      "make a new plan with `runbook plan %s%s`\n",
+      as.c_str(), plan_id.c_str(), comment.c_str(), ShellWord(plan->runbook_path).c_str(),
+      PlanParamArgs(*plan).c_str());
+  return kExitOk;
+}
+
+}  // namespace runbook::cli

@@ -1,0 +1,128 @@
+// run and recover: the commands that execute a runbook. Signals are the command line's
+// business: the first SIGINT/SIGTERM/SIGHUP interrupts the run (it rolls back), the third
+// abandons the rollback too.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "app/recover.h"
+#include "app/run.h"
+#include "app/signer.h"
+#include "cli/commands.h"
+#include "cli/console_reporter.h"
+
+namespace runbook::cli {
+namespace {
+
+CancelFlag* g_interrupt = nullptr;
+CancelFlag* g_hard_stop = nullptr;
+volatile sig_atomic_t g_signals = 0;
+
+void OnSignal(int sig) {
+  g_signals = g_signals + 1;
+  if (g_interrupt) {
+    g_interrupt->set_signal(sig);
+    g_interrupt->Cancel();
+  }
+  if (g_signals >= 3 && g_hard_stop) g_hard_stop->Cancel();
+  if (g_signals == 1 || g_signals == 2) {
+    static const char kMsg[] =
+        "\nrunbook: interrupted: stopping the running step and rolling back "
+        "(interrupt 3 times to abandon the rollback)\n";
+    [[maybe_unused]] ssize_t n = write(STDERR_FILENO, kMsg, sizeof kMsg - 1);
+  }
+}
+
+/// Routes SIGINT, SIGTERM and SIGHUP to the run's cancel flags while in scope.
+class SignalScope {
+ public:
+  SignalScope(CancelFlag* interrupt, CancelFlag* hard_stop) {
+    g_interrupt = interrupt;
+    g_hard_stop = hard_stop;
+    struct sigaction sa {};
+    sa.sa_handler = OnSignal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGHUP, &sa, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+  }
+  ~SignalScope() {
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+    g_interrupt = g_hard_stop = nullptr;
+  }
+  SignalScope(const SignalScope&) = delete;
+  SignalScope& operator=(const SignalScope&) = delete;
+};
+
+}  // namespace
+
+int Run(const GlobalOptions& global, const RunCommandOptions& options) {
+  int code = kExitOk;
+  LoadedRunbook loaded = LoadRunbookWithParams(options.file, options.params);
+  if (!ReportLoad(loaded)) return kExitInvalid;
+  std::unique_ptr<AuditStore> store = OpenStore(global, &code);
+  if (!store) return code;
+  std::unique_ptr<Signer> signer = MakeSshKeygenSigner();
+  std::unique_ptr<Clock> clock = MakeSystemClock();
+  RunService service(*store, *signer, *clock);
+
+  RunRequest request;
+  request.runbook = std::move(loaded.runbook);
+  request.params = std::move(loaded.params);
+  request.file = options.file;
+  request.plan_id = options.plan_id;
+  request.operator_name = OperatorName(options.as);
+  request.dry_run = options.dry_run;
+  RunStart start = service.Prepare(std::move(request));
+  if (!start.status.ok()) return Fail(start.status);
+  for (const std::string& note : start.notes) std::fprintf(stderr, "%s\n", note.c_str());
+
+  std::unique_ptr<Reporter> reporter = MakeConsoleReporter(options.json ? stderr : stdout);
+  CancelFlag interrupt, hard_stop;
+  RunResult result;
+  {
+    SignalScope signals(&interrupt, &hard_stop);
+    result = service.Execute(*start.run, *reporter, Interruption{&interrupt, &hard_stop});
+  }
+  if (!result.unlock_status.ok()) PrintError(result.unlock_status.message());
+  if (options.json) {
+    const auto text = RunSummaryJson(result.summary)
+                          .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    std::printf("%s\n", text.c_str());
+  }
+  return result.summary.exit_code;
+}
+
+int Recover(const GlobalOptions& global, bool json) {
+  int code = kExitOk;
+  std::unique_ptr<AuditStore> store = OpenStore(global, &code);
+  if (!store) return code;
+  std::unique_ptr<Clock> clock = MakeSystemClock();
+  RecoverService service(*store, *clock, [](std::string_view note) {
+    std::fprintf(stderr, "%.*s\n", static_cast<int>(note.size()), note.data());
+  });
+  std::unique_ptr<Reporter> reporter = MakeConsoleReporter(json ? stderr : stdout);
+  RecoverReport report = service.RecoverAll(*reporter, OperatorName(""));
+  for (const RecoveredRun& r : report.runs) {
+    if (!r.recovered) {
+      PrintError(r.status.message());
+      continue;
+    }
+    if (json)
+      std::printf("%s\n", nlohmann::json({{"run_id", r.summary.run_id},
+                                          {"runbook", r.summary.runbook},
+                                          {"state", r.summary.state},
+                                          {"exit_code", r.summary.exit_code}})
+                              .dump()
+                              .c_str());
+  }
+  if (report.runs.empty()) std::printf("recover: no interrupted runs to recover\n");
+  return report.exit_code;
+}
+
+}  // namespace runbook::cli

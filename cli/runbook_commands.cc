@@ -1,0 +1,82 @@
+// validate, plan, graph, schema: the commands that read a runbook without running it.
+#include <cstdio>
+
+#include "app/atomic_file.h"
+#include "app/plans.h"
+#include "app/signer.h"
+#include "cli/commands.h"
+#include "engine/plan.h"
+#include "engine/schema.h"
+#include "engine/state_machine.h"
+
+namespace runbook::cli {
+
+int Validate(const GlobalOptions&, const std::vector<std::string>& files) {
+  int code = kExitOk;
+  for (const std::string& f : files) {
+    LoadedRunbook loaded = LoadRunbook(f);
+    if (!ReportLoad(loaded)) {
+      code = kExitInvalid;
+      continue;
+    }
+    const Runbook& rb = *loaded.runbook;
+    StateMachine m = StateMachine::Compile(rb);
+    std::printf("%s: ok (%zu prechecks, %zu steps, %zu checks; %zu states)\n", f.c_str(),
+                rb.prechecks.size(), rb.steps.size(), rb.verify.size(), m.states().size());
+  }
+  return code;
+}
+
+int Plan(const GlobalOptions& global, const PlanOptions& options) {
+  LoadedRunbook loaded = LoadRunbookWithParams(options.file, options.params);
+  if (!ReportLoad(loaded)) return kExitInvalid;
+  int code = kExitOk;
+  std::unique_ptr<AuditStore> store = OpenStore(global, &code);
+  if (!store) return code;
+  std::unique_ptr<Signer> signer = MakeSshKeygenSigner();
+  std::unique_ptr<Clock> clock = MakeSystemClock();
+  PlanService plans(*store, *signer, *clock);
+  auto made = plans.Make(*loaded.runbook, loaded.params, OperatorName(options.as));
+  if (!made.ok()) {
+    PrintError(made.message());
+    return kExitInvalid;
+  }
+  const std::string text =
+      options.json ? made->document.dump(2) + "\n" : RenderPlanText(made->document);
+  if (!options.out.empty()) {
+    if (Status s = WriteFileAtomically(options.out, text); !s.ok()) {
+      PrintError("cannot write " + options.out + ": " + s.message());
+      return kExitInvalid;
+    }
+  }
+  std::fputs(text.c_str(), stdout);
+  if (!options.json && loaded.runbook->approval)
+    std::printf("\nNext: approvers run `runbook approve %s --as NAME`; then `runbook run %s "
+                "--plan %s` with the same params.\n",
+                made->record.plan_id.c_str(), options.file.c_str(),
+                made->record.plan_id.c_str());
+  return kExitOk;
+}
+
+int Graph(const GlobalOptions&, const std::string& file, const std::string& format) {
+  LoadedRunbook loaded = LoadRunbook(file);
+  if (!ReportLoad(loaded)) return kExitInvalid;
+  StateMachine m = StateMachine::Compile(*loaded.runbook);
+  if (format == "dot") {
+    std::fputs(ToDot(m, loaded.runbook->name).c_str(), stdout);
+  } else if (format == "mermaid") {
+    std::fputs(ToMermaid(m).c_str(), stdout);
+  } else {
+    PrintError("--format takes dot or mermaid, got '" + format + "'");
+    return kExitInvalid;
+  }
+  return kExitOk;
+}
+
+int Schema() {
+  std::fputs(RunbookJsonSchema().c_str(), stdout);
+  std::fputs("\n", stdout);
+  return kExitOk;
+}
+
+}  // namespace runbook::cli
