@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-#include "steps/sshd_fixture.h"
+#include "testing/sshd_fixture.h"
 
 namespace runbook {
 namespace {

@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "engine/loader.h"
-#include "steps/http_test_server.h"
-#include "steps/kubectl_cluster_fixture.h"
+#include "testing/http_test_server.h"
+#include "testing/kubectl_cluster_fixture.h"
 #include "steps/process.h"
 
 namespace runbook {

@@ -1,6 +1,6 @@
 // Tests of the kubectl action. The pure parts (object references, undo state, manifests) are
 // tested directly; the runner end to end with the real kubectl against the Kubernetes API
-// stand-in (tests/k8s_standin), or a real cluster when RUNBOOK_K8S_E2E_KUBECONFIG is set
+// stand-in (testing/k8s_standin), or a real cluster when RUNBOOK_K8S_E2E_KUBECONFIG is set
 // (docs/kubectl.md).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -15,14 +15,14 @@
 #include <thread>
 #include <vector>
 
-#include "steps/kubectl_cluster_fixture.h"
 #include "steps/kubectl_command.h"
 #include "steps/kubectl_history.h"
 #include "steps/kubectl_manifests.h"
 #include "steps/kubectl_objects.h"
 #include "steps/process.h"
 #include "steps/step_runners.h"
-#include "tests/fake_step_context.h"
+#include "testing/fake_step_context.h"
+#include "testing/kubectl_cluster_fixture.h"
 
 namespace runbook {
 namespace {
@@ -638,9 +638,8 @@ TEST_F(KubeStepTest, InterruptionAndTheStepTimeoutEndTheAttempt) {
 
 TEST(KubeStandin, PythonSelfTestsPass) {
   ProcessSpec spec;
-  spec.argv = {"python3",  "-m",       "unittest",
-               "discover", "-s",       std::string(RUNBOOK_SOURCE_DIR) + "/tests/k8s_standin",
-               "-p",       "test_*.py"};
+  spec.argv = {"python3", "-m",       "unittest", "discover", "-s", RUNBOOK_K8S_STANDIN_DIR,
+               "-p",      "test_*.py"};
   spec.timeout = std::chrono::seconds(60);
   ProcessResult p = RunProcess(spec, -1);
   EXPECT_TRUE(p.ok()) << p.stderr_tail;

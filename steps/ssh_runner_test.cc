@@ -18,9 +18,9 @@
 
 #include "engine/step_runner.h"
 #include "steps/ssh_session.h"
-#include "steps/sshd_fixture.h"
 #include "steps/step_runners.h"
-#include "tests/fake_step_context.h"
+#include "testing/fake_step_context.h"
+#include "testing/sshd_fixture.h"
 
 namespace runbook {
 namespace {

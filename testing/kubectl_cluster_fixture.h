@@ -1,8 +1,8 @@
 // A Kubernetes API for the kubectl tests: by default the stand-in
-// (tests/k8s_standin/server.py) started on a free loopback port for one test, or, when
+// (testing/k8s_standin/server.py) started on a free loopback port for one test, or, when
 // RUNBOOK_K8S_E2E_KUBECONFIG names a kubeconfig (optionally with RUNBOOK_K8S_E2E_CONTEXT),
 // that real cluster (kind, minikube), in a namespace of its own that is deleted afterwards.
-// See docs/kubectl.md. Test-only: header-only, included by kubectl_runner_test.cc.
+// See docs/kubectl.md. Used by steps/kubectl_runner_test.cc and tests/kubectl_runbook_test.cc.
 #pragma once
 
 #include <fcntl.h>
@@ -177,7 +177,7 @@ class KubeCluster {
  private:
   void StartStandin(double step) {
     kubeconfig_ = dir_.path() + "/kubeconfig";
-    std::string server = std::string(RUNBOOK_SOURCE_DIR) + "/tests/k8s_standin/server.py";
+    std::string server = std::string(RUNBOOK_K8S_STANDIN_DIR) + "/server.py";
     std::vector<std::string> argv = {"python3",
                                      server,
                                      "--port",

@@ -3,7 +3,7 @@
 // made by the test. Also small helpers the ssh tests share (temp dir, free port, shell).
 #pragma once
 
-#include "tests/temp_dir.h"
+#include "testing/temp_dir.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>

@@ -1,4 +1,4 @@
-// Test support for the http action (not part of the steps library): a real cpp-httplib
+// Test support for the http action and the end-to-end tests: a real cpp-httplib
 // server on 127.0.0.1 (plain or TLS), a listener that accepts connections and never answers,
 // and a self-signed certificate made with the openssl CLI. Only loopback is ever used.
 #pragma once
