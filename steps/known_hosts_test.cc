@@ -23,7 +23,9 @@ struct Key {
 };
 
 Key MakeKey(const SshTempDir& dir, const std::string& name, const std::string& type = "ed25519") {
-  ShOutput("ssh-keygen -q -t " + type + " -N '' -f " + dir / name + " >/dev/null 2>&1");
+  int status = -1;
+  ShOutput("ssh-keygen -q -t " + type + " -N '' -f " + dir / name + " >/dev/null 2>&1", &status);
+  EXPECT_EQ(status, 0) << "ssh-keygen failed (scripts/setup.sh installs openssh-client)";
   std::string pub = ReadFileText(dir / (name + ".pub"));
   Key k;
   size_t sp1 = pub.find(' ');

@@ -642,7 +642,7 @@ TEST(KubeStandin, PythonSelfTestsPass) {
                "-p",      "test_*.py"};
   spec.timeout = std::chrono::seconds(60);
   ProcessResult p = RunProcess(spec, -1);
-  EXPECT_TRUE(p.ok()) << p.stderr_tail;
+  EXPECT_TRUE(p.ok()) << p.error << p.stderr_tail;
   EXPECT_THAT(p.stderr_tail, HasSubstr("OK"));
 }
 

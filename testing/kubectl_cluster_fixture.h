@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -55,6 +56,16 @@ class KubeTempDir {
   std::string path_;
 };
 
+/// True when `program` is an executable file in one of the folders of $PATH.
+inline bool OnPath(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  std::istringstream folders(path != nullptr ? path : "");
+  for (std::string folder; std::getline(folders, folder, ':');) {
+    if (::access(((folder.empty() ? "." : folder) + "/" + program).c_str(), X_OK) == 0) return true;
+  }
+  return false;
+}
+
 /// The cluster one test talks to.
 class KubeCluster {
  public:
@@ -68,6 +79,11 @@ class KubeCluster {
   /// `step` is the stand-in controller's seconds per rollout step. On failure, error() says why.
   explicit KubeCluster(double step = 0.1) {
     env_["KUBECACHEDIR"] = dir_.path() + "/kube-cache";
+    // Both are installed by scripts/setup.sh: a test that cannot run fails, and says why.
+    if (!OnPath("kubectl")) {
+      error_ = "kubectl not found on PATH (scripts/setup.sh installs kubernetes-client)";
+      return;
+    }
     if (Real()) {
       kubeconfig_ = std::getenv("RUNBOOK_K8S_E2E_KUBECONFIG");
       const char* c = std::getenv("RUNBOOK_K8S_E2E_CONTEXT");
@@ -88,7 +104,7 @@ class KubeCluster {
       namespace_ = "e2e";
     }
     ProcessResult p = Kubectl({"create", "namespace", namespace_}, /*in_namespace=*/false);
-    if (!p.ok()) error_ = "cannot create namespace " + namespace_ + ": " + p.stderr_tail;
+    if (!p.ok()) error_ = "cannot create namespace " + namespace_ + ": " + p.error + p.stderr_tail;
   }
 
   ~KubeCluster() {
@@ -176,6 +192,10 @@ class KubeCluster {
 
  private:
   void StartStandin(double step) {
+    if (!OnPath("python3")) {
+      error_ = "python3 not found on PATH (scripts/setup.sh installs it); the stand-in needs it";
+      return;
+    }
     kubeconfig_ = dir_.path() + "/kubeconfig";
     std::string server = std::string(RUNBOOK_K8S_STANDIN_DIR) + "/server.py";
     std::vector<std::string> argv = {"python3",
@@ -211,7 +231,7 @@ class KubeCluster {
     if (rc != 0) {
       pid_ = -1;
       ::close(out[0]);
-      error_ = "cannot start python3 " + server;
+      error_ = "cannot start python3 " + server + ": " + std::strerror(rc);
       return;
     }
     std::string line;

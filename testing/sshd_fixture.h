@@ -117,11 +117,16 @@ class TestSshd {
   /// `extra_config`: more sshd_config lines.
   explicit TestSshd(int count = 3, bool allow_ssh_rsa = true, std::string extra_config = "")
       : allow_ssh_rsa_(allow_ssh_rsa), extra_config_(std::move(extra_config)) {
+    if (access(kSshd, X_OK) != 0) {
+      error_ = std::string("no ") + kSshd + " (scripts/setup.sh installs openssh-server)";
+      return;
+    }
     mkdir("/run/sshd", 0755);
     for (const char* k : {"host", "client", "other"}) {
       Run("ssh-keygen -q -t ed25519 -N '' -C test -f " + dir_ / k);
     }
     Run("ssh-keygen -q -t rsa -b 2048 -N '" + rsa_passphrase + "' -C test -f " + dir_ / "rsa");
+    if (!error_.empty()) return;
     WriteFileText(dir_ / "authorized_keys",
                   ReadFileText(dir_ / "client.pub") + ReadFileText(dir_ / "rsa.pub"));
     for (int i = 1; i <= count; ++i) addresses.push_back("127.0.0." + std::to_string(i));
@@ -141,6 +146,7 @@ class TestSshd {
   TestSshd& operator=(const TestSshd&) = delete;
 
   bool ok() const { return !pids_.empty(); }
+  /// Why the server did not start (empty when ok()).
   const std::string& error() const { return error_; }
   std::string path(const std::string& name) const { return dir_ / name; }
   std::string dir() const { return dir_.path(); }
@@ -203,8 +209,7 @@ class TestSshd {
         dup2(null, 0);
         dup2(null, 1);
         std::string cfg = dir_ / ("sshd" + n + ".config");
-        execl("/usr/sbin/sshd", "/usr/sbin/sshd", "-D", "-e", "-f", cfg.c_str(),
-              static_cast<char*>(nullptr));
+        execl(kSshd, kSshd, "-D", "-e", "-f", cfg.c_str(), static_cast<char*>(nullptr));
         _exit(127);
       }
       pids_.push_back(pid);
@@ -226,6 +231,8 @@ class TestSshd {
       Kill();
     }
   }
+
+  static constexpr const char* kSshd = "/usr/sbin/sshd";
 
   bool allow_ssh_rsa_ = true;
   std::string extra_config_;
