@@ -30,8 +30,8 @@ namespace {
 using testing::FakeStepContext;
 using ::testing::HasSubstr;
 using testing::KubeCluster;
-using testing::KubeTempDir;
 using ::testing::Not;
+using testing::TempDir;
 
 // ---------------------------------------------------------------- pure parts
 
@@ -195,7 +195,7 @@ class ParamContext : public FakeStepContext {
 };
 
 TEST(KubeManifests, RendersEveryManifestOfAFolderPrivately) {
-  KubeTempDir dir;
+  TempDir dir;
   dir.Write("m/b.yaml", "image: app:{{ params.version }}\n");
   dir.Write("m/a.json", "{}");
   dir.Write("m/notes.txt", "not a manifest");
@@ -330,7 +330,7 @@ class KubeStepTest : public ::testing::Test {
   }
 
   KubeCluster cluster_;
-  KubeTempDir manifests_;
+  TempDir manifests_;
   ParamContext context_;
   std::unique_ptr<StepRunner> runner_ = MakeKubectlRunner();
 };

@@ -65,7 +65,6 @@ class HttpTestServer {
     thread_.join();
   }
 
-  int port() const { return port_; }
   /// "http://127.0.0.1:PORT" + path.
   std::string Url(std::string_view path) const {
     return scheme_ + "://127.0.0.1:" + std::to_string(port_) + std::string(path);

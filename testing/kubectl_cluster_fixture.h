@@ -15,46 +15,19 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <memory>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "steps/process.h"
+#include "testing/temp_dir.h"
 
 extern char** environ;
 
 namespace runbook::testing {
-
-/// A private temporary folder, removed with everything in it.
-class KubeTempDir {
- public:
-  KubeTempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "kubectl_test.XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~KubeTempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  KubeTempDir(const KubeTempDir&) = delete;
-  KubeTempDir& operator=(const KubeTempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string Write(const std::string& name, const std::string& text) const {
-    std::filesystem::path p = std::filesystem::path(path_) / name;
-    std::filesystem::create_directories(p.parent_path());
-    std::ofstream(p) << text;
-    return p.string();
-  }
-
- private:
-  std::string path_;
-};
 
 /// True when `program` is an executable file in one of the folders of $PATH.
 inline bool OnPath(const std::string& program) {
@@ -126,8 +99,6 @@ class KubeCluster {
   /// The context to name in targets.
   std::string context() const { return Real() ? context_ : "k8s-standin"; }
   const std::string& ns() const { return namespace_; }
-  const std::string& url() const { return url_; }
-  const std::string& dir() const { return dir_.path(); }
   /// Environment for every kubectl the test or the runner starts (a private discovery cache).
   const std::map<std::string, std::string>& env() const { return env_; }
 
@@ -238,20 +209,14 @@ class KubeCluster {
     char c;
     while (::read(out[0], &c, 1) == 1 && c != '\n') line += c;
     ::close(out[0]);
-    const std::string prefix = "k8s-standin listening on ";
-    if (line.rfind(prefix, 0) != 0) {
-      std::ifstream err(log);
-      std::stringstream s;
-      s << err.rdbuf();
-      error_ = "the stand-in did not start: " + line + " " + s.str();
-      return;
+    if (line.rfind("k8s-standin listening on ", 0) != 0) {
+      error_ = "the stand-in did not start: " + line + " " + ReadFile(log);
     }
-    url_ = line.substr(prefix.size());
   }
 
-  KubeTempDir dir_;
+  TempDir dir_{"kubectl_test"};
   std::map<std::string, std::string> env_;
-  std::string kubeconfig_, context_, namespace_, url_, error_;
+  std::string kubeconfig_, context_, namespace_, error_;
   pid_t pid_ = -1;
   int stdin_fd_ = -1;
 };

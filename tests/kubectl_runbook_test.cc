@@ -16,16 +16,16 @@
 #include <vector>
 
 #include "engine/loader.h"
+#include "steps/process.h"
 #include "testing/http_test_server.h"
 #include "testing/kubectl_cluster_fixture.h"
-#include "steps/process.h"
 
 namespace runbook {
 namespace {
 
 using ::testing::HasSubstr;
 using testing::KubeCluster;
-using testing::KubeTempDir;
+using testing::TempDir;
 
 const std::string kRunbook =
     std::string(RUNBOOK_SOURCE_DIR) + "/runbooks/library/k8s-rolling-update.yaml";
@@ -131,7 +131,7 @@ class KubeRunbookRun : public ::testing::Test {
   }
 
   KubeCluster cluster_{0.1};
-  KubeTempDir work_;
+  TempDir work_;
   testing::HttpTestServer health_;
   std::atomic<bool> healthy_{true};
   std::string binary_, runbook_, namespace_;
