@@ -5,7 +5,7 @@
 
 #include <filesystem>
 
-#include "tests/temp_dir.h"
+#include "testing/temp_dir.h"
 
 namespace runbook {
 namespace {

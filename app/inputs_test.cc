@@ -5,7 +5,7 @@
 #include <cstdlib>
 
 #include "app/app_test_util.h"
-#include "tests/temp_dir.h"
+#include "testing/temp_dir.h"
 
 namespace runbook {
 namespace {

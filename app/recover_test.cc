@@ -10,7 +10,7 @@
 #include "app/inputs.h"
 #include "app/run.h"
 #include "engine/engine_test_util.h"
-#include "tests/temp_dir.h"
+#include "testing/temp_dir.h"
 
 namespace runbook {
 namespace {
@@ -18,7 +18,8 @@ namespace {
 using testing::WriteTextFile;
 
 // Runs `path` in a child process whose executor is killed (SIGKILL) by its own second step,
-// so that the run is left unfinished in the audit database, as after a crash.
+// so that the run is left unfinished in the audit database, as after a crash. The step waits
+// a second first, so that its process group id is recorded before the executor dies.
 void RunAndDie(const std::string& db, const std::string& path) {
   const pid_t pid = fork();
   ASSERT_GE(pid, 0);
@@ -53,7 +54,7 @@ TEST(RecoverServiceTest, RollsBackARunWhoseExecutorDiedAndFreesItsLock) {
   WriteTextFile(dir / "rb.yaml", "runbook: app-recover\nlock: app-recover-lock\nsteps:\n"
                                  "  - id: one\n    shell: \"touch " + (dir / "one") + "\"\n"
                                  "    rollback: {shell: \"touch " + (dir / "undo-one") + "\"}\n"
-                                 "  - id: two\n    shell: \"kill -9 $PPID; sleep 30\"\n"
+                                 "  - id: two\n    shell: \"sleep 1; kill -9 $PPID; sleep 30\"\n"
                                  "    rollback: {shell: \"touch " + (dir / "undo-two") + "\"}\n");
   RunAndDie(db, dir / "rb.yaml");
 

@@ -8,7 +8,7 @@
 #include "app/app_test_util.h"
 #include "app/inputs.h"
 #include "engine/engine_test_util.h"
-#include "tests/temp_dir.h"
+#include "testing/temp_dir.h"
 
 namespace runbook {
 namespace {

@@ -4,7 +4,7 @@
 
 #include "app/app_test_util.h"
 #include "app/signer.h"
-#include "tests/temp_dir.h"
+#include "testing/temp_dir.h"
 
 namespace runbook {
 namespace {

@@ -40,9 +40,6 @@ class ScriptedRunner : public StepRunner {
     std::lock_guard<std::mutex> lock(mu);
     const std::string& id = request.step->id;
     calls.push_back(request.attempt == 1 ? id : id + "#" + std::to_string(request.attempt));
-    if (KindOf(request.step->action) == ActionKind::kShell)
-      rendered[id] = context.Render(std::get<ShellAction>(request.step->action).command,
-                                    Quoting::kShell, "");
     if (hooks.count(id)) hooks[id](context);
     StepResult r;
     r.outcome = StepResult::Outcome::kSucceeded;
@@ -73,7 +70,6 @@ class ScriptedRunner : public StepRunner {
   std::map<std::string, std::vector<StepResult>> script;
   std::map<std::string, std::function<void(StepContext&)>> hooks;
   std::vector<std::string> calls;
-  std::map<std::string, std::string> rendered;
 };
 
 class MemoryAudit : public AuditSink {
@@ -110,9 +106,7 @@ class MemoryAudit : public AuditSink {
 class SilentReporter : public Reporter {
  public:
   void RunStarted(const Runbook&, const std::string&, bool) override {}
-  void PhaseChanged(std::string_view, std::string_view to) override {
-    phases.emplace_back(to);
-  }
+  void PhaseChanged(std::string_view, std::string_view) override {}
   void StepStarted(const StepSpec&, Phase, int, int, std::string_view, bool) override {}
   void StepOutput(const StepSpec&, std::string_view, bool, std::string_view line) override {
     output.emplace_back(line);
@@ -121,7 +115,6 @@ class SilentReporter : public Reporter {
   void StepFinished(const StepSpec&, Phase, bool, std::string_view, Duration, bool) override {}
   void Note(std::string_view) override {}
   void RunFinished(const RunSummary&) override {}
-  std::vector<std::string> phases;
   std::vector<std::string> output;
 };
 

@@ -12,9 +12,9 @@
 #include <string>
 #include <thread>
 
-#include "steps/http_test_server.h"
 #include "steps/step_runners.h"
-#include "tests/fake_step_context.h"
+#include "testing/fake_step_context.h"
+#include "testing/http_test_server.h"
 
 namespace runbook {
 namespace {

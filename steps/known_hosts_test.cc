@@ -6,15 +6,15 @@
 
 #include <gtest/gtest.h>
 
-#include "steps/sshd_fixture.h"
+#include "testing/sshd_fixture.h"
 
 namespace runbook {
 namespace {
 
-using testing::ReadFileText;
+using testing::ReadFile;
 using testing::ShOutput;
-using testing::SshTempDir;
-using testing::WriteFileText;
+using testing::TempDir;
+using testing::WriteFile;
 
 // A key as known_hosts writes it: "type base64".
 struct Key {
@@ -22,9 +22,11 @@ struct Key {
   HostKey key;
 };
 
-Key MakeKey(const SshTempDir& dir, const std::string& name, const std::string& type = "ed25519") {
-  ShOutput("ssh-keygen -q -t " + type + " -N '' -f " + dir / name + " >/dev/null 2>&1");
-  std::string pub = ReadFileText(dir / (name + ".pub"));
+Key MakeKey(const TempDir& dir, const std::string& name, const std::string& type = "ed25519") {
+  int status = -1;
+  ShOutput("ssh-keygen -q -t " + type + " -N '' -f " + dir / name + " >/dev/null 2>&1", &status);
+  EXPECT_EQ(status, 0) << "ssh-keygen failed (scripts/setup.sh installs openssh-client)";
+  std::string pub = ReadFile(dir / (name + ".pub"));
   Key k;
   size_t sp1 = pub.find(' ');
   size_t sp2 = pub.find(' ', sp1 + 1);
@@ -36,7 +38,7 @@ Key MakeKey(const SshTempDir& dir, const std::string& name, const std::string& t
 class SshKnownHostsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new SshTempDir();
+    dir_ = new TempDir();
     a_ = new Key(MakeKey(*dir_, "a"));
     b_ = new Key(MakeKey(*dir_, "b"));
   }
@@ -45,11 +47,11 @@ class SshKnownHostsTest : public ::testing::Test {
     delete b_;
     delete dir_;
   }
-  static SshTempDir* dir_;
+  static TempDir* dir_;
   static Key* a_;
   static Key* b_;
 };
-SshTempDir* SshKnownHostsTest::dir_ = nullptr;
+TempDir* SshKnownHostsTest::dir_ = nullptr;
 Key* SshKnownHostsTest::a_ = nullptr;
 Key* SshKnownHostsTest::b_ = nullptr;
 
@@ -94,9 +96,9 @@ TEST_F(SshKnownHostsTest, WildcardsNegationAndCase) {
 
 TEST_F(SshKnownHostsTest, HashedEntriesWrittenBySshKeygenMatch) {
   std::string file = *dir_ / "hashed";
-  WriteFileText(file, "web1 " + a_->line + "\n[127.0.0.3]:2200 " + a_->line + "\n");
+  WriteFile(file, "web1 " + a_->line + "\n[127.0.0.3]:2200 " + a_->line + "\n");
   ShOutput("ssh-keygen -q -H -f " + file + " >/dev/null 2>&1");
-  std::string text = ReadFileText(file);
+  std::string text = ReadFile(file);
   ASSERT_EQ(text.find("web1"), std::string::npos) << text;
   ASSERT_NE(text.find("|1|"), std::string::npos) << text;
   Result<KnownHosts> kh = KnownHosts::Load(file);
@@ -139,43 +141,41 @@ TEST_F(SshKnownHostsTest, MissingFileLoadsEmpty) {
 }
 
 TEST_F(SshKnownHostsTest, AcceptNewAppendsCreatesAndRefusesChangedKeys) {
-  SshTempDir dir;
+  TempDir dir;
   std::string file = dir / "sub/known_hosts";  // the folder does not exist yet
   KnownHosts kh = KnownHosts::Parse("", file);
   Result<HostKeyCheck> r = kh.AcceptNew("127.0.0.1", 2222, a_->key);
   ASSERT_TRUE(r.ok()) << r.message();
   EXPECT_EQ(r->match, HostKeyMatch::kUnknown);  // it was new, and is recorded now
-  EXPECT_EQ(ReadFileText(file), "[127.0.0.1]:2222 " + a_->line + "\n");
+  EXPECT_EQ(ReadFile(file), "[127.0.0.1]:2222 " + a_->line + "\n");
   EXPECT_EQ(kh.Check("127.0.0.1", 2222, a_->key).match, HostKeyMatch::kMatch);
 
   r = kh.AcceptNew("web1", 22, a_->key);
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(ReadFileText(file),
-            "[127.0.0.1]:2222 " + a_->line + "\nweb1 " + a_->line + "\n");
+  EXPECT_EQ(ReadFile(file), "[127.0.0.1]:2222 " + a_->line + "\nweb1 " + a_->line + "\n");
 
   // A changed key is refused and nothing is written.
   r = kh.AcceptNew("127.0.0.1", 2222, b_->key);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->match, HostKeyMatch::kMismatch);
-  EXPECT_EQ(ReadFileText(file),
-            "[127.0.0.1]:2222 " + a_->line + "\nweb1 " + a_->line + "\n");
+  EXPECT_EQ(ReadFile(file), "[127.0.0.1]:2222 " + a_->line + "\nweb1 " + a_->line + "\n");
 }
 
 TEST_F(SshKnownHostsTest, AcceptNewSeesWhatAnotherWriterAdded) {
-  SshTempDir dir;
+  TempDir dir;
   std::string file = dir / "known_hosts";
-  WriteFileText(file, "");
+  WriteFile(file, "");
   KnownHosts stale = KnownHosts::Parse("", file);  // loaded before the other writer
   KnownHosts other = KnownHosts::Parse("", file);
   ASSERT_TRUE(other.AcceptNew("web1", 22, b_->key).ok());
   Result<HostKeyCheck> r = stale.AcceptNew("web1", 22, a_->key);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->match, HostKeyMatch::kMismatch);
-  EXPECT_EQ(ReadFileText(file), "web1 " + b_->line + "\n");
+  EXPECT_EQ(ReadFile(file), "web1 " + b_->line + "\n");
 }
 
 TEST_F(SshKnownHostsTest, ConcurrentAcceptNewWritersLoseNoLine) {
-  SshTempDir dir;
+  TempDir dir;
   std::string file = dir / "known_hosts";
   std::vector<std::thread> writers;
   for (int i = 0; i < 8; ++i) {

@@ -1,6 +1,6 @@
 // Tests of the kubectl action. The pure parts (object references, undo state, manifests) are
 // tested directly; the runner end to end with the real kubectl against the Kubernetes API
-// stand-in (tests/k8s_standin), or a real cluster when RUNBOOK_K8S_E2E_KUBECONFIG is set
+// stand-in (testing/k8s_standin), or a real cluster when RUNBOOK_K8S_E2E_KUBECONFIG is set
 // (docs/kubectl.md).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -15,14 +15,14 @@
 #include <thread>
 #include <vector>
 
-#include "steps/kubectl_cluster_fixture.h"
 #include "steps/kubectl_command.h"
 #include "steps/kubectl_history.h"
 #include "steps/kubectl_manifests.h"
 #include "steps/kubectl_objects.h"
 #include "steps/process.h"
 #include "steps/step_runners.h"
-#include "tests/fake_step_context.h"
+#include "testing/fake_step_context.h"
+#include "testing/kubectl_cluster_fixture.h"
 
 namespace runbook {
 namespace {
@@ -30,8 +30,8 @@ namespace {
 using testing::FakeStepContext;
 using ::testing::HasSubstr;
 using testing::KubeCluster;
-using testing::KubeTempDir;
 using ::testing::Not;
+using testing::TempDir;
 
 // ---------------------------------------------------------------- pure parts
 
@@ -195,7 +195,7 @@ class ParamContext : public FakeStepContext {
 };
 
 TEST(KubeManifests, RendersEveryManifestOfAFolderPrivately) {
-  KubeTempDir dir;
+  TempDir dir;
   dir.Write("m/b.yaml", "image: app:{{ params.version }}\n");
   dir.Write("m/a.json", "{}");
   dir.Write("m/notes.txt", "not a manifest");
@@ -330,7 +330,7 @@ class KubeStepTest : public ::testing::Test {
   }
 
   KubeCluster cluster_;
-  KubeTempDir manifests_;
+  TempDir manifests_;
   ParamContext context_;
   std::unique_ptr<StepRunner> runner_ = MakeKubectlRunner();
 };
@@ -638,12 +638,11 @@ TEST_F(KubeStepTest, InterruptionAndTheStepTimeoutEndTheAttempt) {
 
 TEST(KubeStandin, PythonSelfTestsPass) {
   ProcessSpec spec;
-  spec.argv = {"python3",  "-m",       "unittest",
-               "discover", "-s",       std::string(RUNBOOK_SOURCE_DIR) + "/tests/k8s_standin",
-               "-p",       "test_*.py"};
+  spec.argv = {"python3", "-m",       "unittest", "discover", "-s", RUNBOOK_K8S_STANDIN_DIR,
+               "-p",      "test_*.py"};
   spec.timeout = std::chrono::seconds(60);
   ProcessResult p = RunProcess(spec, -1);
-  EXPECT_TRUE(p.ok()) << p.stderr_tail;
+  EXPECT_TRUE(p.ok()) << p.error << p.stderr_tail;
   EXPECT_THAT(p.stderr_tail, HasSubstr("OK"));
 }
 

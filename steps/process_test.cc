@@ -14,9 +14,8 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/temp_dir.h"
-
 #include "engine/cancel.h"
+#include "testing/temp_dir.h"
 
 namespace runbook {
 namespace {

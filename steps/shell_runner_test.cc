@@ -11,8 +11,8 @@
 #include <gtest/gtest.h>
 
 #include "steps/step_runners.h"
-#include "tests/fake_step_context.h"
-#include "tests/temp_dir.h"
+#include "testing/fake_step_context.h"
+#include "testing/temp_dir.h"
 
 namespace runbook {
 namespace {

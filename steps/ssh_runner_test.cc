@@ -18,21 +18,21 @@
 
 #include "engine/step_runner.h"
 #include "steps/ssh_session.h"
-#include "steps/sshd_fixture.h"
 #include "steps/step_runners.h"
-#include "tests/fake_step_context.h"
+#include "testing/fake_step_context.h"
+#include "testing/sshd_fixture.h"
 
 namespace runbook {
 namespace {
 
 using testing::FreeLoopbackPort;
 using testing::ProcessWithArgvRuns;
-using testing::ReadFileText;
+using testing::ReadFile;
 using testing::ShOutput;
-using testing::SshTempDir;
+using testing::TempDir;
 using testing::TestSshd;
 using testing::WaitUntil;
-using testing::WriteFileText;
+using testing::WriteFile;
 using Clock = std::chrono::steady_clock;
 
 // The address the command was reached on: which "host" it runs on.
@@ -128,14 +128,14 @@ class SshRunnerTest : public ::testing::Test {
   // A copy of one of the fixture's known_hosts files in this test's folder.
   std::string CopyKnownHosts(const std::string& name) {
     std::string path = work_ / ("kh-" + name);
-    WriteFileText(path, ReadFileText(sshd_->path(name)));
+    WriteFile(path, ReadFile(sshd_->path(name)));
     return path;
   }
   bool Exists(const std::string& name) const { return access((work_ / name).c_str(), F_OK) == 0; }
 
   static TestSshd* sshd_;
   SshTestContext ctx_;
-  SshTempDir work_;
+  TempDir work_;
 };
 TestSshd* SshRunnerTest::sshd_ = nullptr;
 
@@ -304,7 +304,7 @@ TEST_F(SshRunnerTest, UnknownHostKeyFailsUnderStrictChecking) {
   EXPECT_EQ(r.outcome, StepResult::Outcome::kFailed);
   EXPECT_NE(r.error.find("unknown host key"), std::string::npos) << r.error;
   EXPECT_FALSE(Exists("ran"));
-  EXPECT_EQ(ReadFileText(Action(step).resolved.known_hosts), "");
+  EXPECT_EQ(ReadFile(Action(step).resolved.known_hosts), "");
 }
 
 TEST_F(SshRunnerTest, AcceptNewRecordsNewKeysThenStrictPasses) {
@@ -315,7 +315,7 @@ TEST_F(SshRunnerTest, AcceptNewRecordsNewKeysThenStrictPasses) {
   StepResult r = Run(step);
   ASSERT_TRUE(r.ok()) << r.error;
   EXPECT_TRUE(Exists("ran-127.0.0.3"));
-  std::string text = ReadFileText(known);
+  std::string text = ReadFile(known);
   for (const char* a : {"127.0.0.1", "127.0.0.2", "127.0.0.3"}) {
     EXPECT_NE(text.find("[" + std::string(a) + "]:" + std::to_string(sshd_->port) + " " +
                         sshd_->host_key + "\n"),
@@ -324,7 +324,7 @@ TEST_F(SshRunnerTest, AcceptNewRecordsNewKeysThenStrictPasses) {
   }
   Action(step).resolved.host_key_checking = HostKeyChecking::kStrict;
   EXPECT_TRUE(Run(step).ok());
-  EXPECT_EQ(ReadFileText(known), text);  // nothing added twice
+  EXPECT_EQ(ReadFile(known), text);  // nothing added twice
 }
 
 TEST_F(SshRunnerTest, AcceptNewStillRefusesAChangedKey) {
@@ -336,13 +336,13 @@ TEST_F(SshRunnerTest, AcceptNewStillRefusesAChangedKey) {
   EXPECT_EQ(r.outcome, StepResult::Outcome::kFailed);
   EXPECT_NE(r.error.find("host key mismatch"), std::string::npos) << r.error;
   EXPECT_FALSE(Exists("ran"));
-  EXPECT_EQ(ReadFileText(known), ReadFileText(sshd_->path("wrong_known_hosts")));
+  EXPECT_EQ(ReadFile(known), ReadFile(sshd_->path("wrong_known_hosts")));
 }
 
 TEST_F(SshRunnerTest, HashedKnownHostsAreUnderstood) {
   std::string known = CopyKnownHosts("known_hosts");
   ShOutput("ssh-keygen -q -H -f " + known + " >/dev/null 2>&1");
-  ASSERT_EQ(ReadFileText(known).find("127.0.0"), std::string::npos);
+  ASSERT_EQ(ReadFile(known).find("127.0.0"), std::string::npos);
   StepSpec step = Step("true");
   Action(step).resolved.known_hosts = known;
   StepResult r = Run(step);
@@ -350,7 +350,7 @@ TEST_F(SshRunnerTest, HashedKnownHostsAreUnderstood) {
 }
 
 TEST_F(SshRunnerTest, DefaultKnownHostsIsUnderHome) {
-  SshTempDir home;
+  TempDir home;
   const char* old = getenv("HOME");
   std::string saved = old != nullptr ? old : "";
   setenv("HOME", home.path().c_str(), 1);
@@ -360,7 +360,7 @@ TEST_F(SshRunnerTest, DefaultKnownHostsIsUnderHome) {
   StepResult r = Run(step);
   setenv("HOME", saved.c_str(), 1);
   ASSERT_TRUE(r.ok()) << r.error;
-  EXPECT_NE(ReadFileText(home / ".ssh/known_hosts").find(sshd_->host_key), std::string::npos);
+  EXPECT_NE(ReadFile(home / ".ssh/known_hosts").find(sshd_->host_key), std::string::npos);
 }
 
 // ---------------------------------------------------------------- unreachable and refused

@@ -11,6 +11,17 @@ set -uo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${1:-${RUNBOOK_BIN:-$SRC/build/runbook}}
+
+cannot_run() {  # cannot_run WHY: a test that cannot run fails, and says why
+  echo "ssh-release e2e cannot run: $1"; echo "ssh-release e2e: 0 passed, 1 failed"; failed=1; exit 1
+}
+[ -x "$BIN" ] || cannot_run "no runbook binary at $BIN"
+# All installed by scripts/setup.sh.
+[ -x /usr/sbin/sshd ] || cannot_run "no /usr/sbin/sshd (openssh-server)"
+for tool in ssh-keygen python3 curl; do
+  command -v "$tool" >/dev/null || cannot_run "$tool not found on PATH"
+done
+
 T=$(mktemp -d /tmp/rb-ssh-release-XXXXXX)
 SSHD_PID=
 passed=0
@@ -32,8 +43,6 @@ check() {  # check DESCRIPTION COMMAND...
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
-
-[ -x "$BIN" ] || { echo "no runbook binary at $BIN"; echo "ssh-release e2e: 0 passed, 1 failed"; failed=1; exit 1; }
 
 # ---- a real sshd on 127.0.0.1
 mkdir -p "$T/sshd" /run/sshd
@@ -57,6 +66,7 @@ for _ in $(seq 100); do
   (exec 3<>"/dev/tcp/127.0.0.1/$SSH_PORT") 2>/dev/null && break
   sleep 0.05
 done
+(exec 3<>"/dev/tcp/127.0.0.1/$SSH_PORT") 2>/dev/null || cannot_run "sshd did not start: $(cat "$T/sshd/log")"
 echo "[127.0.0.1]:$SSH_PORT $(cut -d' ' -f1,2 "$T/sshd/host.pub")" > "$T/sshd/known_hosts"
 
 # ---- artifacts: 1.0.0 and 1.1.0 are healthy, 1.2.0 is not

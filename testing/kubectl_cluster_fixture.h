@@ -1,8 +1,8 @@
 // A Kubernetes API for the kubectl tests: by default the stand-in
-// (tests/k8s_standin/server.py) started on a free loopback port for one test, or, when
+// (testing/k8s_standin/server.py) started on a free loopback port for one test, or, when
 // RUNBOOK_K8S_E2E_KUBECONFIG names a kubeconfig (optionally with RUNBOOK_K8S_E2E_CONTEXT),
 // that real cluster (kind, minikube), in a namespace of its own that is deleted afterwards.
-// See docs/kubectl.md. Test-only: header-only, included by kubectl_runner_test.cc.
+// See docs/kubectl.md. Used by steps/kubectl_runner_test.cc and tests/kubectl_runbook_test.cc.
 #pragma once
 
 #include <fcntl.h>
@@ -14,46 +14,30 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <memory>
+#include <cstring>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "steps/process.h"
+#include "testing/temp_dir.h"
 
 extern char** environ;
 
 namespace runbook::testing {
 
-/// A private temporary folder, removed with everything in it.
-class KubeTempDir {
- public:
-  KubeTempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "kubectl_test.XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
+/// True when `program` is an executable file in one of the folders of $PATH.
+inline bool OnPath(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  std::istringstream folders(path != nullptr ? path : "");
+  for (std::string folder; std::getline(folders, folder, ':');) {
+    if (::access(((folder.empty() ? "." : folder) + "/" + program).c_str(), X_OK) == 0) return true;
   }
-  ~KubeTempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  KubeTempDir(const KubeTempDir&) = delete;
-  KubeTempDir& operator=(const KubeTempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string Write(const std::string& name, const std::string& text) const {
-    std::filesystem::path p = std::filesystem::path(path_) / name;
-    std::filesystem::create_directories(p.parent_path());
-    std::ofstream(p) << text;
-    return p.string();
-  }
-
- private:
-  std::string path_;
-};
+  return false;
+}
 
 /// The cluster one test talks to.
 class KubeCluster {
@@ -68,6 +52,11 @@ class KubeCluster {
   /// `step` is the stand-in controller's seconds per rollout step. On failure, error() says why.
   explicit KubeCluster(double step = 0.1) {
     env_["KUBECACHEDIR"] = dir_.path() + "/kube-cache";
+    // Both are installed by scripts/setup.sh: a test that cannot run fails, and says why.
+    if (!OnPath("kubectl")) {
+      error_ = "kubectl not found on PATH (scripts/setup.sh installs kubernetes-client)";
+      return;
+    }
     if (Real()) {
       kubeconfig_ = std::getenv("RUNBOOK_K8S_E2E_KUBECONFIG");
       const char* c = std::getenv("RUNBOOK_K8S_E2E_CONTEXT");
@@ -88,7 +77,7 @@ class KubeCluster {
       namespace_ = "e2e";
     }
     ProcessResult p = Kubectl({"create", "namespace", namespace_}, /*in_namespace=*/false);
-    if (!p.ok()) error_ = "cannot create namespace " + namespace_ + ": " + p.stderr_tail;
+    if (!p.ok()) error_ = "cannot create namespace " + namespace_ + ": " + p.error + p.stderr_tail;
   }
 
   ~KubeCluster() {
@@ -110,8 +99,6 @@ class KubeCluster {
   /// The context to name in targets.
   std::string context() const { return Real() ? context_ : "k8s-standin"; }
   const std::string& ns() const { return namespace_; }
-  const std::string& url() const { return url_; }
-  const std::string& dir() const { return dir_.path(); }
   /// Environment for every kubectl the test or the runner starts (a private discovery cache).
   const std::map<std::string, std::string>& env() const { return env_; }
 
@@ -176,8 +163,12 @@ class KubeCluster {
 
  private:
   void StartStandin(double step) {
+    if (!OnPath("python3")) {
+      error_ = "python3 not found on PATH (scripts/setup.sh installs it); the stand-in needs it";
+      return;
+    }
     kubeconfig_ = dir_.path() + "/kubeconfig";
-    std::string server = std::string(RUNBOOK_SOURCE_DIR) + "/tests/k8s_standin/server.py";
+    std::string server = std::string(RUNBOOK_K8S_STANDIN_DIR) + "/server.py";
     std::vector<std::string> argv = {"python3",
                                      server,
                                      "--port",
@@ -211,27 +202,21 @@ class KubeCluster {
     if (rc != 0) {
       pid_ = -1;
       ::close(out[0]);
-      error_ = "cannot start python3 " + server;
+      error_ = "cannot start python3 " + server + ": " + std::strerror(rc);
       return;
     }
     std::string line;
     char c;
     while (::read(out[0], &c, 1) == 1 && c != '\n') line += c;
     ::close(out[0]);
-    const std::string prefix = "k8s-standin listening on ";
-    if (line.rfind(prefix, 0) != 0) {
-      std::ifstream err(log);
-      std::stringstream s;
-      s << err.rdbuf();
-      error_ = "the stand-in did not start: " + line + " " + s.str();
-      return;
+    if (line.rfind("k8s-standin listening on ", 0) != 0) {
+      error_ = "the stand-in did not start: " + line + " " + ReadFile(log);
     }
-    url_ = line.substr(prefix.size());
   }
 
-  KubeTempDir dir_;
+  TempDir dir_{"kubectl_test"};
   std::map<std::string, std::string> env_;
-  std::string kubeconfig_, context_, namespace_, url_, error_;
+  std::string kubeconfig_, context_, namespace_, error_;
   pid_t pid_ = -1;
   int stdin_fd_ = -1;
 };

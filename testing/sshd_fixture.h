@@ -1,9 +1,9 @@
 // A real OpenSSH server for the ssh tests: /usr/sbin/sshd on a free port, listening on
 // 127.0.0.1 .. 127.0.0.N so that each address stands for one host, with host and client keys
-// made by the test. Also small helpers the ssh tests share (temp dir, free port, shell).
+// made by the test. Also small helpers the ssh tests share (free port, shell, waiting).
 #pragma once
 
-#include "tests/temp_dir.h"
+#include "testing/temp_dir.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -27,9 +27,6 @@
 
 namespace runbook::testing {
 
-/// A fresh folder under /tmp, removed with everything in it on destruction.
-using SshTempDir = testing::TempDir;
-
 /// Runs `command` with /bin/sh and returns its stdout; `status` gets the exit status.
 inline std::string ShOutput(const std::string& command, int* status = nullptr) {
   std::string out;
@@ -41,17 +38,6 @@ inline std::string ShOutput(const std::string& command, int* status = nullptr) {
   int rc = pclose(p);
   if (status != nullptr) *status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
   return out;
-}
-
-inline std::string ReadFileText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-inline void WriteFileText(const std::string& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary) << text;
 }
 
 /// A TCP port on 127.0.0.1 that nothing listens on (at the time of the call).
@@ -92,7 +78,7 @@ inline bool ProcessWithArgvRuns(const std::vector<std::string>& argv) {
   bool found = false;
   while (dirent* e = readdir(d)) {
     if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    if (ReadFileText(std::string("/proc/") + e->d_name + "/cmdline") == want) found = true;
+    if (ReadFile(std::string("/proc/") + e->d_name + "/cmdline") == want) found = true;
   }
   closedir(d);
   return found;
@@ -117,13 +103,17 @@ class TestSshd {
   /// `extra_config`: more sshd_config lines.
   explicit TestSshd(int count = 3, bool allow_ssh_rsa = true, std::string extra_config = "")
       : allow_ssh_rsa_(allow_ssh_rsa), extra_config_(std::move(extra_config)) {
+    if (access(kSshd, X_OK) != 0) {
+      error_ = std::string("no ") + kSshd + " (scripts/setup.sh installs openssh-server)";
+      return;
+    }
     mkdir("/run/sshd", 0755);
     for (const char* k : {"host", "client", "other"}) {
       Run("ssh-keygen -q -t ed25519 -N '' -C test -f " + dir_ / k);
     }
     Run("ssh-keygen -q -t rsa -b 2048 -N '" + rsa_passphrase + "' -C test -f " + dir_ / "rsa");
-    WriteFileText(dir_ / "authorized_keys",
-                  ReadFileText(dir_ / "client.pub") + ReadFileText(dir_ / "rsa.pub"));
+    if (!error_.empty()) return;
+    WriteFile(dir_ / "authorized_keys", ReadFile(dir_ / "client.pub") + ReadFile(dir_ / "rsa.pub"));
     for (int i = 1; i <= count; ++i) addresses.push_back("127.0.0." + std::to_string(i));
     host_key = PublicKey("host");
     other_key = PublicKey("other");
@@ -132,28 +122,23 @@ class TestSshd {
       StartOn(FreeLoopbackPort());
     }
     for (const std::string& a : addresses) specs.push_back(a + ":" + std::to_string(port));
-    WriteFileText(dir_ / "known_hosts", KnownHostsFor(host_key));
-    WriteFileText(dir_ / "wrong_known_hosts", KnownHostsFor(other_key));
-    WriteFileText(dir_ / "empty_known_hosts", "");
+    WriteFile(dir_ / "known_hosts", KnownHostsFor(host_key));
+    WriteFile(dir_ / "wrong_known_hosts", KnownHostsFor(other_key));
+    WriteFile(dir_ / "empty_known_hosts", "");
   }
   ~TestSshd() { Kill(); }
   TestSshd(const TestSshd&) = delete;
   TestSshd& operator=(const TestSshd&) = delete;
 
   bool ok() const { return !pids_.empty(); }
+  /// Why the server did not start (empty when ok()).
   const std::string& error() const { return error_; }
   std::string path(const std::string& name) const { return dir_ / name; }
-  std::string dir() const { return dir_.path(); }
-  /// Stops the server (the listener; open connections end with their clients).
-  void Kill() {
-    for (pid_t pid : pids_) kill(pid, SIGTERM);
-    for (pid_t pid : pids_) waitpid(pid, nullptr, 0);
-    pids_.clear();
-  }
   /// "[127.0.0.1]:PORT keytype base64\n..." for every address.
   std::string KnownHostsFor(const std::string& key) const {
     std::string out;
-    for (const std::string& a : addresses) out += "[" + a + "]:" + std::to_string(port) + " " + key + "\n";
+    for (const std::string& a : addresses)
+      out += "[" + a + "]:" + std::to_string(port) + " " + key + "\n";
     return out;
   }
 
@@ -165,6 +150,13 @@ class TestSshd {
   std::string rsa_passphrase = "correct horse";
 
  private:
+  /// Stops the server (the listener; open connections end with their clients).
+  void Kill() {
+    for (pid_t pid : pids_) kill(pid, SIGTERM);
+    for (pid_t pid : pids_) waitpid(pid, nullptr, 0);
+    pids_.clear();
+  }
+
   void Run(const std::string& command) {
     int status = 0;
     ShOutput(command + " >/dev/null 2>&1", &status);
@@ -172,7 +164,7 @@ class TestSshd {
   }
 
   std::string PublicKey(const std::string& name) const {
-    std::istringstream in(ReadFileText(dir_ / (name + ".pub")));
+    std::istringstream in(ReadFile(dir_ / (name + ".pub")));
     std::string type, blob;
     in >> type >> blob;
     return type + " " + blob;
@@ -194,7 +186,7 @@ class TestSshd {
                 "MaxStartups 500\nMaxSessions 50\nLogLevel ERROR\n" +
                 // libssh2 1.10 signs with RSA keys only as ssh-rsa (SHA-1); see docs/ssh.md.
                 (allow_ssh_rsa_ ? "PubkeyAcceptedAlgorithms +ssh-rsa\n" : "") + extra_config_;
-      WriteFileText(dir_ / ("sshd" + n + ".config"), config);
+      WriteFile(dir_ / ("sshd" + n + ".config"), config);
       pid_t pid = fork();
       if (pid == 0) {
         int log = open((dir_ / "sshd.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
@@ -203,8 +195,7 @@ class TestSshd {
         dup2(null, 0);
         dup2(null, 1);
         std::string cfg = dir_ / ("sshd" + n + ".config");
-        execl("/usr/sbin/sshd", "/usr/sbin/sshd", "-D", "-e", "-f", cfg.c_str(),
-              static_cast<char*>(nullptr));
+        execl(kSshd, kSshd, "-D", "-e", "-f", cfg.c_str(), static_cast<char*>(nullptr));
         _exit(127);
       }
       pids_.push_back(pid);
@@ -222,14 +213,16 @@ class TestSshd {
         },
         10);
     if (!up || died) {
-      error_ = "sshd did not start: " + ReadFileText(dir_ / "sshd.log");
+      error_ = "sshd did not start: " + ReadFile(dir_ / "sshd.log");
       Kill();
     }
   }
 
+  static constexpr const char* kSshd = "/usr/sbin/sshd";
+
   bool allow_ssh_rsa_ = true;
   std::string extra_config_;
-  SshTempDir dir_;
+  TempDir dir_;
   std::vector<pid_t> pids_;
   std::string error_;
 };

@@ -1,4 +1,4 @@
-// Test support for the http action (not part of the steps library): a real cpp-httplib
+// Test support for the http action and the end-to-end tests: a real cpp-httplib
 // server on 127.0.0.1 (plain or TLS), a listener that accepts connections and never answers,
 // and a self-signed certificate made with the openssl CLI. Only loopback is ever used.
 #pragma once
@@ -65,7 +65,6 @@ class HttpTestServer {
     thread_.join();
   }
 
-  int port() const { return port_; }
   /// "http://127.0.0.1:PORT" + path.
   std::string Url(std::string_view path) const {
     return scheme_ + "://127.0.0.1:" + std::to_string(port_) + std::string(path);

@@ -1,6 +1,6 @@
 """Self-tests of the stand-in: the patch semantics, and the server and controller over HTTP.
 
-    python3 -m unittest discover -s tests/k8s_standin -p 'test_*.py'
+    python3 -m unittest discover -s testing/k8s_standin -p 'test_*.py'
 (also run by steps_tests, KubeStandin.PythonSelfTestsPass).
 """
 

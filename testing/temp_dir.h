@@ -1,5 +1,5 @@
-// Test support: a scratch folder removed with its contents at the end of the test, and a
-// whole-file read.
+// Test support: a scratch folder removed with its contents at the end of the test, and
+// whole-file reads and writes.
 #pragma once
 
 #include <stdlib.h>
@@ -11,6 +11,7 @@
 
 namespace runbook::testing {
 
+/// A fresh folder under the temp dir, removed with everything in it on destruction.
 class TempDir {
  public:
   explicit TempDir(const std::string& prefix = "runbook-test") {
@@ -27,16 +28,28 @@ class TempDir {
   const std::string& path() const { return path_; }
   std::string File(const std::string& name) const { return path_ + "/" + name; }
   std::string operator/(const std::string& name) const { return File(name); }
+  /// Writes `text` to `name` (which may name subfolders, made as needed); returns its path.
+  std::string Write(const std::string& name, const std::string& text) const {
+    const std::filesystem::path p = File(name);
+    std::filesystem::create_directories(p.parent_path());
+    std::ofstream(p, std::ios::binary) << text;
+    return p.string();
+  }
 
  private:
   std::string path_;
 };
 
+/// The whole file ("" when it cannot be read).
 inline std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+inline void WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
 }
 
 }  // namespace runbook::testing
