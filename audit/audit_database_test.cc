@@ -210,8 +210,9 @@ TEST(AuditDatabaseOpenTest, ThePartsShareOneConnection) {
   PlanRecord plan;
   plan.plan_id = "p";
   ASSERT_TRUE(db->plans().SavePlan(plan).ok());
-  EXPECT_EQ(SqlValue(path, "SELECT (SELECT count(*) FROM runs) || (SELECT count(*) FROM locks) || "
-                           "(SELECT count(*) FROM plans)"),
+  EXPECT_EQ(SqlValue(path,
+                     "SELECT (SELECT count(*) FROM runs) || (SELECT count(*) FROM locks) || "
+                     "(SELECT count(*) FROM plans)"),
             "111");
 }
 

@@ -231,7 +231,8 @@ TEST(EventLogTest, ThreadsMayShareOneLog) {
   for (int t = 0; t < 3; ++t) {
     threads.emplace_back([&db, t] {
       for (int i = 0; i < 10; ++i) {
-        Status s = db->events().Append("r", MakeEvent("attempt_finished", i, "host" + std::to_string(t)));
+        Status s =
+            db->events().Append("r", MakeEvent("attempt_finished", i, "host" + std::to_string(t)));
         EXPECT_TRUE(s.ok()) << s.message();
       }
     });
@@ -381,7 +382,6 @@ TEST(EventLogTest, VerifyOfAnEmptyLogIsOk) {
   EXPECT_EQ(report.head_seq, 0);
 }
 
-
 // ---------------------------------------------------------------- busy
 
 // In WAL mode a writer does not block readers: while another process holds the write lock,
@@ -398,8 +398,7 @@ TEST(EventLogBusyTest, WritesToADatabaseAnotherProcessWritesAreBusyAndReadsStill
     DatabaseHolder holder(path);  // a writer: WAL still lets readers through
     Status s = db->events().Append("run-a", MakeEvent("step_started", 900));
     EXPECT_TRUE(s.IsBusy()) << s.message();
-    EXPECT_NE(s.message().find("cannot record event step_started of run run-a"),
-              std::string::npos)
+    EXPECT_NE(s.message().find("cannot record event step_started of run run-a"), std::string::npos)
         << s.message();
     EXPECT_TRUE(db->events().BeginRun(MakeRun("run-c")).IsBusy());
     EXPECT_TRUE(db->events().EndRun("run-a", "succeeded", 0).IsBusy());

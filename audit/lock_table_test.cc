@@ -58,8 +58,9 @@ TEST(LockTableTest, AcquireRefuseReleaseAndReacquire) {
   ASSERT_TRUE(db->locks().Unlock("prod/web", "run-a").ok());  // releasing twice is harmless
   EXPECT_TRUE(db->locks().TryLock("prod/web", "run-b", getpid(), host)->acquired);
 
-  EXPECT_EQ(SqlValue(path, "SELECT group_concat(lock_key || '=' || run_id, ' ') FROM "
-                           "(SELECT * FROM locks ORDER BY lock_key)"),
+  EXPECT_EQ(SqlValue(path,
+                     "SELECT group_concat(lock_key || '=' || run_id, ' ') FROM "
+                     "(SELECT * FROM locks ORDER BY lock_key)"),
             "prod/api=run-b prod/web=run-b");
 }
 
@@ -89,8 +90,7 @@ TEST(LockTableTest, ADeadHolderWithAnUnfinishedRunIsReportedNotStolen) {
   // recover continues the run under the same lock, then frees it.
   Result<LockAttempt> recover = db->locks().TryLock("k", "crashed", getpid(), LocalHostName());
   ASSERT_TRUE(recover->acquired);
-  EXPECT_EQ(SqlValue(path, "SELECT pid FROM locks WHERE lock_key = 'k'"),
-            std::to_string(getpid()));
+  EXPECT_EQ(SqlValue(path, "SELECT pid FROM locks WHERE lock_key = 'k'"), std::to_string(getpid()));
   ASSERT_TRUE(db->locks().Unlock("k", "crashed").ok());
   EXPECT_EQ(SqlValue(path, "SELECT count(*) FROM locks"), "0");
   EXPECT_TRUE(db->locks().TryLock("k", "next", getpid(), LocalHostName())->acquired);
@@ -152,7 +152,6 @@ TEST(LockTableTest, AHolderOnAnotherHostCountsAsAlive) {
   EXPECT_FALSE(next->holder.same_host);
   EXPECT_TRUE(next->holder.alive);
 }
-
 
 TEST(LockTableTest, ALockedDatabaseIsBusyNotAHeldLock) {
   TempDir dir;

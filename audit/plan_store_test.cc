@@ -76,7 +76,6 @@ TEST(PlanStoreTest, SaveGetListAndApprove) {
   EXPECT_TRUE(db->plans().Approvals("p-2")->empty());
 }
 
-
 // Another process writing: a write waits, then fails as busy, not as an unknown plan; reads go
 // on (WAL).
 TEST(PlanStoreTest, ALockedDatabaseIsBusyNotAnUnknownPlan) {
