@@ -6,19 +6,19 @@
 namespace runbook {
 namespace {
 
-Result<StoredRun> FindRun(AuditStore& store, const std::string& run_id) {
-  auto run = store.GetRun(run_id);
-  if (!run.ok())
+Result<StoredRun> FindRun(EventLog& log, const std::string& run_id) {
+  auto run = log.GetRun(run_id);
+  if (run.status().IsNotFound())
     return Status::NotFound(run.message() + " (see `runbook runs` for the recorded runs)");
   return run;
 }
 
 }  // namespace
 
-Result<RunHistoryView> ReplayRun(AuditStore& store, const std::string& run_id, bool verify) {
-  auto run = FindRun(store, run_id);
+Result<RunHistoryView> ReplayRun(EventLog& log, const std::string& run_id, bool verify) {
+  auto run = FindRun(log, run_id);
   if (!run.ok()) return run.status();
-  auto events = store.Events(run_id);
+  auto events = log.Events(run_id);
   if (!events.ok()) return events.status();
   RunHistoryView view;
   view.run = std::move(run.value());
@@ -26,30 +26,30 @@ Result<RunHistoryView> ReplayRun(AuditStore& store, const std::string& run_id, b
   view.verified = verify;
   if (verify) {
     view.divergences = CheckReplay(view.run, view.events);
-    auto chain = store.Verify();
-    if (!chain.ok()) {
-      view.divergences.push_back(chain.message());
-    } else if (!chain->ok) {
+    auto chain = log.Verify();
+    // A chain that could not be read (busy, I/O) is an error, not a divergence.
+    if (!chain.ok()) return chain.status();
+    if (!chain->ok) {
       view.divergences.push_back("hash chain: " + chain->problem);
     }
   }
   return view;
 }
 
-Result<std::vector<StoredEvent>> ExportEvents(AuditStore& store,
+Result<std::vector<StoredEvent>> ExportEvents(EventLog& log,
                                               const std::optional<std::string>& run_id) {
   if (run_id) {
-    auto run = FindRun(store, *run_id);
+    auto run = FindRun(log, *run_id);
     if (!run.ok()) return run.status();
   }
-  return store.Events(run_id);
+  return log.Events(run_id);
 }
 
-Result<std::string> RenderRunReport(AuditStore& store, const std::string& run_id,
+Result<std::string> RenderRunReport(EventLog& log, const std::string& run_id,
                                     StoredRun* run_out) {
-  auto run = FindRun(store, run_id);
+  auto run = FindRun(log, run_id);
   if (!run.ok()) return run.status();
-  auto events = store.Events(run_id);
+  auto events = log.Events(run_id);
   if (!events.ok()) return events.status();
   std::string html = RenderPostmortemHtml(*run, *events);
   if (run_out) *run_out = std::move(run.value());

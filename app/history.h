@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "audit/audit_store.h"
+#include "audit/event_log.h"
 #include "engine/status.h"
 
 namespace runbook {
@@ -21,16 +21,17 @@ struct RunHistoryView {
 };
 
 /// One run's row and events; with `verify`, also re-derives its transitions from the
-/// recorded runbook and checks the hash chain. kNotFound for an unknown run.
-Result<RunHistoryView> ReplayRun(AuditStore& store, const std::string& run_id, bool verify);
+/// recorded runbook and checks the hash chain. kNotFound for an unknown run; kBusy when the
+/// chain could not be read because another process kept the database locked.
+Result<RunHistoryView> ReplayRun(EventLog& log, const std::string& run_id, bool verify);
 
 /// The events of one run (kNotFound for an unknown run) or, with no run, of the whole log.
-Result<std::vector<StoredEvent>> ExportEvents(AuditStore& store,
+Result<std::vector<StoredEvent>> ExportEvents(EventLog& log,
                                               const std::optional<std::string>& run_id);
 
 /// The post-mortem report of one run as one self-contained HTML page. kNotFound for an
 /// unknown run.
-Result<std::string> RenderRunReport(AuditStore& store, const std::string& run_id,
+Result<std::string> RenderRunReport(EventLog& log, const std::string& run_id,
                                     StoredRun* run_out = nullptr);
 
 }  // namespace runbook

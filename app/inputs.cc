@@ -15,8 +15,8 @@ std::string AuditDbPath(const std::string& flag) {
   return ".runbook/audit.db";
 }
 
-Result<std::unique_ptr<AuditStore>> OpenAuditStore(const std::string& flag) {
-  return AuditStore::Open(AuditDbPath(flag));
+Result<std::unique_ptr<AuditDatabase>> OpenAuditDatabase(const std::string& flag) {
+  return AuditDatabase::Open(AuditDbPath(flag));
 }
 
 std::string OperatorName(const std::string& as) {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "audit/audit_store.h"
+#include "audit/audit_database.h"
 #include "engine/diagnostics.h"
 #include "engine/model.h"
 #include "engine/status.h"
@@ -19,7 +19,7 @@ namespace runbook {
 std::string AuditDbPath(const std::string& flag);
 
 /// Opens (creating when missing) the audit database `flag` selects.
-Result<std::unique_ptr<AuditStore>> OpenAuditStore(const std::string& flag);
+Result<std::unique_ptr<AuditDatabase>> OpenAuditDatabase(const std::string& flag);
 
 /// Who acts: `as` (--as) when given, else $RUNBOOK_OPERATOR, else the login name.
 std::string OperatorName(const std::string& as);

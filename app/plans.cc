@@ -135,13 +135,13 @@ std::string StillNeeded(const PlanRecord& plan, const ApprovalSpec* policy,
   return out;
 }
 
-PlanService::PlanService(AuditStore& store, Signer& signer, const Clock& clock)
-    : store_(store), signer_(signer), clock_(clock) {}
+PlanService::PlanService(AuditDatabase& db, Signer& signer, const Clock& clock)
+    : db_(db), signer_(signer), clock_(clock) {}
 
 Result<PlanView> PlanService::View(const PlanRecord& plan, bool verify_signatures) {
   PlanView v;
   v.plan = plan;
-  auto decisions = store_.Approvals(plan.plan_id);
+  auto decisions = db_.plans().Approvals(plan.plan_id);
   if (!decisions.ok()) return decisions.status();
   v.decisions = std::move(*decisions);
   auto runbook = LoadPlanRunbook(plan);
@@ -174,14 +174,14 @@ Result<PlanService::MadePlan> PlanService::Make(const Runbook& runbook,
   record.requested_by = requested_by;
   record.status = "pending";
   record.document = made.document;
-  if (Status s = store_.SavePlan(record); !s.ok())
+  if (Status s = db_.plans().SavePlan(record); !s.ok())
     return s.WithContext("cannot store the plan");
   made.document["status"] = "pending";
   return made;
 }
 
 Result<std::vector<PlanView>> PlanService::List() {
-  auto plans = store_.ListPlans();
+  auto plans = db_.plans().ListPlans();
   if (!plans.ok()) return plans.status();
   std::vector<PlanView> out;
   for (const PlanRecord& p : *plans) {
@@ -193,14 +193,15 @@ Result<std::vector<PlanView>> PlanService::List() {
 }
 
 Result<PlanService::PlanDetails> PlanService::Show(const std::string& plan_id) {
-  auto plan = store_.GetPlan(plan_id);
-  if (!plan.ok())
+  auto plan = db_.plans().GetPlan(plan_id);
+  if (plan.status().IsNotFound())
     return Status::NotFound(plan.message() + " (see `runbook plans` for the recorded plans)");
+  if (!plan.ok()) return plan.status();
   auto view = View(*plan, /*verify_signatures=*/true);
   if (!view.ok()) return view.status();
   PlanDetails details;
   details.view = std::move(view.value());
-  if (auto all = store_.ListRuns(); all.ok()) {
+  if (auto all = db_.events().ListRuns(); all.ok()) {
     for (const StoredRun& r : *all)
       if (r.plan_id == plan_id)
         details.runs.push_back(r.run_id + " (" + (r.state.empty() ? "unfinished" : r.state) + ")");
@@ -211,9 +212,10 @@ Result<PlanService::PlanDetails> PlanService::Show(const std::string& plan_id) {
 Result<PlanService::ApproveOutcome> PlanService::Approve(const ApproveRequest& request) {
   const std::string& as = request.approver;
   if (as.empty()) return Status::Invalid("--as needs the approver's name");
-  auto plan = store_.GetPlan(request.plan_id);
-  if (!plan.ok())
+  auto plan = db_.plans().GetPlan(request.plan_id);
+  if (plan.status().IsNotFound())
     return Status::Refused(plan.message() + " (see `runbook plans` for the recorded plans)");
+  if (!plan.ok()) return plan.status();
   auto view = View(*plan, /*verify_signatures=*/false);
   if (!view.ok()) return view.status();
   if (!view->runbook)
@@ -273,14 +275,14 @@ Result<PlanService::ApproveOutcome> PlanService::Approve(const ApproveRequest& r
   } else if (!request.key.empty()) {
     outcome.key_ignored = true;
   }
-  if (Status s = store_.AddApproval(record); !s.ok())
+  if (Status s = db_.plans().AddApproval(record); !s.ok())
     return s.WithContext("cannot record the approval");
 
   auto after = View(*plan, /*verify_signatures=*/false);
   if (!after.ok()) return after.status();
   outcome.approved = after->tally.approved();
   if (outcome.approved && plan->status != "approved") {
-    if (Status s = store_.SetPlanStatus(request.plan_id, "approved"); !s.ok())
+    if (Status s = db_.plans().SetPlanStatus(request.plan_id, "approved"); !s.ok())
       outcome.status_update = s.WithContext("could not mark plan " + request.plan_id + " approved");
   }
   outcome.view = std::move(after.value());
@@ -291,9 +293,10 @@ Result<PlanRecord> PlanService::Reject(const std::string& plan_id, const std::st
                                        const std::string& comment) {
   if (name.empty() || comment.empty())
     return Status::Invalid("reject needs --as NAME and --comment saying why");
-  auto plan = store_.GetPlan(plan_id);
-  if (!plan.ok())
+  auto plan = db_.plans().GetPlan(plan_id);
+  if (plan.status().IsNotFound())
     return Status::Refused(plan.message() + " (see `runbook plans` for the recorded plans)");
+  if (!plan.ok()) return plan.status();
   // The requester may withdraw their plan; otherwise a rejection is a reviewer's decision,
   // so the approvers list applies as it does to approvals. When the stored text no longer
   // loads there is no list to apply, and blocking is always safe.
@@ -310,9 +313,9 @@ Result<PlanRecord> PlanService::Reject(const std::string& plan_id, const std::st
   record.approver = name;
   record.decision = "reject";
   record.comment = comment;
-  if (Status s = store_.AddApproval(record); !s.ok())
+  if (Status s = db_.plans().AddApproval(record); !s.ok())
     return s.WithContext("cannot record the rejection");
-  if (Status s = store_.SetPlanStatus(plan_id, "rejected"); !s.ok())
+  if (Status s = db_.plans().SetPlanStatus(plan_id, "rejected"); !s.ok())
     return s.WithContext("cannot mark plan " + plan_id + " rejected");
   return std::move(plan.value());
 }
@@ -321,12 +324,13 @@ Result<std::string> PlanService::CheckApproved(const Runbook& runbook,
                                                const std::map<std::string, std::string>& params,
                                                const std::string& plan_id,
                                                const std::string& operator_name) {
-  auto plan = store_.GetPlan(plan_id);
-  if (!plan.ok())
+  auto plan = db_.plans().GetPlan(plan_id);
+  if (plan.status().IsNotFound())
     return Status::Refused(plan.message() + ": make one with `runbook plan " +
                            ShellWord(runbook.path) +
                            " -p ...`, have it approved, then run with --plan (see `runbook "
                            "plans`)");
+  if (!plan.ok()) return plan.status();
   if (plan->runbook != runbook.name)
     return Status::Refused("plan " + plan_id + " is for runbook '" + plan->runbook +
                            "', not '" + runbook.name + "'");

@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/approval_policy.h"
-#include "audit/audit_store.h"
+#include "audit/audit_database.h"
 #include "engine/clock.h"
 #include "engine/model.h"
 #include "engine/status.h"
@@ -62,7 +62,7 @@ std::string JoinWords(const std::vector<std::string>& items, const std::string& 
 class PlanService {
  public:
   /// Every reference must outlive the service.
-  PlanService(AuditStore& store, Signer& signer, const Clock& clock);
+  PlanService(AuditDatabase& db, Signer& signer, const Clock& clock);
 
   struct MadePlan {
     nlohmann::json document;  // the plan as `plan --json` prints it, with plan_id and status
@@ -118,7 +118,7 @@ class PlanService {
  private:
   Result<PlanView> View(const PlanRecord& plan, bool verify_signatures);
 
-  AuditStore& store_;
+  AuditDatabase& db_;
   Signer& signer_;
   const Clock& clock_;
 };

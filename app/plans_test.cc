@@ -28,7 +28,7 @@ steps:
 class PlanServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto store = AuditStore::Open(dir_ / "audit.db");
+    auto store = AuditDatabase::Open(dir_ / "audit.db");
     ASSERT_TRUE(store.ok()) << store.message();
     store_ = std::move(store.value());
     service_ = std::make_unique<PlanService>(*store_, signer_, clock_);
@@ -53,7 +53,7 @@ class PlanServiceTest : public ::testing::Test {
   runbook::testing::TempDir dir_{"app-plans"};
   FakeClock clock_;
   FakeSigner signer_;
-  std::unique_ptr<AuditStore> store_;
+  std::unique_ptr<AuditDatabase> store_;
   std::unique_ptr<PlanService> service_;
   LoadedRunbook loaded_;
 };

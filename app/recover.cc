@@ -96,12 +96,12 @@ int RecoverReport::recovered() const {
       std::count_if(runs.begin(), runs.end(), [](const RecoveredRun& r) { return r.recovered; }));
 }
 
-RecoverService::RecoverService(AuditStore& store, const Clock& clock, NoteSink notes)
-    : store_(store), clock_(clock), notes_(std::move(notes)) {}
+RecoverService::RecoverService(AuditDatabase& db, const Clock& clock, NoteSink notes)
+    : db_(db), clock_(clock), notes_(std::move(notes)) {}
 
 RecoverReport RecoverService::RecoverAll(Reporter& reporter, const std::string& operator_name) {
   RecoverReport report;
-  auto runs = store_.LastRunningRuns();
+  auto runs = db_.events().LastRunningRuns();
   if (!runs.ok()) {
     RecoveredRun failed;
     failed.status = runs.status();
@@ -132,8 +132,8 @@ RecoveredRun RecoverService::RecoverOne(const StoredRun& listed, Reporter& repor
                                         const std::string& operator_name) {
   RecoveredRun out;
   out.run_id = listed.run_id;
-  auto run = store_.GetRun(listed.run_id);
-  auto events = store_.Events(listed.run_id);
+  auto run = db_.events().GetRun(listed.run_id);
+  auto events = db_.events().Events(listed.run_id);
   if (!run.ok() || !events.ok()) {
     out.status = Status::Invalid(run.ok() ? events.message() : run.message());
     return out;
@@ -141,7 +141,7 @@ RecoveredRun RecoverService::RecoverOne(const StoredRun& listed, Reporter& repor
   const std::string host = LocalHostName();
   const int pid = static_cast<int>(getpid());
   if (!run->lock_key.empty()) {
-    auto lock = store_.TryLock(run->lock_key, run->run_id, pid, host);
+    auto lock = db_.locks().TryLock(run->lock_key, run->run_id, pid, host);
     if (!lock.ok() || !lock->acquired) {
       out.status = Status::Refused("run " + run->run_id + ": lock '" + run->lock_key +
                                   "' is held by another run; not recovering it now");
@@ -194,9 +194,10 @@ RecoveredRun RecoverService::RecoverOne(const StoredRun& listed, Reporter& repor
   options.lock_key = run->lock_key;
   std::unique_ptr<StepRunner> runner = MakeStepRunner();
   CancelFlag interrupt, hard_stop;  // recover itself is not interruptible mid-rollback
-  Executor executor(rb, machine, *runner, store_, clock_, reporter, {&interrupt, &hard_stop});
+  Executor executor(rb, machine, *runner, db_.events(), clock_, reporter,
+                    {&interrupt, &hard_stop});
   out.summary = executor.Resume(options, point);
-  if (!run->lock_key.empty()) (void)store_.Unlock(run->lock_key, run->run_id);
+  if (!run->lock_key.empty()) (void)db_.locks().Unlock(run->lock_key, run->run_id);
   out.recovered = true;
   return out;
 }

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "audit/audit_store.h"
+#include "audit/audit_database.h"
 #include "engine/clock.h"
 #include "engine/executor.h"
 #include "engine/reporter.h"
@@ -39,7 +39,7 @@ class RecoverService {
   using NoteSink = std::function<void(std::string_view)>;
 
   /// Every reference must outlive the service.
-  RecoverService(AuditStore& store, const Clock& clock, NoteSink notes);
+  RecoverService(AuditDatabase& db, const Clock& clock, NoteSink notes);
 
   /// Recovers every unfinished run of this host whose executor is gone, reporting each
   /// resumed run to `reporter`, as `operator_name`.
@@ -49,7 +49,7 @@ class RecoverService {
   RecoveredRun RecoverOne(const StoredRun& listed, Reporter& reporter,
                           const std::string& operator_name);
 
-  AuditStore& store_;
+  AuditDatabase& db_;
   const Clock& clock_;
   NoteSink notes_;
 };

@@ -24,7 +24,7 @@ void RunAndDie(const std::string& db, const std::string& path) {
   const pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    auto store = AuditStore::Open(db);
+    auto store = AuditDatabase::Open(db);
     if (!store.ok()) _exit(90);
     testing::FakeSigner signer;
     std::unique_ptr<Clock> clock = MakeSystemClock();
@@ -58,7 +58,7 @@ TEST(RecoverServiceTest, RollsBackARunWhoseExecutorDiedAndFreesItsLock) {
                                  "    rollback: {shell: \"touch " + (dir / "undo-two") + "\"}\n");
   RunAndDie(db, dir / "rb.yaml");
 
-  auto store = AuditStore::Open(db);
+  auto store = AuditDatabase::Open(db);
   ASSERT_TRUE(store.ok());
   std::vector<std::string> notes;
   testing::FakeClock clock;
@@ -79,7 +79,7 @@ TEST(RecoverServiceTest, RollsBackARunWhoseExecutorDiedAndFreesItsLock) {
   RecoverReport again = service.RecoverAll(reporter, "recoverer");
   EXPECT_TRUE(again.runs.empty());
   EXPECT_EQ(again.exit_code, 0);
-  auto lock = (*store)->TryLock("app-recover-lock", "next", static_cast<int>(getpid()),
+  auto lock = (*store)->locks().TryLock("app-recover-lock", "next", static_cast<int>(getpid()),
                                 LocalHostName());
   ASSERT_TRUE(lock.ok());
   EXPECT_TRUE(lock->acquired);

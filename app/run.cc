@@ -62,21 +62,21 @@ nlohmann::json RunSummaryJson(const RunSummary& s) {
   return out;
 }
 
-PreparedRun::PreparedRun(AuditStore& store, std::unique_ptr<Runbook> runbook, RunOptions options,
+PreparedRun::PreparedRun(LockTable& locks, std::unique_ptr<Runbook> runbook, RunOptions options,
                          bool locked)
-    : store_(store), runbook_(std::move(runbook)), options_(std::move(options)), locked_(locked) {}
+    : locks_(locks), runbook_(std::move(runbook)), options_(std::move(options)), locked_(locked) {}
 
 PreparedRun::~PreparedRun() { (void)Unlock(); }
 
 Status PreparedRun::Unlock() {
   if (!locked_) return Status::Ok();
   locked_ = false;
-  Status s = store_.Unlock(runbook_->lock, options_.run_id);
+  Status s = locks_.Unlock(runbook_->lock, options_.run_id);
   return s.WithContext("could not release lock '" + runbook_->lock + "'");
 }
 
-RunService::RunService(AuditStore& store, Signer& signer, const Clock& clock)
-    : store_(store), signer_(signer), clock_(clock) {}
+RunService::RunService(AuditDatabase& db, Signer& signer, const Clock& clock)
+    : db_(db), signer_(signer), clock_(clock) {}
 
 RunStart RunService::Prepare(RunRequest request) {
   RunStart start;
@@ -93,7 +93,7 @@ RunStart RunService::Prepare(RunRequest request) {
     return start;
   }
   if (!request.plan_id.empty()) {
-    PlanService plans(store_, signer_, clock_);
+    PlanService plans(db_, signer_, clock_);
     auto verdict =
         plans.CheckApproved(rb, request.params, request.plan_id, request.operator_name);
     if (!verdict.ok()) {
@@ -115,7 +115,7 @@ RunStart RunService::Prepare(RunRequest request) {
   options.lock_key = rb.lock;
   bool locked = false;
   if (!request.dry_run) {
-    auto lock = store_.TryLock(rb.lock, options.run_id, options.pid, options.host);
+    auto lock = db_.locks().TryLock(rb.lock, options.run_id, options.pid, options.host);
     if (!lock.ok()) {
       start.status = Status::Refused("cannot take lock '" + rb.lock + "': " + lock.message());
       return start;
@@ -126,14 +126,15 @@ RunStart RunService::Prepare(RunRequest request) {
     }
     locked = true;
   }
-  start.run.reset(new PreparedRun(store_, std::move(request.runbook), std::move(options), locked));
+  start.run.reset(new PreparedRun(db_.locks(), std::move(request.runbook), std::move(options), locked));
   return start;
 }
 
 RunResult RunService::Execute(PreparedRun& run, Reporter& reporter, Interruption interruption) {
   const StateMachine machine = StateMachine::Compile(*run.runbook_);
   std::unique_ptr<StepRunner> runner = MakeStepRunner();
-  Executor executor(*run.runbook_, machine, *runner, store_, clock_, reporter, interruption);
+  Executor executor(*run.runbook_, machine, *runner, db_.events(), clock_, reporter,
+                    interruption);
   RunResult result;
   result.summary = executor.Run(run.options_);
   result.unlock_status = run.Unlock();

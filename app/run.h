@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "app/inputs.h"
-#include "audit/audit_store.h"
+#include "audit/audit_database.h"
 #include "engine/clock.h"
 #include "engine/executor.h"
 #include "engine/reporter.h"
@@ -41,11 +41,11 @@ class PreparedRun {
 
  private:
   friend class RunService;
-  PreparedRun(AuditStore& store, std::unique_ptr<Runbook> runbook, RunOptions options,
+  PreparedRun(LockTable& locks, std::unique_ptr<Runbook> runbook, RunOptions options,
               bool locked);
   Status Unlock();
 
-  AuditStore& store_;
+  LockTable& locks_;
   std::unique_ptr<Runbook> runbook_;
   RunOptions options_;
   bool locked_;
@@ -67,7 +67,7 @@ struct RunResult {
 class RunService {
  public:
   /// Every reference must outlive the service.
-  RunService(AuditStore& store, Signer& signer, const Clock& clock);
+  RunService(AuditDatabase& db, Signer& signer, const Clock& clock);
 
   /// Resolves the runbook's secrets, checks the approval (a runbook with an approval policy
   /// needs --plan, except for a dry run) and takes the run lock. Refused (kRefused) when the
@@ -78,7 +78,7 @@ class RunService {
   RunResult Execute(PreparedRun& run, Reporter& reporter, Interruption interruption);
 
  private:
-  AuditStore& store_;
+  AuditDatabase& db_;
   Signer& signer_;
   const Clock& clock_;
 };

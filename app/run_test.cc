@@ -20,7 +20,7 @@ using testing::WriteTextFile;
 class RunServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto store = AuditStore::Open(dir_ / "audit.db");
+    auto store = AuditDatabase::Open(dir_ / "audit.db");
     ASSERT_TRUE(store.ok()) << store.message();
     store_ = std::move(store.value());
     service_ = std::make_unique<RunService>(*store_, signer_, clock_);
@@ -47,7 +47,7 @@ class RunServiceTest : public ::testing::Test {
   runbook::testing::TempDir dir_{"app-run"};
   FakeClock clock_;
   FakeSigner signer_;
-  std::unique_ptr<AuditStore> store_;
+  std::unique_ptr<AuditDatabase> store_;
   std::unique_ptr<RunService> service_;
   runbook::testing::SilentReporter reporter_;
 };
@@ -62,7 +62,7 @@ TEST_F(RunServiceTest, RunsTheRunbookAndFreesTheLock) {
   EXPECT_EQ(result.summary.exit_code, 0);
   EXPECT_TRUE(result.unlock_status.ok()) << result.unlock_status.message();
   EXPECT_TRUE(std::filesystem::exists(marker));
-  auto run = store_->GetRun(result.summary.run_id);
+  auto run = store_->events().GetRun(result.summary.run_id);
   ASSERT_TRUE(run.ok());
   EXPECT_EQ(run->operator_name, "tester");
   // The lock is free again: a second run may start.
@@ -71,7 +71,7 @@ TEST_F(RunServiceTest, RunsTheRunbookAndFreesTheLock) {
 }
 
 TEST_F(RunServiceTest, ALockHeldByALiveRunIsRefused) {
-  auto held = store_->TryLock("app-run-lock", "other-run", static_cast<int>(getpid()), LocalHostName());
+  auto held = store_->locks().TryLock("app-run-lock", "other-run", static_cast<int>(getpid()), LocalHostName());
   ASSERT_TRUE(held.ok() && held->acquired);
   RunStart start = service_->Prepare(Request(Runbook("true")));
   EXPECT_EQ(start.status.kind(), StatusKind::kRefused);

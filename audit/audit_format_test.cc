@@ -4,7 +4,7 @@
 
 #include <sstream>
 
-#include "audit/audit_store.h"
+#include "audit/audit_database.h"
 #include "audit/audit_test_util.h"
 
 namespace runbook {
@@ -28,9 +28,9 @@ struct RecordedRun {
 };
 
 RecordedRun RecordFailedRun(const std::string& path) {
-  Result<std::unique_ptr<AuditStore>> opened = AuditStore::Open(path);
+  Result<std::unique_ptr<AuditDatabase>> opened = AuditDatabase::Open(path);
   EXPECT_TRUE(opened.ok()) << opened.message();
-  AuditStore& store = **opened;
+  EventLog& store = (*opened)->events();
   EXPECT_TRUE(store.BeginRun(MakeRun("r-1", "replayed")).ok());
   auto add = [&](AuditEvent e, const std::string& phase, const std::string& from,
                  const std::string& to, int attempt) {

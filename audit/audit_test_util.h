@@ -1,5 +1,6 @@
-// Helpers for the audit tests: a temporary folder per test, raw SQL on a database file (as a
-// tamperer with the sqlite3 shell would do it), and sample runs and events.
+// Helpers for the audit tests: a temporary folder per test, the database opened, raw SQL on a
+// database file (as a tamperer with the sqlite3 shell would do it), a second process's lock on
+// it, and sample runs and events.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -9,8 +10,10 @@
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <memory>
 #include <string>
 
+#include "audit/audit_database.h"
 #include "engine/audit_sink.h"
 
 namespace runbook::audit_test {
@@ -35,6 +38,52 @@ class TempDir {
 
  private:
   std::filesystem::path path_;
+};
+
+/// The audit database at `path`, opened (and created when missing); null, with a test failure,
+/// when it cannot be.
+inline std::unique_ptr<AuditDatabase> OpenOrDie(const std::string& path,
+                                                const AuditDatabaseOptions& options = {}) {
+  Result<std::unique_ptr<AuditDatabase>> db = AuditDatabase::Open(path, options);
+  EXPECT_TRUE(db.ok()) << db.message();
+  return db.ok() ? std::move(db).value() : nullptr;
+}
+
+/// Options for a database under test that another connection will hold: wait 50 ms, not 10 s.
+inline AuditDatabaseOptions ShortBusyTimeout() {
+  AuditDatabaseOptions options;
+  options.busy_timeout = std::chrono::milliseconds(50);
+  return options;
+}
+
+/// Another connection holding the database at `path` locked until destroyed, as a second
+/// process would. BEGIN EXCLUSIVE takes the write lock, so writers wait and then fail busy. In
+/// WAL mode readers still get through that; with `readers_too` the holder also switches to
+/// exclusive locking mode, which keeps readers out as well.
+class DatabaseHolder {
+ public:
+  explicit DatabaseHolder(const std::string& path, bool readers_too = false) {
+    EXPECT_EQ(sqlite3_open(path.c_str(), &db_), SQLITE_OK);
+    if (readers_too) Exec("PRAGMA locking_mode=EXCLUSIVE");
+    Exec("BEGIN EXCLUSIVE");
+    // The lock is taken when the transaction first touches the file.
+    Exec("SELECT count(*) FROM sqlite_master");
+  }
+  ~DatabaseHolder() {
+    Exec("COMMIT");
+    sqlite3_close(db_);
+  }
+  DatabaseHolder(const DatabaseHolder&) = delete;
+  DatabaseHolder& operator=(const DatabaseHolder&) = delete;
+
+ private:
+  void Exec(const std::string& sql) {
+    char* error = nullptr;
+    EXPECT_EQ(sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK)
+        << sql << ": " << (error ? error : "");
+    sqlite3_free(error);
+  }
+  sqlite3* db_ = nullptr;
 };
 
 /// Runs `sql` on the database at `path` through a separate plain connection.

@@ -1,11 +1,9 @@
-// AuditStore's plans and approvals (the `plans` and `approvals` tables).
 #include "audit/plan_store.h"
 
 #include <sqlite3.h>
 
 #include <mutex>
 
-#include "audit/audit_store.h"
 #include "audit/audit_time.h"
 #include "audit/hash_chain.h"
 #include "audit/sqlite_db.h"
@@ -37,19 +35,19 @@ std::string NowText() { return FormatAuditTime(std::chrono::system_clock::now())
 
 }  // namespace
 
-Status AuditStore::SavePlan(const PlanRecord& plan) {
+Status PlanStore::SavePlan(const PlanRecord& plan) {
   std::lock_guard<std::mutex> lock(mu_);
   const std::string context = "cannot store plan " + plan.plan_id;
   if (plan.plan_id.empty()) return Status::Error("cannot store a plan without an id");
-  Transaction tx(*db_);
+  Transaction tx(db_);
   if (!tx.status().ok()) return tx.status();
-  Statement exists(*db_, "SELECT 1 FROM plans WHERE plan_id = ?");
+  Statement exists(db_, "SELECT 1 FROM plans WHERE plan_id = ?");
   exists.Bind(1, plan.plan_id);
   Result<bool> row = exists.Step();
   if (!row.ok()) return row.status();
   if (*row) return Status::Error(context + ": a plan with this id already exists");
-  Statement insert(*db_, std::string("INSERT INTO plans(") + kPlanColumns +
-                             ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  Statement insert(db_, std::string("INSERT INTO plans(") + kPlanColumns +
+                            ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   insert.Bind(1, plan.plan_id);
   insert.Bind(2, plan.hash);
   insert.Bind(3, plan.runbook);
@@ -64,19 +62,19 @@ Status AuditStore::SavePlan(const PlanRecord& plan) {
   return tx.Commit();
 }
 
-Result<PlanRecord> AuditStore::GetPlan(const std::string& plan_id) {
+Result<PlanRecord> PlanStore::GetPlan(const std::string& plan_id) {
   std::lock_guard<std::mutex> lock(mu_);
-  Statement st(*db_, std::string("SELECT ") + kPlanColumns + " FROM plans WHERE plan_id = ?");
+  Statement st(db_, std::string("SELECT ") + kPlanColumns + " FROM plans WHERE plan_id = ?");
   st.Bind(1, plan_id);
   Result<bool> row = st.Step();
   if (!row.ok()) return row.status();
-  if (!*row) return Result<PlanRecord>::Error("unknown plan '" + plan_id + "'");
+  if (!*row) return Status::NotFound("unknown plan '" + plan_id + "'");
   return ReadPlan(st);
 }
 
-Result<std::vector<PlanRecord>> AuditStore::ListPlans() {
+Result<std::vector<PlanRecord>> PlanStore::ListPlans() {
   std::lock_guard<std::mutex> lock(mu_);
-  Statement st(*db_,
+  Statement st(db_,
                std::string("SELECT ") + kPlanColumns + " FROM plans ORDER BY created_at, rowid");
   std::vector<PlanRecord> plans;
   for (;;) {
@@ -88,31 +86,31 @@ Result<std::vector<PlanRecord>> AuditStore::ListPlans() {
   return plans;
 }
 
-Status AuditStore::SetPlanStatus(const std::string& plan_id, const std::string& status) {
+Status PlanStore::SetPlanStatus(const std::string& plan_id, const std::string& status) {
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(*db_);
+  Transaction tx(db_);
   if (!tx.status().ok()) return tx.status();
-  Statement update(*db_, "UPDATE plans SET status = ? WHERE plan_id = ?");
+  Statement update(db_, "UPDATE plans SET status = ? WHERE plan_id = ?");
   update.Bind(1, status);
   update.Bind(2, plan_id);
   if (Status s = update.Run(); !s.ok()) return s;
-  if (sqlite3_changes(db_->handle()) == 0) return Status::Error("unknown plan '" + plan_id + "'");
+  if (sqlite3_changes(db_.handle()) == 0) return Status::NotFound("unknown plan '" + plan_id + "'");
   return tx.Commit();
 }
 
-Status AuditStore::AddApproval(const ApprovalRecord& approval) {
+Status PlanStore::AddApproval(const ApprovalRecord& approval) {
   std::lock_guard<std::mutex> lock(mu_);
   if (approval.decision != "approve" && approval.decision != "reject") {
-    return Status::Error("invalid decision '" + approval.decision + "': want approve or reject");
+    return Status::Invalid("invalid decision '" + approval.decision + "': want approve or reject");
   }
-  Transaction tx(*db_);
+  Transaction tx(db_);
   if (!tx.status().ok()) return tx.status();
-  Statement exists(*db_, "SELECT 1 FROM plans WHERE plan_id = ?");
+  Statement exists(db_, "SELECT 1 FROM plans WHERE plan_id = ?");
   exists.Bind(1, approval.plan_id);
   Result<bool> row = exists.Step();
   if (!row.ok()) return row.status();
-  if (!*row) return Status::Error("unknown plan '" + approval.plan_id + "'");
-  Statement insert(*db_,
+  if (!*row) return Status::NotFound("unknown plan '" + approval.plan_id + "'");
+  Statement insert(db_,
                    "INSERT INTO approvals(plan_id, approver, decision, comment, signature, "
                    "created_at) VALUES(?, ?, ?, ?, ?, ?)");
   insert.Bind(1, approval.plan_id);
@@ -125,9 +123,9 @@ Status AuditStore::AddApproval(const ApprovalRecord& approval) {
   return tx.Commit();
 }
 
-Result<std::vector<ApprovalRecord>> AuditStore::Approvals(const std::string& plan_id) {
+Result<std::vector<ApprovalRecord>> PlanStore::Approvals(const std::string& plan_id) {
   std::lock_guard<std::mutex> lock(mu_);
-  Statement st(*db_,
+  Statement st(db_,
                "SELECT plan_id, approver, decision, comment, signature, created_at FROM approvals "
                "WHERE plan_id = ? ORDER BY id");
   st.Bind(1, plan_id);

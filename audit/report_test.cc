@@ -6,7 +6,7 @@
 #include <regex>
 #include <sstream>
 
-#include "audit/audit_store.h"
+#include "audit/audit_database.h"
 #include "audit/audit_test_util.h"
 #include "audit/report_template.h"
 #include "audit/report_timeline.h"
@@ -22,9 +22,10 @@ using audit_test::TempDir;
 class ReportTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto opened = AuditStore::Open(dir_.File("audit.db"));
+    auto opened = AuditDatabase::Open(dir_.File("audit.db"));
     ASSERT_TRUE(opened.ok()) << opened.message();
-    store_ = std::move(opened.value());
+    db_ = std::move(opened.value());
+    store_ = &db_->events();
   }
 
   void Begin(RunRecord run) {
@@ -95,7 +96,8 @@ class ReportTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::unique_ptr<AuditStore> store_;
+  std::unique_ptr<AuditDatabase> db_;
+  EventLog* store_ = nullptr;
   std::string run_id_;
   StoredRun run_;
   std::vector<StoredEvent> events_;

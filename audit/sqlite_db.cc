@@ -6,6 +6,29 @@
 
 namespace runbook {
 
+namespace {
+
+// The kind of error that SQLite result code `rc` (not SQLITE_OK) names.
+StatusKind KindOf(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT:
+      return StatusKind::kCorruption;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return StatusKind::kBusy;
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+      return StatusKind::kIOError;
+    default:
+      return StatusKind::kFailed;
+  }
+}
+
+}  // namespace
+
 Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path) {
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(
@@ -13,8 +36,7 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path) {
   if (rc != SQLITE_OK) {
     std::string reason = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close(db);
-    return Result<std::unique_ptr<SqliteDb>>::Error("cannot open audit database " + path + ": " +
-                                                    reason);
+    return Status::OfKind(KindOf(rc), "cannot open audit database " + path + ": " + reason);
   }
   sqlite3_extended_result_codes(db, 1);
   return std::unique_ptr<SqliteDb>(new SqliteDb(db, path));
@@ -33,10 +55,10 @@ Status SqliteDb::Error(std::string_view what, int rc) const {
   std::string reason;
   switch (rc & 0xff) {
     case SQLITE_NOTADB:
-      return Status::Error("audit database " + path_ + " is not an SQLite database");
+      return Status::Corruption("audit database " + path_ + " is not an SQLite database");
     case SQLITE_CORRUPT:
-      return Status::Error("audit database " + path_ + " is corrupt or truncated (" +
-                           sqlite3_errmsg(db_) + ")");
+      return Status::Corruption("audit database " + path_ + " is corrupt or truncated (" +
+                                sqlite3_errmsg(db_) + ")");
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       reason = "the database stayed locked by another process (" +
@@ -46,11 +68,8 @@ Status SqliteDb::Error(std::string_view what, int rc) const {
       reason = sqlite3_errmsg(db_);
       break;
   }
-  return Status::Error("audit database " + path_ + ": " + std::string(what) + ": " + reason);
-}
-
-bool SqliteDb::IsCorruption(int rc) {
-  return (rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT;
+  return Status::OfKind(KindOf(rc),
+                        "audit database " + path_ + ": " + std::string(what) + ": " + reason);
 }
 
 Statement::Statement(SqliteDb& db, std::string_view sql) : db_(db), sql_(sql) {

@@ -1,6 +1,7 @@
-// A thin RAII layer over the SQLite C API for the audit store: one connection, prepared
-// statements, immediate transactions, and error messages that say what failed and why.
-// Not thread-safe by itself: AuditStore serializes every use behind its mutex.
+// A thin RAII layer over the SQLite C API for the audit database: one connection, prepared
+// statements, immediate transactions, and errors that say what failed, why, and of which kind
+// (busy, corruption, I/O: engine/status.h).
+// Not thread-safe by itself: AuditDatabase serializes every use behind its mutex.
 #pragma once
 
 #include <cstdint>
@@ -20,7 +21,8 @@ namespace runbook {
 class SqliteDb {
  public:
   /// Opens (creating when missing) the database file at `path`. Reads nothing yet: a file that
-  /// is not a database is only noticed by the first statement.
+  /// is not a database is only noticed by the first statement. kIOError when the file cannot
+  /// be opened.
   static Result<std::unique_ptr<SqliteDb>> Open(const std::string& path);
   ~SqliteDb();
   SqliteDb(const SqliteDb&) = delete;
@@ -33,10 +35,10 @@ class SqliteDb {
   Status Exec(std::string_view sql);
   /// The error for result code `rc` of the connection's last call: "audit database PATH:
   /// WHAT: reason", or, when the file itself is bad, "audit database PATH is not an SQLite
-  /// database" / "audit database PATH is corrupt or truncated (reason)".
+  /// database" / "audit database PATH is corrupt or truncated (reason)". Its kind follows
+  /// `rc`: busy or locked kBusy; not a database or corrupt kCorruption; full, I/O error,
+  /// cannot open or read-only kIOError; anything else kFailed.
   Status Error(std::string_view what, int rc) const;
-  /// Whether `rc` says the file is not a database or is damaged.
-  static bool IsCorruption(int rc);
 
  private:
   SqliteDb(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
@@ -63,8 +65,6 @@ class Statement {
 
   /// Advances: true when a row is ready, false when done, an error otherwise.
   Result<bool> Step();
-  /// The SQLite result code of the last Step() (or of preparing), e.g. to tell corruption.
-  int rc() const { return rc_; }
   /// Step() for statements that return no row.
   Status Run();
 

@@ -12,13 +12,10 @@ namespace runbook::cli {
 
 int Runs(const GlobalOptions& global, bool json) {
   int code = kExitOk;
-  std::unique_ptr<AuditStore> store = OpenStore(global, &code);
-  if (!store) return code;
-  auto runs = store->ListRuns();
-  if (!runs.ok()) {
-    PrintError(runs.message());
-    return kExitInvalid;
-  }
+  std::unique_ptr<AuditDatabase> db = OpenDatabase(global, &code);
+  if (!db) return code;
+  auto runs = db->events().ListRuns();
+  if (!runs.ok()) return Fail(runs.status());
   if (json) {
     std::printf("%s\n", RunsJson(*runs).dump(2).c_str());
   } else {
@@ -29,13 +26,10 @@ int Runs(const GlobalOptions& global, bool json) {
 
 int Replay(const GlobalOptions& global, const std::string& run_id, bool json, bool verify) {
   int code = kExitOk;
-  std::unique_ptr<AuditStore> store = OpenStore(global, &code);
-  if (!store) return code;
-  auto view = ReplayRun(*store, run_id, verify);
-  if (!view.ok()) {
-    PrintError(view.message());
-    return kExitInvalid;
-  }
+  std::unique_ptr<AuditDatabase> db = OpenDatabase(global, &code);
+  if (!db) return code;
+  auto view = ReplayRun(db->events(), run_id, verify);
+  if (!view.ok()) return Fail(view.status());
   const std::vector<std::string>& problems = view->divergences;
   if (json) {
     nlohmann::ordered_json out = ReplayJson(view->run, view->events);
@@ -65,14 +59,11 @@ int Report(const GlobalOptions& global, const std::string& run_id, const std::st
     return Fail(Status::Invalid("--out " + out + " is a folder; give a file name, e.g. --out " +
                                 (std::filesystem::path(out) / (run_id + ".html")).string()));
   int code = kExitOk;
-  std::unique_ptr<AuditStore> store = OpenStore(global, &code);
-  if (!store) return code;
+  std::unique_ptr<AuditDatabase> db = OpenDatabase(global, &code);
+  if (!db) return code;
   StoredRun run;
-  auto html = RenderRunReport(*store, run_id, &run);
-  if (!html.ok()) {
-    PrintError(html.message());
-    return kExitInvalid;
-  }
+  auto html = RenderRunReport(db->events(), run_id, &run);
+  if (!html.ok()) return Fail(html.status());
   if (Status s = WriteFileAtomically(out, *html); !s.ok()) {
     PrintError("cannot write the report: " + s.message());
     return kExitInvalid;
@@ -85,13 +76,11 @@ int Report(const GlobalOptions& global, const std::string& run_id, const std::st
 
 int AuditVerify(const GlobalOptions& global, bool json) {
   int code = kExitOk;
-  std::unique_ptr<AuditStore> store = OpenStore(global, &code);
-  if (!store) return code;
-  auto report = store->Verify();
-  if (!report.ok()) {
-    PrintError(report.message());
-    return kExitTampered;
-  }
+  std::unique_ptr<AuditDatabase> db = OpenDatabase(global, &code);
+  if (!db) return code;
+  auto report = db->events().Verify();
+  // Only a damaged or tampered log is exit 6; a database that stayed locked is busy (4).
+  if (!report.ok()) return Fail(report.status());
   if (json) {
     std::printf("%s\n", nlohmann::json({{"ok", report->ok},
                                         {"events_checked", report->events_checked},
@@ -111,14 +100,11 @@ int AuditVerify(const GlobalOptions& global, bool json) {
 int AuditExport(const GlobalOptions& global, const std::string& run_id, const std::string& format) {
   if (format != "jsonl") return Fail(Status::Invalid("--format takes jsonl, got '" + format + "'"));
   int code = kExitOk;
-  std::unique_ptr<AuditStore> store = OpenStore(global, &code);
-  if (!store) return code;
+  std::unique_ptr<AuditDatabase> db = OpenDatabase(global, &code);
+  if (!db) return code;
   auto events =
-      ExportEvents(*store, run_id.empty() ? std::nullopt : std::optional<std::string>(run_id));
-  if (!events.ok()) {
-    PrintError(events.message());
-    return kExitInvalid;
-  }
+      ExportEvents(db->events(), run_id.empty() ? std::nullopt : std::optional<std::string>(run_id));
+  if (!events.ok()) return Fail(events.status());
   std::fputs(ExportJsonl(*events).c_str(), stdout);
   return kExitOk;
 }

@@ -26,14 +26,14 @@ bool ReportLoad(const LoadedRunbook& loaded) {
   return true;
 }
 
-std::unique_ptr<AuditStore> OpenStore(const GlobalOptions& global, int* code) {
-  auto store = OpenAuditStore(global.audit_db);
-  if (!store.ok()) {
-    PrintError(store.message());
-    *code = ExitCodeFor(store.status());
+std::unique_ptr<AuditDatabase> OpenDatabase(const GlobalOptions& global, int* code) {
+  auto db = OpenAuditDatabase(global.audit_db);
+  if (!db.ok()) {
+    PrintError(db.message());
+    *code = ExitCodeFor(db.status());
     return nullptr;
   }
-  return std::move(store.value());
+  return std::move(db.value());
 }
 
 }  // namespace runbook::cli

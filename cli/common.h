@@ -26,7 +26,8 @@ int Fail(const Status& status);
 /// whether it loaded.
 bool ReportLoad(const LoadedRunbook& loaded);
 
-/// Opens the audit database the options select; on failure prints why and sets `*code`.
-std::unique_ptr<AuditStore> OpenStore(const GlobalOptions& global, int* code);
+/// Opens the audit database the options select; on failure prints why and sets `*code`
+/// (engine/exit_code.h).
+std::unique_ptr<AuditDatabase> OpenDatabase(const GlobalOptions& global, int* code);
 
 }  // namespace runbook::cli

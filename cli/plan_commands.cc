@@ -41,16 +41,16 @@ std::string ApprovalsCell(const PlanView& v) {
 // The plan service over the audit database the options select; null (and `*code`) when it
 // cannot be opened.
 struct Plans {
-  std::unique_ptr<AuditStore> store;
+  std::unique_ptr<AuditDatabase> db;
   std::unique_ptr<Signer> signer = MakeSshKeygenSigner();
   std::unique_ptr<Clock> clock = MakeSystemClock();
   std::unique_ptr<PlanService> service;
 };
 
 bool OpenPlans(const GlobalOptions& global, Plans* plans, int* code) {
-  plans->store = OpenStore(global, code);
-  if (!plans->store) return false;
-  plans->service = std::make_unique<PlanService>(*plans->store, *plans->signer, *plans->clock);
+  plans->db = OpenDatabase(global, code);
+  if (!plans->db) return false;
+  plans->service = std::make_unique<PlanService>(*plans->db, *plans->signer, *plans->clock);
   return true;
 }
 

@@ -65,11 +65,11 @@ int Run(const GlobalOptions& global, const RunCommandOptions& options) {
   int code = kExitOk;
   LoadedRunbook loaded = LoadRunbookWithParams(options.file, options.params);
   if (!ReportLoad(loaded)) return kExitInvalid;
-  std::unique_ptr<AuditStore> store = OpenStore(global, &code);
-  if (!store) return code;
+  std::unique_ptr<AuditDatabase> db = OpenDatabase(global, &code);
+  if (!db) return code;
   std::unique_ptr<Signer> signer = MakeSshKeygenSigner();
   std::unique_ptr<Clock> clock = MakeSystemClock();
-  RunService service(*store, *signer, *clock);
+  RunService service(*db, *signer, *clock);
 
   RunRequest request;
   request.runbook = std::move(loaded.runbook);
@@ -100,10 +100,10 @@ int Run(const GlobalOptions& global, const RunCommandOptions& options) {
 
 int Recover(const GlobalOptions& global, bool json) {
   int code = kExitOk;
-  std::unique_ptr<AuditStore> store = OpenStore(global, &code);
-  if (!store) return code;
+  std::unique_ptr<AuditDatabase> db = OpenDatabase(global, &code);
+  if (!db) return code;
   std::unique_ptr<Clock> clock = MakeSystemClock();
-  RecoverService service(*store, *clock, [](std::string_view note) {
+  RecoverService service(*db, *clock, [](std::string_view note) {
     std::fprintf(stderr, "%.*s\n", static_cast<int>(note.size()), note.data());
   });
   std::unique_ptr<Reporter> reporter = MakeConsoleReporter(json ? stderr : stdout);

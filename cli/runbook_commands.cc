@@ -31,11 +31,11 @@ int Plan(const GlobalOptions& global, const PlanOptions& options) {
   LoadedRunbook loaded = LoadRunbookWithParams(options.file, options.params);
   if (!ReportLoad(loaded)) return kExitInvalid;
   int code = kExitOk;
-  std::unique_ptr<AuditStore> store = OpenStore(global, &code);
-  if (!store) return code;
+  std::unique_ptr<AuditDatabase> db = OpenDatabase(global, &code);
+  if (!db) return code;
   std::unique_ptr<Signer> signer = MakeSshKeygenSigner();
   std::unique_ptr<Clock> clock = MakeSystemClock();
-  PlanService plans(*store, *signer, *clock);
+  PlanService plans(*db, *signer, *clock);
   auto made = plans.Make(*loaded.runbook, loaded.params, OperatorName(options.as));
   if (!made.ok()) {
     PrintError(made.message());

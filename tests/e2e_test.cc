@@ -4,6 +4,7 @@
 
 #include "tests/e2e_util.h"
 #include <netinet/in.h>
+#include <sqlite3.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -125,6 +126,36 @@ TEST_F(E2eTest, BadInputExitsTwoWithALocatedMessage) {
   EXPECT_EQ(Runbook("frobnicate").code, 2);
   EXPECT_EQ(Runbook("run").code, 2);
   EXPECT_EQ(Runbook("replay no-such-run").code, 2);
+}
+
+// Exit 6 means damaged or tampered only: a database another process keeps locked past the busy
+// timeout (10 s) is busy, exit 4; a file that is not a database at all is damaged, exit 6.
+TEST_F(E2eTest, AuditVerifyOfABusyDatabaseExitsFourNotSix) {
+  Write("ok.yaml", "runbook: ok\nsteps:\n  - id: a\n    shell: \"true\"\n");
+  ASSERT_EQ(Runbook("run ok.yaml").code, 0);
+  ASSERT_EQ(Runbook("audit verify").code, 0);
+  {
+    // Exclusive locking mode keeps readers out too, as a long maintenance job would.
+    sqlite3* holder = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ / "audit.db").c_str(), &holder), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(holder,
+                           "PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE; "
+                           "SELECT count(*) FROM sqlite_master",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    Output busy = Runbook("audit verify");
+    EXPECT_EQ(busy.code, 4) << busy.text;
+    EXPECT_NE(busy.text.find("locked by another process"), std::string::npos) << busy.text;
+    EXPECT_EQ(busy.text.find("tamper"), std::string::npos) << busy.text;
+    sqlite3_exec(holder, "COMMIT", nullptr, nullptr, nullptr);
+    sqlite3_close(holder);
+  }
+  EXPECT_EQ(Runbook("audit verify").code, 0);
+
+  Write("garbage.db", std::string(8192, 'x'));
+  Output garbage = Runbook("audit verify --audit-db garbage.db");
+  EXPECT_EQ(garbage.code, 6) << garbage.text;
+  EXPECT_NE(garbage.text.find("is not an SQLite database"), std::string::npos) << garbage.text;
 }
 
 TEST_F(E2eTest, EveryCommandHasHelp) {

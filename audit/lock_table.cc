@@ -1,4 +1,4 @@
-#include "audit/lock.h"
+#include "audit/lock_table.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -8,7 +8,6 @@
 #include <mutex>
 #include <sstream>
 
-#include "audit/audit_store.h"
 #include "audit/audit_time.h"
 #include "audit/sqlite_db.h"
 
@@ -95,13 +94,13 @@ Status WriteLock(SqliteDb& db, const std::string& lock_key, const std::string& r
 
 }  // namespace
 
-Result<LockAttempt> AuditStore::TryLock(const std::string& lock_key, const std::string& run_id,
-                                        int pid, const std::string& host) {
+Result<LockAttempt> LockTable::TryLock(const std::string& lock_key, const std::string& run_id,
+                                       int pid, const std::string& host) {
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(*db_);
+  Transaction tx(db_);
   if (!tx.status().ok()) return tx.status();
   LockAttempt attempt;
-  Statement held(*db_, std::string("SELECT ") + kLockColumns + " FROM locks WHERE lock_key = ?");
+  Statement held(db_, std::string("SELECT ") + kLockColumns + " FROM locks WHERE lock_key = ?");
   held.Bind(1, lock_key);
   Result<bool> row = held.Step();
   if (!row.ok()) return row.status();
@@ -110,7 +109,7 @@ Result<LockAttempt> AuditStore::TryLock(const std::string& lock_key, const std::
     if (attempt.holder.run_id != run_id) {
       if (attempt.holder.alive) return attempt;
       // A dead holder: take over only if there is nothing for recover to do.
-      Statement run(*db_,
+      Statement run(db_,
                     "SELECT state IS NOT NULL OR finished_at IS NOT NULL FROM runs "
                     "WHERE run_id = ?");
       run.Bind(1, attempt.holder.run_id);
@@ -121,53 +120,30 @@ Result<LockAttempt> AuditStore::TryLock(const std::string& lock_key, const std::
       attempt.took_over = true;
     }
   }
-  if (Status s = WriteLock(*db_, lock_key, run_id, pid, host); !s.ok()) return s;
+  if (Status s = WriteLock(db_, lock_key, run_id, pid, host); !s.ok()) return s;
   if (Status s = tx.Commit(); !s.ok()) return s;
   attempt.acquired = true;
   return attempt;
 }
 
-Status AuditStore::Unlock(const std::string& lock_key, const std::string& run_id) {
+Status LockTable::Unlock(const std::string& lock_key, const std::string& run_id) {
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(*db_);
+  Transaction tx(db_);
   if (!tx.status().ok()) return tx.status();
-  Statement held(*db_, "SELECT run_id FROM locks WHERE lock_key = ?");
+  Statement held(db_, "SELECT run_id FROM locks WHERE lock_key = ?");
   held.Bind(1, lock_key);
   Result<bool> row = held.Step();
   if (!row.ok()) return row.status();
   if (!*row) return Status::Ok();
   if (held.Text(0) != run_id) {
-    return Status::Error("cannot release lock '" + lock_key + "' for run " + run_id +
-                         ": it is held by run " + held.Text(0));
+    return Status::Refused("cannot release lock '" + lock_key + "' for run " + run_id +
+                           ": it is held by run " + held.Text(0));
   }
-  Statement del(*db_, "DELETE FROM locks WHERE lock_key = ? AND run_id = ?");
+  Statement del(db_, "DELETE FROM locks WHERE lock_key = ? AND run_id = ?");
   del.Bind(1, lock_key);
   del.Bind(2, run_id);
   if (Status s = del.Run(); !s.ok()) return s;
   return tx.Commit();
-}
-
-Status AuditStore::ForceUnlock(const std::string& lock_key) {
-  std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(*db_);
-  if (!tx.status().ok()) return tx.status();
-  Statement del(*db_, "DELETE FROM locks WHERE lock_key = ?");
-  del.Bind(1, lock_key);
-  if (Status s = del.Run(); !s.ok()) return s;
-  return tx.Commit();
-}
-
-Result<std::vector<LockHolder>> AuditStore::ListLocks() {
-  std::lock_guard<std::mutex> lock(mu_);
-  Statement st(*db_, std::string("SELECT ") + kLockColumns + " FROM locks ORDER BY lock_key");
-  std::vector<LockHolder> holders;
-  for (;;) {
-    Result<bool> row = st.Step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    holders.push_back(ReadHolder(st));
-  }
-  return holders;
 }
 
 }  // namespace runbook

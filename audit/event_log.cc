@@ -1,10 +1,8 @@
-#include "audit/audit_store.h"
+#include "audit/event_log.h"
 
 #include <sqlite3.h>
 
 #include <charconv>
-#include <filesystem>
-#include <system_error>
 #include <utility>
 
 #include "audit/audit_time.h"
@@ -14,78 +12,6 @@
 namespace runbook {
 
 namespace {
-
-// Version 1. A new version gets a migration step in AuditStore::Initialize and a line in the
-// version history of docs/audit.md.
-constexpr const char* kSchema = R"sql(
-CREATE TABLE meta (
-  key   TEXT PRIMARY KEY,
-  value TEXT NOT NULL
-);
-CREATE TABLE runs (
-  run_id         TEXT PRIMARY KEY,
-  runbook        TEXT NOT NULL,
-  runbook_path   TEXT NOT NULL,
-  runbook_text   TEXT NOT NULL,
-  runbook_sha256 TEXT NOT NULL,
-  params         TEXT NOT NULL DEFAULT '{}',
-  operator       TEXT NOT NULL,
-  host           TEXT NOT NULL,
-  pid            INTEGER NOT NULL,
-  lock_key       TEXT NOT NULL,
-  plan_id        TEXT,
-  dry_run        INTEGER NOT NULL DEFAULT 0,
-  started_at     TEXT NOT NULL,
-  finished_at    TEXT,
-  state          TEXT,
-  exit_code      INTEGER
-);
-CREATE TABLE events (
-  seq        INTEGER PRIMARY KEY,
-  run_id     TEXT NOT NULL REFERENCES runs(run_id),
-  ts         TEXT NOT NULL,
-  event      TEXT NOT NULL,
-  phase      TEXT NOT NULL,
-  step       TEXT NOT NULL,
-  from_state TEXT NOT NULL,
-  to_state   TEXT NOT NULL,
-  attempt    INTEGER NOT NULL,
-  detail     TEXT NOT NULL,
-  prev_hash  TEXT NOT NULL,
-  hash       TEXT NOT NULL
-);
-CREATE INDEX events_by_run ON events(run_id, seq);
-CREATE TABLE locks (
-  lock_key    TEXT PRIMARY KEY,
-  run_id      TEXT NOT NULL,
-  pid         INTEGER NOT NULL,
-  host        TEXT NOT NULL,
-  pid_start   TEXT NOT NULL DEFAULT '',
-  acquired_at TEXT NOT NULL
-);
-CREATE TABLE plans (
-  plan_id      TEXT PRIMARY KEY,
-  hash         TEXT NOT NULL,
-  runbook      TEXT NOT NULL,
-  runbook_path TEXT NOT NULL,
-  runbook_text TEXT NOT NULL,
-  params       TEXT NOT NULL DEFAULT '{}',
-  requested_by TEXT NOT NULL,
-  created_at   TEXT NOT NULL,
-  status       TEXT NOT NULL,
-  document     TEXT NOT NULL DEFAULT '{}'
-);
-CREATE TABLE approvals (
-  id         INTEGER PRIMARY KEY,
-  plan_id    TEXT NOT NULL REFERENCES plans(plan_id),
-  approver   TEXT NOT NULL,
-  decision   TEXT NOT NULL CHECK (decision IN ('approve', 'reject')),
-  comment    TEXT NOT NULL DEFAULT '',
-  signature  TEXT NOT NULL DEFAULT '',
-  created_at TEXT NOT NULL
-);
-CREATE INDEX approvals_by_plan ON approvals(plan_id, id);
-)sql";
 
 constexpr const char* kEventColumns =
     "seq, run_id, ts, event, phase, step, from_state, to_state, attempt, detail, prev_hash, hash";
@@ -165,105 +91,19 @@ Status SetMeta(SqliteDb& db, const std::string& key, const std::string& value) {
   return st.Run();
 }
 
-Status WithContext(const std::string& context, const Status& s) {
-  if (s.ok()) return s;
-  return Status::Error(context + ": " + s.message());
-}
-
 }  // namespace
 
-AuditStore::AuditStore(std::unique_ptr<SqliteDb> db, std::string path)
-    : db_(std::move(db)), path_(std::move(path)) {}
-
-AuditStore::~AuditStore() = default;
-
-Result<std::unique_ptr<AuditStore>> AuditStore::Open(const std::string& path) {
-  using R = Result<std::unique_ptr<AuditStore>>;
-  if (path.empty()) return R::Error("the audit database path is empty");
-  std::error_code ec;
-  std::filesystem::path file(path);
-  if (file.has_parent_path()) {
-    std::filesystem::create_directories(file.parent_path(), ec);
-    if (ec) {
-      return R::Error("cannot create folder " + file.parent_path().string() +
-                      " for the audit database: " + ec.message());
-    }
-  }
-  if (std::filesystem::is_directory(file, ec)) {
-    return R::Error("audit database " + path + " is a directory, not a file");
-  }
-  Result<std::unique_ptr<SqliteDb>> db = SqliteDb::Open(path);
-  if (!db.ok()) return db.status();
-  std::unique_ptr<AuditStore> store(new AuditStore(std::move(db).value(), path));
-  Status s = store->Initialize();
-  if (!s.ok()) return s;
-  return store;
-}
-
-Status AuditStore::Initialize() {
-  sqlite3_busy_timeout(db_->handle(), 10000);
-  // journal_mode is persistent in the file; setting it also reads the header, so a file
-  // that is not a database is reported here.
-  Statement wal(*db_, "PRAGMA journal_mode=WAL");
-  Result<bool> row = wal.Step();
-  if (!row.ok()) return row.status();
-  std::string mode = *row ? wal.Text(0) : "";
-  if (mode != "wal") {
-    return Status::Error("audit database " + path_ + ": cannot switch to WAL mode (journal mode '" +
-                         mode + "')");
-  }
-  if (Status s = db_->Exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON"); !s.ok()) return s;
-
-  Transaction tx(*db_);
-  if (!tx.status().ok()) return tx.status();
-  Statement tables(*db_,
-                   "SELECT count(*), sum(name = 'meta') FROM sqlite_master WHERE type = 'table'");
-  row = tables.Step();
-  if (!row.ok()) return row.status();
-  const int64_t table_count = tables.Int(0);
-  const bool has_meta = tables.Int(1) > 0;
-  if (!has_meta) {
-    if (table_count > 0) {
-      return Status::Error("audit database " + path_ +
-                           " is an SQLite database but not a runbook audit log (no meta table)");
-    }
-    if (Status s = db_->Exec(kSchema); !s.ok()) return s;
-    for (const auto& [key, value] :
-         {std::pair<std::string, std::string>{"schema_version", std::to_string(kSchemaVersion)},
-          {"chain_head_seq", "0"},
-          {"chain_head_hash", std::string(kGenesisHash)},
-          {"created_at", FormatAuditTime(std::chrono::system_clock::now())}}) {
-      if (Status s = SetMeta(*db_, key, value); !s.ok()) return s;
-    }
-    return tx.Commit();
-  }
-  Statement version(*db_, "SELECT value FROM meta WHERE key = 'schema_version'");
-  row = version.Step();
-  if (!row.ok()) return row.status();
-  std::string text = *row ? version.Text(0) : "";
-  int found = 0;
-  auto [end, err] = std::from_chars(text.data(), text.data() + text.size(), found);
-  if (err != std::errc() || end != text.data() + text.size() || found < 1 ||
-      found > kSchemaVersion) {
-    return Status::Error("audit database " + path_ + " has schema version " +
-                         (text.empty() ? "(none)" : text) + "; this runbook understands " +
-                         std::to_string(kSchemaVersion));
-  }
-  // found < kSchemaVersion: migrations go here, in this transaction, one version at a time.
-  return tx.Commit();
-}
-
-Status AuditStore::BeginRun(const RunRecord& run) {
+Status EventLog::BeginRun(const RunRecord& run) {
   std::lock_guard<std::mutex> lock(mu_);
   const std::string context = "cannot record the start of run " + run.run_id;
-  Transaction tx(*db_);
-  if (!tx.status().ok()) return WithContext(context, tx.status());
-  Statement exists(*db_, "SELECT 1 FROM runs WHERE run_id = ?");
+  Transaction tx(db_);
+  if (!tx.status().ok()) return tx.status().WithContext(context);
+  Statement exists(db_, "SELECT 1 FROM runs WHERE run_id = ?");
   exists.Bind(1, run.run_id);
   Result<bool> row = exists.Step();
-  if (!row.ok()) return WithContext(context, row.status());
+  if (!row.ok()) return row.status().WithContext(context);
   if (*row) return Status::Error(context + ": a run with this id already exists");
-  Statement insert(*db_,
+  Statement insert(db_,
                    "INSERT INTO runs(run_id, runbook, runbook_path, runbook_text, runbook_sha256, "
                    "params, operator, host, pid, lock_key, plan_id, dry_run, started_at) "
                    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
@@ -281,22 +121,22 @@ Status AuditStore::BeginRun(const RunRecord& run) {
   insert.BindOrNull(11, run.plan_id);
   insert.Bind(12, static_cast<int64_t>(run.dry_run ? 1 : 0));
   insert.Bind(13, FormatAuditTime(run.started_at));
-  if (Status s = insert.Run(); !s.ok()) return WithContext(context, s);
-  return WithContext(context, tx.Commit());
+  if (Status s = insert.Run(); !s.ok()) return s.WithContext(context);
+  return tx.Commit().WithContext(context);
 }
 
-Status AuditStore::Append(const std::string& run_id, const AuditEvent& event) {
+Status EventLog::Append(const std::string& run_id, const AuditEvent& event) {
   std::lock_guard<std::mutex> lock(mu_);
   const std::string context = "cannot record event " + event.event + " of run " + run_id;
-  Transaction tx(*db_);
-  if (!tx.status().ok()) return WithContext(context, tx.status());
-  Statement exists(*db_, "SELECT 1 FROM runs WHERE run_id = ?");
+  Transaction tx(db_);
+  if (!tx.status().ok()) return tx.status().WithContext(context);
+  Statement exists(db_, "SELECT 1 FROM runs WHERE run_id = ?");
   exists.Bind(1, run_id);
   Result<bool> row = exists.Step();
-  if (!row.ok()) return WithContext(context, row.status());
-  if (!*row) return Status::Error(context + ": unknown run (BeginRun must come first)");
-  Result<ChainHead> head = ReadHead(*db_);
-  if (!head.ok()) return WithContext(context, head.status());
+  if (!row.ok()) return row.status().WithContext(context);
+  if (!*row) return Status::NotFound(context + ": unknown run (BeginRun must come first)");
+  Result<ChainHead> head = ReadHead(db_);
+  if (!head.ok()) return head.status().WithContext(context);
 
   StoredEvent e;
   e.seq = head->seq + 1;
@@ -312,8 +152,8 @@ Status AuditStore::Append(const std::string& run_id, const AuditEvent& event) {
   e.prev_hash = head->hash;
   e.hash = ChainHash(e.prev_hash, e);
 
-  Statement insert(*db_, std::string("INSERT INTO events(") + kEventColumns +
-                             ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  Statement insert(db_, std::string("INSERT INTO events(") + kEventColumns +
+                            ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   insert.Bind(1, e.seq);
   insert.Bind(2, e.run_id);
   insert.Bind(3, e.ts);
@@ -326,38 +166,38 @@ Status AuditStore::Append(const std::string& run_id, const AuditEvent& event) {
   insert.Bind(10, CanonicalJson(e.detail));
   insert.Bind(11, e.prev_hash);
   insert.Bind(12, e.hash);
-  if (Status s = insert.Run(); !s.ok()) return WithContext(context, s);
-  if (Status s = SetMeta(*db_, "chain_head_seq", std::to_string(e.seq)); !s.ok()) {
-    return WithContext(context, s);
+  if (Status s = insert.Run(); !s.ok()) return s.WithContext(context);
+  if (Status s = SetMeta(db_, "chain_head_seq", std::to_string(e.seq)); !s.ok()) {
+    return s.WithContext(context);
   }
-  if (Status s = SetMeta(*db_, "chain_head_hash", e.hash); !s.ok()) return WithContext(context, s);
-  return WithContext(context, tx.Commit());
+  if (Status s = SetMeta(db_, "chain_head_hash", e.hash); !s.ok()) return s.WithContext(context);
+  return tx.Commit().WithContext(context);
 }
 
-Status AuditStore::EndRun(const std::string& run_id, const std::string& state, int exit_code) {
+Status EventLog::EndRun(const std::string& run_id, const std::string& state, int exit_code) {
   std::lock_guard<std::mutex> lock(mu_);
   const std::string context = "cannot record the end of run " + run_id;
-  Transaction tx(*db_);
-  if (!tx.status().ok()) return WithContext(context, tx.status());
-  Statement update(*db_,
+  Transaction tx(db_);
+  if (!tx.status().ok()) return tx.status().WithContext(context);
+  Statement update(db_,
                    "UPDATE runs SET state = ?, exit_code = ?, finished_at = ? WHERE run_id = ?");
   update.Bind(1, state);
   update.Bind(2, static_cast<int64_t>(exit_code));
   update.Bind(3, FormatAuditTime(std::chrono::system_clock::now()));
   update.Bind(4, run_id);
-  if (Status s = update.Run(); !s.ok()) return WithContext(context, s);
-  if (sqlite3_changes(db_->handle()) == 0) return Status::Error(context + ": unknown run");
-  return WithContext(context, tx.Commit());
+  if (Status s = update.Run(); !s.ok()) return s.WithContext(context);
+  if (sqlite3_changes(db_.handle()) == 0) return Status::NotFound(context + ": unknown run");
+  return tx.Commit().WithContext(context);
 }
 
-Result<std::vector<StoredRun>> AuditStore::QueryRuns(const std::string& where,
-                                                     const std::string& arg, bool with_text) {
+Result<std::vector<StoredRun>> EventLog::QueryRuns(const std::string& where, const std::string& arg,
+                                                   bool with_text) {
   std::string sql = std::string("SELECT run_id, runbook, runbook_path, ") +
                     (with_text ? "runbook_text" : "''") +
                     ", runbook_sha256, params, operator, host, pid, lock_key, plan_id, dry_run, "
                     "started_at, finished_at, state, exit_code FROM runs " +
                     where + " ORDER BY started_at, rowid";
-  Statement st(*db_, sql);
+  Statement st(db_, sql);
   if (!arg.empty()) st.Bind(1, arg);
   std::vector<StoredRun> runs;
   for (;;) {
@@ -386,29 +226,29 @@ Result<std::vector<StoredRun>> AuditStore::QueryRuns(const std::string& where,
   return runs;
 }
 
-Result<std::vector<StoredRun>> AuditStore::ListRuns() {
+Result<std::vector<StoredRun>> EventLog::ListRuns() {
   std::lock_guard<std::mutex> lock(mu_);
   return QueryRuns("", "", /*with_text=*/false);
 }
 
-Result<StoredRun> AuditStore::GetRun(const std::string& run_id) {
+Result<StoredRun> EventLog::GetRun(const std::string& run_id) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (run_id.empty()) return Result<StoredRun>::Error("unknown run ''");
+  if (run_id.empty()) return Status::NotFound("unknown run ''");
   Result<std::vector<StoredRun>> runs = QueryRuns("WHERE run_id = ?", run_id, /*with_text=*/true);
   if (!runs.ok()) return runs.status();
-  if (runs->empty()) return Result<StoredRun>::Error("unknown run '" + run_id + "'");
+  if (runs->empty()) return Status::NotFound("unknown run '" + run_id + "'");
   return std::move(runs->front());
 }
 
-Result<std::vector<StoredRun>> AuditStore::LastRunningRuns() {
+Result<std::vector<StoredRun>> EventLog::LastRunningRuns() {
   std::lock_guard<std::mutex> lock(mu_);
   return QueryRuns("WHERE state IS NULL AND finished_at IS NULL", "", /*with_text=*/true);
 }
 
-Result<std::vector<StoredEvent>> AuditStore::Events(const std::optional<std::string>& run_id) {
+Result<std::vector<StoredEvent>> EventLog::Events(const std::optional<std::string>& run_id) {
   std::lock_guard<std::mutex> lock(mu_);
-  Statement st(*db_, std::string("SELECT ") + kEventColumns + " FROM events" +
-                         (run_id ? " WHERE run_id = ?" : "") + " ORDER BY seq");
+  Statement st(db_, std::string("SELECT ") + kEventColumns + " FROM events" +
+                        (run_id ? " WHERE run_id = ?" : "") + " ORDER BY seq");
   if (run_id) st.Bind(1, *run_id);
   std::vector<StoredEvent> events;
   for (;;) {
@@ -421,7 +261,7 @@ Result<std::vector<StoredEvent>> AuditStore::Events(const std::optional<std::str
   return events;
 }
 
-Result<VerifyReport> AuditStore::Verify() {
+Result<VerifyReport> EventLog::Verify() {
   std::lock_guard<std::mutex> lock(mu_);
   VerifyReport report;
   auto fail = [&](int64_t seq, std::string problem) {
@@ -432,27 +272,28 @@ Result<VerifyReport> AuditStore::Verify() {
     report.head_hash.clear();
     return report;
   };
-  // A damaged file is a failed verification, not an error to pass on.
-  auto read_error = [&](const Statement& st, const Status& s) -> Result<VerifyReport> {
-    if (SqliteDb::IsCorruption(st.rc())) return fail(0, s.message());
+  // A damaged file is a failed verification; any other error (busy, I/O) is passed on, so
+  // that a database that is merely locked is never reported as tampered.
+  auto read_error = [&](const Status& s) -> Result<VerifyReport> {
+    if (s.IsCorruption()) return fail(0, s.message());
     return s;
   };
 
-  Transaction tx(*db_, Transaction::Kind::kRead);
-  if (!tx.status().ok()) return tx.status();
-  Statement check(*db_, "PRAGMA quick_check");
+  Transaction tx(db_, Transaction::Kind::kRead);
+  if (!tx.status().ok()) return read_error(tx.status());
+  Statement check(db_, "PRAGMA quick_check");
   Result<bool> row = check.Step();
-  if (!row.ok()) return read_error(check, row.status());
+  if (!row.ok()) return read_error(row.status());
   if (*row && check.Text(0) != "ok") {
-    return fail(0, "audit database " + path_ + " is corrupt: " + check.Text(0));
+    return fail(0, "audit database " + db_.path() + " is corrupt: " + check.Text(0));
   }
 
-  Statement st(*db_, std::string("SELECT ") + kEventColumns + " FROM events ORDER BY seq");
+  Statement st(db_, std::string("SELECT ") + kEventColumns + " FROM events ORDER BY seq");
   int64_t prev_seq = 0;
   std::string prev_hash(kGenesisHash);
   for (;;) {
     row = st.Step();
-    if (!row.ok()) return read_error(st, row.status());
+    if (!row.ok()) return read_error(row.status());
     if (!*row) break;
     bool detail_ok = true;
     StoredEvent e = ReadEvent(st, &detail_ok);
@@ -484,8 +325,8 @@ Result<VerifyReport> AuditStore::Verify() {
     prev_hash = e.hash;
   }
 
-  Result<ChainHead> head = ReadMetaHead(*db_);
-  if (!head.ok()) return head.status();
+  Result<ChainHead> head = ReadMetaHead(db_);
+  if (!head.ok()) return read_error(head.status());
   if (head->seq > prev_seq) {
     return fail(prev_seq + 1, "event " + std::to_string(prev_seq + 1) +
                                   ": missing; the log ends at event " + std::to_string(prev_seq) +

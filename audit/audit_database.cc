@@ -1,0 +1,177 @@
+#include "audit/audit_database.h"
+
+#include <sqlite3.h>
+
+#include <charconv>
+#include <filesystem>
+#include <system_error>
+#include <utility>
+
+#include "audit/audit_time.h"
+#include "audit/hash_chain.h"
+#include "audit/sqlite_db.h"
+
+namespace runbook {
+
+namespace {
+
+// Version 1. A new version gets a migration step in AuditDatabase::Initialize and a line in the
+// version history of docs/audit.md.
+constexpr const char* kSchema = R"sql(
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE TABLE runs (
+  run_id         TEXT PRIMARY KEY,
+  runbook        TEXT NOT NULL,
+  runbook_path   TEXT NOT NULL,
+  runbook_text   TEXT NOT NULL,
+  runbook_sha256 TEXT NOT NULL,
+  params         TEXT NOT NULL DEFAULT '{}',
+  operator       TEXT NOT NULL,
+  host           TEXT NOT NULL,
+  pid            INTEGER NOT NULL,
+  lock_key       TEXT NOT NULL,
+  plan_id        TEXT,
+  dry_run        INTEGER NOT NULL DEFAULT 0,
+  started_at     TEXT NOT NULL,
+  finished_at    TEXT,
+  state          TEXT,
+  exit_code      INTEGER
+);
+CREATE TABLE events (
+  seq        INTEGER PRIMARY KEY,
+  run_id     TEXT NOT NULL REFERENCES runs(run_id),
+  ts         TEXT NOT NULL,
+  event      TEXT NOT NULL,
+  phase      TEXT NOT NULL,
+  step       TEXT NOT NULL,
+  from_state TEXT NOT NULL,
+  to_state   TEXT NOT NULL,
+  attempt    INTEGER NOT NULL,
+  detail     TEXT NOT NULL,
+  prev_hash  TEXT NOT NULL,
+  hash       TEXT NOT NULL
+);
+CREATE INDEX events_by_run ON events(run_id, seq);
+CREATE TABLE locks (
+  lock_key    TEXT PRIMARY KEY,
+  run_id      TEXT NOT NULL,
+  pid         INTEGER NOT NULL,
+  host        TEXT NOT NULL,
+  pid_start   TEXT NOT NULL DEFAULT '',
+  acquired_at TEXT NOT NULL
+);
+CREATE TABLE plans (
+  plan_id      TEXT PRIMARY KEY,
+  hash         TEXT NOT NULL,
+  runbook      TEXT NOT NULL,
+  runbook_path TEXT NOT NULL,
+  runbook_text TEXT NOT NULL,
+  params       TEXT NOT NULL DEFAULT '{}',
+  requested_by TEXT NOT NULL,
+  created_at   TEXT NOT NULL,
+  status       TEXT NOT NULL,
+  document     TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE approvals (
+  id         INTEGER PRIMARY KEY,
+  plan_id    TEXT NOT NULL REFERENCES plans(plan_id),
+  approver   TEXT NOT NULL,
+  decision   TEXT NOT NULL CHECK (decision IN ('approve', 'reject')),
+  comment    TEXT NOT NULL DEFAULT '',
+  signature  TEXT NOT NULL DEFAULT '',
+  created_at TEXT NOT NULL
+);
+CREATE INDEX approvals_by_plan ON approvals(plan_id, id);
+)sql";
+
+}  // namespace
+
+AuditDatabase::AuditDatabase(std::unique_ptr<SqliteDb> db)
+    : db_(std::move(db)), events_(*db_, mu_), locks_(*db_, mu_), plans_(*db_, mu_) {}
+
+AuditDatabase::~AuditDatabase() = default;
+
+Result<std::unique_ptr<AuditDatabase>> AuditDatabase::Open(const std::string& path,
+                                                           const AuditDatabaseOptions& options) {
+  if (path.empty()) return Status::Invalid("the audit database path is empty");
+  std::error_code ec;
+  std::filesystem::path file(path);
+  if (file.has_parent_path()) {
+    std::filesystem::create_directories(file.parent_path(), ec);
+    if (ec) {
+      return Status::IOError("cannot create folder " + file.parent_path().string() +
+                             " for the audit database: " + ec.message());
+    }
+  }
+  if (std::filesystem::is_directory(file, ec)) {
+    return Status::Invalid("audit database " + path + " is a directory, not a file");
+  }
+  Result<std::unique_ptr<SqliteDb>> db = SqliteDb::Open(path);
+  if (!db.ok()) return db.status();
+  std::unique_ptr<AuditDatabase> opened(new AuditDatabase(std::move(db).value()));
+  if (Status s = opened->Initialize(options); !s.ok()) return s;
+  return opened;
+}
+
+Status AuditDatabase::Initialize(const AuditDatabaseOptions& options) {
+  sqlite3_busy_timeout(db_->handle(), static_cast<int>(options.busy_timeout.count()));
+  // journal_mode is persistent in the file; setting it also reads the header, so a file
+  // that is not a database is reported here.
+  Statement wal(*db_, "PRAGMA journal_mode=WAL");
+  Result<bool> row = wal.Step();
+  if (!row.ok()) return row.status();
+  std::string mode = *row ? wal.Text(0) : "";
+  if (mode != "wal") {
+    return Status::Error("audit database " + db_->path() +
+                         ": cannot switch to WAL mode (journal mode '" + mode + "')");
+  }
+  if (Status s = db_->Exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON"); !s.ok()) return s;
+
+  Transaction tx(*db_);
+  if (!tx.status().ok()) return tx.status();
+  Statement tables(*db_,
+                   "SELECT count(*), sum(name = 'meta') FROM sqlite_master WHERE type = 'table'");
+  row = tables.Step();
+  if (!row.ok()) return row.status();
+  const int64_t table_count = tables.Int(0);
+  const bool has_meta = tables.Int(1) > 0;
+  if (!has_meta) {
+    if (table_count > 0) {
+      return Status::Error("audit database " + db_->path() +
+                           " is an SQLite database but not a runbook audit log (no meta table)");
+    }
+    if (Status s = db_->Exec(kSchema); !s.ok()) return s;
+    // The chain starts empty: its head is event 0 with the genesis hash (event_log.cc).
+    Statement meta(*db_, "INSERT INTO meta(key, value) VALUES(?, ?), (?, ?), (?, ?), (?, ?)");
+    int column = 0;
+    for (const auto& [key, value] :
+         {std::pair<std::string, std::string>{"schema_version", std::to_string(kSchemaVersion)},
+          {"chain_head_seq", "0"},
+          {"chain_head_hash", std::string(kGenesisHash)},
+          {"created_at", FormatAuditTime(std::chrono::system_clock::now())}}) {
+      meta.Bind(++column, key);
+      meta.Bind(++column, value);
+    }
+    if (Status s = meta.Run(); !s.ok()) return s;
+    return tx.Commit();
+  }
+  Statement version(*db_, "SELECT value FROM meta WHERE key = 'schema_version'");
+  row = version.Step();
+  if (!row.ok()) return row.status();
+  std::string text = *row ? version.Text(0) : "";
+  int found = 0;
+  auto [end, err] = std::from_chars(text.data(), text.data() + text.size(), found);
+  if (err != std::errc() || end != text.data() + text.size() || found < 1 ||
+      found > kSchemaVersion) {
+    return Status::Error("audit database " + db_->path() + " has schema version " +
+                         (text.empty() ? "(none)" : text) + "; this runbook understands " +
+                         std::to_string(kSchemaVersion));
+  }
+  // found < kSchemaVersion: migrations go here, in this transaction, one version at a time.
+  return tx.Commit();
+}
+
+}  // namespace runbook

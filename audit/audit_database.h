@@ -1,0 +1,72 @@
+// The SQLite audit database (SPEC §3; schema, event names and hash formula in docs/audit.md).
+//
+// One file holds the runs and their events as one hash chain across the whole database
+// (event_log.h), the run locks (lock_table.h), and the plans with their approvals
+// (plan_store.h). AuditDatabase opens the file, creates or checks its schema, and owns the one
+// connection the three parts share. The database runs in WAL mode with synchronous=FULL, and
+// every write is one BEGIN IMMEDIATE transaction, so several processes can share one file.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "audit/event_log.h"
+#include "audit/lock_table.h"
+#include "audit/plan_store.h"
+#include "engine/status.h"
+
+namespace runbook {
+
+class SqliteDb;
+
+/// How AuditDatabase::Open sets up its connection.
+struct AuditDatabaseOptions {
+  /// How long a statement waits for another process's lock on the file before it fails with
+  /// kBusy.
+  std::chrono::milliseconds busy_timeout{10000};
+};
+
+/// The audit database: one SQLite connection to the file given to Open(), and the three views
+/// of it: events(), locks(), plans(). Each part is usable as long as the AuditDatabase lives.
+///
+/// Thread-safety: the parts share one mutex, so threads may use any of them at once (an SSH
+/// runner thread records through the executor while the main thread does too). Processes
+/// share the database through SQLite's own locking, waiting up to the busy timeout.
+class AuditDatabase {
+ public:
+  /// The schema version this code writes and reads. Older versions are migrated on Open;
+  /// newer ones are refused.
+  static constexpr int kSchemaVersion = 1;
+
+  /// Opens the database at `path`, creating the file and its parent folder when missing.
+  /// Errors: the file is not an SQLite database or is corrupt (kCorruption), another process
+  /// kept it locked (kBusy), the folder or file cannot be made or opened (kIOError), or it has
+  /// a schema version this code does not know ("audit database PATH has schema version N;
+  /// this runbook understands M").
+  static Result<std::unique_ptr<AuditDatabase>> Open(const std::string& path,
+                                                     const AuditDatabaseOptions& options = {});
+  ~AuditDatabase();
+  AuditDatabase(const AuditDatabase&) = delete;
+  AuditDatabase& operator=(const AuditDatabase&) = delete;
+
+  /// The runs and the hash chain of their events; the engine's AuditSink.
+  EventLog& events() { return events_; }
+  /// The run locks.
+  LockTable& locks() { return locks_; }
+  /// The plans and their approvals.
+  PlanStore& plans() { return plans_; }
+
+ private:
+  explicit AuditDatabase(std::unique_ptr<SqliteDb> db);
+  Status Initialize(const AuditDatabaseOptions& options);
+
+  std::mutex mu_;
+  std::unique_ptr<SqliteDb> db_;
+  EventLog events_;
+  LockTable locks_;
+  PlanStore plans_;
+};
+
+}  // namespace runbook

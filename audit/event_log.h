@@ -1,0 +1,75 @@
+// The event log of the audit database (SPEC §3; tables `runs`, `events` and the chain head in
+// `meta`; hash formula in docs/audit.md): the engine's AuditSink, the queries the post-mortem
+// commands and `recover` read runs and events with, and the verification of the hash chain.
+//
+// Every event of every run is one link of one chain across the whole database. Every write is
+// one BEGIN IMMEDIATE transaction, so an event is on disk when Append returns (the executor
+// writes it before the act it announces) and several processes can share one database: their
+// appends serialize on SQLite's write lock and the chain stays linear.
+#pragma once
+
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "audit/audit_records.h"
+#include "engine/audit_sink.h"
+#include "engine/status.h"
+
+namespace runbook {
+
+class SqliteDb;
+
+/// The runs and their events. Made by AuditDatabase, which owns the connection and the mutex
+/// this shares with the lock table and the plan store; it lives as long as its AuditDatabase.
+///
+/// Thread-safety: every method takes the database's mutex, so threads may share it (an SSH
+/// runner thread records through the executor while the main thread does too).
+///
+/// Errors carry their kind: kBusy when another process kept the database locked past the busy
+/// timeout, kCorruption for a damaged file, kIOError when the disk failed, kNotFound for an
+/// unknown run.
+class EventLog : public AuditSink {
+ public:
+  EventLog(SqliteDb& db, std::mutex& mu) : db_(db), mu_(mu) {}
+  EventLog(const EventLog&) = delete;
+  EventLog& operator=(const EventLog&) = delete;
+
+  // AuditSink. Each is one durable transaction.
+  /// Inserts the run row; runbook_sha256 is computed from runbook_text when empty. An
+  /// existing run_id is an error.
+  Status BeginRun(const RunRecord& run) override;
+  /// Appends an event to the chain: assigns seq, prev_hash and hash. kNotFound when the run
+  /// has no row.
+  Status Append(const std::string& run_id, const AuditEvent& event) override;
+  /// Sets state, exit_code and finished_at (this machine's clock, now) on the run row.
+  /// kNotFound for an unknown run.
+  Status EndRun(const std::string& run_id, const std::string& state, int exit_code) override;
+
+  // Queries.
+  /// Every run, oldest first, without runbook_text.
+  Result<std::vector<StoredRun>> ListRuns();
+  /// The full run row. kNotFound for an unknown id ("unknown run 'ID'").
+  Result<StoredRun> GetRun(const std::string& run_id);
+  /// Events in seq order: all of them, or those of one run (none for an unknown run).
+  Result<std::vector<StoredEvent>> Events(const std::optional<std::string>& run_id = std::nullopt);
+  /// Runs without a terminal state (no EndRun yet), oldest first: what `recover` must finish.
+  Result<std::vector<StoredRun>> LastRunningRuns();
+
+  /// Checks the whole chain in seq order: each hash against its row's contents, each
+  /// prev_hash against the previous row's hash, seq without gaps from 1, and the last event
+  /// against the chain head kept in `meta`. Names the first bad event. A damaged file is a
+  /// failed report too. Returns an error only when the database cannot be read for another
+  /// reason: kBusy when it stayed locked (never a "tampered" report), kIOError, ...
+  Result<VerifyReport> Verify();
+
+ private:
+  Result<std::vector<StoredRun>> QueryRuns(const std::string& where, const std::string& arg,
+                                           bool with_text);
+
+  SqliteDb& db_;
+  std::mutex& mu_;
+};
+
+}  // namespace runbook

@@ -1,0 +1,78 @@
+// Run locks (SPEC §2): a run holds its lock key from start to end, recorded in the audit
+// database's `locks` table (docs/audit.md) so that every process using that database sees it.
+// A lock whose holder process is gone stays held until `runbook recover` rolls the run back
+// and frees it; the table reports whether the holder is alive so the refusal can say so.
+#pragma once
+
+#include <mutex>
+#include <string>
+
+#include "engine/status.h"
+
+namespace runbook {
+
+class SqliteDb;
+
+/// Who holds a lock, as the `locks` row records it.
+struct LockHolder {
+  std::string lock_key;
+  std::string run_id;
+  int pid = 0;
+  std::string host;
+  std::string acquired_at;  // RFC 3339 UTC, ms
+  /// Whether the holder's host is this host: only then can its process be checked.
+  bool same_host = false;
+  /// Whether the holder still runs. On this host: its pid exists (kill(pid, 0) succeeds or
+  /// fails with EPERM), is not a zombie, and started when the lock was taken (Linux /proc start
+  /// time, when recorded). On another host it cannot be checked and counts as alive, so that a
+  /// live run elsewhere is never rolled back from here.
+  bool alive = false;
+};
+
+/// The outcome of LockTable::TryLock.
+struct LockAttempt {
+  bool acquired = false;
+  /// Whether the lock was taken over from a dead holder with nothing left to recover.
+  bool took_over = false;
+  /// The current holder when !acquired; the previous, dead holder when took_over.
+  LockHolder holder;
+};
+
+/// The `locks` table. Made by AuditDatabase, which owns the connection and the mutex this
+/// shares with the event log and the plan store; it lives as long as its AuditDatabase.
+///
+/// Thread-safety: every method takes the database's mutex. Processes serialize on SQLite's
+/// write lock: each call is one BEGIN IMMEDIATE transaction. Errors carry their kind (kBusy
+/// when another process kept the database locked past the busy timeout, kIOError, ...).
+class LockTable {
+ public:
+  LockTable(SqliteDb& db, std::mutex& mu) : db_(db), mu_(mu) {}
+  LockTable(const LockTable&) = delete;
+  LockTable& operator=(const LockTable&) = delete;
+
+  /// Takes `lock_key` for `run_id` unless another run holds it. Taking a lock that the same
+  /// run already holds updates its pid and host (recover continues a run). A lock whose holder
+  /// process is dead is taken over only when nothing is left to recover: its run ended, or never
+  /// got a run row; otherwise the dead holder is reported and the lock stays held.
+  Result<LockAttempt> TryLock(const std::string& lock_key, const std::string& run_id, int pid,
+                              const std::string& host);
+  /// Frees `lock_key` if `run_id` holds it; ok when no one does; an error when another run does.
+  Status Unlock(const std::string& lock_key, const std::string& run_id);
+
+ private:
+  SqliteDb& db_;
+  std::mutex& mu_;
+};
+
+/// This machine's host name (gethostname), as recorded in runs and locks.
+std::string LocalHostName();
+
+/// The start time of process `pid` in clock ticks since boot (field 22 of /proc/PID/stat), as
+/// text; "" when it cannot be read. Distinguishes a reused pid from the original process.
+std::string ProcessStartTime(int pid);
+
+/// Whether process `pid` on this host is running: it exists (EPERM counts), is not a zombie,
+/// and, when `start_time` is not empty, has that start time.
+bool ProcessAlive(int pid, const std::string& start_time);
+
+}  // namespace runbook
