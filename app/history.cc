@@ -1,7 +1,7 @@
 #include "app/history.h"
 
+#include "app/postmortem_report.h"
 #include "audit/replay_check.h"
-#include "audit/report.h"
 
 namespace runbook {
 namespace {

@@ -1,4 +1,4 @@
-#include "audit/html.h"
+#include "app/html.h"
 
 #include <algorithm>
 

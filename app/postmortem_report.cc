@@ -1,15 +1,15 @@
-#include "audit/report.h"
+#include "app/postmortem_report.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <map>
 #include <optional>
 
+#include "app/html.h"
+#include "app/report_template.h"
+#include "app/report_timeline.h"
 #include "audit/audit_format.h"
 #include "audit/audit_time.h"
-#include "audit/html.h"
-#include "audit/report_template.h"
-#include "audit/report_timeline.h"
 
 namespace runbook {
 

@@ -1,4 +1,4 @@
-#include "audit/report.h"
+#include "app/postmortem_report.h"
 
 #include <gtest/gtest.h>
 
@@ -6,10 +6,10 @@
 #include <regex>
 #include <sstream>
 
+#include "app/report_template.h"
+#include "app/report_timeline.h"
 #include "audit/audit_store.h"
 #include "audit/audit_test_util.h"
-#include "audit/report_template.h"
-#include "audit/report_timeline.h"
 
 namespace runbook {
 namespace {
