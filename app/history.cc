@@ -46,12 +46,14 @@ Result<std::vector<StoredEvent>> ExportEvents(AuditStore& store,
 }
 
 Result<std::string> RenderRunReport(AuditStore& store, const std::string& run_id,
+                                    const std::optional<DocumentTemplate>& custom,
                                     StoredRun* run_out) {
   auto run = FindRun(store, run_id);
   if (!run.ok()) return run.status();
   auto events = store.Events(run_id);
   if (!events.ok()) return events.status();
-  std::string html = RenderPostmortemHtml(*run, *events);
+  auto html = RenderPostmortemHtml(*run, *events, custom);
+  if (!html.ok()) return html.status();
   if (run_out) *run_out = std::move(run.value());
   return html;
 }

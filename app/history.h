@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "app/document_renderer.h"
 #include "audit/audit_store.h"
 #include "engine/status.h"
 
@@ -28,9 +29,11 @@ Result<RunHistoryView> ReplayRun(AuditStore& store, const std::string& run_id, b
 Result<std::vector<StoredEvent>> ExportEvents(AuditStore& store,
                                               const std::optional<std::string>& run_id);
 
-/// The post-mortem report of one run as one self-contained HTML page. kNotFound for an
-/// unknown run.
+/// The post-mortem report of one run as one self-contained HTML page, through `custom` when
+/// given, else the built-in templates/postmortem.html. kNotFound for an unknown run, kInvalid
+/// when `custom` does not render.
 Result<std::string> RenderRunReport(AuditStore& store, const std::string& run_id,
+                                    const std::optional<DocumentTemplate>& custom = {},
                                     StoredRun* run_out = nullptr);
 
 }  // namespace runbook

@@ -84,30 +84,6 @@ std::string HtmlEscape(std::string_view text) {
   return out;
 }
 
-std::string FillTemplate(std::string_view tmpl, const std::map<std::string, std::string>& values,
-                         std::vector<std::string>* missing) {
-  std::string out;
-  out.reserve(tmpl.size() * 2);
-  size_t pos = 0;
-  while (pos < tmpl.size()) {
-    const size_t open = tmpl.find("{{", pos);
-    if (open == std::string_view::npos) break;
-    const size_t close = tmpl.find("}}", open + 2);
-    if (close == std::string_view::npos) break;
-    out.append(tmpl.substr(pos, open - pos));
-    const std::string name(tmpl.substr(open + 2, close - open - 2));
-    if (auto it = values.find(name); it != values.end()) {
-      out += it->second;
-    } else {
-      out.append(tmpl.substr(open, close + 2 - open));
-      if (missing) missing->push_back(name);
-    }
-    pos = close + 2;
-  }
-  out.append(tmpl.substr(pos));
-  return out;
-}
-
 std::string ShortenText(const std::string& text, size_t max) {
   size_t points = 0;
   for (size_t i = 0; i < text.size(); ++i) {

@@ -14,13 +14,6 @@ TEST(HtmlEscapeTest, EscapesMarkupAndRepairsBadUtf8) {
   EXPECT_EQ(HtmlEscape("a\tb\nc\x01"), "a\tb\nc\xe2\x90\x81");
 }
 
-TEST(FillTemplateTest, FillsInOnePassAndReportsMissingNames) {
-  std::vector<std::string> missing;
-  EXPECT_EQ(FillTemplate("<p>{{a}} and {{b}}</p>{{", {{"a", "{{b}}"}}, &missing),
-            "<p>{{b}} and {{b}}</p>{{");
-  EXPECT_EQ(missing, std::vector<std::string>{"b"});
-}
-
 TEST(ShortenTextTest, CutsAtCodePoints) {
   EXPECT_EQ(ShortenText("abc", 3), "abc");
   EXPECT_EQ(ShortenText("abcd", 3), "abc…");

@@ -6,7 +6,7 @@
 #include <optional>
 
 #include "app/html.h"
-#include "app/report_template.h"
+#include "app/templates.h"
 #include "app/report_timeline.h"
 #include "audit/audit_format.h"
 #include "audit/audit_time.h"
@@ -71,85 +71,68 @@ std::string StepName(const StoredEvent& started) {
   return name.empty() || name == started.step ? "" : name;
 }
 
-std::string SummaryHtml(const StoredRun& run, const std::vector<StoredEvent>& events) {
+// What happened, as data for the template's "What happened" section: how the run ended, what
+// failed and what was rolled back.
+void AddSummary(const std::vector<StoredEvent>& events, const std::string& state,
+                nlohmann::json* context) {
+  nlohmann::json& c = *context;
   // What each step was called, and what each rollback action undid, from their start events.
   std::map<std::pair<std::string, std::string>, const StoredEvent*> started;
   std::map<std::pair<std::string, std::string>, const StoredEvent*> last_attempt;
   int succeeded_steps = 0, succeeded_checks = 0;
   std::string run_error;
-  std::string state = run.state;
   for (const StoredEvent& e : events) {
     const auto key = std::make_pair(e.phase, e.step);
     if (e.event == "step_started" || e.event == "rollback_started") started[key] = &e;
     if (e.event == "attempt_finished") last_attempt[key] = &e;
     if (e.event == "step_succeeded") (e.phase == "step" ? succeeded_steps : succeeded_checks)++;
-    if (e.event == "run_finished") {
-      run_error = Str(e.detail, "error");
-      if (state.empty()) state = e.to;
-    }
+    if (e.event == "run_finished") run_error = Str(e.detail, "error");
   }
-
-  std::string out;
-  auto para = [&](const std::string& html) { out += "<p>" + html + "</p>\n"; };
-  if (run.dry_run) para("<strong>Dry run:</strong> nothing was changed.");
-  if (state == "succeeded") {
-    para("<strong>The run succeeded.</strong> " + std::to_string(succeeded_steps) +
-         " step(s) and " + std::to_string(succeeded_checks) +
-         " check(s) passed; nothing was rolled back.");
-  } else if (state == "aborted") {
-    para(
-        "<strong>A precheck failed, so the run was aborted before any step ran.</strong> "
-        "Nothing was changed and nothing needed undoing.");
-  } else if (state == "rolled_back") {
-    para(
-        "<strong>The run failed and was rolled back.</strong> Every rollback action "
-        "succeeded.");
-  } else if (state == "rollback_failed") {
-    para(
-        "<strong>The run failed, and at least one rollback action failed too.</strong> The "
-        "system may be half changed: a person must check it.");
-  } else if (state.empty()) {
-    para(
-        "<strong>The run has no terminal state.</strong> Its executor is still running, or "
-        "died; <code>runbook recover</code> rolls such a run back and finishes it.");
-  } else {
-    para("<strong>The run ended " + HtmlEscape(state) + ".</strong>");
-  }
-  if (!run_error.empty()) para("First error: <code>" + HtmlEscape(run_error) + "</code>");
+  const bool known = state == "succeeded" || state == "aborted" || state == "rolled_back" ||
+                     state == "rollback_failed" || state.empty();
+  c["state_succeeded"] = state == "succeeded";
+  c["state_aborted"] = state == "aborted";
+  c["state_rolled_back"] = state == "rolled_back";
+  c["state_rollback_failed"] = state == "rollback_failed";
+  c["state_unfinished"] = state.empty();
+  c["state_other"] = !known;
+  c["steps_passed"] = succeeded_steps;
+  c["checks_passed"] = succeeded_checks;
+  c["first_error"] = run_error;
 
   // What failed.
-  std::string failed;
+  nlohmann::json failed = nlohmann::json::array();
   for (const StoredEvent& e : events) {
     if (e.event != "step_failed") continue;
     const auto key = std::make_pair(e.phase, e.step);
-    std::string item =
-        "<li><strong>" + HtmlEscape(e.phase) + " <code>" + HtmlEscape(e.step) + "</code></strong>";
-    if (auto it = started.find(key); it != started.end() && !StepName(*it->second).empty())
-      item += " (" + HtmlEscape(StepName(*it->second)) + ")";
-    item += " failed";
+    nlohmann::json item = {{"phase", e.phase}, {"step", e.step}, {"name", ""}};
+    if (auto it = started.find(key); it != started.end()) item["name"] = StepName(*it->second);
     // The executor's error usually says it all ("exit status 1 after 2 attempts over 0.3s").
     const std::string error = Str(e.detail, "error");
+    item["error"] = error;
+    item["attempts"] = "";
     if (auto attempts = Num(e.detail, "attempts");
         attempts && *attempts > 1 && error.find("attempts") == std::string::npos)
-      item += " after " + std::to_string(*attempts) + " attempts";
+      item["attempts"] = *attempts;
+    item["exit_status"] = "";
     if (auto exit_status = Num(e.detail, "exit_status");
         exit_status && *exit_status >= 0 && error.find("exit status") == std::string::npos)
-      item += ", exit status " + std::to_string(*exit_status);
-    if (!error.empty()) item += ": <code>" + HtmlEscape(error) + "</code>";
+      item["exit_status"] = *exit_status;
+    item["last_output"] = nlohmann::json::array();
     if (auto it = last_attempt.find(key); it != last_attempt.end()) {
       for (const char* stream : {"stderr", "stdout"}) {
         const std::string text = Str(it->second->detail, stream);
         if (text.empty()) continue;
-        item += "<br><span class=\"muted\">last " + std::string(stream) + ":</span><pre>" +
-                HtmlEscape(LastLines(text, 20)) + "</pre>";
+        item["last_output"].push_back({{"stream", stream}, {"text", LastLines(text, 20)}});
       }
     }
-    failed += item + "</li>\n";
+    failed.push_back(item);
   }
-  if (!failed.empty()) out += "<p>What failed:</p>\n<ul>\n" + failed + "</ul>\n";
+  c["has_failed"] = !failed.empty();
+  c["failed"] = failed;
 
   // What was rolled back.
-  std::string undone;
+  nlohmann::json undone = nlohmann::json::array();
   for (const StoredEvent& e : events) {
     if (e.event != "rollback_succeeded" && e.event != "rollback_failed") continue;
     std::string undoes, description;
@@ -158,64 +141,57 @@ std::string SummaryHtml(const StoredRun& run, const std::vector<StoredEvent>& ev
       description = Str(it->second->detail, "description");
     }
     const bool ok = e.event == "rollback_succeeded";
-    std::string item = "<li>" + std::string(ok ? "" : "<strong>");
-    item += undoes.empty() ? "global rollback <code>" + HtmlEscape(e.step) + "</code>"
-                           : "undo <code>" + HtmlEscape(undoes) + "</code>";
-    if (!description.empty())
-      item += " (<code>" + HtmlEscape(ShortenText(description, 120)) + "</code>)";
-    item += ok ? ": succeeded" : ": FAILED</strong>";
-    if (auto ms = Num(e.detail, "duration_ms")) item += " in " + FormatDurationMs(*ms);
-    if (const std::string error = Str(e.detail, "error"); !ok && !error.empty())
-      item += ": <code>" + HtmlEscape(error) + "</code>";
-    undone += item + "</li>\n";
+    const auto ms = Num(e.detail, "duration_ms");
+    undone.push_back({{"step", e.step},
+                      {"undoes", undoes},
+                      {"description", ShortenText(description, 120)},
+                      {"succeeded", ok},
+                      {"duration", ms ? FormatDurationMs(*ms) : ""},
+                      {"error", ok ? "" : Str(e.detail, "error")}});
   }
-  if (!undone.empty()) {
-    out += "<p>What was rolled back, in order:</p>\n<ul>\n" + undone + "</ul>\n";
-  } else if (state != "succeeded") {
-    para("Nothing was rolled back.");
-  }
-  return out;
+  c["has_rolled_back"] = !undone.empty();
+  c["rolled_back"] = undone;
+  c["nothing_rolled_back"] = undone.empty() && state != "succeeded";
 }
 
 // ----------------------------------------------------------------------------- events
 
-std::string EventRows(const StoredRun& run, const std::vector<StoredEvent>& events) {
-  std::string out;
+nlohmann::json EventRows(const StoredRun& run, const std::vector<StoredEvent>& events) {
+  nlohmann::json rows = nlohmann::json::array();
   for (const StoredEvent& e : events) {
     const bool bad = e.event == "step_failed" || e.event == "rollback_failed" ||
                      (e.event == "attempt_finished" && !Str(e.detail, "error").empty());
     const bool undo = e.phase == "rollback";
-    out += bad ? "<tr class=\"bad\">" : undo ? "<tr class=\"undo\">" : "<tr>";
-    out += "<td class=\"num\">" + std::to_string(e.seq) + "</td>";
-    out += "<td class=\"num mono\">" + Offset(EventOffsetMs(run, e)) + "</td>";
-    out += "<td>" + HtmlEscape(e.phase) + "</td>";
-    out += "<td class=\"mono\">" + HtmlEscape(e.step) + "</td>";
-    out += "<td>" + HtmlEscape(e.event) + "</td>";
-    out += "<td class=\"num\">" + (e.attempt > 0 ? std::to_string(e.attempt) : "") + "</td>";
-    out +=
-        "<td class=\"mono\">" +
-        (e.from.empty() && e.to.empty() ? "" : HtmlEscape(e.from) + " &rarr; " + HtmlEscape(e.to)) +
-        "</td>";
-    std::vector<std::string> facts;
-    if (auto ms = Num(e.detail, "duration_ms")) facts.push_back(FormatDurationMs(*ms));
+    nlohmann::json facts = nlohmann::json::array();
+    auto fact = [&](const std::string& text, bool code) {
+      facts.push_back({{"text", text}, {"code", code}, {"sep", !facts.empty()}});
+    };
+    if (auto ms = Num(e.detail, "duration_ms")) fact(FormatDurationMs(*ms), false);
     if (auto status = Num(e.detail, "exit_status"); status && e.event != "step_started")
-      facts.push_back("exit " + std::to_string(*status));
+      fact("exit " + std::to_string(*status), false);
     if (const std::string error = Str(e.detail, "error"); !error.empty())
-      facts.push_back("<code>" + HtmlEscape(ShortenText(SingleLine(error), 200)) + "</code>");
+      fact(ShortenText(SingleLine(error), 200), true);
     if (e.event == "step_started" || e.event == "rollback_started") {
       if (const std::string d = Str(e.detail, "description"); !d.empty())
-        facts.push_back("<code>" + HtmlEscape(ShortenText(SingleLine(d), 200)) + "</code>");
+        fact(ShortenText(SingleLine(d), 200), true);
     }
-    std::string cell;
-    for (size_t i = 0; i < facts.size(); ++i) cell += (i ? "; " : "") + facts[i];
-    if (e.detail.is_object() && !e.detail.empty()) {
-      cell += "<details><summary>detail</summary><pre>" +
-              HtmlEscape(e.detail.dump(2, ' ', false, kReplace)) + "</pre></details>";
-    }
-    out += "<td>" + cell + "</td></tr>\n";
+    rows.push_back(
+        {{"seq", e.seq},
+         {"offset", Offset(EventOffsetMs(run, e))},
+         {"phase", e.phase},
+         {"step", e.step},
+         {"event", e.event},
+         {"attempt", e.attempt > 0 ? std::to_string(e.attempt) : ""},
+         {"row_class", bad ? "bad" : undo ? "undo" : ""},
+         {"transition", !(e.from.empty() && e.to.empty())},
+         {"from", e.from},
+         {"to", e.to},
+         {"facts", facts},
+         {"detail", e.detail.is_object() && !e.detail.empty()
+                        ? e.detail.dump(2, ' ', false, kReplace)
+                        : ""}});
   }
-  if (out.empty()) out = "<tr><td colspan=\"8\" class=\"muted\">no events recorded</td></tr>\n";
-  return out;
+  return rows;
 }
 
 std::string EventRange(const std::vector<StoredEvent>& events) {
@@ -228,7 +204,7 @@ std::string EventRange(const std::vector<StoredEvent>& events) {
 
 }  // namespace
 
-std::string RenderPostmortemHtml(const StoredRun& run, const std::vector<StoredEvent>& events) {
+nlohmann::json PostmortemContext(const StoredRun& run, const std::vector<StoredEvent>& events) {
   std::string state = run.state;
   if (state.empty()) {
     auto fin = std::find_if(events.rbegin(), events.rend(),
@@ -236,36 +212,43 @@ std::string RenderPostmortemHtml(const StoredRun& run, const std::vector<StoredE
     if (fin != events.rend()) state = fin->to;
   }
   const std::optional<long long> duration = RunDurationMs(run);
-  const std::string params = run.params.is_object() && !run.params.empty()
-                                 ? run.params.dump(-1, ' ', false, kReplace)
-                                 : "none";
-  const std::map<std::string, std::string> values = {
-      {"title", HtmlEscape("Post-mortem: " + run.runbook + " " + run.run_id + " (" +
-                           (state.empty() ? "unfinished" : state) + ")")},
-      {"runbook", HtmlEscape(run.runbook)},
-      {"runbook_path", HtmlEscape(run.runbook_path)},
-      {"run_id", HtmlEscape(run.run_id)},
-      {"operator", HtmlEscape(run.operator_name)},
-      {"host", HtmlEscape(run.host)},
-      {"pid", std::to_string(run.pid)},
-      {"started_at", HtmlEscape(run.started_at)},
-      {"finished_at", run.finished_at.empty() ? "not finished" : HtmlEscape(run.finished_at)},
+  const std::string shown_state = state.empty() ? "unfinished" : state;
+  nlohmann::json c = {
+      {"title", "Post-mortem: " + run.runbook + " " + run.run_id + " (" + shown_state + ")"},
+      {"runbook", run.runbook},
+      {"runbook_path", run.runbook_path},
+      {"run_id", run.run_id},
+      {"operator", run.operator_name},
+      {"host", run.host},
+      {"pid", run.pid},
+      {"started_at", run.started_at},
+      {"finished_at", run.finished_at.empty() ? "not finished" : run.finished_at},
       {"duration", duration ? FormatDurationMs(*duration) : "-"},
-      {"state",
-       HtmlEscape(state.empty() ? "unfinished" : state) + (run.dry_run ? " (dry run)" : "")},
+      {"state", shown_state},
       {"state_class", StateClass(state)},
+      {"dry_run", run.dry_run},
       {"exit_code", run.exit_code ? std::to_string(*run.exit_code) : "-"},
-      {"plan_id", run.plan_id.empty() ? "none" : HtmlEscape(run.plan_id)},
-      {"lock_key", HtmlEscape(run.lock_key)},
-      {"params", HtmlEscape(params)},
-      {"summary", SummaryHtml(run, events)},
-      {"timeline", TimelineSvg(TimelineBars(run, events), TotalMs(run, events))},
-      {"event_range", HtmlEscape(EventRange(events))},
-      {"event_rows", EventRows(run, events)},
-      {"runbook_sha256", HtmlEscape(run.runbook_sha256)},
-      {"runbook_text", HtmlEscape(run.runbook_text)},
+      {"plan_id", run.plan_id.empty() ? "none" : run.plan_id},
+      {"lock_key", run.lock_key},
+      {"params", run.params.is_object() && !run.params.empty()
+                     ? run.params.dump(-1, ' ', false, kReplace)
+                     : "none"},
+      {"timeline_svg", TimelineSvg(TimelineBars(run, events), TotalMs(run, events))},
+      {"event_range", EventRange(events)},
+      {"events", EventRows(run, events)},
+      {"runbook_sha256", run.runbook_sha256},
+      {"runbook_text", run.runbook_text},
   };
-  return FillTemplate(kPostmortemTemplate, values);
+  AddSummary(events, state, &c);
+  return c;
+}
+
+Result<std::string> RenderPostmortemHtml(const StoredRun& run,
+                                         const std::vector<StoredEvent>& events,
+                                         const std::optional<DocumentTemplate>& custom) {
+  const DocumentTemplate builtin{"built-in postmortem.html", std::string(kPostmortemTemplate)};
+  return RenderDocument(custom ? *custom : builtin, PostmortemContext(run, events),
+                        Escaping::kHtml);
 }
 
 }  // namespace runbook
