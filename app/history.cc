@@ -1,7 +1,7 @@
 #include "app/history.h"
 
+#include "app/postmortem_report.h"
 #include "audit/replay_check.h"
-#include "audit/report.h"
 
 namespace runbook {
 namespace {
@@ -46,12 +46,14 @@ Result<std::vector<StoredEvent>> ExportEvents(EventLog& log,
 }
 
 Result<std::string> RenderRunReport(EventLog& log, const std::string& run_id,
+                                    const std::optional<DocumentTemplate>& custom,
                                     StoredRun* run_out) {
   auto run = FindRun(log, run_id);
   if (!run.ok()) return run.status();
   auto events = log.Events(run_id);
   if (!events.ok()) return events.status();
-  std::string html = RenderPostmortemHtml(*run, *events);
+  auto html = RenderPostmortemHtml(*run, *events, custom);
+  if (!html.ok()) return html.status();
   if (run_out) *run_out = std::move(run.value());
   return html;
 }

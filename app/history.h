@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "app/document_renderer.h"
 #include "audit/event_log.h"
 #include "engine/status.h"
 
@@ -29,9 +30,11 @@ Result<RunHistoryView> ReplayRun(EventLog& log, const std::string& run_id, bool 
 Result<std::vector<StoredEvent>> ExportEvents(EventLog& log,
                                               const std::optional<std::string>& run_id);
 
-/// The post-mortem report of one run as one self-contained HTML page. kNotFound for an
-/// unknown run.
+/// The post-mortem report of one run as one self-contained HTML page, through `custom` when
+/// given, else the built-in templates/postmortem.html. kNotFound for an unknown run, kInvalid
+/// when `custom` does not render.
 Result<std::string> RenderRunReport(EventLog& log, const std::string& run_id,
+                                    const std::optional<DocumentTemplate>& custom = {},
                                     StoredRun* run_out = nullptr);
 
 }  // namespace runbook

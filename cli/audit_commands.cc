@@ -52,17 +52,24 @@ int Replay(const GlobalOptions& global, const std::string& run_id, bool json, bo
   return problems.empty() ? kExitOk : kExitTampered;
 }
 
-int Report(const GlobalOptions& global, const std::string& run_id, const std::string& out) {
+int Report(const GlobalOptions& global, const std::string& run_id, const std::string& out,
+           const std::string& template_file) {
   if (out.empty()) return Fail(Status::Invalid("--out needs a file name, e.g. --out report.html"));
   std::error_code ec;
   if (std::filesystem::is_directory(out, ec))
     return Fail(Status::Invalid("--out " + out + " is a folder; give a file name, e.g. --out " +
                                 (std::filesystem::path(out) / (run_id + ".html")).string()));
+  std::optional<DocumentTemplate> custom;
+  if (!template_file.empty()) {
+    auto read = ReadTemplateFile(template_file);
+    if (!read.ok()) return Fail(read.status());
+    custom = std::move(read.value());
+  }
   int code = kExitOk;
   std::unique_ptr<AuditDatabase> db = OpenDatabase(global, &code);
   if (!db) return code;
   StoredRun run;
-  auto html = RenderRunReport(db->events(), run_id, &run);
+  auto html = RenderRunReport(db->events(), run_id, custom, &run);
   if (!html.ok()) return Fail(html.status());
   if (Status s = WriteFileAtomically(out, *html); !s.ok()) {
     PrintError("cannot write the report: " + s.message());

@@ -19,6 +19,7 @@ struct PlanOptions {
   std::vector<std::string> params;
   std::string as;
   std::string out;
+  std::string template_file;  // --template: replaces templates/change-request.md
   bool json = false;
 };
 int Plan(const GlobalOptions& global, const PlanOptions& options);
@@ -41,8 +42,10 @@ int Runs(const GlobalOptions& global, bool json);
 /// `runbook recover`: finishes runs whose executor died.
 int Recover(const GlobalOptions& global, bool json);
 
-/// `runbook report RUN_ID --out F.html`: the post-mortem report.
-int Report(const GlobalOptions& global, const std::string& run_id, const std::string& out);
+/// `runbook report RUN_ID --out F.html [--template T]`: the post-mortem report, through the
+/// template file T when given.
+int Report(const GlobalOptions& global, const std::string& run_id, const std::string& out,
+           const std::string& template_file);
 
 // The change-request approval flow (plan_commands.cc).
 int Plans(const GlobalOptions& global, bool json);

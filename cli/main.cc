@@ -39,6 +39,9 @@ int Main(int argc, char** argv) {
   plan_cmd->add_option("--as", plan.as, "who requests the change (default: login name)");
   plan_cmd->add_option("--out", plan.out, "also write the plan to this file");
   plan_cmd->add_flag("--json", plan.json, "print the plan as JSON");
+  plan_cmd->add_option("--template", plan.template_file,
+                       "render the change request through this Mustache template instead of "
+                       "the built-in one (docs/templates.md)");
   AddAuditDb(plan_cmd, &global);
   plan_cmd->callback([&] { code = runbook::cli::Plan(global, plan); });
 
@@ -102,12 +105,17 @@ int Main(int argc, char** argv) {
   AddAuditDb(recover, &global);
   recover->callback([&] { code = runbook::cli::Recover(global, recover_json); });
 
-  std::string report_id, report_out;
+  std::string report_id, report_out, report_template;
   auto* report = app.add_subcommand("report", "write the post-mortem report of a run as HTML");
   report->add_option("RUN_ID", report_id, "the run (see `runbook runs`)")->required();
   report->add_option("--out", report_out, "the HTML file to write")->required();
+  report->add_option("--template", report_template,
+                     "render the report through this Mustache template instead of the "
+                     "built-in one (docs/templates.md)");
   AddAuditDb(report, &global);
-  report->callback([&] { code = runbook::cli::Report(global, report_id, report_out); });
+  report->callback([&] {
+    code = runbook::cli::Report(global, report_id, report_out, report_template);
+  });
 
   bool plans_json = false;
   std::string show_id;

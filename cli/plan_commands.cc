@@ -2,11 +2,11 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "app/change_request.h"
 #include "app/plans.h"
 #include "app/signer.h"
 #include "cli/commands.h"
 #include "engine/loader.h"
-#include "engine/plan.h"
 
 namespace runbook::cli {
 namespace {
@@ -99,11 +99,10 @@ int PlansShow(const GlobalOptions& global, const std::string& plan_id, bool json
     return kExitOk;
   }
   std::string text;
-  try {
-    if (plan.document.is_object() && plan.document.contains("steps"))
-      text = RenderPlanText(plan.document);
-  } catch (const nlohmann::json::exception& e) {
-    text = "(the stored plan document cannot be shown: " + std::string(e.what()) + ")\n";
+  if (plan.document.is_object() && plan.document.contains("steps")) {
+    auto rendered = RenderChangeRequest(plan.document);
+    text = rendered.ok() ? rendered.value()
+                         : "(the stored plan document cannot be shown: " + rendered.message() + ")\n";
   }
   std::fputs(text.c_str(), stdout);
   std::printf("\nplan %s: %s\n", plan_id.c_str(), view.status().c_str());

@@ -2,10 +2,10 @@
 #include <cstdio>
 
 #include "app/atomic_file.h"
+#include "app/change_request.h"
 #include "app/plans.h"
 #include "app/signer.h"
 #include "cli/commands.h"
-#include "engine/plan.h"
 #include "engine/schema.h"
 #include "engine/state_machine.h"
 
@@ -28,6 +28,13 @@ int Validate(const GlobalOptions&, const std::vector<std::string>& files) {
 }
 
 int Plan(const GlobalOptions& global, const PlanOptions& options) {
+  // A template that cannot be used is refused before a plan is stored.
+  std::optional<DocumentTemplate> custom;
+  if (!options.template_file.empty()) {
+    auto read = ReadTemplateFile(options.template_file);
+    if (!read.ok()) return Fail(read.status());
+    custom = std::move(read.value());
+  }
   LoadedRunbook loaded = LoadRunbookWithParams(options.file, options.params);
   if (!ReportLoad(loaded)) return kExitInvalid;
   int code = kExitOk;
@@ -41,8 +48,14 @@ int Plan(const GlobalOptions& global, const PlanOptions& options) {
     PrintError(made.message());
     return kExitInvalid;
   }
-  const std::string text =
-      options.json ? made->document.dump(2) + "\n" : RenderPlanText(made->document);
+  std::string text;
+  if (options.json) {
+    text = made->document.dump(2) + "\n";
+  } else {
+    auto rendered = RenderChangeRequest(made->document, custom);
+    if (!rendered.ok()) return Fail(rendered.status());
+    text = std::move(rendered.value());
+  }
   if (!options.out.empty()) {
     if (Status s = WriteFileAtomically(options.out, text); !s.ok()) {
       PrintError("cannot write " + options.out + ": " + s.message());

@@ -3,8 +3,6 @@
 #include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
 
-#include <sstream>
-
 #include "engine/describe.h"
 #include "engine/loader.h"
 #include "engine/template.h"
@@ -118,13 +116,6 @@ nlohmann::json StepJson(const StepSpec& s, const std::map<std::string, std::stri
   return j;
 }
 
-std::string Indent(const std::string& s, const std::string& pad) {
-  std::string out;
-  std::istringstream in(s);
-  for (std::string line; std::getline(in, line);) out += pad + line + "\n";
-  return out;
-}
-
 }  // namespace
 
 std::string Sha256Hex(const std::string& data) {
@@ -226,100 +217,6 @@ nlohmann::json BuildPlan(const Runbook& rb, const StateMachine& machine,
   plan["states"] = machine.states().size();
   plan["transitions"] = machine.transitions().size();
   return plan;
-}
-
-std::string RenderPlanText(const nlohmann::json& plan) {
-  std::ostringstream o;
-  auto str = [](const nlohmann::json& j, const char* key) {
-    return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
-  };
-  o << "CHANGE REQUEST: " << str(plan, "runbook");
-  if (plan.contains("plan_id")) o << "  (plan " << str(plan, "plan_id") << ")";
-  o << "\n";
-  if (!str(plan, "description").empty()) o << "  " << str(plan, "description") << "\n";
-  o << "\nOverview\n";
-  o << "  risk:         " << str(plan, "risk") << "\n";
-  if (!str(plan, "environment").empty()) o << "  environment:  " << str(plan, "environment") << "\n";
-  if (!str(plan, "owner").empty()) o << "  owner:        " << str(plan, "owner") << "\n";
-  if (!str(plan, "estimated_duration").empty())
-    o << "  estimated:    " << str(plan, "estimated_duration") << "\n";
-  o << "  lock:         " << str(plan, "lock") << "\n";
-  if (!str(plan, "requested_by").empty()) o << "  requested by: " << str(plan, "requested_by") << "\n";
-  if (plan.contains("approval")) {
-    const auto& a = plan["approval"];
-    o << "  approval:     " << a["required"].get<int>() << " approver(s)";
-    if (!a["approvers"].empty()) {
-      o << " from";
-      for (const auto& n : a["approvers"]) o << " " << n.get<std::string>();
-    }
-    if (a["signed"].get<bool>()) o << ", signed";
-    o << "\n";
-  }
-  if (!plan["params"].empty()) {
-    o << "\nParams\n";
-    for (const auto& p : plan["params"]) {
-      o << "  " << str(p, "name") << " = " << str(p, "value");
-      if (!str(p, "description").empty()) o << "    # " << str(p, "description");
-      o << "\n";
-    }
-  }
-  if (!plan["secrets"].empty()) {
-    o << "\nSecrets (values never shown)\n";
-    for (const auto& s : plan["secrets"]) o << "  " << str(s, "name") << " from " << str(s, "from") << "\n";
-  }
-  auto list = [&](const char* title, const nlohmann::json& steps) {
-    if (steps.empty()) return;
-    o << "\n" << title << "\n";
-    int n = 0;
-    for (const auto& s : steps) {
-      o << "  " << ++n << ". " << str(s, "id");
-      if (str(s, "name") != str(s, "id")) o << " — " << str(s, "name");
-      o << " [" << str(s, "action") << "]\n" << Indent(str(s, "description"), "       ");
-      if (s.contains("context")) {
-        o << "       context: " << str(s, "context");
-        if (s.contains("namespace")) o << ", namespace: " << str(s, "namespace");
-        o << "\n";
-      }
-      if (s.contains("rollback")) {
-        const auto& r = s["rollback"];
-        const std::string kind = str(r, "kind");
-        if (kind == "none") {
-          o << "       rollback: NONE — IRREVERSIBLE\n";
-        } else if (kind == "unset") {
-          o << "       rollback: not defined — irreversible unless handled by the global rollback\n";
-        } else {
-          for (const auto& a : r["actions"]) {
-            const std::string d = str(a, "description");
-            if (d.find('\n') == std::string::npos) {
-              o << "       rollback: " << d << "\n";
-            } else {
-              o << "       rollback:\n" << Indent(d, "         ");
-            }
-          }
-        }
-      }
-    }
-  };
-  list("Prechecks (a failure aborts the run; nothing has changed yet)", plan["prechecks"]);
-  list("Steps (on failure: this step's rollback, then earlier steps' in reverse)", plan["steps"]);
-  list("Verification (a failure rolls everything back)", plan["verify"]);
-  list("Global rollback (after the step rollbacks, whenever a rollback happens)", plan["rollback"]);
-  if (!plan["irreversible"].empty()) {
-    o << "\nIrreversible steps\n";
-    for (const auto& id : plan["irreversible"]) o << "  ! " << id.get<std::string>() << "\n";
-  }
-  if (!plan["warnings"].empty()) {
-    o << "\nWarnings\n";
-    for (const auto& w : plan["warnings"]) o << "  ! " << w.get<std::string>() << "\n";
-  }
-  if (!plan["known_issues"].empty()) {
-    o << "\nKnown issues\n";
-    for (const auto& k : plan["known_issues"]) o << "  - " << k.get<std::string>() << "\n";
-  }
-  o << "\nState machine: " << plan["states"].get<size_t>() << " states, "
-    << plan["transitions"].get<size_t>() << " transitions (runbook graph FILE to draw it)\n";
-  o << "Plan hash: " << str(plan, "hash") << "\n";
-  return o.str();
 }
 
 }  // namespace runbook

@@ -1,6 +1,6 @@
-// The change request: what a run of a runbook with given params will do, in a form a reviewer
-// can read (text) and a machine can check (JSON), with a hash that binds approvals to exactly
-// this runbook and these params.
+// The change request as data: what a run of a runbook with given params will do, as a JSON
+// document a machine can check and app/change_request.h renders for a reviewer, with a hash
+// that binds approvals to exactly this runbook and these params.
 #pragma once
 
 #include <functional>
@@ -29,9 +29,6 @@ using KubeTargetDescriber = std::function<std::string(const KubeTarget&)>;
 nlohmann::json BuildPlan(const Runbook& runbook, const StateMachine& machine,
                          const std::map<std::string, std::string>& params,
                          const KubeTargetDescriber& describe_kube = {});
-
-/// The plan as text for a reviewer.
-std::string RenderPlanText(const nlohmann::json& plan);
 
 /// sha256 of `data` as 64 lower-case hex digits.
 std::string Sha256Hex(const std::string& data);

@@ -1,4 +1,4 @@
-#include "audit/html.h"
+#include "app/html.h"
 
 #include <gtest/gtest.h>
 
@@ -12,13 +12,6 @@ TEST(HtmlEscapeTest, EscapesMarkupAndRepairsBadUtf8) {
   EXPECT_EQ(HtmlEscape("bad \xff\xc3"), "bad \xef\xbf\xbd\xef\xbf\xbd");
   EXPECT_EQ(HtmlEscape("\xed\xa0\x80"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd") << "surrogate";
   EXPECT_EQ(HtmlEscape("a\tb\nc\x01"), "a\tb\nc\xe2\x90\x81");
-}
-
-TEST(FillTemplateTest, FillsInOnePassAndReportsMissingNames) {
-  std::vector<std::string> missing;
-  EXPECT_EQ(FillTemplate("<p>{{a}} and {{b}}</p>{{", {{"a", "{{b}}"}}, &missing),
-            "<p>{{b}} and {{b}}</p>{{");
-  EXPECT_EQ(missing, std::vector<std::string>{"b"});
 }
 
 TEST(ShortenTextTest, CutsAtCodePoints) {

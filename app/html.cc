@@ -1,4 +1,4 @@
-#include "audit/html.h"
+#include "app/html.h"
 
 #include <algorithm>
 
@@ -81,30 +81,6 @@ std::string HtmlEscape(std::string_view text) {
       AppendUtf8(&out, 0xFFFD);
     }
   }
-  return out;
-}
-
-std::string FillTemplate(std::string_view tmpl, const std::map<std::string, std::string>& values,
-                         std::vector<std::string>* missing) {
-  std::string out;
-  out.reserve(tmpl.size() * 2);
-  size_t pos = 0;
-  while (pos < tmpl.size()) {
-    const size_t open = tmpl.find("{{", pos);
-    if (open == std::string_view::npos) break;
-    const size_t close = tmpl.find("}}", open + 2);
-    if (close == std::string_view::npos) break;
-    out.append(tmpl.substr(pos, open - pos));
-    const std::string name(tmpl.substr(open + 2, close - open - 2));
-    if (auto it = values.find(name); it != values.end()) {
-      out += it->second;
-    } else {
-      out.append(tmpl.substr(open, close + 2 - open));
-      if (missing) missing->push_back(name);
-    }
-    pos = close + 2;
-  }
-  out.append(tmpl.substr(pos));
   return out;
 }
 

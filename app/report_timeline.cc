@@ -1,4 +1,4 @@
-#include "audit/report_timeline.h"
+#include "app/report_timeline.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -6,9 +6,9 @@
 #include <optional>
 #include <tuple>
 
+#include "app/html.h"
 #include "audit/audit_format.h"
 #include "audit/audit_time.h"
-#include "audit/html.h"
 
 namespace runbook {
 

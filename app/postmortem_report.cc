@@ -1,0 +1,254 @@
+#include "app/postmortem_report.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <optional>
+
+#include "app/html.h"
+#include "app/templates.h"
+#include "app/report_timeline.h"
+#include "audit/audit_format.h"
+#include "audit/audit_time.h"
+
+namespace runbook {
+
+namespace {
+
+constexpr auto kReplace = nlohmann::json::error_handler_t::replace;
+
+std::string Str(const nlohmann::json& detail, const char* key) {
+  if (!detail.is_object()) return "";
+  auto it = detail.find(key);
+  if (it == detail.end() || it->is_null()) return "";
+  return it->is_string() ? it->get<std::string>() : it->dump(-1, ' ', false, kReplace);
+}
+
+std::optional<long long> Num(const nlohmann::json& detail, const char* key) {
+  if (!detail.is_object()) return std::nullopt;
+  auto it = detail.find(key);
+  if (it == detail.end() || !it->is_number()) return std::nullopt;
+  return it->get<long long>();
+}
+
+// The last `lines` lines of `text`, "…" in front when some were cut.
+std::string LastLines(const std::string& text, int lines) {
+  std::string t = text;
+  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
+  size_t pos = t.size();
+  for (int i = 0; i < lines && pos != std::string::npos && pos > 0; ++i)
+    pos = t.rfind('\n', pos - 1);
+  if (pos == std::string::npos || pos == 0) return t;
+  return "…" + t.substr(pos);
+}
+
+std::string Offset(std::optional<long long> ms) {
+  if (!ms) return "?";
+  char buf[40];
+  const long long v = *ms < 0 ? -*ms : *ms;
+  std::snprintf(buf, sizeof buf, "%c%lld.%03llds", *ms < 0 ? '-' : '+', v / 1000, v % 1000);
+  return buf;
+}
+
+// A terminal state usable in a class name (letters and '_' only).
+std::string StateClass(const std::string& state) {
+  if (state.empty()) return "unfinished";
+  std::string out;
+  for (char c : state) out += (c >= 'a' && c <= 'z') || c == '_' ? c : '_';
+  return out;
+}
+
+long long TotalMs(const StoredRun& run, const std::vector<StoredEvent>& events) {
+  long long total = RunDurationMs(run).value_or(0);
+  for (const StoredEvent& e : events) total = std::max(total, EventOffsetMs(run, e).value_or(0));
+  return total;
+}
+
+// ----------------------------------------------------------------------------- summary
+
+std::string StepName(const StoredEvent& started) {
+  const std::string name = Str(started.detail, "name");
+  return name.empty() || name == started.step ? "" : name;
+}
+
+// What happened, as data for the template's "What happened" section: how the run ended, what
+// failed and what was rolled back.
+void AddSummary(const std::vector<StoredEvent>& events, const std::string& state,
+                nlohmann::json* context) {
+  nlohmann::json& c = *context;
+  // What each step was called, and what each rollback action undid, from their start events.
+  std::map<std::pair<std::string, std::string>, const StoredEvent*> started;
+  std::map<std::pair<std::string, std::string>, const StoredEvent*> last_attempt;
+  int succeeded_steps = 0, succeeded_checks = 0;
+  std::string run_error;
+  for (const StoredEvent& e : events) {
+    const auto key = std::make_pair(e.phase, e.step);
+    if (e.event == "step_started" || e.event == "rollback_started") started[key] = &e;
+    if (e.event == "attempt_finished") last_attempt[key] = &e;
+    if (e.event == "step_succeeded") (e.phase == "step" ? succeeded_steps : succeeded_checks)++;
+    if (e.event == "run_finished") run_error = Str(e.detail, "error");
+  }
+  const bool known = state == "succeeded" || state == "aborted" || state == "rolled_back" ||
+                     state == "rollback_failed" || state.empty();
+  c["state_succeeded"] = state == "succeeded";
+  c["state_aborted"] = state == "aborted";
+  c["state_rolled_back"] = state == "rolled_back";
+  c["state_rollback_failed"] = state == "rollback_failed";
+  c["state_unfinished"] = state.empty();
+  c["state_other"] = !known;
+  c["steps_passed"] = succeeded_steps;
+  c["checks_passed"] = succeeded_checks;
+  c["first_error"] = run_error;
+
+  // What failed.
+  nlohmann::json failed = nlohmann::json::array();
+  for (const StoredEvent& e : events) {
+    if (e.event != "step_failed") continue;
+    const auto key = std::make_pair(e.phase, e.step);
+    nlohmann::json item = {{"phase", e.phase}, {"step", e.step}, {"name", ""}};
+    if (auto it = started.find(key); it != started.end()) item["name"] = StepName(*it->second);
+    // The executor's error usually says it all ("exit status 1 after 2 attempts over 0.3s").
+    const std::string error = Str(e.detail, "error");
+    item["error"] = error;
+    item["attempts"] = "";
+    if (auto attempts = Num(e.detail, "attempts");
+        attempts && *attempts > 1 && error.find("attempts") == std::string::npos)
+      item["attempts"] = *attempts;
+    item["exit_status"] = "";
+    if (auto exit_status = Num(e.detail, "exit_status");
+        exit_status && *exit_status >= 0 && error.find("exit status") == std::string::npos)
+      item["exit_status"] = *exit_status;
+    item["last_output"] = nlohmann::json::array();
+    if (auto it = last_attempt.find(key); it != last_attempt.end()) {
+      for (const char* stream : {"stderr", "stdout"}) {
+        const std::string text = Str(it->second->detail, stream);
+        if (text.empty()) continue;
+        item["last_output"].push_back({{"stream", stream}, {"text", LastLines(text, 20)}});
+      }
+    }
+    failed.push_back(item);
+  }
+  c["has_failed"] = !failed.empty();
+  c["failed"] = failed;
+
+  // What was rolled back.
+  nlohmann::json undone = nlohmann::json::array();
+  for (const StoredEvent& e : events) {
+    if (e.event != "rollback_succeeded" && e.event != "rollback_failed") continue;
+    std::string undoes, description;
+    if (auto it = started.find({e.phase, e.step}); it != started.end()) {
+      undoes = Str(it->second->detail, "undoes");
+      description = Str(it->second->detail, "description");
+    }
+    const bool ok = e.event == "rollback_succeeded";
+    const auto ms = Num(e.detail, "duration_ms");
+    undone.push_back({{"step", e.step},
+                      {"undoes", undoes},
+                      {"description", ShortenText(description, 120)},
+                      {"succeeded", ok},
+                      {"duration", ms ? FormatDurationMs(*ms) : ""},
+                      {"error", ok ? "" : Str(e.detail, "error")}});
+  }
+  c["has_rolled_back"] = !undone.empty();
+  c["rolled_back"] = undone;
+  c["nothing_rolled_back"] = undone.empty() && state != "succeeded";
+}
+
+// ----------------------------------------------------------------------------- events
+
+nlohmann::json EventRows(const StoredRun& run, const std::vector<StoredEvent>& events) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (const StoredEvent& e : events) {
+    const bool bad = e.event == "step_failed" || e.event == "rollback_failed" ||
+                     (e.event == "attempt_finished" && !Str(e.detail, "error").empty());
+    const bool undo = e.phase == "rollback";
+    nlohmann::json facts = nlohmann::json::array();
+    auto fact = [&](const std::string& text, bool code) {
+      facts.push_back({{"text", text}, {"code", code}, {"sep", !facts.empty()}});
+    };
+    if (auto ms = Num(e.detail, "duration_ms")) fact(FormatDurationMs(*ms), false);
+    if (auto status = Num(e.detail, "exit_status"); status && e.event != "step_started")
+      fact("exit " + std::to_string(*status), false);
+    if (const std::string error = Str(e.detail, "error"); !error.empty())
+      fact(ShortenText(SingleLine(error), 200), true);
+    if (e.event == "step_started" || e.event == "rollback_started") {
+      if (const std::string d = Str(e.detail, "description"); !d.empty())
+        fact(ShortenText(SingleLine(d), 200), true);
+    }
+    rows.push_back(
+        {{"seq", e.seq},
+         {"offset", Offset(EventOffsetMs(run, e))},
+         {"phase", e.phase},
+         {"step", e.step},
+         {"event", e.event},
+         {"attempt", e.attempt > 0 ? std::to_string(e.attempt) : ""},
+         {"row_class", bad ? "bad" : undo ? "undo" : ""},
+         {"transition", !(e.from.empty() && e.to.empty())},
+         {"from", e.from},
+         {"to", e.to},
+         {"facts", facts},
+         {"detail", e.detail.is_object() && !e.detail.empty()
+                        ? e.detail.dump(2, ' ', false, kReplace)
+                        : ""}});
+  }
+  return rows;
+}
+
+std::string EventRange(const std::vector<StoredEvent>& events) {
+  if (events.empty()) return "The audit log holds no events of this run.";
+  return "Events " + std::to_string(events.front().seq) + " to " +
+         std::to_string(events.back().seq) + " of the audit log's hash chain (" +
+         std::to_string(events.size()) + " of this run); the last one's hash is " +
+         events.back().hash + ".";
+}
+
+}  // namespace
+
+nlohmann::json PostmortemContext(const StoredRun& run, const std::vector<StoredEvent>& events) {
+  std::string state = run.state;
+  if (state.empty()) {
+    auto fin = std::find_if(events.rbegin(), events.rend(),
+                            [](const StoredEvent& e) { return e.event == "run_finished"; });
+    if (fin != events.rend()) state = fin->to;
+  }
+  const std::optional<long long> duration = RunDurationMs(run);
+  const std::string shown_state = state.empty() ? "unfinished" : state;
+  nlohmann::json c = {
+      {"title", "Post-mortem: " + run.runbook + " " + run.run_id + " (" + shown_state + ")"},
+      {"runbook", run.runbook},
+      {"runbook_path", run.runbook_path},
+      {"run_id", run.run_id},
+      {"operator", run.operator_name},
+      {"host", run.host},
+      {"pid", run.pid},
+      {"started_at", run.started_at},
+      {"finished_at", run.finished_at.empty() ? "not finished" : run.finished_at},
+      {"duration", duration ? FormatDurationMs(*duration) : "-"},
+      {"state", shown_state},
+      {"state_class", StateClass(state)},
+      {"dry_run", run.dry_run},
+      {"exit_code", run.exit_code ? std::to_string(*run.exit_code) : "-"},
+      {"plan_id", run.plan_id.empty() ? "none" : run.plan_id},
+      {"lock_key", run.lock_key},
+      {"params", run.params.is_object() && !run.params.empty()
+                     ? run.params.dump(-1, ' ', false, kReplace)
+                     : "none"},
+      {"timeline_svg", TimelineSvg(TimelineBars(run, events), TotalMs(run, events))},
+      {"event_range", EventRange(events)},
+      {"events", EventRows(run, events)},
+      {"runbook_sha256", run.runbook_sha256},
+      {"runbook_text", run.runbook_text},
+  };
+  AddSummary(events, state, &c);
+  return c;
+}
+
+Result<std::string> RenderPostmortemHtml(const StoredRun& run,
+                                         const std::vector<StoredEvent>& events,
+                                         const std::optional<DocumentTemplate>& custom) {
+  const DocumentTemplate builtin{"built-in postmortem.html", std::string(kPostmortemTemplate)};
+  return RenderDocument(custom ? *custom : builtin, PostmortemContext(run, events),
+                        Escaping::kHtml);
+}
+
+}  // namespace runbook
