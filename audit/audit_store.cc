@@ -287,7 +287,8 @@ Status AuditStore::BeginRun(const RunRecord& run) {
 
 Status AuditStore::Append(const std::string& run_id, const AuditEvent& event) {
   std::lock_guard<std::mutex> lock(mu_);
-  const std::string context = "cannot record event " + event.event + " of run " + run_id;
+  const std::string name(EventName(event.event));
+  const std::string context = "cannot record event " + name + " of run " + run_id;
   Transaction tx(*db_);
   if (!tx.status().ok()) return WithContext(context, tx.status());
   Statement exists(*db_, "SELECT 1 FROM runs WHERE run_id = ?");
@@ -302,7 +303,7 @@ Status AuditStore::Append(const std::string& run_id, const AuditEvent& event) {
   e.seq = head->seq + 1;
   e.run_id = run_id;
   e.ts = FormatAuditTime(event.ts);
-  e.event = event.event;
+  e.event = name;
   e.phase = event.phase;
   e.step = event.step;
   e.from = event.from;

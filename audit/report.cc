@@ -80,10 +80,11 @@ std::string SummaryHtml(const StoredRun& run, const std::vector<StoredEvent>& ev
   std::string state = run.state;
   for (const StoredEvent& e : events) {
     const auto key = std::make_pair(e.phase, e.step);
-    if (e.event == "step_started" || e.event == "rollback_started") started[key] = &e;
-    if (e.event == "attempt_finished") last_attempt[key] = &e;
-    if (e.event == "step_succeeded") (e.phase == "step" ? succeeded_steps : succeeded_checks)++;
-    if (e.event == "run_finished") {
+    if (e.is(EventKind::kStepStarted) || e.is(EventKind::kRollbackStarted)) started[key] = &e;
+    if (e.is(EventKind::kAttemptFinished)) last_attempt[key] = &e;
+    if (e.is(EventKind::kStepSucceeded))
+      (e.phase == "step" ? succeeded_steps : succeeded_checks)++;
+    if (e.is(EventKind::kRunFinished)) {
       run_error = Str(e.detail, "error");
       if (state.empty()) state = e.to;
     }
@@ -120,7 +121,7 @@ std::string SummaryHtml(const StoredRun& run, const std::vector<StoredEvent>& ev
   // What failed.
   std::string failed;
   for (const StoredEvent& e : events) {
-    if (e.event != "step_failed") continue;
+    if (!e.is(EventKind::kStepFailed)) continue;
     const auto key = std::make_pair(e.phase, e.step);
     std::string item =
         "<li><strong>" + HtmlEscape(e.phase) + " <code>" + HtmlEscape(e.step) + "</code></strong>";
@@ -151,13 +152,13 @@ std::string SummaryHtml(const StoredRun& run, const std::vector<StoredEvent>& ev
   // What was rolled back.
   std::string undone;
   for (const StoredEvent& e : events) {
-    if (e.event != "rollback_succeeded" && e.event != "rollback_failed") continue;
+    if (!e.is(EventKind::kRollbackSucceeded) && !e.is(EventKind::kRollbackFailed)) continue;
     std::string undoes, description;
     if (auto it = started.find({e.phase, e.step}); it != started.end()) {
       undoes = Str(it->second->detail, "undoes");
       description = Str(it->second->detail, "description");
     }
-    const bool ok = e.event == "rollback_succeeded";
+    const bool ok = e.is(EventKind::kRollbackSucceeded);
     std::string item = "<li>" + std::string(ok ? "" : "<strong>");
     item += undoes.empty() ? "global rollback <code>" + HtmlEscape(e.step) + "</code>"
                            : "undo <code>" + HtmlEscape(undoes) + "</code>";
@@ -182,8 +183,8 @@ std::string SummaryHtml(const StoredRun& run, const std::vector<StoredEvent>& ev
 std::string EventRows(const StoredRun& run, const std::vector<StoredEvent>& events) {
   std::string out;
   for (const StoredEvent& e : events) {
-    const bool bad = e.event == "step_failed" || e.event == "rollback_failed" ||
-                     (e.event == "attempt_finished" && !Str(e.detail, "error").empty());
+    const bool bad = e.is(EventKind::kStepFailed) || e.is(EventKind::kRollbackFailed) ||
+                     (e.is(EventKind::kAttemptFinished) && !Str(e.detail, "error").empty());
     const bool undo = e.phase == "rollback";
     out += bad ? "<tr class=\"bad\">" : undo ? "<tr class=\"undo\">" : "<tr>";
     out += "<td class=\"num\">" + std::to_string(e.seq) + "</td>";
@@ -198,11 +199,11 @@ std::string EventRows(const StoredRun& run, const std::vector<StoredEvent>& even
         "</td>";
     std::vector<std::string> facts;
     if (auto ms = Num(e.detail, "duration_ms")) facts.push_back(FormatDurationMs(*ms));
-    if (auto status = Num(e.detail, "exit_status"); status && e.event != "step_started")
+    if (auto status = Num(e.detail, "exit_status"); status && !e.is(EventKind::kStepStarted))
       facts.push_back("exit " + std::to_string(*status));
     if (const std::string error = Str(e.detail, "error"); !error.empty())
       facts.push_back("<code>" + HtmlEscape(ShortenText(SingleLine(error), 200)) + "</code>");
-    if (e.event == "step_started" || e.event == "rollback_started") {
+    if (e.is(EventKind::kStepStarted) || e.is(EventKind::kRollbackStarted)) {
       if (const std::string d = Str(e.detail, "description"); !d.empty())
         facts.push_back("<code>" + HtmlEscape(ShortenText(SingleLine(d), 200)) + "</code>");
     }
@@ -232,7 +233,7 @@ std::string RenderPostmortemHtml(const StoredRun& run, const std::vector<StoredE
   std::string state = run.state;
   if (state.empty()) {
     auto fin = std::find_if(events.rbegin(), events.rend(),
-                            [](const StoredEvent& e) { return e.event == "run_finished"; });
+                            [](const StoredEvent& e) { return e.is(EventKind::kRunFinished); });
     if (fin != events.rend()) state = fin->to;
   }
   const std::optional<long long> duration = RunDurationMs(run);
