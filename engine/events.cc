@@ -6,42 +6,24 @@ namespace runbook {
 
 std::string_view EventName(EventKind kind) {
   switch (kind) {
-    case EventKind::kRunStarted:
-      return "run_started";
-    case EventKind::kStateChanged:
-      return "state_changed";
-    case EventKind::kStepStarted:
-      return "step_started";
-    case EventKind::kAttemptStarted:
-      return "attempt_started";
-    case EventKind::kAttemptFinished:
-      return "attempt_finished";
-    case EventKind::kStepSucceeded:
-      return "step_succeeded";
-    case EventKind::kStepFailed:
-      return "step_failed";
-    case EventKind::kStepSkipped:
-      return "step_skipped";
-    case EventKind::kRollbackStarted:
-      return "rollback_started";
-    case EventKind::kRollbackSucceeded:
-      return "rollback_succeeded";
-    case EventKind::kRollbackFailed:
-      return "rollback_failed";
-    case EventKind::kRunFinished:
-      return "run_finished";
-    case EventKind::kRunRecovered:
-      return "run_recovered";
-    case EventKind::kProcessStarted:
-      return "process_started";
-    case EventKind::kHostFinished:
-      return "host_finished";
-    case EventKind::kKubectlTarget:
-      return "kubectl_target";
-    case EventKind::kKubectlRevisions:
-      return "kubectl_revisions";
-    case EventKind::kKubectlUndo:
-      return "kubectl_undo";
+    case EventKind::kRunStarted: return "run_started";
+    case EventKind::kStateChanged: return "state_changed";
+    case EventKind::kStepStarted: return "step_started";
+    case EventKind::kAttemptStarted: return "attempt_started";
+    case EventKind::kAttemptFinished: return "attempt_finished";
+    case EventKind::kStepSucceeded: return "step_succeeded";
+    case EventKind::kStepFailed: return "step_failed";
+    case EventKind::kStepSkipped: return "step_skipped";
+    case EventKind::kRollbackStarted: return "rollback_started";
+    case EventKind::kRollbackSucceeded: return "rollback_succeeded";
+    case EventKind::kRollbackFailed: return "rollback_failed";
+    case EventKind::kRunFinished: return "run_finished";
+    case EventKind::kRunRecovered: return "run_recovered";
+    case EventKind::kProcessStarted: return "process_started";
+    case EventKind::kHostFinished: return "host_finished";
+    case EventKind::kKubectlTarget: return "kubectl_target";
+    case EventKind::kKubectlRevisions: return "kubectl_revisions";
+    case EventKind::kKubectlUndo: return "kubectl_undo";
   }
   return "unknown";
 }
@@ -85,9 +67,9 @@ bool IsStepSuccess(EventKind kind) {
          kind == EventKind::kStepSkipped;
 }
 
-namespace {
-
 using nlohmann::json;
+
+namespace {
 
 // Tolerant field readers: the value at `key` when `j` is an object holding one of the right
 // type, else nothing.

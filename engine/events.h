@@ -65,7 +65,7 @@ enum class EventKind {
 };
 inline constexpr int kEventKindCount = static_cast<int>(EventKind::kKubectlUndo) + 1;
 
-/// The stored name of `kind` ("step_failed"). The one place event names are spelled.
+/// The stored name of `kind` (e.g. step_failed): the one place event names are spelled.
 std::string_view EventName(EventKind kind);
 /// The kind named `name`; nullopt for a name this version does not know.
 std::optional<EventKind> ParseEventKind(std::string_view name);
