@@ -65,6 +65,7 @@ RunHistory ReadRunHistory(const std::vector<EventView>& events, int executor_pid
   RunHistory h;
   ResumePoint& p = h.resume;
   p.dead_pid = executor_pid;
+  p.state = "pending";
   int64_t state_seq = 0;
   std::string state_step;
   for (const EventView& e : events) {
