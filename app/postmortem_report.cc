@@ -10,6 +10,7 @@
 #include "app/report_timeline.h"
 #include "audit/audit_format.h"
 #include "audit/audit_time.h"
+#include "engine/events.h"
 
 namespace runbook {
 
@@ -83,10 +84,10 @@ void AddSummary(const std::vector<StoredEvent>& events, const std::string& state
   std::string run_error;
   for (const StoredEvent& e : events) {
     const auto key = std::make_pair(e.phase, e.step);
-    if (e.event == "step_started" || e.event == "rollback_started") started[key] = &e;
-    if (e.event == "attempt_finished") last_attempt[key] = &e;
-    if (e.event == "step_succeeded") (e.phase == "step" ? succeeded_steps : succeeded_checks)++;
-    if (e.event == "run_finished") run_error = Str(e.detail, "error");
+    if (e.is(EventKind::kStepStarted) || e.is(EventKind::kRollbackStarted)) started[key] = &e;
+    if (e.is(EventKind::kAttemptFinished)) last_attempt[key] = &e;
+    if (e.is(EventKind::kStepSucceeded)) (e.phase == "step" ? succeeded_steps : succeeded_checks)++;
+    if (e.is(EventKind::kRunFinished)) run_error = Str(e.detail, "error");
   }
   const bool known = state == "succeeded" || state == "aborted" || state == "rolled_back" ||
                      state == "rollback_failed" || state.empty();
@@ -103,7 +104,7 @@ void AddSummary(const std::vector<StoredEvent>& events, const std::string& state
   // What failed.
   nlohmann::json failed = nlohmann::json::array();
   for (const StoredEvent& e : events) {
-    if (e.event != "step_failed") continue;
+    if (!e.is(EventKind::kStepFailed)) continue;
     const auto key = std::make_pair(e.phase, e.step);
     nlohmann::json item = {{"phase", e.phase}, {"step", e.step}, {"name", ""}};
     if (auto it = started.find(key); it != started.end()) item["name"] = StepName(*it->second);
@@ -134,13 +135,13 @@ void AddSummary(const std::vector<StoredEvent>& events, const std::string& state
   // What was rolled back.
   nlohmann::json undone = nlohmann::json::array();
   for (const StoredEvent& e : events) {
-    if (e.event != "rollback_succeeded" && e.event != "rollback_failed") continue;
+    if (!e.is(EventKind::kRollbackSucceeded) && !e.is(EventKind::kRollbackFailed)) continue;
     std::string undoes, description;
     if (auto it = started.find({e.phase, e.step}); it != started.end()) {
       undoes = Str(it->second->detail, "undoes");
       description = Str(it->second->detail, "description");
     }
-    const bool ok = e.event == "rollback_succeeded";
+    const bool ok = e.is(EventKind::kRollbackSucceeded);
     const auto ms = Num(e.detail, "duration_ms");
     undone.push_back({{"step", e.step},
                       {"undoes", undoes},
@@ -159,19 +160,19 @@ void AddSummary(const std::vector<StoredEvent>& events, const std::string& state
 nlohmann::json EventRows(const StoredRun& run, const std::vector<StoredEvent>& events) {
   nlohmann::json rows = nlohmann::json::array();
   for (const StoredEvent& e : events) {
-    const bool bad = e.event == "step_failed" || e.event == "rollback_failed" ||
-                     (e.event == "attempt_finished" && !Str(e.detail, "error").empty());
+    const bool bad = e.is(EventKind::kStepFailed) || e.is(EventKind::kRollbackFailed) ||
+                     (e.is(EventKind::kAttemptFinished) && !Str(e.detail, "error").empty());
     const bool undo = e.phase == "rollback";
     nlohmann::json facts = nlohmann::json::array();
     auto fact = [&](const std::string& text, bool code) {
       facts.push_back({{"text", text}, {"code", code}, {"sep", !facts.empty()}});
     };
     if (auto ms = Num(e.detail, "duration_ms")) fact(FormatDurationMs(*ms), false);
-    if (auto status = Num(e.detail, "exit_status"); status && e.event != "step_started")
+    if (auto status = Num(e.detail, "exit_status"); status && !e.is(EventKind::kStepStarted))
       fact("exit " + std::to_string(*status), false);
     if (const std::string error = Str(e.detail, "error"); !error.empty())
       fact(ShortenText(SingleLine(error), 200), true);
-    if (e.event == "step_started" || e.event == "rollback_started") {
+    if (e.is(EventKind::kStepStarted) || e.is(EventKind::kRollbackStarted)) {
       if (const std::string d = Str(e.detail, "description"); !d.empty())
         fact(ShortenText(SingleLine(d), 200), true);
     }
@@ -208,7 +209,7 @@ nlohmann::json PostmortemContext(const StoredRun& run, const std::vector<StoredE
   std::string state = run.state;
   if (state.empty()) {
     auto fin = std::find_if(events.rbegin(), events.rend(),
-                            [](const StoredEvent& e) { return e.event == "run_finished"; });
+                            [](const StoredEvent& e) { return e.is(EventKind::kRunFinished); });
     if (fin != events.rend()) state = fin->to;
   }
   const std::optional<long long> duration = RunDurationMs(run);

@@ -39,7 +39,7 @@ class ReportTest : public ::testing::Test {
            const std::string& to = "") {
     AuditEvent e;
     e.ts = At(ms);
-    e.event = event;
+    e.event = ParseEventKind(event).value();
     e.phase = phase;
     e.step = step;
     e.attempt = attempt;

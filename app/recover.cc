@@ -11,6 +11,7 @@
 
 #include "engine/exit_code.h"
 #include "engine/loader.h"
+#include "engine/run_history.h"
 #include "engine/state_machine.h"
 #include "steps/step_runners.h"
 
@@ -18,76 +19,6 @@ namespace runbook {
 namespace {
 
 bool GroupExists(int pgid) { return pgid > 1 && (kill(-pgid, 0) == 0 || errno == EPERM); }
-
-bool IsStepEnd(const std::string& e) {
-  return e == "step_succeeded" || e == "step_failed" || e == "step_skipped" ||
-         e == "rollback_succeeded" || e == "rollback_failed";
-}
-
-std::string TrimNewlines(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  return s;
-}
-
-// What the audit log says about where the run stood and what it had learned.
-ResumePoint ReadResumePoint(const StoredRun& run, const std::vector<StoredEvent>& events,
-                            std::vector<int>* pgids) {
-  ResumePoint p;
-  p.dead_pid = run.pid;
-  p.state = "pending";
-  int64_t state_seq = 0;
-  std::string state_step;
-  for (const StoredEvent& e : events) {
-    if (e.event == "state_changed") {
-      p.state = e.to;
-      state_seq = e.seq;
-      state_step = e.step;
-      p.step_finished = false;
-      p.step_ok = false;
-      pgids->clear();
-    }
-    if (e.seq > state_seq && e.step == state_step && !state_step.empty()) {
-      if (IsStepEnd(e.event)) {
-        p.step_finished = true;
-        p.step_ok = e.event == "step_succeeded" || e.event == "rollback_succeeded" ||
-                    e.event == "step_skipped";
-      }
-      if (e.event == "process_started" && e.detail.contains("pgid") &&
-          e.detail["pgid"].is_number_integer())
-        pgids->push_back(e.detail["pgid"].get<int>());
-    }
-    if (e.event == "rollback_failed") p.rollback_failed = true;
-    if (e.event == "step_failed" && p.cause.empty())
-      p.cause = e.step + ": " + (e.detail.is_object() ? e.detail.value("error", "") : "");
-    if (e.event == "attempt_finished" && e.detail.is_object()) {
-      auto& v = p.values[e.step];
-      v.stdout_text = TrimNewlines(e.detail.value("stdout", ""));
-      v.stderr_text = TrimNewlines(e.detail.value("stderr", ""));
-      StepResult& r = p.results[e.step];
-      r.exit_status = e.detail.value("exit_status", -1);
-      r.outcome = e.detail.value("outcome", "") == "succeeded" ? StepResult::Outcome::kSucceeded
-                                                               : StepResult::Outcome::kFailed;
-      r.hosts.clear();
-      if (e.detail.contains("hosts") && e.detail["hosts"].is_array()) {
-        for (const auto& h : e.detail["hosts"]) {
-          HostResult hr;
-          hr.host = h.value("host", "");
-          hr.ok = h.value("ok", false);
-          hr.reached = h.value("reached", false);
-          hr.exit_status = h.value("exit_status", -1);
-          r.hosts.push_back(hr);
-        }
-      }
-      if (e.detail.contains("undo_state")) r.undo_state = e.detail["undo_state"];
-    }
-    if (e.event == "step_succeeded" && e.detail.is_object() && e.detail.contains("outputs") &&
-        e.detail["outputs"].is_object()) {
-      for (const auto& [k, v] : e.detail["outputs"].items())
-        if (v.is_string()) p.values[e.step].outputs[k] = v.get<std::string>();
-    }
-  }
-  return p;
-}
 
 }  // namespace
 
@@ -165,13 +96,12 @@ RecoveredRun RecoverService::RecoverOne(const StoredRun& listed, Reporter& repor
                                  ": the rollback needs its secrets: " + secrets.message());
     return out;
   }
-  std::vector<int> pgids;
-  ResumePoint point = ReadResumePoint(*run, *events, &pgids);
+  const ResumePoint point = ReadRunHistory(ViewsOf(*events), run->pid).resume;
   const StateMachine machine = StateMachine::Compile(rb);
   const int state = machine.Find(point.state);
   Duration grace{5000};
   if (state >= 0 && machine.state(state).step) grace = machine.state(state).step->kill_grace;
-  for (int pgid : pgids) {
+  for (int pgid : point.pgids) {
     if (!GroupExists(pgid)) continue;
     notes_("recover: stopping process group " + std::to_string(pgid) +
            " of the interrupted step");

@@ -99,10 +99,10 @@ std::vector<TimelineBar> TimelineBars(const StoredRun& run,
     const long long at = EventOffsetMs(run, e).value_or(last_ms);
     last_ms = std::max(last_ms, at);
     const auto key = std::make_pair(e.phase, e.step);
-    if (e.event == "step_started" || e.event == "rollback_started") {
+    if (e.is(EventKind::kStepStarted) || e.is(EventKind::kRollbackStarted)) {
       const std::string undoes = Str(e.detail, "undoes");
       steps[key] = {undoes.empty() ? e.step : "undo " + undoes, at, 0};
-    } else if (e.event == "attempt_started") {
+    } else if (e.is(EventKind::kAttemptStarted)) {
       StepState& s = steps[key];
       if (s.label.empty()) s.label = e.step;
       ++s.attempts;
@@ -115,7 +115,7 @@ std::vector<TimelineBar> TimelineBars(const StoredRun& run,
       bar.outcome = "unfinished";
       open[{e.phase, e.step, e.attempt}] = bars.size();
       bars.push_back(std::move(bar));
-    } else if (e.event == "attempt_finished") {
+    } else if (e.is(EventKind::kAttemptFinished)) {
       auto it = open.find({e.phase, e.step, e.attempt});
       if (it == open.end()) continue;
       TimelineBar& bar = bars[it->second];
@@ -126,8 +126,8 @@ std::vector<TimelineBar> TimelineBars(const StoredRun& run,
       bar.outcome = ok ? "succeeded" : "failed";
       bar.error = ok ? "" : (error.empty() ? outcome : error);
       open.erase(it);
-    } else if (e.event == "step_succeeded" || e.event == "step_failed" ||
-               e.event == "rollback_succeeded" || e.event == "rollback_failed") {
+    } else if (e.is(EventKind::kStepSucceeded) || e.is(EventKind::kStepFailed) ||
+               e.is(EventKind::kRollbackSucceeded) || e.is(EventKind::kRollbackFailed)) {
       auto it = steps.find(key);
       if (it == steps.end() || it->second.attempts > 0) continue;
       // Ended without any attempt (it could not even start): one bar for the step.
@@ -137,7 +137,7 @@ std::vector<TimelineBar> TimelineBars(const StoredRun& run,
       bar.label = it->second.label;
       bar.start_ms = it->second.started_ms;
       bar.end_ms = std::max(bar.start_ms, at);
-      const bool ok = e.event == "step_succeeded" || e.event == "rollback_succeeded";
+      const bool ok = e.is(EventKind::kStepSucceeded) || e.is(EventKind::kRollbackSucceeded);
       bar.outcome = ok ? "succeeded" : "failed";
       bar.error = Str(e.detail, "error");
       bars.push_back(std::move(bar));

@@ -182,7 +182,7 @@ std::string ReplayText(const StoredRun& run, const std::vector<StoredEvent>& eve
   if (run.state.empty()) {
     // The run row has no end; the last run_finished event, if any, still says how it ended.
     auto fin = std::find_if(events.rbegin(), events.rend(),
-                            [](const StoredEvent& e) { return e.event == "run_finished"; });
+                            [](const StoredEvent& e) { return e.is(EventKind::kRunFinished); });
     if (fin != events.rend()) {
       out += "run ended " + fin->to +
              " (recorded by its run_finished event; the run row has no end)\n";

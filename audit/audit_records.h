@@ -8,6 +8,9 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include "engine/events.h"
 
 namespace runbook {
 
@@ -16,7 +19,7 @@ struct StoredEvent {
   int64_t seq = 0;  // 1, 2, 3, ... across the whole database; never reused
   std::string run_id;
   std::string ts;     // RFC 3339 UTC, ms
-  std::string event;  // run_started, state_changed, step_started, ...
+  std::string event;  // the kind's name as stored (engine/events.h); may be one unknown here
   std::string phase;  // precheck | step | verify | rollback | run
   std::string step;   // step id, or "" for run-level events
   std::string from;   // column from_state
@@ -25,7 +28,21 @@ struct StoredEvent {
   nlohmann::json detail = nlohmann::json::object();
   std::string prev_hash;  // hash of event seq-1 (64 zeros for seq 1)
   std::string hash;       // sha256_hex(prev_hash || canonical event)
+
+  /// The event's kind; nullopt for a name this version does not know.
+  std::optional<EventKind> kind() const { return ParseEventKind(event); }
+  bool is(EventKind k) const { return event == EventName(k); }
+  /// The engine's view of this event, for engine/run_history.h.
+  EventView view() const { return {seq, kind(), phase, step, from, to, attempt, detail}; }
 };
+
+/// The engine's views of `events`, in the same order.
+inline std::vector<EventView> ViewsOf(const std::vector<StoredEvent>& events) {
+  std::vector<EventView> views;
+  views.reserve(events.size());
+  for (const StoredEvent& e : events) views.push_back(e.view());
+  return views;
+}
 
 /// One row of the `runs` table.
 struct StoredRun {

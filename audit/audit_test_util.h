@@ -140,7 +140,7 @@ inline AuditEvent MakeEvent(const std::string& name, long long ms, const std::st
                             nlohmann::json detail = nlohmann::json::object()) {
   AuditEvent e;
   e.ts = At(ms);
-  e.event = name;
+  e.event = ParseEventKind(name).value();
   e.phase = step.empty() ? "run" : "step";
   e.step = step;
   e.detail = std::move(detail);

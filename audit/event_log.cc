@@ -127,7 +127,8 @@ Status EventLog::BeginRun(const RunRecord& run) {
 
 Status EventLog::Append(const std::string& run_id, const AuditEvent& event) {
   std::lock_guard<std::mutex> lock(mu_);
-  const std::string context = "cannot record event " + event.event + " of run " + run_id;
+  const std::string name(EventName(event.event));
+  const std::string context = "cannot record event " + name + " of run " + run_id;
   Transaction tx(db_);
   if (!tx.status().ok()) return tx.status().WithContext(context);
   Statement exists(db_, "SELECT 1 FROM runs WHERE run_id = ?");
@@ -142,7 +143,7 @@ Status EventLog::Append(const std::string& run_id, const AuditEvent& event) {
   e.seq = head->seq + 1;
   e.run_id = run_id;
   e.ts = FormatAuditTime(event.ts);
-  e.event = event.event;
+  e.event = name;
   e.phase = event.phase;
   e.step = event.step;
   e.from = event.from;

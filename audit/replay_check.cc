@@ -3,17 +3,17 @@
 #include <filesystem>
 
 #include "engine/loader.h"
+#include "engine/run_history.h"
 #include "engine/state_machine.h"
 
 namespace runbook {
 namespace {
 
 // The trigger that leaves `state`, from the outcome recorded for its step.
-Trigger Derive(const State& state, const std::vector<StoredEvent>& events, bool any_rollback_failed,
-               const std::string& recorded_trigger) {
+Trigger Derive(const State& state, const RunHistory& history, const std::string& recorded_trigger) {
   switch (state.kind) {
     case StateKind::kRollbackDone:
-      return any_rollback_failed ? Trigger::kFailure : Trigger::kSuccess;
+      return history.resume.rollback_failed ? Trigger::kFailure : Trigger::kSuccess;
     case StateKind::kPending:
       return recorded_trigger == "interrupt" ? Trigger::kInterrupt : Trigger::kStart;
     case StateKind::kSucceeded:
@@ -28,22 +28,10 @@ Trigger Derive(const State& state, const std::vector<StoredEvent>& events, bool 
     case StateKind::kGlobalRollback:
       break;
   }
-  // The last terminal step event of this state's step in its phase.
-  const std::string phase = state.phase();
-  const StoredEvent* last = nullptr;
-  for (const StoredEvent& e : events) {
-    if (e.step != state.step->id || e.phase != phase) continue;
-    if (e.event == "step_succeeded" || e.event == "step_failed" || e.event == "step_skipped" ||
-        e.event == "rollback_succeeded" || e.event == "rollback_failed")
-      last = &e;
-  }
-  if (!last) return Trigger::kFailure;
-  const bool ok = last->event == "step_succeeded" || last->event == "rollback_succeeded" ||
-                  last->event == "step_skipped";
-  if (!ok) {
-    const bool interrupted = last->detail.is_object() && last->detail.value("interrupted", false);
-    return interrupted ? Trigger::kInterrupt : Trigger::kFailure;
-  }
+  // The last end recorded for this state's step in its phase.
+  const StepHistory* step = history.Step(state.phase(), state.step->id);
+  if (!step || !step->ended()) return Trigger::kFailure;
+  if (!step->ok()) return step->end_detail.interrupted ? Trigger::kInterrupt : Trigger::kFailure;
   // A completed step whose interruption was noticed right after it.
   if (recorded_trigger == "interrupt" &&
       (state.kind == StateKind::kPrecheck || state.kind == StateKind::kStep ||
@@ -64,25 +52,16 @@ std::vector<std::string> CheckReplay(const StoredRun& run, const std::vector<Sto
   }
   const StateMachine machine = StateMachine::Compile(*loaded.runbook);
 
-  std::vector<const StoredEvent*> transitions;
-  const StoredEvent* finished = nullptr;
-  bool any_rollback_failed = false;
-  for (const StoredEvent& e : events) {
-    if (e.event == "state_changed") transitions.push_back(&e);
-    if (e.event == "run_finished") finished = &e;
-    if (e.event == "rollback_failed") any_rollback_failed = true;
-  }
+  const RunHistory history = ReadRunHistory(ViewsOf(events), run.pid);
+  const std::vector<TransitionRecord>& transitions = history.transitions;
+  const std::optional<FinishRecord>& finished = history.finished;
 
   int current = machine.pending();
   size_t i = 0;
   for (; !machine.state(current).terminal(); ++i) {
     const State& state = machine.state(current);
-    const std::string recorded_trigger =
-        i < transitions.size() && transitions[i]->detail.is_object()
-            ? transitions[i]->detail.value("trigger", "")
-            : "";
-    const int next =
-        machine.Next(current, Derive(state, events, any_rollback_failed, recorded_trigger));
+    const std::string recorded_trigger = i < transitions.size() ? transitions[i].trigger : "";
+    const int next = machine.Next(current, Derive(state, history, recorded_trigger));
     if (next < 0) {
       problems.push_back("state " + state.name + " has no way on; the run cannot be re-derived");
       return problems;
@@ -96,7 +75,7 @@ std::vector<std::string> CheckReplay(const StoredRun& run, const std::vector<Sto
       // A run that never finished (its executor died) stops here; `recover` finishes it.
       return problems;
     }
-    const StoredEvent& t = *transitions[i];
+    const TransitionRecord& t = transitions[i];
     if (t.from != state.name || t.to != derived) {
       problems.push_back("event " + std::to_string(t.seq) + ": recorded " + t.from + " -> " + t.to +
                          ", but the recorded step results lead " + state.name + " -> " + derived);
@@ -105,14 +84,14 @@ std::vector<std::string> CheckReplay(const StoredRun& run, const std::vector<Sto
     current = next;
   }
   if (i < transitions.size())
-    problems.push_back("event " + std::to_string(transitions[i]->seq) +
+    problems.push_back("event " + std::to_string(transitions[i].seq) +
                        ": a transition after the terminal state " + machine.state(current).name);
   if (!finished) {
     problems.push_back("the run reached " + machine.state(current).name +
                        " but has no run_finished event");
-  } else if (finished->to != machine.state(current).name) {
+  } else if (finished->state != machine.state(current).name) {
     problems.push_back("event " + std::to_string(finished->seq) + ": run_finished records " +
-                       finished->to + ", but the transitions lead to " +
+                       finished->state + ", but the transitions lead to " +
                        machine.state(current).name);
   }
   if (!run.state.empty() && run.state != machine.state(current).name)

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/events.h"
 #include "engine/status.h"
 
 namespace runbook {
@@ -29,11 +30,11 @@ struct RunRecord {
   std::chrono::system_clock::time_point started_at;
 };
 
-/// One state transition or step event (SPEC §3). `seq`, `prev_hash` and `hash` are assigned
-/// by the sink.
+/// One state transition or step event (SPEC §3; kinds and details in engine/events.h).
+/// `seq`, `prev_hash` and `hash` are assigned by the sink, which stores `event` by its name.
 struct AuditEvent {
   std::chrono::system_clock::time_point ts;
-  std::string event;   // run_started, state_changed, step_started, attempt_started, ...
+  EventKind event = EventKind::kRunStarted;
   std::string phase;   // precheck | step | verify | rollback | run
   std::string step;    // step id, or "" for run-level events
   std::string from;    // state names, or ""

@@ -92,7 +92,7 @@ class MemoryAudit : public AuditSink {
   std::vector<std::string> Names(const std::string& step = "") const {
     std::vector<std::string> out;
     for (const auto& e : events)
-      if (step.empty() || e.step == step) out.push_back(e.event);
+      if (step.empty() || e.step == step) out.emplace_back(EventName(e.event));
     return out;
   }
 

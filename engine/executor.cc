@@ -68,9 +68,9 @@ class Executor::AttemptContext : public StepContext {
     std::lock_guard<std::mutex> lock(ex_.mu_);
     ex_.reporter_.StepProgress(step_, clean);
   }
-  Status Record(std::string_view event, const nlohmann::json& detail) override {
+  Status Record(EventKind event, const nlohmann::json& detail) override {
     AuditEvent e;
-    e.event = std::string(event);
+    e.event = event;
     e.phase = PhaseName(phase_);
     e.step = step_.id;
     e.attempt = attempt_;
@@ -200,15 +200,15 @@ RunSummary Executor::Run(const RunOptions& options) {
     return summary;
   }
   reporter_.RunStarted(runbook_, options_.run_id, options_.dry_run);
-  Status started = Emit({{}, "run_started", "run", "", "", "pending", 0,
-                         {{"runbook", runbook_.name},
-                          {"operator", options_.operator_name},
-                          {"host", options_.host},
-                          {"pid", options_.pid},
-                          {"dry_run", options_.dry_run},
-                          {"params", record.params},
-                          {"plan_id", options_.plan_id},
-                          {"lock", options_.lock_key}}});
+  const RunStartedDetail started_detail{.runbook = runbook_.name,
+                                        .operator_name = options_.operator_name,
+                                        .host = options_.host,
+                                        .pid = options_.pid,
+                                        .dry_run = options_.dry_run,
+                                        .params = record.params,
+                                        .plan_id = options_.plan_id,
+                                        .lock = options_.lock_key};
+  Status started = Emit({{}, EventKind::kRunStarted, "run", "", "", "pending", 0, started_detail});
 
   // Write-ahead: without a durable run_started nothing may run.
   Trigger trigger = !started.ok() || Interrupted() ? Trigger::kInterrupt : Trigger::kStart;
@@ -222,8 +222,8 @@ RunSummary Executor::Walk(int current, Trigger trigger) {
     if (next < 0) next = machine_.Find("aborted");  // unreachable for a compiled machine
     const State& from = machine_.state(current);
     const State& to = machine_.state(next);
-    (void)Emit({{}, "state_changed", to.phase(), to.step ? to.step->id : "", from.name, to.name,
-                0, {{"trigger", TriggerName(trigger)}}});
+    (void)Emit({{}, EventKind::kStateChanged, to.phase(), to.step ? to.step->id : "", from.name,
+                to.name, 0, StateChangedDetail{TriggerName(trigger)}});
     if (std::string_view(from.coarse()) != to.coarse()) {
       std::lock_guard<std::mutex> lock(mu_);
       reporter_.PhaseChanged(from.coarse(), to.coarse());
@@ -243,11 +243,11 @@ RunSummary Executor::Walk(int current, Trigger trigger) {
   summary.steps = summaries_;
   summary.duration = std::chrono::duration_cast<Duration>(clock_.Monotonic() - start_);
   summary.error = redactor_.Redact(first_error_);
-  (void)Emit({{}, "run_finished", "run", "", "", end.name, 0,
-              {{"state", end.name},
-               {"exit_code", summary.exit_code},
-               {"duration_ms", Ms(summary.duration)},
-               {"error", summary.error}}});
+  (void)Emit({{}, EventKind::kRunFinished, "run", "", "", end.name, 0,
+              RunFinishedDetail{.state = end.name,
+                                .exit_code = summary.exit_code,
+                                .duration_ms = Ms(summary.duration),
+                                .error = summary.error}});
   (void)audit_.EndRun(options_.run_id, end.name, summary.exit_code);
   reporter_.RunFinished(summary);
   return summary;
@@ -270,13 +270,14 @@ RunSummary Executor::Resume(const RunOptions& options, const ResumePoint& point)
     return summary;
   }
   const State& state = machine_.state(current);
-  (void)Emit({{}, "run_recovered", "run", state.step ? state.step->id : "", state.name, state.name,
-              0, {{"operator", options_.operator_name},
-                  {"host", options_.host},
-                  {"pid", options_.pid},
-                  {"dead_pid", point.dead_pid},
-                  {"state", state.name},
-                  {"step_finished", point.step_finished}}});
+  (void)Emit({{}, EventKind::kRunRecovered, "run", state.step ? state.step->id : "", state.name,
+              state.name, 0,
+              RunRecoveredDetail{.operator_name = options_.operator_name,
+                                 .host = options_.host,
+                                 .pid = options_.pid,
+                                 .dead_pid = point.dead_pid,
+                                 .state = state.name,
+                                 .step_finished = point.step_finished}});
   {
     std::lock_guard<std::mutex> lock(mu_);
     reporter_.Note("recovering run " + options_.run_id + " from " + state.name);
@@ -294,8 +295,11 @@ RunSummary Executor::Resume(const RunOptions& options, const ResumePoint& point)
                                                                : Phase::kStep;
         const std::string why = "interrupted: the executor (pid " +
                                 std::to_string(point.dead_pid) + ") died during this step";
-        (void)Emit({{}, "step_failed", PhaseName(phase), state.step->id, "", "", 0,
-                    {{"interrupted", true}, {"error", why}}});
+        StepEndDetail interrupted;
+        interrupted.error = why;
+        interrupted.interrupted = true;
+        (void)Emit({{}, EventKind::kStepFailed, PhaseName(phase), state.step->id, "", "", 0,
+                    interrupted});
         if (StepSummary* s = Summary(state.step->id, phase)) {
           s->state = "interrupted";
           s->error = why;
@@ -330,8 +334,8 @@ RunSummary Executor::Resume(const RunOptions& options, const ResumePoint& point)
     summary.state = state.name;
     summary.exit_code = ExitCodeFor(state.kind);
     summary.steps = summaries_;
-    (void)Emit({{}, "run_finished", "run", "", "", state.name, 0,
-                {{"state", state.name}, {"exit_code", summary.exit_code}}});
+    (void)Emit({{}, EventKind::kRunFinished, "run", "", "", state.name, 0,
+                RunFinishedDetail{.state = state.name, .exit_code = summary.exit_code}});
     (void)audit_.EndRun(options_.run_id, state.name, summary.exit_code);
     reporter_.RunFinished(summary);
     return summary;
@@ -358,8 +362,8 @@ Trigger Executor::RunState(const State& state) {
     }
     case StateKind::kVerify: {
       if (options_.dry_run) {
-        (void)Emit({{}, "step_skipped", "verify", state.step->id, "", "", 0,
-                    {{"reason", "dry run: verification is not run"}}});
+        (void)Emit({{}, EventKind::kStepSkipped, "verify", state.step->id, "", "", 0,
+                    StepSkippedDetail{"dry run: verification is not run"}});
         if (StepSummary* s = Summary(state.step->id, Phase::kVerify)) s->state = "skipped";
         return Trigger::kSuccess;
       }
@@ -371,8 +375,8 @@ Trigger Executor::RunState(const State& state) {
     case StateKind::kStepRollback:
     case StateKind::kGlobalRollback: {
       if (options_.dry_run) {
-        (void)Emit({{}, "step_skipped", "rollback", state.step->id, "", "", 0,
-                    {{"reason", "dry run: rollback is not run"}}});
+        (void)Emit({{}, EventKind::kStepSkipped, "rollback", state.step->id, "", "", 0,
+                    StepSkippedDetail{"dry run: rollback is not run"}});
         return Trigger::kSuccess;
       }
       Outcome o = RunStep(state, *state.step, Phase::kRollback);
@@ -412,16 +416,16 @@ Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Ph
   const std::string description =
       state.auto_rollback ? "undo " + DescribeAction(step.action, display)
                           : DescribeAction(step.action, display);
-  nlohmann::json started_detail = {{"name", step.name},
-                                   {"action", ActionKindName(KindOf(step.action))},
-                                   {"description", description},
-                                   {"max_attempts", max_attempts},
-                                   {"timeout_ms", Ms(step.timeout)}};
-  if (!undoes.empty()) started_detail["undoes"] = undoes;
-  if (state.auto_rollback) started_detail["auto"] = true;
-  if (forward_dry_run) started_detail["dry_run"] = true;
-  Status ahead = Emit({{}, rollback ? "rollback_started" : "step_started", PhaseName(phase),
-                       step.id, "", "", 0, started_detail});
+  const StepStartedDetail started_detail{.name = step.name,
+                                         .action = ActionKindName(KindOf(step.action)),
+                                         .description = description,
+                                         .max_attempts = max_attempts,
+                                         .timeout_ms = Ms(step.timeout),
+                                         .undoes = undoes,
+                                         .auto_rollback = state.auto_rollback,
+                                         .dry_run = forward_dry_run};
+  Status ahead = Emit({{}, rollback ? EventKind::kRollbackStarted : EventKind::kStepStarted,
+                       PhaseName(phase), step.id, "", "", 0, started_detail});
 
   Outcome outcome;
   StepResult last;
@@ -447,8 +451,8 @@ Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Ph
     nlohmann::json first_undo_state;
     for (attempt = 1; attempt <= max_attempts; ++attempt) {
       request.attempt = attempt;
-      (void)Emit({{}, "attempt_started", PhaseName(phase), step.id, "", "", attempt,
-                  {{"description", description}}});
+      (void)Emit({{}, EventKind::kAttemptStarted, PhaseName(phase), step.id, "", "", attempt,
+                  AttemptStartedDetail{description}});
       {
         std::lock_guard<std::mutex> lock(mu_);
         reporter_.StepStarted(step, phase, attempt, max_attempts, description, forward_dry_run);
@@ -460,26 +464,24 @@ Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Ph
       if (last.ok()) last.error.clear();
       else if (last.error.empty()) last.error = OutcomeName(last.outcome);
 
-      nlohmann::json detail = last.detail.is_object() ? last.detail : nlohmann::json::object();
-      detail["outcome"] = OutcomeName(last.outcome);
-      detail["exit_status"] = last.exit_status;
-      detail["duration_ms"] = Ms(last.duration);
-      if (!last.error.empty()) detail["error"] = last.error;
-      if (!last.stdout_text.empty()) detail["stdout"] = Tail(last.stdout_text, kAuditTail);
-      if (!last.stderr_text.empty()) detail["stderr"] = Tail(last.stderr_text, kAuditTail);
-      if (!last.hosts.empty()) {
-        nlohmann::json hosts = nlohmann::json::array();
-        for (const HostResult& h : last.hosts)
-          hosts.push_back({{"host", h.host},
-                           {"ok", h.ok},
-                           {"reached", h.reached},
-                           {"exit_status", h.exit_status},
-                           {"duration_ms", Ms(h.duration)},
-                           {"error", h.error}});
-        detail["hosts"] = hosts;
-      }
-      if (!last.undo_state.is_null()) detail["undo_state"] = last.undo_state;
-      (void)Emit({{}, "attempt_finished", PhaseName(phase), step.id, "", "", attempt, detail});
+      AttemptFinishedDetail detail;
+      if (last.detail.is_object()) detail.extra = last.detail;
+      detail.outcome = OutcomeName(last.outcome);
+      detail.exit_status = last.exit_status;
+      detail.duration_ms = Ms(last.duration);
+      detail.error = last.error;
+      detail.stdout_tail = Tail(last.stdout_text, kAuditTail);
+      detail.stderr_tail = Tail(last.stderr_text, kAuditTail);
+      for (const HostResult& h : last.hosts)
+        detail.hosts.push_back({.host = h.host,
+                                .ok = h.ok,
+                                .reached = h.reached,
+                                .exit_status = h.exit_status,
+                                .duration_ms = Ms(h.duration),
+                                .error = h.error});
+      detail.undo_state = last.undo_state;
+      (void)Emit({{}, EventKind::kAttemptFinished, PhaseName(phase), step.id, "", "", attempt,
+                  detail});
 
       const bool cancelled =
           last.outcome == StepResult::Outcome::kCancelled || cancel.cancelled();
@@ -523,18 +525,20 @@ Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Ph
   if (!outcome.ok && first_error_.empty() && !rollback)
     first_error_ = step.id + ": " + error;
 
-  nlohmann::json done = {{"attempts", attempt},
-                         {"duration_ms", Ms(took)},
-                         {"exit_status", last.exit_status}};
-  if (!outcome.ok) done["error"] = error;
-  if (outcome.interrupted) done["interrupted"] = true;
+  StepEndDetail done;
+  done.attempts = attempt;
+  done.duration_ms = Ms(took);
+  done.exit_status = last.exit_status;
+  if (!outcome.ok) done.error = error;
+  done.interrupted = outcome.interrupted;
   if (!step.outputs.empty() && outcome.ok) {
     auto it = scope_.steps.find(step.id);
-    if (it != scope_.steps.end()) done["outputs"] = it->second.outputs;
+    if (it != scope_.steps.end()) done.outputs = it->second.outputs;
   }
-  const char* name = rollback ? (outcome.ok ? "rollback_succeeded" : "rollback_failed")
-                              : (outcome.ok ? "step_succeeded" : "step_failed");
-  (void)Emit({{}, name, PhaseName(phase), step.id, "", "", attempt, done});
+  const EventKind end =
+      rollback ? (outcome.ok ? EventKind::kRollbackSucceeded : EventKind::kRollbackFailed)
+               : (outcome.ok ? EventKind::kStepSucceeded : EventKind::kStepFailed);
+  (void)Emit({{}, end, PhaseName(phase), step.id, "", "", attempt, done});
   return outcome;
 }
 

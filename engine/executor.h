@@ -17,6 +17,7 @@
 #include "engine/model.h"
 #include "engine/redactor.h"
 #include "engine/reporter.h"
+#include "engine/run_history.h"
 #include "engine/state_machine.h"
 #include "engine/step_runner.h"
 #include "engine/template.h"
@@ -65,18 +66,6 @@ struct RunOptions {
 struct Interruption {
   const CancelFlag* interrupt = nullptr;
   const CancelFlag* hard_stop = nullptr;
-};
-
-/// Where a run whose executor died stands, as `runbook recover` reads it from the audit log.
-struct ResumePoint {
-  std::string state;          // the `to` of the last recorded state_changed
-  bool step_finished = false; // that state's step recorded its end (succeeded or failed)
-  bool step_ok = false;       // ... and it succeeded
-  bool rollback_failed = false;  // a rollback action had already failed
-  int dead_pid = 0;
-  std::string cause;          // the recorded failure that started the rollback, if any
-  std::map<std::string, TemplateScope::StepValues> values;  // recorded stdout and outputs
-  std::map<std::string, StepResult> results;  // recorded hosts and undo_state per step
 };
 
 /// Runs one runbook once. Not reusable: construct one per run.

@@ -64,8 +64,8 @@ TEST_F(ExecutorTest, SuccessRunsEveryStepOnceAndRecordsTheRun) {
   EXPECT_EQ(s.exit_code, 0);
   EXPECT_EQ(runner.calls, (std::vector<std::string>{"a", "b", "c", "d", "verify-1"}));
   ASSERT_FALSE(audit.events.empty());
-  EXPECT_EQ(audit.events.front().event, "run_started");
-  EXPECT_EQ(audit.events.back().event, "run_finished");
+  EXPECT_EQ(EventName(audit.events.front().event), "run_started");
+  EXPECT_EQ(EventName(audit.events.back().event), "run_finished");
   EXPECT_EQ(audit.events.back().to, "succeeded");
   EXPECT_EQ(audit.state, "succeeded");
   EXPECT_EQ(audit.Names("a"), (std::vector<std::string>{"state_changed", "step_started",
@@ -90,7 +90,8 @@ TEST_F(ExecutorTest, FailedStepRollsBackItselfThenEarlierStepsInReverseThenGloba
   EXPECT_NE(s.error.find("exit status 3"), std::string::npos);
   bool recorded = false;
   for (const auto& e : audit.events)
-    if (e.step == "c" && e.event == "attempt_finished") recorded = e.detail["exit_status"] == 3;
+    if (e.step == "c" && EventName(e.event) == "attempt_finished")
+      recorded = e.detail["exit_status"] == 3;
   EXPECT_TRUE(recorded);
 }
 
@@ -114,7 +115,8 @@ TEST_F(ExecutorTest, FailedPrecheckAbortsWithoutRollback) {
   EXPECT_EQ(s.state, "aborted");
   EXPECT_EQ(s.exit_code, 5);
   EXPECT_EQ(runner.calls, (std::vector<std::string>{"precheck-1"}));
-  for (const auto& e : audit.events) EXPECT_EQ(e.event.rfind("rollback", 0), std::string::npos);
+  for (const auto& e : audit.events)
+    EXPECT_EQ(EventName(e.event).rfind("rollback", 0), std::string::npos);
 }
 
 TEST_F(ExecutorTest, FailingRollbackIsRecordedAndTheRestStillRuns) {
@@ -140,7 +142,7 @@ TEST_F(ExecutorTest, RetriesCountAttempts) {
   EXPECT_EQ(runner.calls, (std::vector<std::string>{"flaky", "flaky#2", "flaky#3"}));
   EXPECT_EQ(s.steps[0].attempts, 3);
   int started = 0;
-  for (const auto& e : audit.events) started += e.event == "attempt_started";
+  for (const auto& e : audit.events) started += EventName(e.event) == "attempt_started";
   EXPECT_EQ(started, 3);
 }
 
@@ -256,7 +258,7 @@ TEST_F(ExecutorTest, SecretsAreRedactedFromTheAuditLogAndTheOutput) {
   runner.script["use"] = {r};
   runner.hooks["use"] = [](StepContext& c) {
     c.OutputLine("", false, "line with hunter2-secret");
-    (void)c.Record("custom", {{"v", "hunter2-secret"}});
+    (void)c.Record(EventKind::kHostFinished, {{"v", "hunter2-secret"}});
   };
   Run();
   for (const auto& e : audit.events) EXPECT_EQ(e.detail.dump().find("hunter2"), std::string::npos);
@@ -302,10 +304,10 @@ TEST_F(ExecutorTest, ResumeTreatsTheDeadStepAsInterruptedAndRollsBack) {
   EXPECT_EQ(s.exit_code, 1);
   EXPECT_EQ(runner.calls, (std::vector<std::string>{"b-rollback-1", "a-rollback-1", "rollback-1"}));
   ASSERT_FALSE(audit.events.empty());
-  EXPECT_EQ(audit.events.front().event, "run_recovered");
+  EXPECT_EQ(EventName(audit.events.front().event), "run_recovered");
   EXPECT_EQ(audit.Names("b")[1], "step_failed");  // [0] is run_recovered, which names b
   EXPECT_TRUE(audit.events[1].detail["interrupted"].get<bool>());
-  EXPECT_EQ(audit.events.back().event, "run_finished");
+  EXPECT_EQ(EventName(audit.events.back().event), "run_finished");
   EXPECT_TRUE(audit.runs.empty()) << "resume must not write a second run row";
 }
 

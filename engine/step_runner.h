@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/events.h"
 #include "engine/model.h"
 #include "engine/status.h"
 #include "engine/template.h"
@@ -83,9 +84,10 @@ class StepContext {
   virtual void OutputLine(std::string_view host, bool is_stderr, std::string_view line) = 0;
   /// A progress message for a long step ("rollout 2/3 replicas ready").
   virtual void Progress(std::string_view message) = 0;
-  /// Appends an audit event to the current attempt (a host's result, an HTTP try, a process
-  /// group id). Redacted, and durable when this returns.
-  virtual Status Record(std::string_view event, const nlohmann::json& detail) = 0;
+  /// Appends an audit event to the current attempt (a host's result, a process group id;
+  /// the kinds and their details are in engine/events.h). Redacted, and durable when this
+  /// returns.
+  virtual Status Record(EventKind event, const nlohmann::json& detail) = 0;
 
   /// Becomes readable when the run is interrupted: include it in poll().
   virtual int cancel_fd() const = 0;

@@ -196,8 +196,8 @@ ProcessResult Kubectl::Start(const std::vector<std::string>& args, std::string_v
       },
       [this, &command](pid_t pid, pid_t pgid) {
         // Durable before we wait: `runbook recover` ends this group if the executor dies.
-        return context_.Record("process_started",
-                               {{"pgid", pgid}, {"pid", pid}, {"command", command}});
+        return context_.Record(EventKind::kProcessStarted,
+                               ProcessStartedDetail{.pid = pid, .pgid = pgid, .command = command});
       });
   if (p.timed_out && step_bounds) deadline_hit_ = true;
   return p;

@@ -113,7 +113,7 @@ class KubectlRunner : public StepRunner {
     result.detail["context"] = endpoint->context;
     result.detail["namespace"] = endpoint->namespace_;
     result.detail["server"] = endpoint->server;
-    Status recorded_target = context.Record("kubectl_target", endpoint->ToJson());
+    Status recorded_target = context.Record(EventKind::kKubectlTarget, endpoint->ToJson());
     if (!recorded_target.ok()) {
       result.error = "cannot record the kubectl target: " + recorded_target.message();
       return result;
@@ -231,8 +231,9 @@ class KubectlRunner : public StepRunner {
       revisions.push_back(std::move(entry));
     }
     result.undo_state = UndoStateToJson(*states);
-    Status written = context.Record(
-        "kubectl_revisions", {{"context", kubectl.endpoint().context}, {"objects", revisions}});
+    Status written =
+        context.Record(EventKind::kKubectlRevisions,
+                       {{"context", kubectl.endpoint().context}, {"objects", revisions}});
     if (!written.ok()) {
       result.error = "cannot record the current revisions: " + written.message();
       return;
@@ -383,7 +384,7 @@ class KubectlRunner : public StepRunner {
           }
         }
       }
-      Status recorded = context.Record("kubectl_undo", entry);
+      Status recorded = context.Record(EventKind::kKubectlUndo, entry);
       if (!recorded.ok()) failures.push_back("cannot record the undo: " + recorded.message());
       done.push_back(std::move(entry));
     }

@@ -86,7 +86,8 @@ class ShellRunner : public StepRunner {
         },
         [&context](pid_t pid, pid_t pgid) {
           // Durable before we wait: `runbook recover` ends this group if the executor dies.
-          return context.Record("process_started", {{"pgid", pgid}, {"pid", pid}});
+          return context.Record(EventKind::kProcessStarted,
+                                ProcessStartedDetail{.pid = pid, .pgid = pgid});
         });
 
     result.duration = p.duration;

@@ -98,8 +98,8 @@ TEST_F(ShellRunnerTest, SucceedsAndCapturesOutput) {
 TEST_F(ShellRunnerTest, RecordsTheProcessGroupWhileTheProcessRuns) {
   class CheckingContext : public FakeStepContext {
    public:
-    Status Record(std::string_view event, const nlohmann::json& detail) override {
-      if (event == "process_started") alive = !PidGone(detail["pid"].get<pid_t>());
+    Status Record(EventKind event, const nlohmann::json& detail) override {
+      if (event == EventKind::kProcessStarted) alive = !PidGone(detail["pid"].get<pid_t>());
       return FakeStepContext::Record(event, detail);
     }
     bool alive = false;

@@ -68,14 +68,14 @@ class Observer : public FanoutObserver {
   }
 
   void OnHostFinished(const HostResult& r, int finished, int total) override {
-    nlohmann::json detail = {{"host", r.host},
-                             {"exit_status", r.exit_status},
-                             {"duration_ms", r.duration.count()},
-                             {"stdout_tail", Tail(r.stdout_text, kAuditTailBytes)},
-                             {"stderr_tail", Tail(r.stderr_text, kAuditTailBytes)},
-                             {"error", r.error},
-                             {"reached", r.reached}};
-    Status s = context_.Record("host_finished", detail);
+    const HostFinishedDetail detail{.host = r.host,
+                                    .exit_status = r.exit_status,
+                                    .duration_ms = r.duration.count(),
+                                    .stdout_tail = Tail(r.stdout_text, kAuditTailBytes),
+                                    .stderr_tail = Tail(r.stderr_text, kAuditTailBytes),
+                                    .error = r.error,
+                                    .reached = r.reached};
+    Status s = context_.Record(EventKind::kHostFinished, detail);
     if (!s.ok() && record_error_.empty()) record_error_ = s.message();
     if (!r.ok) ++failed_;
     // Progress for fleets: every host when small, every tenth of the fleet when large.

@@ -39,9 +39,9 @@ class FakeStepContext : public StepContext {
     std::lock_guard<std::mutex> lock(mu);
     progress.emplace_back(message);
   }
-  Status Record(std::string_view event, const nlohmann::json& detail) override {
+  Status Record(EventKind event, const nlohmann::json& detail) override {
     std::lock_guard<std::mutex> lock(mu);
-    records.push_back({std::string(event), detail});
+    records.push_back({std::string(EventName(event)), detail});
     return Status::Ok();
   }
   int cancel_fd() const override { return cancel.fd(); }
