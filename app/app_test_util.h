@@ -1,5 +1,5 @@
-// Fakes for the app/ tests: a clock that tests move by hand, and a signer whose signatures
-// are plain text, so that approval rules can be tested without ssh-keygen.
+// Fakes for the app/ tests: a signer whose signatures are plain text, so that approval rules
+// can be tested without ssh-keygen (the environment fake is testing/fake_environment.h).
 #pragma once
 
 #include <chrono>
@@ -8,25 +8,10 @@
 #include <string>
 
 #include "app/signer.h"
-#include "engine/clock.h"
+#include "engine/environment.h"
+#include "testing/fake_environment.h"
 
 namespace runbook::testing {
-
-/// Wall time starts at the real now (stored approvals carry real timestamps); Advance moves
-/// both clocks.
-class FakeClock : public Clock {
- public:
-  std::chrono::system_clock::time_point Now() const override { return now_; }
-  std::chrono::steady_clock::time_point Monotonic() const override { return mono_; }
-  void Advance(std::chrono::milliseconds d) {
-    now_ += d;
-    mono_ += d;
-  }
-
- private:
-  std::chrono::system_clock::time_point now_ = std::chrono::system_clock::now();
-  std::chrono::steady_clock::time_point mono_{};
-};
 
 /// Signs as "sig(KEY,MESSAGE)"; verifies against the key each identity is given with Trust.
 class FakeSigner : public Signer {

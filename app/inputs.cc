@@ -9,21 +9,22 @@
 
 namespace runbook {
 
-std::string AuditDbPath(const std::string& flag) {
+std::string AuditDbPath(const std::string& flag, const Environment& env) {
   if (!flag.empty()) return flag;
-  if (const char* env = std::getenv("RUNBOOK_AUDIT_DB"); env && *env) return env;
+  if (auto v = env.GetEnv("RUNBOOK_AUDIT_DB"); v && !v->empty()) return *v;
   return ".runbook/audit.db";
 }
 
-Result<std::unique_ptr<AuditDatabase>> OpenAuditDatabase(const std::string& flag) {
-  return AuditDatabase::Open(AuditDbPath(flag));
+Result<std::unique_ptr<AuditDatabase>> OpenAuditDatabase(const std::string& flag,
+                                                          const Environment& env) {
+  return AuditDatabase::Open(AuditDbPath(flag, env));
 }
 
-std::string OperatorName(const std::string& as) {
+std::string OperatorName(const std::string& as, const Environment& env) {
   if (!as.empty()) return as;
-  if (const char* env = std::getenv("RUNBOOK_OPERATOR"); env && *env) return env;
+  if (auto v = env.GetEnv("RUNBOOK_OPERATOR"); v && !v->empty()) return *v;
   if (const passwd* pw = getpwuid(getuid()); pw && pw->pw_name) return pw->pw_name;
-  if (const char* env = std::getenv("USER"); env && *env) return env;
+  if (auto v = env.GetEnv("USER"); v && !v->empty()) return *v;
   return "unknown";
 }
 

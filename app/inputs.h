@@ -9,6 +9,7 @@
 
 #include "audit/audit_database.h"
 #include "engine/diagnostics.h"
+#include "engine/environment.h"
 #include "engine/model.h"
 #include "engine/status.h"
 
@@ -16,13 +17,14 @@ namespace runbook {
 
 /// The audit database: `flag` (--audit-db) when given, else $RUNBOOK_AUDIT_DB, else
 /// .runbook/audit.db.
-std::string AuditDbPath(const std::string& flag);
+std::string AuditDbPath(const std::string& flag, const Environment& env);
 
 /// Opens (creating when missing) the audit database `flag` selects.
-Result<std::unique_ptr<AuditDatabase>> OpenAuditDatabase(const std::string& flag);
+Result<std::unique_ptr<AuditDatabase>> OpenAuditDatabase(const std::string& flag,
+                                                          const Environment& env);
 
 /// Who acts: `as` (--as) when given, else $RUNBOOK_OPERATOR, else the login name.
-std::string OperatorName(const std::string& as);
+std::string OperatorName(const std::string& as, const Environment& env);
 
 /// A runbook as a command needs it. When `runbook` is null, `diagnostics` (with
 /// `error_summary`, "FILE: N errors; nothing was run") or `status` says why.

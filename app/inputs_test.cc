@@ -42,19 +42,19 @@ TEST(LoadRunbookTest, CountsErrorsAndBindsParams) {
 }
 
 TEST(AuditDbPathTest, FlagThenEnvironmentThenDefault) {
-  ::setenv("RUNBOOK_AUDIT_DB", "/tmp/from-env.db", 1);
-  EXPECT_EQ(AuditDbPath("/tmp/flag.db"), "/tmp/flag.db");
-  EXPECT_EQ(AuditDbPath(""), "/tmp/from-env.db");
-  ::unsetenv("RUNBOOK_AUDIT_DB");
-  EXPECT_EQ(AuditDbPath(""), ".runbook/audit.db");
+  testing::FakeEnvironment env;
+  EXPECT_EQ(AuditDbPath("", env), ".runbook/audit.db");
+  env.SetEnv("RUNBOOK_AUDIT_DB", "/tmp/from-env.db");
+  EXPECT_EQ(AuditDbPath("/tmp/flag.db", env), "/tmp/flag.db");
+  EXPECT_EQ(AuditDbPath("", env), "/tmp/from-env.db");
 }
 
-TEST(OperatorNameTest, AsThenEnvironment) {
-  ::setenv("RUNBOOK_OPERATOR", "olga", 1);
-  EXPECT_EQ(OperatorName("ivan"), "ivan");
-  EXPECT_EQ(OperatorName(""), "olga");
-  ::unsetenv("RUNBOOK_OPERATOR");
-  EXPECT_FALSE(OperatorName("").empty());
+TEST(OperatorNameTest, AsThenEnvironmentThenLogin) {
+  testing::FakeEnvironment env;
+  EXPECT_FALSE(OperatorName("", env).empty());
+  env.SetEnv("RUNBOOK_OPERATOR", "olga");
+  EXPECT_EQ(OperatorName("ivan", env), "ivan");
+  EXPECT_EQ(OperatorName("", env), "olga");
 }
 
 }  // namespace

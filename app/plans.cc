@@ -135,8 +135,8 @@ std::string StillNeeded(const PlanRecord& plan, const ApprovalSpec* policy,
   return out;
 }
 
-PlanService::PlanService(AuditDatabase& db, Signer& signer, const Clock& clock)
-    : db_(db), signer_(signer), clock_(clock) {}
+PlanService::PlanService(AuditDatabase& db, Signer& signer, const Environment& env)
+    : db_(db), signer_(signer), env_(env) {}
 
 Result<PlanView> PlanService::View(const PlanRecord& plan, bool verify_signatures) {
   PlanView v;
@@ -150,7 +150,7 @@ Result<PlanView> PlanService::View(const PlanRecord& plan, bool verify_signature
   } else {
     v.load_error = runbook.message();
   }
-  v.tally = TallyApprovals(plan, v.decisions, v.policy(), clock_.Now(),
+  v.tally = TallyApprovals(plan, v.decisions, v.policy(), env_.Now(),
                            verify_signatures ? &signer_ : nullptr);
   return v;
 }
@@ -375,7 +375,7 @@ Result<std::string> PlanService::CheckApproved(const Runbook& runbook,
     return "plan " + plan_id + " matches this runbook and these params; runbook '" +
            runbook.name + "' needs no approval";
   const ApprovalTally tally =
-      TallyApprovals(*plan, view->decisions, policy, clock_.Now(), &signer_);
+      TallyApprovals(*plan, view->decisions, policy, env_.Now(), &signer_);
   if (tally.approved())
     return "plan " + plan_id + " approved by " + JoinWords(tally.counted) + " (" +
            ApprovalCountText(tally) + "); " + operator_name + " runs it";

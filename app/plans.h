@@ -14,7 +14,7 @@
 
 #include "app/approval_policy.h"
 #include "audit/audit_database.h"
-#include "engine/clock.h"
+#include "engine/environment.h"
 #include "engine/model.h"
 #include "engine/status.h"
 
@@ -62,7 +62,7 @@ std::string JoinWords(const std::vector<std::string>& items, const std::string& 
 class PlanService {
  public:
   /// Every reference must outlive the service.
-  PlanService(AuditDatabase& db, Signer& signer, const Clock& clock);
+  PlanService(AuditDatabase& db, Signer& signer, const Environment& env);
 
   struct MadePlan {
     nlohmann::json document;  // the plan as `plan --json` prints it, with plan_id and status
@@ -120,7 +120,7 @@ class PlanService {
 
   AuditDatabase& db_;
   Signer& signer_;
-  const Clock& clock_;
+  const Environment& env_;
 };
 
 }  // namespace runbook

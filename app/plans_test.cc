@@ -9,7 +9,7 @@
 namespace runbook {
 namespace {
 
-using testing::FakeClock;
+using testing::FakeEnvironment;
 using testing::FakeSigner;
 using testing::WriteTextFile;
 
@@ -31,7 +31,7 @@ class PlanServiceTest : public ::testing::Test {
     auto store = AuditDatabase::Open(dir_ / "audit.db");
     ASSERT_TRUE(store.ok()) << store.message();
     store_ = std::move(store.value());
-    service_ = std::make_unique<PlanService>(*store_, signer_, clock_);
+    service_ = std::make_unique<PlanService>(*store_, signer_, env_);
   }
 
   // Loads `text` as a runbook file and makes a plan of it requested by `requester`.
@@ -51,7 +51,7 @@ class PlanServiceTest : public ::testing::Test {
   }
 
   runbook::testing::TempDir dir_{"app-plans"};
-  FakeClock clock_;
+  FakeEnvironment env_;
   FakeSigner signer_;
   std::unique_ptr<AuditDatabase> store_;
   std::unique_ptr<PlanService> service_;
@@ -108,7 +108,7 @@ TEST_F(PlanServiceTest, ApprovalsExpireWithTheClock) {
   ASSERT_TRUE(Approve(plan.plan_id, "alice").ok());
   ASSERT_TRUE(Approve(plan.plan_id, "bob").ok());
   ASSERT_TRUE(service_->CheckApproved(*loaded_.runbook, loaded_.params, plan.plan_id, "d").ok());
-  clock_.Advance(std::chrono::hours(2));
+  env_.Advance(std::chrono::hours(2));
   auto gate = service_->CheckApproved(*loaded_.runbook, loaded_.params, plan.plan_id, "d");
   ASSERT_FALSE(gate.ok());
   EXPECT_NE(gate.message().find("has expired"), std::string::npos) << gate.message();

@@ -82,7 +82,7 @@ class ReportTest : public ::testing::Test {
 
   void End(long long ms, const std::string& state, int exit_code) {
     Add(ms, "run_finished", "run", "", 0, {{"state", state}, {"exit_code", exit_code}}, "", state);
-    ASSERT_TRUE(store_->EndRun(run_id_, state, exit_code).ok());
+    ASSERT_TRUE(store_->EndRun(run_id_, state, exit_code, std::chrono::system_clock::now()).ok());
   }
 
   std::string Render() {

@@ -27,8 +27,8 @@ int RecoverReport::recovered() const {
       std::count_if(runs.begin(), runs.end(), [](const RecoveredRun& r) { return r.recovered; }));
 }
 
-RecoverService::RecoverService(AuditDatabase& db, const Clock& clock, NoteSink notes)
-    : db_(db), clock_(clock), notes_(std::move(notes)) {}
+RecoverService::RecoverService(AuditDatabase& db, const Environment& env, NoteSink notes)
+    : db_(db), env_(env), notes_(std::move(notes)) {}
 
 RecoverReport RecoverService::RecoverAll(Reporter& reporter, const std::string& operator_name) {
   RecoverReport report;
@@ -106,9 +106,9 @@ RecoveredRun RecoverService::RecoverOne(const StoredRun& listed, Reporter& repor
     notes_("recover: stopping process group " + std::to_string(pgid) +
            " of the interrupted step");
     kill(-pgid, SIGTERM);
-    const auto deadline = clock_.Monotonic() + grace;
-    while (GroupExists(pgid) && clock_.Monotonic() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const auto deadline = env_.Monotonic() + grace;
+    const CancelFlag never;
+    while (GroupExists(pgid) && env_.Monotonic() < deadline) env_.Sleep(Duration(50), never);
     if (GroupExists(pgid)) kill(-pgid, SIGKILL);
   }
 
@@ -124,7 +124,7 @@ RecoveredRun RecoverService::RecoverOne(const StoredRun& listed, Reporter& repor
   options.lock_key = run->lock_key;
   std::unique_ptr<StepRunner> runner = MakeStepRunner();
   CancelFlag interrupt, hard_stop;  // recover itself is not interruptible mid-rollback
-  Executor executor(rb, machine, *runner, db_.events(), clock_, reporter,
+  Executor executor(rb, machine, *runner, db_.events(), env_, reporter,
                     {&interrupt, &hard_stop});
   out.summary = executor.Resume(options, point);
   if (!run->lock_key.empty()) (void)db_.locks().Unlock(run->lock_key, run->run_id);

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "audit/audit_database.h"
-#include "engine/clock.h"
+#include "engine/environment.h"
 #include "engine/executor.h"
 #include "engine/reporter.h"
 
@@ -39,7 +39,7 @@ class RecoverService {
   using NoteSink = std::function<void(std::string_view)>;
 
   /// Every reference must outlive the service.
-  RecoverService(AuditDatabase& db, const Clock& clock, NoteSink notes);
+  RecoverService(AuditDatabase& db, const Environment& env, NoteSink notes);
 
   /// Recovers every unfinished run of this host whose executor is gone, reporting each
   /// resumed run to `reporter`, as `operator_name`.
@@ -50,7 +50,7 @@ class RecoverService {
                           const std::string& operator_name);
 
   AuditDatabase& db_;
-  const Clock& clock_;
+  const Environment& env_;
   NoteSink notes_;
 };
 

@@ -27,8 +27,8 @@ void RunAndDie(const std::string& db, const std::string& path) {
     auto store = AuditDatabase::Open(db);
     if (!store.ok()) _exit(90);
     testing::FakeSigner signer;
-    std::unique_ptr<Clock> clock = MakeSystemClock();
-    RunService service(**store, signer, *clock);
+    std::unique_ptr<Environment> env = MakeSystemEnvironment();
+    RunService service(**store, signer, *env);
     LoadedRunbook loaded = LoadRunbookWithParams(path, {});
     if (!loaded.ok()) _exit(91);
     RunRequest request;
@@ -61,7 +61,7 @@ TEST(RecoverServiceTest, RollsBackARunWhoseExecutorDiedAndFreesItsLock) {
   auto store = AuditDatabase::Open(db);
   ASSERT_TRUE(store.ok());
   std::vector<std::string> notes;
-  testing::FakeClock clock;
+  testing::FakeEnvironment clock;
   RecoverService service(**store, clock, [&](std::string_view n) { notes.emplace_back(n); });
   runbook::testing::SilentReporter reporter;
   RecoverReport report = service.RecoverAll(reporter, "recoverer");

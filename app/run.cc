@@ -59,6 +59,7 @@ nlohmann::json RunSummaryJson(const RunSummary& s) {
                         {"dry_run", s.dry_run}, {"duration_ms", s.duration.count()},
                         {"steps", steps}};
   if (!s.error.empty()) out["error"] = s.error;
+  if (s.audit_write_failures > 0) out["audit_write_failures"] = s.audit_write_failures;
   return out;
 }
 
@@ -75,8 +76,8 @@ Status PreparedRun::Unlock() {
   return s.WithContext("could not release lock '" + runbook_->lock + "'");
 }
 
-RunService::RunService(AuditDatabase& db, Signer& signer, const Clock& clock)
-    : db_(db), signer_(signer), clock_(clock) {}
+RunService::RunService(AuditDatabase& db, Signer& signer, const Environment& env)
+    : db_(db), signer_(signer), env_(env) {}
 
 RunStart RunService::Prepare(RunRequest request) {
   RunStart start;
@@ -93,7 +94,7 @@ RunStart RunService::Prepare(RunRequest request) {
     return start;
   }
   if (!request.plan_id.empty()) {
-    PlanService plans(db_, signer_, clock_);
+    PlanService plans(db_, signer_, env_);
     auto verdict =
         plans.CheckApproved(rb, request.params, request.plan_id, request.operator_name);
     if (!verdict.ok()) {
@@ -104,7 +105,7 @@ RunStart RunService::Prepare(RunRequest request) {
   }
 
   RunOptions options;
-  options.run_id = NewRunId(clock_.Now());
+  options.run_id = NewRunId(env_.Now());
   options.params = request.params;
   options.secrets = std::move(*secrets);
   options.dry_run = request.dry_run;
@@ -133,7 +134,7 @@ RunStart RunService::Prepare(RunRequest request) {
 RunResult RunService::Execute(PreparedRun& run, Reporter& reporter, Interruption interruption) {
   const StateMachine machine = StateMachine::Compile(*run.runbook_);
   std::unique_ptr<StepRunner> runner = MakeStepRunner();
-  Executor executor(*run.runbook_, machine, *runner, db_.events(), clock_, reporter,
+  Executor executor(*run.runbook_, machine, *runner, db_.events(), env_, reporter,
                     interruption);
   RunResult result;
   result.summary = executor.Run(run.options_);

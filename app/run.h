@@ -11,7 +11,7 @@
 
 #include "app/inputs.h"
 #include "audit/audit_database.h"
-#include "engine/clock.h"
+#include "engine/environment.h"
 #include "engine/executor.h"
 #include "engine/reporter.h"
 
@@ -67,7 +67,7 @@ struct RunResult {
 class RunService {
  public:
   /// Every reference must outlive the service.
-  RunService(AuditDatabase& db, Signer& signer, const Clock& clock);
+  RunService(AuditDatabase& db, Signer& signer, const Environment& env);
 
   /// Resolves the runbook's secrets, checks the approval (a runbook with an approval policy
   /// needs --plan, except for a dry run) and takes the run lock. Refused (kRefused) when the
@@ -80,7 +80,7 @@ class RunService {
  private:
   AuditDatabase& db_;
   Signer& signer_;
-  const Clock& clock_;
+  const Environment& env_;
 };
 
 /// A new run id: UTC time and 6 random hex digits ("20261202T101500Z-3fa9c1").

@@ -13,7 +13,7 @@
 namespace runbook {
 namespace {
 
-using testing::FakeClock;
+using testing::FakeEnvironment;
 using testing::FakeSigner;
 using testing::WriteTextFile;
 
@@ -23,7 +23,7 @@ class RunServiceTest : public ::testing::Test {
     auto store = AuditDatabase::Open(dir_ / "audit.db");
     ASSERT_TRUE(store.ok()) << store.message();
     store_ = std::move(store.value());
-    service_ = std::make_unique<RunService>(*store_, signer_, clock_);
+    service_ = std::make_unique<RunService>(*store_, signer_, env_);
   }
 
   RunRequest Request(const std::string& text, bool dry_run = false) {
@@ -45,7 +45,7 @@ class RunServiceTest : public ::testing::Test {
   }
 
   runbook::testing::TempDir dir_{"app-run"};
-  FakeClock clock_;
+  FakeEnvironment env_;
   FakeSigner signer_;
   std::unique_ptr<AuditDatabase> store_;
   std::unique_ptr<RunService> service_;

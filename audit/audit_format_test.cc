@@ -51,7 +51,7 @@ RecordedRun RecordFailedRun(const std::string& path) {
       "step", "step:bravo", "rolling_back", 1);
   add(MakeEvent("rollback_succeeded", 2100, "alpha"), "rollback", "", "", 0);
   add(MakeEvent("run_finished", 12345), "run", "rolling_back", "rolled_back", 0);
-  EXPECT_TRUE(store.EndRun("r-1", "rolled_back", 1).ok());
+  EXPECT_TRUE(store.EndRun("r-1", "rolled_back", 1, std::chrono::system_clock::now()).ok());
   RecordedRun recorded{*store.GetRun("r-1"), *store.Events(std::string("r-1"))};
   // A fixed end, so that the duration below does not depend on this machine's clock.
   recorded.run.finished_at = "2026-11-23T15:04:17.345Z";

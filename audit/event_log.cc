@@ -175,7 +175,8 @@ Status EventLog::Append(const std::string& run_id, const AuditEvent& event) {
   return tx.Commit().WithContext(context);
 }
 
-Status EventLog::EndRun(const std::string& run_id, const std::string& state, int exit_code) {
+Status EventLog::EndRun(const std::string& run_id, const std::string& state, int exit_code,
+                        std::chrono::system_clock::time_point finished_at) {
   std::lock_guard<std::mutex> lock(mu_);
   const std::string context = "cannot record the end of run " + run_id;
   Transaction tx(db_);
@@ -184,7 +185,7 @@ Status EventLog::EndRun(const std::string& run_id, const std::string& state, int
                    "UPDATE runs SET state = ?, exit_code = ?, finished_at = ? WHERE run_id = ?");
   update.Bind(1, state);
   update.Bind(2, static_cast<int64_t>(exit_code));
-  update.Bind(3, FormatAuditTime(std::chrono::system_clock::now()));
+  update.Bind(3, FormatAuditTime(finished_at));
   update.Bind(4, run_id);
   if (Status s = update.Run(); !s.ok()) return s.WithContext(context);
   if (sqlite3_changes(db_.handle()) == 0) return Status::NotFound(context + ": unknown run");

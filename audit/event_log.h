@@ -43,9 +43,10 @@ class EventLog : public AuditSink {
   /// Appends an event to the chain: assigns seq, prev_hash and hash. kNotFound when the run
   /// has no row.
   Status Append(const std::string& run_id, const AuditEvent& event) override;
-  /// Sets state, exit_code and finished_at (this machine's clock, now) on the run row.
+  /// Sets state, exit_code and finished_at (the executor's clock) on the run row.
   /// kNotFound for an unknown run.
-  Status EndRun(const std::string& run_id, const std::string& state, int exit_code) override;
+  Status EndRun(const std::string& run_id, const std::string& state, int exit_code,
+                std::chrono::system_clock::time_point finished_at) override;
 
   // Queries.
   /// Every run, oldest first, without runbook_text.

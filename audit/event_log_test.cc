@@ -142,8 +142,8 @@ TEST(EventLogTest, RunRowsBeginEndListAndGet) {
   ASSERT_FALSE(dup.ok());
   EXPECT_NE(dup.message().find("already exists"), std::string::npos);
 
-  ASSERT_TRUE(db->events().EndRun("run-a", "rolled_back", 1).ok());
-  EXPECT_TRUE(db->events().EndRun("ghost", "succeeded", 0).IsNotFound());
+  ASSERT_TRUE(db->events().EndRun("run-a", "rolled_back", 1, std::chrono::system_clock::now()).ok());
+  EXPECT_TRUE(db->events().EndRun("ghost", "succeeded", 0, std::chrono::system_clock::now()).IsNotFound());
 
   Result<std::vector<StoredRun>> runs = db->events().ListRuns();
   ASSERT_TRUE(runs.ok()) << runs.message();
@@ -177,7 +177,7 @@ TEST(EventLogTest, RunRowsBeginEndListAndGet) {
   c.runbook_sha256.clear();
   ASSERT_TRUE(db->events().BeginRun(c).ok());
   EXPECT_EQ(db->events().GetRun("run-c")->runbook_sha256, Sha256Hex(c.runbook_text));
-  ASSERT_TRUE(db->events().EndRun("run-c", "succeeded", 0).ok());
+  ASSERT_TRUE(db->events().EndRun("run-c", "succeeded", 0, std::chrono::system_clock::now()).ok());
 
   Result<StoredRun> unknown = db->events().GetRun("nope");
   ASSERT_FALSE(unknown.ok());
@@ -401,7 +401,7 @@ TEST(EventLogBusyTest, WritesToADatabaseAnotherProcessWritesAreBusyAndReadsStill
     EXPECT_NE(s.message().find("cannot record event step_started of run run-a"), std::string::npos)
         << s.message();
     EXPECT_TRUE(db->events().BeginRun(MakeRun("run-c")).IsBusy());
-    EXPECT_TRUE(db->events().EndRun("run-a", "succeeded", 0).IsBusy());
+    EXPECT_TRUE(db->events().EndRun("run-a", "succeeded", 0, std::chrono::system_clock::now()).IsBusy());
     EXPECT_EQ(db->events().Events()->size(), 10u);
     Result<VerifyReport> report = db->events().Verify();
     ASSERT_TRUE(report.ok()) << report.message();

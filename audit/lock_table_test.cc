@@ -103,7 +103,7 @@ TEST(LockTableTest, ADeadHolderWithNothingToRecoverIsTakenOver) {
   const int dead = DeadPid();
   // Its run ended, but the process died before it released the lock.
   ASSERT_TRUE(db->events().BeginRun(MakeRun("ended")).ok());
-  ASSERT_TRUE(db->events().EndRun("ended", "succeeded", 0).ok());
+  ASSERT_TRUE(db->events().EndRun("ended", "succeeded", 0, std::chrono::system_clock::now()).ok());
   ASSERT_TRUE(db->locks().TryLock("k1", "ended", dead, LocalHostName())->acquired);
   Result<LockAttempt> a = db->locks().TryLock("k1", "next", getpid(), LocalHostName());
   ASSERT_TRUE(a.ok());

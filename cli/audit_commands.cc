@@ -98,7 +98,7 @@ int AuditVerify(const GlobalOptions& global, bool json) {
                             .dump(2)
                             .c_str());
   } else {
-    std::fputs(VerifyText(*report, AuditDbPath(global.audit_db)).c_str(),
+    std::fputs(VerifyText(*report, AuditDbPath(global.audit_db, SystemEnv())).c_str(),
                report->ok ? stdout : stderr);
   }
   return report->ok ? kExitOk : kExitTampered;

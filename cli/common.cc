@@ -4,6 +4,11 @@
 
 namespace runbook::cli {
 
+const Environment& SystemEnv() {
+  static const std::unique_ptr<Environment> env = MakeSystemEnvironment();
+  return *env;
+}
+
 void PrintError(const std::string& message) {
   std::fprintf(stderr, "runbook: error: %s\n", message.c_str());
 }
@@ -27,7 +32,7 @@ bool ReportLoad(const LoadedRunbook& loaded) {
 }
 
 std::unique_ptr<AuditDatabase> OpenDatabase(const GlobalOptions& global, int* code) {
-  auto db = OpenAuditDatabase(global.audit_db);
+  auto db = OpenAuditDatabase(global.audit_db, SystemEnv());
   if (!db.ok()) {
     PrintError(db.message());
     *code = ExitCodeFor(db.status());

@@ -16,6 +16,9 @@ struct GlobalOptions {
   std::string audit_db;  // --audit-db; else $RUNBOOK_AUDIT_DB; else .runbook/audit.db
 };
 
+/// The real environment (clocks, sleeps, getenv) every command hands to app/.
+const Environment& SystemEnv();
+
 /// Prints "runbook: error: MESSAGE" to stderr.
 void PrintError(const std::string& message);
 

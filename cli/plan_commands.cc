@@ -43,14 +43,13 @@ std::string ApprovalsCell(const PlanView& v) {
 struct Plans {
   std::unique_ptr<AuditDatabase> db;
   std::unique_ptr<Signer> signer = MakeSshKeygenSigner();
-  std::unique_ptr<Clock> clock = MakeSystemClock();
   std::unique_ptr<PlanService> service;
 };
 
 bool OpenPlans(const GlobalOptions& global, Plans* plans, int* code) {
   plans->db = OpenDatabase(global, code);
   if (!plans->db) return false;
-  plans->service = std::make_unique<PlanService>(*plans->db, *plans->signer, *plans->clock);
+  plans->service = std::make_unique<PlanService>(*plans->db, *plans->signer, SystemEnv());
   return true;
 }
 

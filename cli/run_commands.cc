@@ -68,15 +68,14 @@ int Run(const GlobalOptions& global, const RunCommandOptions& options) {
   std::unique_ptr<AuditDatabase> db = OpenDatabase(global, &code);
   if (!db) return code;
   std::unique_ptr<Signer> signer = MakeSshKeygenSigner();
-  std::unique_ptr<Clock> clock = MakeSystemClock();
-  RunService service(*db, *signer, *clock);
+  RunService service(*db, *signer, SystemEnv());
 
   RunRequest request;
   request.runbook = std::move(loaded.runbook);
   request.params = std::move(loaded.params);
   request.file = options.file;
   request.plan_id = options.plan_id;
-  request.operator_name = OperatorName(options.as);
+  request.operator_name = OperatorName(options.as, SystemEnv());
   request.dry_run = options.dry_run;
   RunStart start = service.Prepare(std::move(request));
   if (!start.status.ok()) return Fail(start.status);
@@ -102,12 +101,11 @@ int Recover(const GlobalOptions& global, bool json) {
   int code = kExitOk;
   std::unique_ptr<AuditDatabase> db = OpenDatabase(global, &code);
   if (!db) return code;
-  std::unique_ptr<Clock> clock = MakeSystemClock();
-  RecoverService service(*db, *clock, [](std::string_view note) {
+  RecoverService service(*db, SystemEnv(), [](std::string_view note) {
     std::fprintf(stderr, "%.*s\n", static_cast<int>(note.size()), note.data());
   });
   std::unique_ptr<Reporter> reporter = MakeConsoleReporter(json ? stderr : stdout);
-  RecoverReport report = service.RecoverAll(*reporter, OperatorName(""));
+  RecoverReport report = service.RecoverAll(*reporter, OperatorName("", SystemEnv()));
   for (const RecoveredRun& r : report.runs) {
     if (!r.recovered) {
       PrintError(r.status.message());

@@ -41,9 +41,8 @@ int Plan(const GlobalOptions& global, const PlanOptions& options) {
   std::unique_ptr<AuditDatabase> db = OpenDatabase(global, &code);
   if (!db) return code;
   std::unique_ptr<Signer> signer = MakeSshKeygenSigner();
-  std::unique_ptr<Clock> clock = MakeSystemClock();
-  PlanService plans(*db, *signer, *clock);
-  auto made = plans.Make(*loaded.runbook, loaded.params, OperatorName(options.as));
+  PlanService plans(*db, *signer, SystemEnv());
+  auto made = plans.Make(*loaded.runbook, loaded.params, OperatorName(options.as, SystemEnv()));
   if (!made.ok()) {
     PrintError(made.message());
     return kExitInvalid;

@@ -51,7 +51,9 @@ class AuditSink {
   /// Appends one event to the hash chain; durable on return.
   virtual Status Append(const std::string& run_id, const AuditEvent& event) = 0;
   /// Stores the terminal state on the run row (the run_finished event carries it too).
-  virtual Status EndRun(const std::string& run_id, const std::string& state, int exit_code) = 0;
+  /// `finished_at` is the executor's Environment::Now().
+  virtual Status EndRun(const std::string& run_id, const std::string& state, int exit_code,
+                        std::chrono::system_clock::time_point finished_at) = 0;
 };
 
 }  // namespace runbook

@@ -2,6 +2,8 @@
 // an in-memory AuditSink and a silent Reporter.
 #pragma once
 
+#include <optional>
+
 #include <functional>
 #include <map>
 #include <mutex>
@@ -79,12 +81,15 @@ class MemoryAudit : public AuditSink {
     return Status::Ok();
   }
   Status Append(const std::string&, const AuditEvent& event) override {
-    if (fail_from >= 0 && static_cast<int>(events.size()) >= fail_from)
-      return Status::Error("disk full");
+    if ((fail_from >= 0 && static_cast<int>(events.size()) >= fail_from) ||
+        (fail_kind && event.event == *fail_kind))
+      return Status::IOError("disk full");
     events.push_back(event);
     return Status::Ok();
   }
-  Status EndRun(const std::string&, const std::string& s, int code) override {
+  Status EndRun(const std::string&, const std::string& s, int code,
+                std::chrono::system_clock::time_point) override {
+    if (fail_end_run) return Status::IOError("disk full");
     state = s;
     exit_code = code;
     return Status::Ok();
@@ -101,6 +106,8 @@ class MemoryAudit : public AuditSink {
   std::string state;
   int exit_code = -1;
   int fail_from = -1;  // events with this index and later fail
+  std::optional<EventKind> fail_kind;  // events of this kind fail
+  bool fail_end_run = false;
 };
 
 class SilentReporter : public Reporter {

@@ -97,13 +97,13 @@ struct Executor::Outcome {
 };
 
 Executor::Executor(const Runbook& runbook, const StateMachine& machine, StepRunner& runner,
-                   AuditSink& audit, const Clock& clock, Reporter& reporter,
+                   AuditSink& audit, const Environment& env, Reporter& reporter,
                    Interruption interruption)
     : runbook_(runbook),
       machine_(machine),
       runner_(runner),
       audit_(audit),
-      clock_(clock),
+      env_(env),
       reporter_(reporter),
       interruption_(interruption) {
   if (!interruption_.interrupt) interruption_.interrupt = &never_;
@@ -136,12 +136,11 @@ nlohmann::json Executor::RedactJson(const nlohmann::json& value) const {
 }
 
 Status Executor::Emit(AuditEvent event) {
-  event.ts = clock_.Now();
+  event.ts = env_.Now();
   event.detail = RedactJson(event.detail);
   std::lock_guard<std::mutex> lock(mu_);
   Status s = audit_.Append(options_.run_id, event);
-  if (!s.ok() && !audit_failed_) {
-    audit_failed_ = true;
+  if (!s.ok() && audit_write_failures_++ == 0) {
     reporter_.Note("audit log write failed: " + s.message() +
                    " (the run goes on to its end so that nothing is left half-done)");
   }
@@ -156,17 +155,14 @@ StepSummary* Executor::Summary(const std::string& id, Phase phase) {
 
 void Executor::Setup(const RunOptions& options) {
   options_ = options;
-  start_ = clock_.Monotonic();
+  start_ = env_.Monotonic();
   for (const auto& [name, value] : options_.secrets) {
     redactor_.Add(value);
     scope_.secrets[name] = value;
   }
   scope_.params = options_.params;
   scope_.run_id = options_.run_id;
-  scope_.env = options_.env ? options_.env : [](const std::string& name) {
-    const char* v = std::getenv(name.c_str());
-    return std::string(v ? v : "");
-  };
+  scope_.env = [this](const std::string& name) { return env_.GetEnv(name).value_or(""); };
   for (const auto& [name, value] : options_.params) extra_env_[EnvName(name)] = value;
   extra_env_["RUNBOOK_RUN_ID"] = options_.run_id;
   extra_env_["RUNBOOK_NAME"] = runbook_.name;
@@ -189,7 +185,7 @@ RunSummary Executor::Run(const RunOptions& options) {
   record.lock_key = options_.lock_key;
   record.plan_id = options_.plan_id;
   record.dry_run = options_.dry_run;
-  record.started_at = clock_.Now();
+  record.started_at = env_.Now();
   if (Status s = audit_.BeginRun(record); !s.ok()) {
     RunSummary summary;
     summary.run_id = options_.run_id;
@@ -241,16 +237,36 @@ RunSummary Executor::Walk(int current, Trigger trigger) {
   summary.state = end.name;
   summary.exit_code = ExitCodeFor(end.kind);
   summary.steps = summaries_;
-  summary.duration = std::chrono::duration_cast<Duration>(clock_.Monotonic() - start_);
+  summary.duration = std::chrono::duration_cast<Duration>(env_.Monotonic() - start_);
   summary.error = redactor_.Redact(first_error_);
+  CountMissingRecords(&summary);
   (void)Emit({{}, EventKind::kRunFinished, "run", "", "", end.name, 0,
               RunFinishedDetail{.state = end.name,
                                 .exit_code = summary.exit_code,
                                 .duration_ms = Ms(summary.duration),
                                 .error = summary.error}});
-  (void)audit_.EndRun(options_.run_id, end.name, summary.exit_code);
-  reporter_.RunFinished(summary);
+  EndRun(&summary);
   return summary;
+}
+
+void Executor::CountMissingRecords(RunSummary* summary) {
+  summary->audit_write_failures = audit_write_failures_;
+  if (audit_write_failures_ == 0) return;
+  // A run whose record is incomplete did not end cleanly, whatever its steps did: a human
+  // must look (SPEC §5, "Full disks and busy databases").
+  summary->exit_code = kExitRollbackFailed;
+  const std::string missing = std::to_string(audit_write_failures_) + " audit record" +
+                              (audit_write_failures_ == 1 ? "" : "s") + " could not be written";
+  summary->error = summary->error.empty() ? missing : summary->error + "; " + missing;
+}
+
+void Executor::EndRun(RunSummary* summary) {
+  if (Status s = audit_.EndRun(options_.run_id, summary->state, summary->exit_code, env_.Now());
+      !s.ok())
+    ++audit_write_failures_;
+  // run_finished or the run row itself could not be written: say so in the exit code too.
+  if (audit_write_failures_ != summary->audit_write_failures) CountMissingRecords(summary);
+  reporter_.RunFinished(*summary);
 }
 
 RunSummary Executor::Resume(const RunOptions& options, const ResumePoint& point) {
@@ -334,10 +350,10 @@ RunSummary Executor::Resume(const RunOptions& options, const ResumePoint& point)
     summary.state = state.name;
     summary.exit_code = ExitCodeFor(state.kind);
     summary.steps = summaries_;
+    CountMissingRecords(&summary);
     (void)Emit({{}, EventKind::kRunFinished, "run", "", "", state.name, 0,
                 RunFinishedDetail{.state = state.name, .exit_code = summary.exit_code}});
-    (void)audit_.EndRun(options_.run_id, state.name, summary.exit_code);
-    reporter_.RunFinished(summary);
+    EndRun(&summary);
     return summary;
   }
   return Walk(current, trigger);
@@ -429,7 +445,7 @@ Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Ph
 
   Outcome outcome;
   StepResult last;
-  const auto t0 = clock_.Monotonic();
+  const auto t0 = env_.Monotonic();
   int attempt = 0;
   if (!ahead.ok() && !rollback) {
     // Write-ahead: a forward step whose start cannot be recorded does not run. Rollbacks
@@ -497,7 +513,7 @@ Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Ph
         break;
       }
       if (!retry) break;
-      if (!cancel.SleepFor(static_cast<long>(step.retry_delay.count()))) {
+      if (!env_.Sleep(step.retry_delay, cancel)) {
         outcome.interrupted = true;
         break;
       }
@@ -508,7 +524,7 @@ Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Ph
     results_[step.id] = last;
   }
   outcome.ok = last.ok();
-  const Duration took = std::chrono::duration_cast<Duration>(clock_.Monotonic() - t0);
+  const Duration took = std::chrono::duration_cast<Duration>(env_.Monotonic() - t0);
 
   std::string error = last.error;
   if (!outcome.ok && attempt > 1)

@@ -12,7 +12,7 @@
 
 #include "engine/audit_sink.h"
 #include "engine/cancel.h"
-#include "engine/clock.h"
+#include "engine/environment.h"
 #include "engine/exit_code.h"
 #include "engine/model.h"
 #include "engine/redactor.h"
@@ -45,6 +45,9 @@ struct RunSummary {
   Duration duration{0};
   std::vector<StepSummary> steps;
   std::string error;  // why the run could not start, or the failing step's error
+  /// Audit records (events, the run row's end) that could not be written. When not zero the
+  /// exit code is 3 whatever the steps did: the record is incomplete and a human must look.
+  int audit_write_failures = 0;
 };
 
 
@@ -52,7 +55,6 @@ struct RunOptions {
   std::string run_id;
   std::map<std::string, std::string> params;   // bound (BindParams)
   std::map<std::string, std::string> secrets;  // resolved (ResolveSecrets)
-  std::function<std::string(const std::string&)> env;  // {{ env.X }}; default: getenv
   bool dry_run = false;
   std::string operator_name;
   std::string host;
@@ -73,7 +75,7 @@ class Executor {
  public:
   /// Every reference must outlive the executor.
   Executor(const Runbook& runbook, const StateMachine& machine, StepRunner& runner,
-           AuditSink& audit, const Clock& clock, Reporter& reporter, Interruption interruption);
+           AuditSink& audit, const Environment& env, Reporter& reporter, Interruption interruption);
   ~Executor();
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
@@ -98,6 +100,10 @@ class Executor {
   Outcome RunStep(const State& state, const StepSpec& step, Phase phase);
   void StoreValues(const StepSpec& step, const StepResult& result);
   Status Emit(AuditEvent event);
+  /// Puts the count of unwritten audit records on `summary` (exit code 3 when any).
+  void CountMissingRecords(RunSummary* summary);
+  /// Records the run's end on the run row, then reports the summary.
+  void EndRun(RunSummary* summary);
   nlohmann::json RedactJson(const nlohmann::json& value) const;
   StepSummary* Summary(const std::string& id, Phase phase);
   bool Interrupted() const;
@@ -106,7 +112,7 @@ class Executor {
   const StateMachine& machine_;
   StepRunner& runner_;
   AuditSink& audit_;
-  const Clock& clock_;
+  const Environment& env_;
   Reporter& reporter_;
   Interruption interruption_;
   CancelFlag never_;  // stands in for an absent flag
@@ -119,7 +125,7 @@ class Executor {
   std::map<std::string, StepResult> results_;  // last attempt of each step that ran
   std::vector<StepSummary> summaries_;
   bool rollback_failed_ = false;
-  bool audit_failed_ = false;
+  int audit_write_failures_ = 0;  // events and run row updates the sink refused
   std::string first_error_;
   std::mutex mu_;  // audit appends and reporter calls from runner threads
 };

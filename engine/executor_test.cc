@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "engine/engine_test_util.h"
+#include "testing/fake_environment.h"
 
 namespace runbook {
 namespace {
@@ -19,8 +20,7 @@ class ExecutorTest : public ::testing::Test {
  protected:
   RunSummary Run(bool dry_run = false) {
     machine = StateMachine::Compile(rb);
-    clock = MakeSystemClock();
-    Executor ex(rb, machine, runner, audit, *clock, reporter, {&interrupt, &hard_stop});
+    Executor ex(rb, machine, runner, audit, env, reporter, {&interrupt, &hard_stop});
     RunOptions o;
     o.run_id = "run-1";
     o.params = params;
@@ -32,8 +32,7 @@ class ExecutorTest : public ::testing::Test {
   // Finishes run "crashed" from `point`, as `runbook recover` does.
   RunSummary Resume(const ResumePoint& point) {
     machine = StateMachine::Compile(rb);
-    clock = MakeSystemClock();
-    Executor ex(rb, machine, runner, audit, *clock, reporter, {&interrupt, &hard_stop});
+    Executor ex(rb, machine, runner, audit, env, reporter, {&interrupt, &hard_stop});
     RunOptions o;
     o.run_id = "crashed";
     return ex.Resume(o, point);
@@ -51,7 +50,7 @@ class ExecutorTest : public ::testing::Test {
   ScriptedRunner runner;
   MemoryAudit audit;
   SilentReporter reporter;
-  std::unique_ptr<Clock> clock;
+  runbook::testing::FakeEnvironment env;  // no real sleeps: retry delays move fake time
   CancelFlag interrupt, hard_stop;
   std::map<std::string, std::string> params, secrets;
 };
@@ -135,9 +134,11 @@ TEST_F(ExecutorTest, FailingRollbackIsRecordedAndTheRestStillRuns) {
 TEST_F(ExecutorTest, RetriesCountAttempts) {
   rb.steps.push_back(Shell("flaky", "x"));
   rb.steps[0].retries = 2;
-  rb.steps[0].retry_delay = Duration(1);
+  rb.steps[0].retry_delay = Duration(30000);
   runner.script["flaky"] = {ScriptedRunner::Fail(1), ScriptedRunner::Fail(1), ScriptedRunner::Ok()};
   RunSummary s = Run();
+  EXPECT_EQ(env.sleeps(), (std::vector<Duration>{Duration(30000), Duration(30000)}))
+      << "each retry waits retry_delay on the environment's clock, never for real";
   EXPECT_EQ(s.state, "succeeded");
   EXPECT_EQ(runner.calls, (std::vector<std::string>{"flaky", "flaky#2", "flaky#3"}));
   EXPECT_EQ(s.steps[0].attempts, 3);
@@ -171,8 +172,7 @@ TEST_F(ExecutorTest, AutoRollbackGetsTheUndoStateOfTheFirstAttempt) {
   spy.inner = &runner;
   spy.seen = &seen;
   machine = StateMachine::Compile(rb);
-  clock = MakeSystemClock();
-  Executor ex(rb, machine, spy, audit, *clock, reporter, {&interrupt, &hard_stop});
+  Executor ex(rb, machine, spy, audit, env, reporter, {&interrupt, &hard_stop});
   RunOptions o;
   o.run_id = "auto";
   RunSummary s = ex.Run(o);
@@ -249,6 +249,32 @@ TEST_F(ExecutorTest, AnUnwritableAuditLogStopsForwardStepsFromStarting) {
   EXPECT_TRUE(std::find(runner.calls.begin(), runner.calls.end(), "a") == runner.calls.end());
 }
 
+TEST_F(ExecutorTest, ARunWithMissingAuditRecordsNeverExitsZero) {
+  FourSteps();
+  audit.fail_kind = EventKind::kRunFinished;
+  RunSummary s = Run();
+  EXPECT_EQ(s.state, "succeeded");
+  EXPECT_EQ(s.audit_write_failures, 1);
+  EXPECT_EQ(s.exit_code, 3) << "every step succeeded, but the record is incomplete";
+  EXPECT_NE(s.error.find("1 audit record could not be written"), std::string::npos) << s.error;
+}
+
+TEST_F(ExecutorTest, AnUnwritableRunEndIsCountedToo) {
+  FourSteps();
+  audit.fail_end_run = true;
+  RunSummary s = Run();
+  EXPECT_EQ(s.audit_write_failures, 1);
+  EXPECT_EQ(s.exit_code, 3);
+}
+
+TEST_F(ExecutorTest, EveryFailedAppendIsCounted) {
+  FourSteps();
+  audit.fail_kind = EventKind::kAttemptFinished;
+  RunSummary s = Run();
+  EXPECT_EQ(s.audit_write_failures, 4) << "one attempt_finished per step";
+  EXPECT_EQ(s.exit_code, 3);
+}
+
 TEST_F(ExecutorTest, SecretsAreRedactedFromTheAuditLogAndTheOutput) {
   rb.steps.push_back(Shell("use", "x"));
   secrets["token"] = "hunter2-secret";
@@ -281,8 +307,7 @@ TEST_F(ExecutorTest, DryRunCallsRunnersInDryModeAndSkipsVerification) {
     }
   } spy;
   machine = StateMachine::Compile(rb);
-  clock = MakeSystemClock();
-  Executor ex(rb, machine, spy, audit, *clock, reporter, {&interrupt, &hard_stop});
+  Executor ex(rb, machine, spy, audit, env, reporter, {&interrupt, &hard_stop});
   RunOptions o;
   o.run_id = "dry";
   o.dry_run = true;
