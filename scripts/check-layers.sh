@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Checks that the libraries include each other only downwards (docs/architecture.md):
+#   cli -> app -> steps, audit -> engine; steps and audit never include each other; nothing
+#   below app includes app; app prints nothing (no stdio output calls).
+# Tests (*_test.cc, *_test_util.h) may also use testing/. Exits 1 and names each violation.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+declare -A allowed=(
+  [engine]="engine"
+  [steps]="engine steps"
+  [audit]="engine audit"
+  [app]="engine steps audit app"
+  [cli]="engine steps audit app cli"
+)
+status=0
+for dir in "${!allowed[@]}"; do
+  while IFS= read -r line; do
+    file=${line%%:*}
+    inc=$(sed -E 's/.*#include "([^/"]+)\/.*/\1/' <<<"$line")
+    ok=0
+    for a in ${allowed[$dir]}; do [ "$inc" = "$a" ] && ok=1; done
+    case "$file" in *_test.cc|*_test_util.h) [ "$inc" = testing ] && ok=1 ;; esac
+    [ "$inc" = generated ] && ok=1
+    if [ $ok -eq 0 ]; then
+      echo "layers: $line: $dir/ may not include $inc/" >&2
+      status=1
+    fi
+  done < <(grep -rnE '^#include "[a-z_]+/' "$dir" --include=*.cc --include=*.h || true)
+done
+if grep -rnE '\b(printf|fprintf|puts|fputs|std::cout|std::cerr)\b *\(' app --include=*.cc --include=*.h \
+     | grep -v '_test\.cc' | grep -v 'snprintf' | grep -v '^\S*:[0-9]*: *//'; then
+  echo "layers: app/ prints nothing: return values and let cli/ print" >&2
+  status=1
+fi
+exit $status
