@@ -12,7 +12,17 @@ namespace runbook {
 std::string AuditDbPath(const std::string& flag, const Environment& env) {
   if (!flag.empty()) return flag;
   if (auto v = env.GetEnv("RUNBOOK_AUDIT_DB"); v && !v->empty()) return *v;
-  return ".runbook/audit.db";
+  // One log, and so one set of locks, per user, whatever folder a runbook is run from.
+  if (auto v = env.GetEnv("XDG_STATE_HOME"); v && !v->empty() && (*v)[0] == '/')
+    return *v + "/runbook/audit.db";
+  std::string home;
+  if (auto v = env.GetEnv("HOME"); v && !v->empty()) {
+    home = *v;
+  } else if (const passwd* pw = getpwuid(getuid()); pw && pw->pw_dir) {
+    home = pw->pw_dir;
+  }
+  if (home.empty()) return ".runbook/audit.db";  // no home at all: the folder we are in
+  return home + "/.local/state/runbook/audit.db";
 }
 
 Result<std::unique_ptr<AuditDatabase>> OpenAuditDatabase(const std::string& flag,

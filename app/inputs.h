@@ -15,8 +15,9 @@
 
 namespace runbook {
 
-/// The audit database: `flag` (--audit-db) when given, else $RUNBOOK_AUDIT_DB, else
-/// .runbook/audit.db.
+/// The audit database (SPEC §3): `flag` (--audit-db) when given, else $RUNBOOK_AUDIT_DB, else
+/// $XDG_STATE_HOME/runbook/audit.db (when absolute, as the XDG spec asks), else
+/// $HOME/.local/state/runbook/audit.db: one log, and one set of locks, per user.
 std::string AuditDbPath(const std::string& flag, const Environment& env);
 
 /// Opens (creating when missing) the audit database `flag` selects.

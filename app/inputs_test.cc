@@ -43,7 +43,12 @@ TEST(LoadRunbookTest, CountsErrorsAndBindsParams) {
 
 TEST(AuditDbPathTest, FlagThenEnvironmentThenDefault) {
   testing::FakeEnvironment env;
-  EXPECT_EQ(AuditDbPath("", env), ".runbook/audit.db");
+  env.SetEnv("HOME", "/home/rel");
+  EXPECT_EQ(AuditDbPath("", env), "/home/rel/.local/state/runbook/audit.db");
+  env.SetEnv("XDG_STATE_HOME", "relative/ignored");
+  EXPECT_EQ(AuditDbPath("", env), "/home/rel/.local/state/runbook/audit.db");
+  env.SetEnv("XDG_STATE_HOME", "/var/state/rel");
+  EXPECT_EQ(AuditDbPath("", env), "/var/state/rel/runbook/audit.db");
   env.SetEnv("RUNBOOK_AUDIT_DB", "/tmp/from-env.db");
   EXPECT_EQ(AuditDbPath("/tmp/flag.db", env), "/tmp/flag.db");
   EXPECT_EQ(AuditDbPath("", env), "/tmp/from-env.db");

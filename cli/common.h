@@ -13,7 +13,7 @@ namespace runbook::cli {
 
 /// Options every command takes.
 struct GlobalOptions {
-  std::string audit_db;  // --audit-db; else $RUNBOOK_AUDIT_DB; else .runbook/audit.db
+  std::string audit_db;  // --audit-db; else $RUNBOOK_AUDIT_DB; else the per-user state dir
 };
 
 /// The real environment (clocks, sleeps, getenv) every command hands to app/.

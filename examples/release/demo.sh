@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main demo: a release that succeeds, a broken release that rolls itself back, and the
 # replay of that run. Uses nothing but the built binary and the default audit database
-# (.runbook/audit.db in this folder).
+# (the per-user one: ~/.local/state/runbook/audit.db, or $RUNBOOK_AUDIT_DB).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 runbook=${RUNBOOK_BIN:-$here/../../build/runbook}
