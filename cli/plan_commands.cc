@@ -40,14 +40,14 @@ std::string ApprovalsCell(const PlanView& v) {
 
 // The plan service over the audit database the options select; null (and `*code`) when it
 // cannot be opened.
-struct Plans {
+struct PlanContext {
   std::unique_ptr<AuditDatabase> db;
   std::unique_ptr<Signer> signer = MakeSshKeygenSigner();
   std::unique_ptr<Clock> clock = MakeSystemClock();
   std::unique_ptr<PlanService> service;
 };
 
-bool OpenPlans(const GlobalOptions& global, Plans* plans, int* code) {
+bool OpenPlans(const GlobalOptions& global, PlanContext* plans, int* code) {
   plans->db = OpenDatabase(global, code);
   if (!plans->db) return false;
   plans->service = std::make_unique<PlanService>(*plans->db, *plans->signer, *plans->clock);
@@ -58,7 +58,7 @@ bool OpenPlans(const GlobalOptions& global, Plans* plans, int* code) {
 
 int Plans(const GlobalOptions& global, bool json) {
   int code = kExitOk;
-  struct Plans p;
+  PlanContext p;
   if (!OpenPlans(global, &p, &code)) return code;
   auto views = p.service->List();
   if (!views.ok()) {
@@ -85,7 +85,7 @@ int Plans(const GlobalOptions& global, bool json) {
 
 int PlansShow(const GlobalOptions& global, const std::string& plan_id, bool json) {
   int code = kExitOk;
-  struct Plans p;
+  PlanContext p;
   if (!OpenPlans(global, &p, &code)) return code;
   auto details = p.service->Show(plan_id);
   if (!details.ok()) return Fail(details.status());
@@ -139,7 +139,7 @@ int Approve(const GlobalOptions& global, const std::string& plan_id, const std::
             const std::string& comment, const std::string& key) {
   if (as.empty()) return Fail(Status::Invalid("--as needs the approver's name"));
   int code = kExitOk;
-  struct Plans p;
+  PlanContext p;
   if (!OpenPlans(global, &p, &code)) return code;
   auto outcome = p.service->Approve({plan_id, as, comment, key});
   if (!outcome.ok()) return Fail(outcome.status());
@@ -181,7 +181,7 @@ int Reject(const GlobalOptions& global, const std::string& plan_id, const std::s
   if (as.empty() || comment.empty())
     return Fail(Status::Invalid("reject needs --as NAME and --comment saying why"));
   int code = kExitOk;
-  struct Plans p;
+  PlanContext p;
   if (!OpenPlans(global, &p, &code)) return code;
   auto plan = p.service->Reject(plan_id, as, comment);
   if (!plan.ok()) return Fail(plan.status());
