@@ -1,4 +1,6 @@
 // plans, plans show, approve, reject: the change-request flow (app/plans.h, docs/approval.md).
+#include <CLI/CLI.hpp>
+
 #include <algorithm>
 #include <cstdio>
 
@@ -191,6 +193,40 @@ int Reject(const GlobalOptions& global, const std::string& plan_id, const std::s
       as.c_str(), plan_id.c_str(), comment.c_str(), ShellWord(plan->runbook_path).c_str(),
       PlanParamArgs(*plan).c_str());
   return kExitOk;
+}
+
+void AddPlanCommands(CLI::App& app, GlobalOptions& global, PlanCommandArgs& args, int& code) {
+  CLI::App* plans = Command(app, "plans", "list plans with their status and approvals");
+  plans->add_flag("--json", args.plans_json, "print JSON");
+  AddAuditDbOption(plans, &global);
+  CLI::App* show = plans->add_subcommand("show", "one plan with its approvals");
+  show->add_option("PLAN_ID", args.show_id, "the plan")->required();
+  show->add_flag("--json", args.plans_json, "print JSON");
+  AddAuditDbOption(show, &global);
+  plans->callback([&global, &args, &code, show] {
+    code = show->parsed() ? PlansShow(global, args.show_id, args.plans_json)
+                          : Plans(global, args.plans_json);
+  });
+
+  CLI::App* approve = Command(app, "approve", "approve a plan (bound to its plan hash)");
+  approve->add_option("PLAN_ID", args.approve_id, "the plan")->required();
+  approve->add_option("--as", args.approve_as, "who approves")->required();
+  approve->add_option("--comment", args.approve_comment, "why");
+  approve->add_option("--key", args.approve_key, "SSH private key to sign the approval with");
+  AddAuditDbOption(approve, &global);
+  approve->callback([&global, &args, &code] {
+    code =
+        Approve(global, args.approve_id, args.approve_as, args.approve_comment, args.approve_key);
+  });
+
+  CLI::App* reject = Command(app, "reject", "reject a plan: it can no longer run");
+  reject->add_option("PLAN_ID", args.reject_id, "the plan")->required();
+  reject->add_option("--as", args.reject_as, "who rejects")->required();
+  reject->add_option("--comment", args.reject_comment, "why")->required();
+  AddAuditDbOption(reject, &global);
+  reject->callback([&global, &args, &code] {
+    code = Reject(global, args.reject_id, args.reject_as, args.reject_comment);
+  });
 }
 
 }  // namespace runbook::cli
