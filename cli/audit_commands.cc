@@ -1,5 +1,7 @@
 // runs, replay, report, audit verify, audit export: the commands that read the audit log
 // (app/history.h).
+#include <CLI/CLI.hpp>
+
 #include <cstdio>
 #include <filesystem>
 
@@ -114,6 +116,59 @@ int AuditExport(const GlobalOptions& global, const std::string& run_id, const st
   if (!events.ok()) return Fail(events.status());
   std::fputs(ExportJsonl(*events).c_str(), stdout);
   return kExitOk;
+}
+
+namespace {
+
+// `audit verify` and `audit export`, under `audit`.
+void AddAuditSubcommands(CLI::App* audit, GlobalOptions& global, AuditCommandArgs& args,
+                         int& code) {
+  CLI::App* verify =
+      audit->add_subcommand("verify", "check the whole hash chain (exit 6 if broken)");
+  verify->add_flag("--json", args.verify_json, "print JSON");
+  AddAuditDbOption(verify, &global);
+  verify->callback([&global, &args, &code] { code = AuditVerify(global, args.verify_json); });
+  CLI::App* exp = audit->add_subcommand("export", "print every event as one JSON object a line");
+  exp->add_option("--run", args.export_run, "only this run's events");
+  exp->add_option("--format", args.export_format, "jsonl (the only format)");
+  AddAuditDbOption(exp, &global);
+  exp->callback(
+      [&global, &args, &code] { code = AuditExport(global, args.export_run, args.export_format); });
+}
+
+}  // namespace
+
+void AddAuditCommands(CLI::App& app, GlobalOptions& global, AuditCommandArgs& args, int& code) {
+  CLI::App* runs = Command(app, "runs", "list runs: id, runbook, state, start, duration, operator");
+  runs->add_flag("--json", args.runs_json, "print JSON");
+  AddAuditDbOption(runs, &global);
+  runs->callback([&global, &args, &code] { code = Runs(global, args.runs_json); });
+
+  CLI::App* replay = Command(app, "replay", "post-mortem timeline of a run from the audit log");
+  replay->add_option("RUN_ID", args.replay_id, "the run (see `runbook runs`)")->required();
+  replay->add_flag("--json", args.replay_json, "print JSON");
+  replay->add_flag("--verify", args.replay_verify,
+                   "re-derive the transitions from the recorded runbook and step results");
+  AddAuditDbOption(replay, &global);
+  replay->callback([&global, &args, &code] {
+    code = Replay(global, args.replay_id, args.replay_json, args.replay_verify);
+  });
+
+  CLI::App* audit = Command(app, "audit", "check or export the audit log");
+  audit->require_subcommand(1);
+  AddAuditSubcommands(audit, global, args, code);
+  AddAuditDbOption(audit, &global);
+
+  CLI::App* report = Command(app, "report", "write the post-mortem report of a run as HTML");
+  report->add_option("RUN_ID", args.report_id, "the run (see `runbook runs`)")->required();
+  report->add_option("--out", args.report_out, "the HTML file to write")->required();
+  report->add_option("--template", args.report_template,
+                     "render the report through this Mustache template instead of the "
+                     "built-in one (docs/templates.md)");
+  AddAuditDbOption(report, &global);
+  report->callback([&global, &args, &code] {
+    code = Report(global, args.report_id, args.report_out, args.report_template);
+  });
 }
 
 }  // namespace runbook::cli

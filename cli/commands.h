@@ -1,14 +1,19 @@
 // One function per `runbook` command, in one file per command family: runbook_commands.cc
 // (validate, plan, graph, schema), run_commands.cc (run, recover), plan_commands.cc (plans,
-// approve, reject), audit_commands.cc (runs, replay, report, audit). main.cc parses the
-// arguments into these option structs. Each calls app/ and prints; each returns the process
-// exit code (SPEC §4, engine/exit_code.h).
+// approve, reject), audit_commands.cc (runs, replay, report, audit). Each family also
+// declares its commands' arguments (the Add*Commands functions at the bottom of its file);
+// main.cc only parses. Each command calls app/ and prints; each returns the process exit code
+// (SPEC §4, engine/exit_code.h).
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "cli/common.h"
+
+namespace CLI {
+class App;
+}
 
 namespace runbook::cli {
 
@@ -57,5 +62,50 @@ int Reject(const GlobalOptions& global, const std::string& plan_id, const std::s
 int Replay(const GlobalOptions& global, const std::string& run_id, bool json, bool verify);
 int AuditVerify(const GlobalOptions& global, bool json);
 int AuditExport(const GlobalOptions& global, const std::string& run_id, const std::string& format);
+
+// ---------------------------------------------------------------- registration
+// Each Add*Commands adds its family's arguments and a callback per command to commands that
+// main.cc has already created in `app`, in the order `runbook --help` lists them (see
+// Command() in common.h). The values are parsed into `args` and `global`, and the callback
+// sets `code` to the command's exit code: CLI11 keeps references to all three, so they must
+// outlive the parse (main.cc owns them for the whole run).
+
+/// The values `validate`, `plan` and `graph` parse into (runbook_commands.cc).
+struct RunbookCommandArgs {
+  std::vector<std::string> validate_files;
+  PlanOptions plan;
+  std::string graph_file;
+  std::string graph_format = "dot";
+};
+void AddRunbookCommands(CLI::App& app, GlobalOptions& global, RunbookCommandArgs& args,
+                        int& code);
+
+/// The values `run` and `recover` parse into (run_commands.cc).
+struct RunCommandArgs {
+  RunCommandOptions run;
+  bool recover_json = false;
+};
+void AddRunCommands(CLI::App& app, GlobalOptions& global, RunCommandArgs& args, int& code);
+
+/// The values `plans`, `plans show`, `approve` and `reject` parse into (plan_commands.cc).
+struct PlanCommandArgs {
+  bool plans_json = false;
+  std::string show_id;
+  std::string approve_id, approve_as, approve_comment, approve_key;
+  std::string reject_id, reject_as, reject_comment;
+};
+void AddPlanCommands(CLI::App& app, GlobalOptions& global, PlanCommandArgs& args, int& code);
+
+/// The values `runs`, `replay`, `report` and `audit verify|export` parse into
+/// (audit_commands.cc).
+struct AuditCommandArgs {
+  bool runs_json = false;
+  std::string replay_id;
+  bool replay_json = false, replay_verify = false;
+  std::string report_id, report_out, report_template;
+  bool verify_json = false;
+  std::string export_run, export_format = "jsonl";
+};
+void AddAuditCommands(CLI::App& app, GlobalOptions& global, AuditCommandArgs& args, int& code);
 
 }  // namespace runbook::cli

@@ -1,5 +1,7 @@
 #include "cli/common.h"
 
+#include <CLI/CLI.hpp>
+
 #include <cstdio>
 
 namespace runbook::cli {
@@ -39,6 +41,17 @@ std::unique_ptr<AuditDatabase> OpenDatabase(const GlobalOptions& global, int* co
     return nullptr;
   }
   return std::move(db.value());
+}
+
+CLI::App* Command(CLI::App& app, const std::string& name, const std::string& description) {
+  CLI::App* cmd = app.get_subcommand(name);
+  cmd->description(description);
+  return cmd;
+}
+
+void AddAuditDbOption(CLI::App* cmd, GlobalOptions* global) {
+  cmd->add_option("--audit-db", global->audit_db,
+                  "audit database (default: $RUNBOOK_AUDIT_DB, else .runbook/audit.db)");
 }
 
 }  // namespace runbook::cli

@@ -9,6 +9,10 @@
 #include "engine/exit_code.h"
 #include "engine/status.h"
 
+namespace CLI {
+class App;
+}
+
 namespace runbook::cli {
 
 /// Options every command takes.
@@ -32,5 +36,14 @@ bool ReportLoad(const LoadedRunbook& loaded);
 /// Opens the audit database the options select; on failure prints why and sets `*code`
 /// (engine/exit_code.h).
 std::unique_ptr<AuditDatabase> OpenDatabase(const GlobalOptions& global, int* code);
+
+/// The top-level command `name` of `app`, with its help line set to `description`. main.cc
+/// creates every top-level command first, because `runbook --help` lists them in the order
+/// they were created and that order is not by family; a name it did not create throws
+/// CLI::OptionNotFound (a programming error, caught as an internal error).
+CLI::App* Command(CLI::App& app, const std::string& name, const std::string& description);
+
+/// Adds `--audit-db` to `cmd`, parsed into `global`.
+void AddAuditDbOption(CLI::App* cmd, GlobalOptions* global);
 
 }  // namespace runbook::cli

@@ -1,4 +1,6 @@
 // plans, plans show, approve, reject: the change-request flow (app/plans.h, docs/approval.md).
+#include <CLI/CLI.hpp>
+
 #include <algorithm>
 #include <cstdio>
 
@@ -40,13 +42,13 @@ std::string ApprovalsCell(const PlanView& v) {
 
 // The plan service over the audit database the options select; null (and `*code`) when it
 // cannot be opened.
-struct Plans {
+struct PlanContext {
   std::unique_ptr<AuditDatabase> db;
   std::unique_ptr<Signer> signer = MakeSshKeygenSigner();
   std::unique_ptr<PlanService> service;
 };
 
-bool OpenPlans(const GlobalOptions& global, Plans* plans, int* code) {
+bool OpenPlans(const GlobalOptions& global, PlanContext* plans, int* code) {
   plans->db = OpenDatabase(global, code);
   if (!plans->db) return false;
   plans->service = std::make_unique<PlanService>(*plans->db, *plans->signer, SystemEnv());
@@ -57,7 +59,7 @@ bool OpenPlans(const GlobalOptions& global, Plans* plans, int* code) {
 
 int Plans(const GlobalOptions& global, bool json) {
   int code = kExitOk;
-  struct Plans p;
+  PlanContext p;
   if (!OpenPlans(global, &p, &code)) return code;
   auto views = p.service->List();
   if (!views.ok()) {
@@ -84,7 +86,7 @@ int Plans(const GlobalOptions& global, bool json) {
 
 int PlansShow(const GlobalOptions& global, const std::string& plan_id, bool json) {
   int code = kExitOk;
-  struct Plans p;
+  PlanContext p;
   if (!OpenPlans(global, &p, &code)) return code;
   auto details = p.service->Show(plan_id);
   if (!details.ok()) return Fail(details.status());
@@ -138,7 +140,7 @@ int Approve(const GlobalOptions& global, const std::string& plan_id, const std::
             const std::string& comment, const std::string& key) {
   if (as.empty()) return Fail(Status::Invalid("--as needs the approver's name"));
   int code = kExitOk;
-  struct Plans p;
+  PlanContext p;
   if (!OpenPlans(global, &p, &code)) return code;
   auto outcome = p.service->Approve({plan_id, as, comment, key});
   if (!outcome.ok()) return Fail(outcome.status());
@@ -180,7 +182,7 @@ int Reject(const GlobalOptions& global, const std::string& plan_id, const std::s
   if (as.empty() || comment.empty())
     return Fail(Status::Invalid("reject needs --as NAME and --comment saying why"));
   int code = kExitOk;
-  struct Plans p;
+  PlanContext p;
   if (!OpenPlans(global, &p, &code)) return code;
   auto plan = p.service->Reject(plan_id, as, comment);
   if (!plan.ok()) return Fail(plan.status());
@@ -190,6 +192,40 @@ int Reject(const GlobalOptions& global, const std::string& plan_id, const std::s
       as.c_str(), plan_id.c_str(), comment.c_str(), ShellWord(plan->runbook_path).c_str(),
       PlanParamArgs(*plan).c_str());
   return kExitOk;
+}
+
+void AddPlanCommands(CLI::App& app, GlobalOptions& global, PlanCommandArgs& args, int& code) {
+  CLI::App* plans = Command(app, "plans", "list plans with their status and approvals");
+  plans->add_flag("--json", args.plans_json, "print JSON");
+  AddAuditDbOption(plans, &global);
+  CLI::App* show = plans->add_subcommand("show", "one plan with its approvals");
+  show->add_option("PLAN_ID", args.show_id, "the plan")->required();
+  show->add_flag("--json", args.plans_json, "print JSON");
+  AddAuditDbOption(show, &global);
+  plans->callback([&global, &args, &code, show] {
+    code = show->parsed() ? PlansShow(global, args.show_id, args.plans_json)
+                          : Plans(global, args.plans_json);
+  });
+
+  CLI::App* approve = Command(app, "approve", "approve a plan (bound to its plan hash)");
+  approve->add_option("PLAN_ID", args.approve_id, "the plan")->required();
+  approve->add_option("--as", args.approve_as, "who approves")->required();
+  approve->add_option("--comment", args.approve_comment, "why");
+  approve->add_option("--key", args.approve_key, "SSH private key to sign the approval with");
+  AddAuditDbOption(approve, &global);
+  approve->callback([&global, &args, &code] {
+    code =
+        Approve(global, args.approve_id, args.approve_as, args.approve_comment, args.approve_key);
+  });
+
+  CLI::App* reject = Command(app, "reject", "reject a plan: it can no longer run");
+  reject->add_option("PLAN_ID", args.reject_id, "the plan")->required();
+  reject->add_option("--as", args.reject_as, "who rejects")->required();
+  reject->add_option("--comment", args.reject_comment, "why")->required();
+  AddAuditDbOption(reject, &global);
+  reject->callback([&global, &args, &code] {
+    code = Reject(global, args.reject_id, args.reject_as, args.reject_comment);
+  });
 }
 
 }  // namespace runbook::cli

@@ -1,6 +1,8 @@
 // run and recover: the commands that execute a runbook. Signals are the command line's
 // business: the first SIGINT/SIGTERM/SIGHUP interrupts the run (it rolls back), the third
 // abandons the rollback too.
+#include <CLI/CLI.hpp>
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -121,6 +123,30 @@ int Recover(const GlobalOptions& global, bool json) {
   }
   if (report.runs.empty()) std::printf("recover: no interrupted runs to recover\n");
   return report.exit_code;
+}
+
+void AddRunCommands(CLI::App& app, GlobalOptions& global, RunCommandArgs& args, int& code) {
+  RunCommandOptions& run = args.run;
+  CLI::App* run_cmd =
+      Command(app, "run",
+              "execute a runbook; exit 0 succeeded, 1 rolled back, 2 invalid, 3 rollback failed, "
+              "4 refused, 5 precheck failed");
+  run_cmd->add_option("FILE", run.file, "runbook file")->required();
+  run_cmd->add_option("-p,--param", run.params, "a param as NAME=VALUE (repeatable)");
+  run_cmd->add_option("--plan", run.plan_id, "the approved plan to run");
+  run_cmd->add_option("--as", run.as, "operator name recorded in the audit log");
+  run_cmd->add_flag("--dry-run", run.dry_run,
+                    "run prechecks and server-side dry runs, render every command, change nothing");
+  run_cmd->add_flag("--json", run.json, "print a JSON summary on stdout at the end");
+  AddAuditDbOption(run_cmd, &global);
+  run_cmd->callback([&global, &args, &code] { code = Run(global, args.run); });
+
+  CLI::App* recover = Command(
+      app, "recover",
+      "finish runs whose executor died: stop the interrupted step, roll back, free the lock");
+  recover->add_flag("--json", args.recover_json, "print a JSON summary per recovered run");
+  AddAuditDbOption(recover, &global);
+  recover->callback([&global, &args, &code] { code = Recover(global, args.recover_json); });
 }
 
 }  // namespace runbook::cli

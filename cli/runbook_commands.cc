@@ -1,4 +1,6 @@
 // validate, plan, graph, schema: the commands that read a runbook without running it.
+#include <CLI/CLI.hpp>
+
 #include <cstdio>
 
 #include "app/atomic_file.h"
@@ -89,6 +91,37 @@ int Schema() {
   std::fputs(RunbookJsonSchema().c_str(), stdout);
   std::fputs("\n", stdout);
   return kExitOk;
+}
+
+void AddRunbookCommands(CLI::App& app, GlobalOptions& global, RunbookCommandArgs& args, int& code) {
+  CLI::App* validate =
+      Command(app, "validate", "parse, check and compile runbooks (exit 2 if invalid)");
+  validate->add_option("FILE", args.validate_files, "runbook files")->required();
+  AddAuditDbOption(validate, &global);
+  validate->callback([&global, &args, &code] { code = Validate(global, args.validate_files); });
+
+  PlanOptions& plan = args.plan;
+  CLI::App* plan_cmd = Command(app, "plan", "print and store the change request for a run");
+  plan_cmd->add_option("FILE", plan.file, "runbook file")->required();
+  plan_cmd->add_option("-p,--param", plan.params, "a param as NAME=VALUE (repeatable)");
+  plan_cmd->add_option("--as", plan.as, "who requests the change (default: login name)");
+  plan_cmd->add_option("--out", plan.out, "also write the plan to this file");
+  plan_cmd->add_flag("--json", plan.json, "print the plan as JSON");
+  plan_cmd->add_option("--template", plan.template_file,
+                       "render the change request through this Mustache template instead of "
+                       "the built-in one (docs/templates.md)");
+  AddAuditDbOption(plan_cmd, &global);
+  plan_cmd->callback([&global, &args, &code] { code = Plan(global, args.plan); });
+
+  CLI::App* graph = Command(app, "graph", "print the compiled state machine");
+  graph->add_option("FILE", args.graph_file, "runbook file")->required();
+  graph->add_option("--format", args.graph_format, "dot or mermaid (default dot)");
+  AddAuditDbOption(graph, &global);
+  graph->callback(
+      [&global, &args, &code] { code = Graph(global, args.graph_file, args.graph_format); });
+
+  CLI::App* schema = Command(app, "schema", "print the JSON Schema of the runbook format");
+  schema->callback([&code] { code = Schema(); });
 }
 
 }  // namespace runbook::cli
