@@ -51,7 +51,8 @@ CLI::App* Command(CLI::App& app, const std::string& name, const std::string& des
 
 void AddAuditDbOption(CLI::App* cmd, GlobalOptions* global) {
   cmd->add_option("--audit-db", global->audit_db,
-                  "audit database (default: $RUNBOOK_AUDIT_DB, else .runbook/audit.db)");
+                  "audit database (default: $RUNBOOK_AUDIT_DB, else "
+                  "~/.local/state/runbook/audit.db)");
 }
 
 }  // namespace runbook::cli
