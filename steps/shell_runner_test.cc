@@ -159,18 +159,24 @@ TEST_F(ShellRunnerTest, TimeoutEscalatesToSigkill) {
 }
 
 TEST_F(ShellRunnerTest, CancelInterruptsPromptly) {
+  // Cancelled once the shell has written its pid (not after a fixed sleep a loaded machine
+  // could outlast); promptness is measured from the cancel.
+  const std::string pid_file = dir_.File("shell.pid");
+  steady_clock::time_point cancelled_at;
   std::thread canceller([&] {
-    std::this_thread::sleep_for(milliseconds(200));
+    for (int i = 0; i < 3000 && ReadFile(pid_file).empty(); ++i)
+      std::this_thread::sleep_for(milliseconds(10));
+    cancelled_at = steady_clock::now();
     context_.cancel.Cancel();
   });
-  auto start = steady_clock::now();
   StepResult r = Run("echo $$ > shell.pid; sleep 30");
-  long elapsed = ElapsedMs(start);
   canceller.join();
+  long elapsed = ElapsedMs(cancelled_at);
   EXPECT_EQ(r.outcome, Outcome::kCancelled);
   EXPECT_EQ(r.error, "interrupted");
   EXPECT_LT(elapsed, 1500);
-  EXPECT_TRUE(EventuallyGone(std::stoi(ReadFile(dir_.File("shell.pid")))));
+  ASSERT_FALSE(ReadFile(pid_file).empty());
+  EXPECT_TRUE(EventuallyGone(std::stoi(ReadFile(pid_file))));
 }
 
 TEST_F(ShellRunnerTest, AlreadyCancelledRunsNothing) {

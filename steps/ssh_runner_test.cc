@@ -6,7 +6,9 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -66,6 +68,7 @@ class SshTestContext : public testing::FakeStepContext {
   void OutputLine(std::string_view host, bool is_stderr, std::string_view line) override {
     if (count_threads) max_threads = std::max(max_threads, ThreadCount());
     FakeStepContext::OutputLine(host, is_stderr, line);
+    ++lines_seen;
   }
   std::vector<std::string> Lines(const std::string& host, bool is_stderr) {
     std::vector<std::string> out;
@@ -87,6 +90,7 @@ class SshTestContext : public testing::FakeStepContext {
   mutable std::vector<std::string> rendered_for;
   bool count_threads = false;
   int max_threads = 0;
+  std::atomic<int> lines_seen{0};  // output lines so far, for a test's other thread to watch
 
  private:
   static void Replace(std::string* s, const std::string& from, const std::string& to) {
@@ -132,6 +136,23 @@ class SshRunnerTest : public ::testing::Test {
     return path;
   }
   bool Exists(const std::string& name) const { return access((work_ / name).c_str(), F_OK) == 0; }
+  // A remote command that marks that it started on its host (started-ADDR in the test's
+  // folder), then waits up to 20 s until `hosts` hosts have; it fails if they never do.
+  // What it proves does not depend on how fast logins are.
+  std::string StartedBarrier(int hosts) const {
+    const std::string n = std::to_string(hosts);
+    return "touch " + work_ / "started-" + kAddr + "; for i in $(seq 400); do [ $(ls " +
+           work_.path() + " | grep -c '^started-') -ge " + n + " ] && echo all " + n +
+           " started && exit 0; sleep 0.05; done; exit 9";
+  }
+  // Whether `hosts` remote commands have marked that they started (StartedBarrier's marker).
+  bool HostsStarted(int hosts) const {
+    int started = 0;
+    for (const auto& e : std::filesystem::directory_iterator(work_.path())) {
+      started += e.path().filename().string().rfind("started-", 0) == 0;
+    }
+    return started >= hosts;
+  }
 
   static TestSshd* sshd_;
   SshTestContext ctx_;
@@ -237,18 +258,33 @@ TEST_F(SshRunnerTest, MaxFailAsCountOrPercent) {
 }
 
 TEST_F(SshRunnerTest, BatchOfOneRunsHostsOneAtATimeInOrder) {
-  const std::string lock = work_ / "mutex";
-  StepSpec step = Step("mkdir " + lock + " && sleep 0.2 && rmdir " + lock);
+  // Each host takes a lock (mkdir fails if another host holds it) and logs its start and end.
+  // The sleep only gives an overlapping runner time to collide; a correct one passes however
+  // slow the logins are.
+  const std::string lock = work_ / "mutex", log = work_ / "log";
+  StepSpec step = Step("echo start-" + kAddr + " >> " + log + " && mkdir " + lock +
+                       " && sleep 0.2 && rmdir " + lock + " && echo end-" + kAddr + " >> " + log);
   Action(step).batch = 1;
   StepResult r = Run(step);
   ASSERT_TRUE(r.ok()) << r.error;
   EXPECT_EQ(r.detail["max_in_flight"], 1);
+  EXPECT_EQ(ReadFile(log),
+            "start-127.0.0.1\nend-127.0.0.1\nstart-127.0.0.2\nend-127.0.0.2\n"
+            "start-127.0.0.3\nend-127.0.0.3\n");
   std::vector<nlohmann::json> records = ctx_.HostRecords();
   ASSERT_EQ(records.size(), 3u);
   for (size_t i = 0; i < 3; ++i) EXPECT_EQ(records[i]["host"], sshd_->specs[i]);
+}
 
-  Action(step).batch = 0;  // all at once: they collide on the lock
-  EXPECT_EQ(Run(step).outcome, StepResult::Outcome::kFailed);
+TEST_F(SshRunnerTest, UnlimitedBatchRunsEveryHostAtOnce) {
+  // A barrier: each host marks that it started, then waits (up to 20 s) until all three have.
+  // Only hosts that run at the same time all get through, whatever the load.
+  StepSpec step = Step(StartedBarrier(3));
+  Action(step).batch = 0;
+  StepResult r = Run(step);
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.detail["max_in_flight"], 3);
+  for (const HostResult& h : r.hosts) EXPECT_EQ(h.stdout_text, "all 3 started\n") << h.host;
 }
 
 TEST_F(SshRunnerTest, BatchesRollAsSoonAsAHostFinishes) {
@@ -488,30 +524,40 @@ TEST_F(SshRunnerTest, SshAgentIsUsedWhenNoIdentityFileIsGiven) {
 // ---------------------------------------------------------------- timeout and interruption
 
 TEST_F(SshRunnerTest, StepTimeoutEndsTheRemoteCommand) {
-  StepSpec step = Step("sleep 37.25; touch " + work_ / "late", 2);
-  step.timeout = Duration(600);
+  // The step's timeout also covers the logins, so it must outlast them on a loaded machine:
+  // the markers show the command was running when the timeout ended it.
+  StepSpec step =
+      Step("touch " + work_ / "started-" + kAddr + "; sleep 37.25; touch " + work_ / "late", 2);
+  step.timeout = Duration(3000);
   auto t0 = Clock::now();
   StepResult r = Run(step);
-  EXPECT_LT(Seconds(t0), 3.0);
+  EXPECT_LT(Seconds(t0), 6.0);
   EXPECT_EQ(r.outcome, StepResult::Outcome::kTimedOut);
-  EXPECT_NE(r.error.find("timed out after 600ms"), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find("timed out after 3s"), std::string::npos) << r.error;
+  EXPECT_TRUE(HostsStarted(2)) << "the logins took longer than the step's timeout";
   ASSERT_EQ(r.hosts.size(), 2u);
   EXPECT_TRUE(r.hosts[0].reached);
   EXPECT_NE(r.hosts[0].error.find("timeout"), std::string::npos) << r.hosts[0].error;
   EXPECT_TRUE(WaitUntil([] { return !ProcessWithArgvRuns({"sleep", "37.25"}); }, 3))
       << "the remote command survived the step timeout";
+  EXPECT_FALSE(Exists("late"));
 }
 
 TEST_F(SshRunnerTest, InterruptionClosesEveryChannelPromptly) {
-  StepSpec step = Step("sleep 38.25", 3);
-  std::thread interrupter([this] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // Interrupted once the command runs on every host (their markers), not after a fixed sleep
+  // that slow logins could outlast; promptness is measured from the interruption.
+  StepSpec step = Step("touch " + work_ / "started-" + kAddr + "; sleep 38.25", 3);
+  bool all_started = false;
+  Clock::time_point interrupted_at;
+  std::thread interrupter([&] {
+    all_started = WaitUntil([&] { return HostsStarted(3); }, 30);
+    interrupted_at = Clock::now();
     ctx_.cancel.Cancel();
   });
-  auto t0 = Clock::now();
   StepResult r = Run(step);
   interrupter.join();
-  EXPECT_LT(Seconds(t0), 3.0);
+  ASSERT_TRUE(all_started) << "the command did not start on every host: " << r.error;
+  EXPECT_LT(Seconds(interrupted_at), 3.0);
   EXPECT_EQ(r.outcome, StepResult::Outcome::kCancelled);
   ASSERT_EQ(r.hosts.size(), 3u);
   for (const HostResult& h : r.hosts) {
@@ -582,16 +628,24 @@ TEST_F(SshRunnerTest, RollbackOfAShellStepRunsOnEveryHost) {
 
 TEST_F(SshRunnerTest, LoginNoiseBeforeTheMarkerIsKeptAndTheCommandCanStillBeKilled) {
   // A server whose login writes to stderr before running the command (as a noisy .bashrc
-  // would); `eval` keeps the command in the same shell, as a login script does.
+  // would); `eval` keeps the command in the same shell, as a login script does. Interrupted
+  // once both lines have arrived and the command's sleep runs, however long the login took.
   TestSshd noisy(1, true, "ForceCommand echo login-noise >&2; eval \"$SSH_ORIGINAL_COMMAND\"\n");
   ASSERT_TRUE(noisy.ok()) << noisy.error();
   StepSpec step = Step("echo own >&2; sleep 39.25", 1);
   Action(step).resolved.hosts = noisy.specs;
   Action(step).resolved.known_hosts = noisy.path("known_hosts");
   Action(step).resolved.identity_file = noisy.path("client");
-  step.timeout = Duration(800);
+  bool running = false;
+  std::thread interrupter([&] {
+    running = WaitUntil(
+        [&] { return ctx_.lines_seen >= 2 && ProcessWithArgvRuns({"sleep", "39.25"}); }, 30);
+    ctx_.cancel.Cancel();
+  });
   StepResult r = Run(step);
-  EXPECT_EQ(r.outcome, StepResult::Outcome::kTimedOut);
+  interrupter.join();
+  ASSERT_TRUE(running) << "the command did not start: " << r.error;
+  EXPECT_EQ(r.outcome, StepResult::Outcome::kCancelled);
   EXPECT_EQ(r.hosts[0].stderr_text, "login-noise\nown\n");
   EXPECT_TRUE(WaitUntil([] { return !ProcessWithArgvRuns({"sleep", "39.25"}); }, 3))
       << "the command could not be killed: its process group was not found";
