@@ -288,20 +288,22 @@ TEST_F(SshRunnerTest, UnlimitedBatchRunsEveryHostAtOnce) {
 }
 
 TEST_F(SshRunnerTest, BatchesRollAsSoonAsAHostFinishes) {
-  // Host 1 waits (up to 20 s) until host 4 has run; with a rolling window of 2, hosts 3 and 4
-  // go through host 2's slot meanwhile. Batch by batch, host 1 would time out waiting and
-  // finish before hosts 3 and 4. No fixed sleep, so a loaded machine cannot make it flaky.
+  // Host 1 waits (up to 20 s) until host 4 has run, and fails if it never does; with a rolling
+  // window of 2, hosts 3 and 4 go through host 2's slot meanwhile. Batch by batch, host 4
+  // could not start before host 1 finished, so host 1 would fail. No fixed sleep and no
+  // assumption about which of two hosts that end together is recorded first, so a loaded
+  // machine cannot make it flaky.
   const std::string done = work_ / "done-127.0.0.4";
   StepSpec step = Step("if [ " + kAddr + " = 127.0.0.1 ]; then for i in $(seq 400); do [ -f " +
-                           done + " ] && exit 0; sleep 0.05; done; else touch " + work_.path() +
-                           "/done-" + kAddr + "; fi",
+                           done + " ] && exit 0; sleep 0.05; done; exit 1; else touch " +
+                           work_.path() + "/done-" + kAddr + "; fi",
                        4);
   Action(step).batch = 2;
   StepResult r = Run(step);
   ASSERT_TRUE(r.ok()) << r.error;
   std::vector<nlohmann::json> records = ctx_.HostRecords();
   ASSERT_EQ(records.size(), 4u);
-  EXPECT_EQ(records.back()["host"], sshd_->specs[0]);
+  EXPECT_NE(records.front()["host"], sshd_->specs[0]) << "host 1 cannot finish first";
   EXPECT_EQ(r.detail["max_in_flight"], 2);
 }
 
