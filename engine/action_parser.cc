@@ -305,9 +305,9 @@ bool ParseHttp(const YamlField& field, const StepPosition& pos, Validator& v, Ht
   }
   if (const YamlField* b = f->Find("body_regex"); b && r.GetString(*b, &out->body_regex)) {
     if (Result<Pattern> re = Pattern::Compile(out->body_regex); !re.ok()) {
-      r.Error(YamlReader::ValueLoc(*b), "body_regex: '" + out->body_regex +
-                                            "' is not a valid regular expression (RE2: " +
-                                            re.message() + ")");
+      r.Error(YamlReader::ValueLoc(*b),
+              "body_regex: '" + out->body_regex +
+                  "' is not a valid regular expression (RE2: " + re.message() + ")");
       ok = false;
     }
   }

@@ -126,8 +126,8 @@ TEST(PatternBinding, ALongValueIsDecided) {
 }
 
 TEST(PatternBinding, APathologicalPatternIsDecided) {
-  auto rb = MustLoad(
-      "runbook: demo\nparams:\n  word: {required: true, pattern: '^(a+)+$'}\nsteps: []\n");
+  auto rb =
+      MustLoad("runbook: demo\nparams:\n  word: {required: true, pattern: '^(a+)+$'}\nsteps: []\n");
   ASSERT_TRUE(rb);
   for (const std::string& value : {std::string(40, 'a') + "!", kLongAs + "!"}) {
     auto bad = BindParams(*rb, {{"word", value}});

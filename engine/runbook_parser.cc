@@ -233,9 +233,9 @@ class RootParser {
       if (const YamlField* s = f.Find("pattern"); s && r_.GetString(*s, &p.pattern)) {
         Result<Pattern> re = Pattern::Compile(p.pattern);
         if (!re.ok()) {
-          r_.Error(YamlReader::ValueLoc(*s), "pattern: '" + p.pattern +
-                                                 "' is not a valid regular expression (RE2: " +
-                                                 re.message() + ")");
+          r_.Error(YamlReader::ValueLoc(*s),
+                   "pattern: '" + p.pattern +
+                       "' is not a valid regular expression (RE2: " + re.message() + ")");
         } else if (p.default_value && !re->FullMatch(*p.default_value)) {
           r_.Error(YamlReader::ValueLoc(*f.Find("default")),
                    "param '" + p.name + "': default '" + *p.default_value +

@@ -326,9 +326,9 @@ TEST_F(HttpRunnerTest, BodyRegexThatRe2CannotCompileSendsNothing) {
     a.body_regex = regex;
     StepResult r = Run(HttpStep(a));
     EXPECT_EQ(r.outcome, Outcome::kFailed);
-    EXPECT_EQ(r.error.rfind("body_regex: invalid regular expression '" + std::string(regex) + "': ",
-                            0),
-              0u)
+    EXPECT_EQ(
+        r.error.rfind("body_regex: invalid regular expression '" + std::string(regex) + "': ", 0),
+        0u)
         << r.error;
   }
   EXPECT_EQ(hits_.load(), 0);
