@@ -3,8 +3,9 @@
 #include <algorithm>
 #include <cstdlib>
 #include <iterator>
-#include <regex>
 #include <vector>
+
+#include "engine/pattern.h"
 
 namespace runbook {
 
@@ -303,11 +304,10 @@ bool ParseHttp(const YamlField& field, const StepPosition& pos, Validator& v, Ht
     v.CheckTemplate(out->body_contains, Quoting::kNone, YamlReader::ValueLoc(*b), pos);
   }
   if (const YamlField* b = f->Find("body_regex"); b && r.GetString(*b, &out->body_regex)) {
-    try {
-      std::regex re(out->body_regex, std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
+    if (Result<Pattern> re = Pattern::Compile(out->body_regex); !re.ok()) {
       r.Error(YamlReader::ValueLoc(*b),
-              "body_regex: '" + out->body_regex + "' is not a valid regular expression");
+              "body_regex: '" + out->body_regex +
+                  "' is not a valid regular expression (RE2: " + re.message() + ")");
       ok = false;
     }
   }

@@ -112,7 +112,7 @@ struct HttpAction {
   std::string body;                            // template
   std::vector<StatusRange> expect_status;      // empty: 2xx
   std::string body_contains;                   // template; empty: no check
-  std::string body_regex;                      // ECMAScript regex; empty: no check
+  std::string body_regex;                      // RE2 pattern searched for; empty: no check
   std::vector<std::pair<std::string, nlohmann::json>> json;  // "$.a.b" -> expected scalar
   std::string ca_file;
   bool insecure = false;
@@ -169,7 +169,7 @@ struct ParamSpec {
   std::string name;
   bool required = false;
   std::optional<std::string> default_value;
-  std::string pattern;  // ECMAScript regex the whole value must match; empty: any
+  std::string pattern;  // RE2 pattern the whole value must match; empty: any
   std::string description;
   bool secret = false;  // reserved: a param whose value is redacted like a secret
   SourceLoc loc;

@@ -5,11 +5,11 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <set>
 #include <sstream>
 
 #include "engine/loader.h"
+#include "engine/pattern.h"
 
 namespace runbook {
 
@@ -46,13 +46,14 @@ Result<std::map<std::string, std::string>> BindParams(
       continue;
     }
     if (!p.pattern.empty() && (it != given.end() || p.default_value)) {
-      try {
-        if (!std::regex_match(value, std::regex(p.pattern, std::regex::ECMAScript))) {
-          fail("param '" + p.name + "' = '" + value + "' does not match " + p.pattern);
-          continue;
-        }
-      } catch (const std::regex_error&) {
-        fail("param '" + p.name + "': invalid pattern " + p.pattern);
+      Result<Pattern> re = Pattern::Compile(p.pattern);
+      if (!re.ok()) {
+        fail("param '" + p.name + "': invalid pattern " + p.pattern + " (RE2: " + re.message() +
+             ")");
+        continue;
+      }
+      if (!re->FullMatch(value)) {
+        fail("param '" + p.name + "' = '" + value + "' does not match " + p.pattern);
         continue;
       }
     }

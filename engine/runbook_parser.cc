@@ -1,10 +1,10 @@
 #include "engine/runbook_parser.h"
 
 #include <iterator>
-#include <regex>
 #include <vector>
 
 #include "engine/action_parser.h"
+#include "engine/pattern.h"
 #include "engine/step_parser.h"
 #include "engine/validator.h"
 
@@ -231,16 +231,15 @@ class RootParser {
       if (const YamlField* s = f.Find("description")) (void)r_.GetString(*s, &p.description);
       if (const YamlField* s = f.Find("secret")) (void)r_.GetBool(*s, &p.secret);
       if (const YamlField* s = f.Find("pattern"); s && r_.GetString(*s, &p.pattern)) {
-        try {
-          std::regex re(p.pattern, std::regex::ECMAScript);
-          if (p.default_value && !std::regex_match(*p.default_value, re)) {
-            r_.Error(YamlReader::ValueLoc(*f.Find("default")),
-                     "param '" + p.name + "': default '" + *p.default_value +
-                         "' does not match its pattern " + p.pattern);
-          }
-        } catch (const std::regex_error&) {
+        Result<Pattern> re = Pattern::Compile(p.pattern);
+        if (!re.ok()) {
           r_.Error(YamlReader::ValueLoc(*s),
-                   "pattern: '" + p.pattern + "' is not a valid regular expression");
+                   "pattern: '" + p.pattern +
+                       "' is not a valid regular expression (RE2: " + re.message() + ")");
+        } else if (p.default_value && !re->FullMatch(*p.default_value)) {
+          r_.Error(YamlReader::ValueLoc(*f.Find("default")),
+                   "param '" + p.name + "': default '" + *p.default_value +
+                       "' does not match its pattern " + p.pattern);
         }
       }
       if (p.required && p.default_value) {

@@ -135,7 +135,7 @@ Json Actions() {
         With({{"oneOf", {status_one, {{"type", "array"}, {"items", status_one}}}}},
              "Accepted status: a code, a list of codes, or a class such as 2xx (default 2xx).")},
        {"body_contains", Str("The body must contain this text.")},
-       {"body_regex", Str("The body must match this ECMAScript regular expression.")},
+       {"body_regex", Str("The body must match this RE2 regular expression somewhere.")},
        {"json",
         {{"type", "object"},
          {"propertyNames", {{"pattern", "^\\$"}}},
@@ -265,8 +265,7 @@ std::string RunbookJsonSchema() {
                     {"default",
                      {{"type", {"string", "number", "boolean"}},
                       {"description", "Value when not given."}}},
-                    {"pattern", Str("ECMAScript regular expression the whole value must "
-                                    "match.")},
+                    {"pattern", Str("RE2 regular expression the whole value must match.")},
                     {"description", Str("What the param is for.")},
                     {"secret", Bool("Redact the value like a secret.")}})}}}}}},
       {"secrets",

@@ -10,13 +10,12 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <utility>
 #include <variant>
 #include <vector>
 
-#include "steps/http_regex.h"
+#include "engine/pattern.h"
 #include "steps/http_text.h"
 #include "steps/http_transfer.h"
 #include "steps/json_path.h"
@@ -43,7 +42,7 @@ struct Failure {
 struct Prepared {
   HttpRequest request;
   std::string display_url;  // secrets masked
-  std::optional<std::regex> body_regex;
+  std::optional<Pattern> body_regex;
   std::vector<JsonPath> json_paths;                   // one per HttpAction::json entry
   std::vector<std::optional<JsonPath>> output_paths;  // one per output; set for "$..." sources
 };
@@ -71,12 +70,12 @@ std::optional<Failure> Prepare(const StepSpec& step, const HttpAction& action,
   }
 
   if (!action.body_regex.empty()) {
-    try {
-      out->body_regex.emplace(action.body_regex, std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
+    Result<Pattern> re = Pattern::Compile(action.body_regex);
+    if (!re.ok()) {
       return Failure{"body_regex: invalid regular expression '" + action.body_regex +
-                     "': " + e.what()};
+                     "': " + re.message()};
     }
+    out->body_regex = std::move(re).value();
   }
   for (const auto& check : action.json) {
     Result<JsonPath> path = JsonPath::Parse(check.first);
@@ -142,8 +141,8 @@ class Body {
 };
 
 std::optional<Failure> CheckResponse(const HttpAction& action, const Prepared& prepared,
-                                     const HttpResponse& response, Body& body, StepContext& context,
-                                     Clock::time_point start) {
+                                     const HttpResponse& response, Body& body,
+                                     StepContext& context) {
   std::vector<StatusRange> expected = action.expect_status;
   if (expected.empty()) expected.push_back(StatusRange{200, 299});
   if (std::none_of(expected.begin(), expected.end(), [&](const StatusRange& r) {
@@ -161,28 +160,8 @@ std::optional<Failure> CheckResponse(const HttpAction& action, const Prepared& p
         " (got: " + body.Shown() + ")"};
   }
 
-  if (prepared.body_regex) {
-    Duration timeout = prepared.request.timeout;
-    Duration left = timeout - std::chrono::duration_cast<Duration>(Clock::now() - start);
-    std::string why;
-    switch (SearchBody(*prepared.body_regex, body.text(), std::max(left, Duration(100)),
-                       context.cancel_fd(), &why)) {
-      case RegexSearchOutcome::kMatch:
-        break;
-      case RegexSearchOutcome::kNoMatch:
-        return Failure{"body does not match /" + action.body_regex + "/ (got: " + body.Shown() +
-                       ")"};
-      case RegexSearchOutcome::kTimedOut:
-        return Failure{"timed out after " + http::ShortDuration(timeout) +
-                           " searching the body with body_regex /" + action.body_regex +
-                           "/ (a pattern such as .*x backtracks on a large body; anchor it "
-                           "or use body_contains)",
-                       Outcome::kTimedOut};
-      case RegexSearchOutcome::kCancelled:
-        return Failure{"interrupted", Outcome::kCancelled};
-      case RegexSearchOutcome::kError:
-        return Failure{"body_regex: " + why};
-    }
+  if (prepared.body_regex && !prepared.body_regex->Search(body.text())) {
+    return Failure{"body does not match /" + action.body_regex + "/ (got: " + body.Shown() + ")"};
   }
 
   auto shown = [&](const nlohmann::json& v) {
@@ -245,7 +224,7 @@ class HttpRunner : public StepRunner {
     StepResult result;
     std::optional<Failure> failure;
     try {
-      failure = Attempt(request, context, start, &result);
+      failure = Attempt(request, context, &result);
     } catch (const std::exception& e) {
       failure = Failure{std::string("internal error in the http action: ") + e.what()};
     }
@@ -262,7 +241,7 @@ class HttpRunner : public StepRunner {
 
  private:
   static std::optional<Failure> Attempt(const StepRequest& request, StepContext& context,
-                                        Clock::time_point start, StepResult* result) {
+                                        StepResult* result) {
     if (request.step == nullptr) return Failure{"no step to run"};
     const auto* action = std::get_if<HttpAction>(&request.step->action);
     if (action == nullptr) return Failure{"not an http step"};
@@ -310,7 +289,7 @@ class HttpRunner : public StepRunner {
                           ? " (after " + std::to_string(response.redirects) + " redirects)"
                           : ""));
 
-    failure = CheckResponse(*action, prepared, response, body, context, start);
+    failure = CheckResponse(*action, prepared, response, body, context);
     if (failure) return failure;
     return ComputeOutputs(*request.step, prepared, body, &result->outputs);
   }
