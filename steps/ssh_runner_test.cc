@@ -682,7 +682,11 @@ TEST_F(SshRunnerTest, AFleetRunsFromOneThread) {
   EXPECT_EQ(r.hosts.size(), 12u);
   EXPECT_EQ(r.detail["max_in_flight"], 12);
   EXPECT_EQ(ctx_.max_threads, before) << "the fan-out started threads";
-  EXPECT_EQ(ctx_.lines.size(), 12u);
+  // Each host's stdout line arrives once. (Under load the hosts' login shells may also print
+  // to stderr, which is not what this test is about.)
+  size_t his = 0;
+  for (const auto& line : ctx_.lines) his += !line.is_stderr && line.text == "hi";
+  EXPECT_EQ(his, 12u);
 }
 
 // ---------------------------------------------------------------- host specs
