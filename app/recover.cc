@@ -71,13 +71,30 @@ RecoveredRun RecoverService::RecoverOne(const StoredRun& listed, Reporter& repor
   }
   const std::string host = LocalHostName();
   const int pid = static_cast<int>(getpid());
-  if (!run->lock_key.empty()) {
-    auto lock = db_.locks().TryLock(run->lock_key, run->run_id, pid, host);
-    if (!lock.ok() || !lock->acquired) {
-      out.status = Status::Refused("run " + run->run_id + ": lock '" + run->lock_key +
-                                  "' is held by another run; not recovering it now");
+  // One recover at a time: claim the run's lock (a dry run has none: a key of its own) in one
+  // transaction that also checks the run is still unfinished.
+  const std::string claim_key = run->lock_key.empty() ? "recover/" + run->run_id : run->lock_key;
+  auto claim = db_.locks().ClaimForRecovery(claim_key, run->run_id, pid, host);
+  if (!claim.ok()) {
+    out.status = claim.status().WithContext("run " + run->run_id);
+    return out;
+  }
+  switch (claim->outcome) {
+    case RecoveryClaim::Outcome::kClaimed:
+      break;
+    case RecoveryClaim::Outcome::kFinished:
+      notes_("recover: run " + run->run_id + " has already been finished by another recover");
       return out;
-    }
+    case RecoveryClaim::Outcome::kBeingRecovered:
+      notes_("recover: run " + run->run_id + " is being recovered by pid " +
+             std::to_string(claim->holder.pid) + " on " + claim->holder.host +
+             "; leaving it to that one");
+      return out;
+    case RecoveryClaim::Outcome::kHeldByOtherRun:
+      out.status = Status::Refused("run " + run->run_id + ": lock '" + claim_key +
+                                   "' is held by run " + claim->holder.run_id +
+                                   "; not recovering it now");
+      return out;
   }
   const std::string dir = std::filesystem::path(run->runbook_path).parent_path().string();
   LoadResult loaded =
@@ -127,7 +144,7 @@ RecoveredRun RecoverService::RecoverOne(const StoredRun& listed, Reporter& repor
   Executor executor(rb, machine, *runner, db_.events(), env_, reporter,
                     {&interrupt, &hard_stop});
   out.summary = executor.Resume(options, point);
-  if (!run->lock_key.empty()) (void)db_.locks().Unlock(run->lock_key, run->run_id);
+  (void)db_.locks().Unlock(claim_key, run->run_id);
   out.recovered = true;
   return out;
 }

@@ -126,6 +126,44 @@ Result<LockAttempt> LockTable::TryLock(const std::string& lock_key, const std::s
   return attempt;
 }
 
+Result<RecoveryClaim> LockTable::ClaimForRecovery(const std::string& lock_key,
+                                                   const std::string& run_id, int pid,
+                                                   const std::string& host) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Transaction tx(db_);
+  if (!tx.status().ok()) return tx.status();
+  RecoveryClaim claim;
+  Statement run(db_,
+                "SELECT state IS NOT NULL OR finished_at IS NOT NULL FROM runs WHERE run_id = ?");
+  run.Bind(1, run_id);
+  Result<bool> found = run.Step();
+  if (!found.ok()) return found.status();
+  if (!*found) return Status::NotFound("unknown run '" + run_id + "'");
+  if (run.Int(0) != 0) {
+    claim.outcome = RecoveryClaim::Outcome::kFinished;
+    return claim;
+  }
+  Statement held(db_, std::string("SELECT ") + kLockColumns + " FROM locks WHERE lock_key = ?");
+  held.Bind(1, lock_key);
+  Result<bool> row = held.Step();
+  if (!row.ok()) return row.status();
+  if (*row) {
+    claim.holder = ReadHolder(held);
+    if (claim.holder.run_id != run_id) {
+      claim.outcome = RecoveryClaim::Outcome::kHeldByOtherRun;
+      return claim;
+    }
+    if (claim.holder.alive && !(claim.holder.pid == pid && claim.holder.host == host)) {
+      claim.outcome = RecoveryClaim::Outcome::kBeingRecovered;
+      return claim;
+    }
+  }
+  if (Status s = WriteLock(db_, lock_key, run_id, pid, host); !s.ok()) return s;
+  if (Status s = tx.Commit(); !s.ok()) return s;
+  claim.outcome = RecoveryClaim::Outcome::kClaimed;
+  return claim;
+}
+
 Status LockTable::Unlock(const std::string& lock_key, const std::string& run_id) {
   std::lock_guard<std::mutex> lock(mu_);
   Transaction tx(db_);

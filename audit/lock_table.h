@@ -44,6 +44,18 @@ struct LockAttempt {
 /// Thread-safety: every method takes the database's mutex. Processes serialize on SQLite's
 /// write lock: each call is one BEGIN IMMEDIATE transaction. Errors carry their kind (kBusy
 /// when another process kept the database locked past the busy timeout, kIOError, ...).
+/// The outcome of LockTable::ClaimForRecovery.
+struct RecoveryClaim {
+  enum class Outcome {
+    kClaimed,          // this recover now holds the run's lock and must finish the run
+    kFinished,         // the run has ended meanwhile (another recover finished it)
+    kBeingRecovered,   // another live process (a second `recover`) holds it for this run
+    kHeldByOtherRun,   // the lock belongs to another run
+  };
+  Outcome outcome = Outcome::kClaimed;
+  LockHolder holder;  // who holds the lock when not claimed
+};
+
 class LockTable {
  public:
   LockTable(SqliteDb& db, std::mutex& mu) : db_(db), mu_(mu) {}
@@ -56,6 +68,12 @@ class LockTable {
   /// got a run row; otherwise the dead holder is reported and the lock stays held.
   Result<LockAttempt> TryLock(const std::string& lock_key, const std::string& run_id, int pid,
                               const std::string& host);
+  /// Claims unfinished run `run_id`'s lock `lock_key` for a recover running as `pid` on
+  /// `host`, in one transaction, so that of two concurrent recovers exactly one rolls the
+  /// run back: the run must still be unfinished, and the lock must be free or held for this
+  /// run by a process that is gone (the dead executor, or a recover that died).
+  Result<RecoveryClaim> ClaimForRecovery(const std::string& lock_key, const std::string& run_id,
+                                         int pid, const std::string& host);
   /// Frees `lock_key` if `run_id` holds it; ok when no one does; an error when another run does.
   Status Unlock(const std::string& lock_key, const std::string& run_id);
 

@@ -1,6 +1,7 @@
 #include "audit/lock_table.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -94,6 +95,55 @@ TEST(LockTableTest, ADeadHolderWithAnUnfinishedRunIsReportedNotStolen) {
   ASSERT_TRUE(db->locks().Unlock("k", "crashed").ok());
   EXPECT_EQ(SqlValue(path, "SELECT count(*) FROM locks"), "0");
   EXPECT_TRUE(db->locks().TryLock("k", "next", getpid(), LocalHostName())->acquired);
+}
+
+TEST(LockTableTest, OnlyOneRecoverClaimsAnUnfinishedRun) {
+  TempDir dir;
+  const std::string path = dir.File("audit.db");
+  std::unique_ptr<AuditDatabase> db = OpenOrDie(path);
+  ASSERT_TRUE(db);
+  const std::string host = LocalHostName();
+  ASSERT_TRUE(db->events().BeginRun(MakeRun("crashed")).ok());
+  ASSERT_TRUE(db->locks().TryLock("k", "crashed", DeadPid(), host)->acquired);
+
+  // A live process stands in for a first recover that has claimed the run.
+  const pid_t first = fork();
+  if (first == 0) {
+    pause();
+    _exit(0);
+  }
+  Result<RecoveryClaim> a = db->locks().ClaimForRecovery("k", "crashed", first, host);
+  ASSERT_TRUE(a.ok()) << a.message();
+  EXPECT_EQ(a->outcome, RecoveryClaim::Outcome::kClaimed);
+  Result<RecoveryClaim> b = db->locks().ClaimForRecovery("k", "crashed", getpid(), host);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->outcome, RecoveryClaim::Outcome::kBeingRecovered);
+  EXPECT_EQ(b->holder.pid, first);
+
+  // The first recover dies without finishing: the run can be claimed again.
+  kill(first, SIGKILL);
+  waitpid(first, nullptr, 0);
+  Result<RecoveryClaim> c = db->locks().ClaimForRecovery("k", "crashed", getpid(), host);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->outcome, RecoveryClaim::Outcome::kClaimed);
+
+  // Once the run has ended (and its lock is free), nobody claims it again.
+  ASSERT_TRUE(db->events().EndRun("crashed", "rolled_back", 1, std::chrono::system_clock::now()).ok());
+  ASSERT_TRUE(db->locks().Unlock("k", "crashed").ok());
+  Result<RecoveryClaim> d = db->locks().ClaimForRecovery("k", "crashed", getpid(), host);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->outcome, RecoveryClaim::Outcome::kFinished);
+  EXPECT_EQ(SqlValue(path, "SELECT count(*) FROM locks"), "0");
+
+  // A lock another run holds is not taken.
+  ASSERT_TRUE(db->events().BeginRun(MakeRun("other")).ok());
+  ASSERT_TRUE(db->events().BeginRun(MakeRun("again")).ok());
+  ASSERT_TRUE(db->locks().TryLock("k", "other", getpid(), host)->acquired);
+  Result<RecoveryClaim> e = db->locks().ClaimForRecovery("k", "again", getpid(), host);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->outcome, RecoveryClaim::Outcome::kHeldByOtherRun);
+  EXPECT_EQ(db->locks().ClaimForRecovery("k", "ghost", getpid(), host).status().kind(),
+            StatusKind::kNotFound);
 }
 
 TEST(LockTableTest, ADeadHolderWithNothingToRecoverIsTakenOver) {

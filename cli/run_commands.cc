@@ -110,7 +110,7 @@ int Recover(const GlobalOptions& global, bool json) {
   RecoverReport report = service.RecoverAll(*reporter, OperatorName("", SystemEnv()));
   for (const RecoveredRun& r : report.runs) {
     if (!r.recovered) {
-      PrintError(r.status.message());
+      if (!r.status.ok()) PrintError(r.status.message());
       continue;
     }
     if (json)
