@@ -1,5 +1,9 @@
 #include "audit/audit_database.h"
 
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
 #include <sqlite3.h>
 
 #include <charconv>
@@ -120,10 +124,23 @@ Status AuditDatabase::Initialize(const AuditDatabaseOptions& options) {
   sqlite3_busy_timeout(db_->handle(), static_cast<int>(options.busy_timeout.count()));
   // journal_mode is persistent in the file; setting it also reads the header, so a file
   // that is not a database is reported here.
-  Statement wal(*db_, "PRAGMA journal_mode=WAL");
-  Result<bool> row = wal.Step();
-  if (!row.ok()) return row.status();
-  std::string mode = *row ? wal.Text(0) : "";
+  // Switching a new file to WAL needs an exclusive lock, and SQLite does not call the busy
+  // handler for it while another connection is creating the same file: retry here, within
+  // the busy timeout, so that two commands started together on a new database both work.
+  std::string mode;
+  const auto deadline = std::chrono::steady_clock::now() + options.busy_timeout;
+  for (int attempt = 0;; ++attempt) {
+    Statement wal(*db_, "PRAGMA journal_mode=WAL");
+    Result<bool> row = wal.Step();
+    if (row.ok()) {
+      mode = *row ? wal.Text(0) : "";
+      break;
+    }
+    if (!row.status().IsBusy() || std::chrono::steady_clock::now() >= deadline)
+      return row.status();
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(5 + attempt * 5, 50)));
+  }
+  Result<bool> row = true;
   if (mode != "wal") {
     return Status::Error("audit database " + db_->path() +
                          ": cannot switch to WAL mode (journal mode '" + mode + "')");

@@ -1,6 +1,7 @@
 #include "audit/audit_database.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -48,6 +49,30 @@ TEST(AuditDatabaseOpenTest, CreatesTheFolderAndTheSchema) {
   std::unique_ptr<AuditDatabase> third = OpenOrDie(path);
   ASSERT_TRUE(third);
   EXPECT_EQ(third->events().Events()->size(), 1u);
+}
+
+TEST(AuditDatabaseOpenTest, ProcessesCreatingTheSameNewFileAllSucceed) {
+  // Several commands started together on a database that does not exist yet: each waits for
+  // the others instead of failing with "database is locked" (SPEC §5).
+  for (int round = 0; round < 20; ++round) {
+    TempDir dir;
+    const std::string path = dir.File("new/audit.db");
+    std::vector<pid_t> children;
+    for (int i = 0; i < 8; ++i) {
+      const pid_t child = fork();
+      if (child == 0) {
+        auto db = AuditDatabase::Open(path);
+        _exit(db.ok() && (*db)->events().BeginRun(MakeRun("run-" + std::to_string(i))).ok() ? 0
+                                                                                            : 1);
+      }
+      children.push_back(child);
+    }
+    for (pid_t child : children) {
+      int status = 0;
+      ASSERT_EQ(waitpid(child, &status, 0), child);
+      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "round " << round;
+    }
+  }
 }
 
 TEST(AuditDatabaseOpenTest, RefusesANewerSchemaVersion) {
