@@ -13,6 +13,7 @@
 #include "engine/loader.h"
 #include "engine/plan.h"
 #include "engine/state_machine.h"
+#include "engine/template.h"
 #include "steps/kubectl_command.h"
 
 namespace runbook {
@@ -87,10 +88,7 @@ std::string ShellWord(const std::string& value) {
     return std::isalnum(static_cast<unsigned char>(c)) ||
            std::string_view("-_./=:,+@%").find(c) != std::string_view::npos;
   });
-  if (plain) return value;
-  std::string out = "'";
-  for (char c : value) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
+  return plain ? value : ShellQuote(value);
 }
 
 std::string PlanParamArgs(const PlanRecord& plan) {

@@ -13,14 +13,10 @@
 #include "engine/loader.h"
 #include "engine/run_history.h"
 #include "engine/state_machine.h"
+#include "steps/process.h"
 #include "steps/step_runners.h"
 
 namespace runbook {
-namespace {
-
-bool GroupExists(int pgid) { return pgid > 1 && (kill(-pgid, 0) == 0 || errno == EPERM); }
-
-}  // namespace
 
 int RecoverReport::recovered() const {
   return static_cast<int>(
@@ -119,14 +115,14 @@ RecoveredRun RecoverService::RecoverOne(const StoredRun& listed, Reporter& repor
   Duration grace{5000};
   if (state >= 0 && machine.state(state).step) grace = machine.state(state).step->kill_grace;
   for (int pgid : point.pgids) {
-    if (!GroupExists(pgid)) continue;
+    if (!ProcessGroupAlive(pgid)) continue;
     notes_("recover: stopping process group " + std::to_string(pgid) +
            " of the interrupted step");
     kill(-pgid, SIGTERM);
     const auto deadline = env_.Monotonic() + grace;
     const CancelFlag never;
-    while (GroupExists(pgid) && env_.Monotonic() < deadline) env_.Sleep(Duration(50), never);
-    if (GroupExists(pgid)) kill(-pgid, SIGKILL);
+    while (ProcessGroupAlive(pgid) && env_.Monotonic() < deadline) env_.Sleep(Duration(50), never);
+    if (ProcessGroupAlive(pgid)) kill(-pgid, SIGKILL);
   }
 
   RunOptions options;

@@ -13,10 +13,6 @@ namespace {
 
 constexpr size_t kAuditTail = 64 * 1024;
 
-std::string TrimNewlines(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  return s;
-}
 
 std::string Tail(const std::string& s, size_t n) {
   return s.size() <= n ? s : s.substr(s.size() - n);
@@ -560,8 +556,8 @@ Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Ph
 
 void Executor::StoreValues(const StepSpec& step, const StepResult& result) {
   TemplateScope::StepValues v;
-  v.stdout_text = TrimNewlines(result.stdout_text);
-  v.stderr_text = TrimNewlines(result.stderr_text);
+  v.stdout_text = TrimTrailingNewlines(result.stdout_text);
+  v.stderr_text = TrimTrailingNewlines(result.stderr_text);
   auto pick = [](const OutputSpec& o, const std::map<std::string, std::string>& computed,
                  const std::string& out, const std::string& err) {
     auto it = computed.find(o.name);
@@ -576,7 +572,7 @@ void Executor::StoreValues(const StepSpec& step, const StepResult& result) {
     auto& per_host = v.host_outputs[h.host];
     for (const OutputSpec& o : step.outputs)
       per_host[o.name] =
-          pick(o, h.outputs, TrimNewlines(h.stdout_text), TrimNewlines(h.stderr_text));
+          pick(o, h.outputs, TrimTrailingNewlines(h.stdout_text), TrimTrailingNewlines(h.stderr_text));
   }
   scope_.steps[step.id] = std::move(v);
 }

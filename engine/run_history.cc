@@ -3,11 +3,6 @@
 namespace runbook {
 namespace {
 
-std::string TrimNewlines(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  return s;
-}
-
 // Updates what a rollback or a later step needs from a step's last attempt. The undo_state
 // stays that of an earlier attempt when this one recorded none (an auto rollback's own
 // attempts of the same step id record none).
@@ -91,8 +86,8 @@ RunHistory ReadRunHistory(const std::vector<EventView>& events, int executor_pid
         auto d = e.detail.get<AttemptFinishedDetail>();
         // Keyed by step id alone: what `{{ steps.ID.stdout }}` and a rollback read.
         auto& v = p.values[e.step];
-        v.stdout_text = TrimNewlines(d.stdout_tail);
-        v.stderr_text = TrimNewlines(d.stderr_tail);
+        v.stdout_text = TrimTrailingNewlines(d.stdout_tail);
+        v.stderr_text = TrimTrailingNewlines(d.stderr_tail);
         UpdateResult(d, p.results[e.step]);
         h.steps[{e.phase, e.step}].last_attempt = std::move(d);
         break;

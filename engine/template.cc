@@ -354,6 +354,11 @@ std::string RenderTemplateText(std::string_view text, const TemplateScope& scope
   return RenderTemplate(tmpl, scope, quoting, host, mask_secrets);
 }
 
+std::string TrimTrailingNewlines(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  return text;
+}
+
 std::string ShellQuote(std::string_view value) {
   std::string out = "'";
   for (char c : value) {

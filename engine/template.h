@@ -76,4 +76,8 @@ std::string RenderTemplateText(std::string_view text, const TemplateScope& scope
 /// POSIX shell quoting: 'abc' with each ' written as '\''. Empty becomes ''.
 std::string ShellQuote(std::string_view value);
 
+/// `text` without its trailing newlines: what `{{ steps.ID.stdout }}` and `.stderr` stand for,
+/// both when a step has just run and when recover rebuilds them from the audit log.
+std::string TrimTrailingNewlines(std::string text);
+
 }  // namespace runbook

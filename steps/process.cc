@@ -302,11 +302,7 @@ class RunningChild {
   void Signal(int sig) const { ::kill(own_group_ ? -pid_ : pid_, sig); }
   /// No live process is left in the group. Zombies do not count: an orphan that died of our
   /// SIGTERM stays in the group until init reaps it, which some inits do only every second.
-  bool GroupGone() const {
-    if (!own_group_) return reaped_;
-    if (::kill(-pid_, 0) != 0 && errno == ESRCH) return true;
-    return !GroupHasLiveProcess(pid_);
-  }
+  bool GroupGone() const { return own_group_ ? !ProcessGroupAlive(pid_) : reaped_; }
 
  private:
   pid_t pid_;
@@ -435,6 +431,12 @@ void Drain(const ProcessSpec& spec, int cancel_fd, const ProcessLineCallback& on
 }
 
 }  // namespace
+
+bool ProcessGroupAlive(pid_t pgid) {
+  if (pgid <= 1) return false;
+  if (::kill(-pgid, 0) != 0 && errno == ESRCH) return false;
+  return GroupHasLiveProcess(pgid);
+}
 
 ProcessResult RunProcess(const ProcessSpec& spec, int cancel_fd,
                          const ProcessLineCallback& on_line,

@@ -82,6 +82,11 @@ using ProcessLineCallback = std::function<void(bool is_stderr, std::string_view 
 /// RunProcess returns spawn_failed with that error.
 using ProcessStartCallback = std::function<Status(pid_t pid, pid_t pgid)>;
 
+/// Whether process group `pgid` still has a process that is not a zombie (an orphan killed
+/// by our SIGTERM may stay a zombie until init reaps it). Errs on the side of "alive" when
+/// /proc cannot be read. The same test RunProcess uses before it gives up on a group.
+bool ProcessGroupAlive(pid_t pgid);
+
 /// Runs `spec` to completion and reaps it. `cancel_fd` (or -1) is polled for readability and is
 /// never read from. Both callbacks may be empty. Blocks the calling thread; never throws.
 /// Thread-safe: several threads may run processes at once.
