@@ -246,6 +246,7 @@ RunSummary Executor::Walk(int current, Trigger trigger) {
 }
 
 void Executor::CountMissingRecords(RunSummary* summary) {
+  if (!summary->audit_write_failures) cause_ = summary->error;  // before any count was added
   summary->audit_write_failures = audit_write_failures_;
   if (audit_write_failures_ == 0) return;
   // A run whose record is incomplete did not end cleanly, whatever its steps did: a human
@@ -253,7 +254,7 @@ void Executor::CountMissingRecords(RunSummary* summary) {
   summary->exit_code = kExitRollbackFailed;
   const std::string missing = std::to_string(audit_write_failures_) + " audit record" +
                               (audit_write_failures_ == 1 ? "" : "s") + " could not be written";
-  summary->error = summary->error.empty() ? missing : summary->error + "; " + missing;
+  summary->error = cause_.empty() ? missing : cause_ + "; " + missing;
 }
 
 void Executor::EndRun(RunSummary* summary) {

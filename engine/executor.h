@@ -126,6 +126,7 @@ class Executor {
   std::vector<StepSummary> summaries_;
   bool rollback_failed_ = false;
   int audit_write_failures_ = 0;  // events and run row updates the sink refused
+  std::string cause_;  // the run's error before the count of missing records was added
   std::string first_error_;
   std::mutex mu_;  // audit appends and reporter calls from runner threads
 };

@@ -262,8 +262,10 @@ TEST_F(ExecutorTest, ARunWithMissingAuditRecordsNeverExitsZero) {
 TEST_F(ExecutorTest, AnUnwritableRunEndIsCountedToo) {
   FourSteps();
   audit.fail_end_run = true;
+  audit.fail_kind = EventKind::kRunFinished;
   RunSummary s = Run();
-  EXPECT_EQ(s.audit_write_failures, 1);
+  EXPECT_EQ(s.audit_write_failures, 2);
+  EXPECT_EQ(s.error, "2 audit records could not be written") << "counted once, not appended twice";
   EXPECT_EQ(s.exit_code, 3);
 }
 
@@ -273,6 +275,7 @@ TEST_F(ExecutorTest, EveryFailedAppendIsCounted) {
   RunSummary s = Run();
   EXPECT_EQ(s.audit_write_failures, 4) << "one attempt_finished per step";
   EXPECT_EQ(s.exit_code, 3);
+  EXPECT_EQ(s.error, "4 audit records could not be written");
 }
 
 TEST_F(ExecutorTest, SecretsAreRedactedFromTheAuditLogAndTheOutput) {
