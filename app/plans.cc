@@ -168,7 +168,7 @@ Result<PlanService::MadePlan> PlanService::Make(const Runbook& runbook,
   record.runbook = runbook.name;
   record.runbook_path = Executor::AbsolutePath(runbook);
   record.runbook_text = runbook.text;
-  record.params = nlohmann::json(params);
+  record.params = nlohmann::json(MaskSecretParams(runbook, params));
   record.requested_by = requested_by;
   record.status = "pending";
   record.document = made.document;
@@ -333,7 +333,13 @@ Result<std::string> PlanService::CheckApproved(const Runbook& runbook,
     return Status::Refused("plan " + plan_id + " is for runbook '" + plan->runbook +
                            "', not '" + runbook.name + "'");
   if (PlanHash(runbook, params) != plan->hash) {
-    const std::map<std::string, std::string> planned = PlannedParams(*plan);
+    // A `secret: true` param is stored as ***: it is compared through the hash only.
+    std::map<std::string, std::string> planned = PlannedParams(*plan);
+    for (const ParamSpec& p : runbook.params) {
+      auto given = params.find(p.name);
+      auto stored = planned.find(p.name);
+      if (p.secret && given != params.end() && stored != planned.end()) stored->second = given->second;
+    }
     std::vector<std::string> diffs;
     for (const auto& [k, v] : params) {
       auto it = planned.find(k);
@@ -350,6 +356,15 @@ Result<std::string> PlanService::CheckApproved(const Runbook& runbook,
                              JoinWords(diffs, "; ") + "); run it as planned: `" +
                              PlanRunCommand(*plan) +
                              "`, or make and approve a new plan for these params");
+    const bool has_secret_param =
+        std::any_of(runbook.params.begin(), runbook.params.end(),
+                    [](const ParamSpec& p) { return p.secret; });
+    if (diffs.empty() && has_secret_param)
+      return Status::Refused("plan " + plan_id + " does not match: the runbook " + runbook.path +
+                             " or the value of a `secret: true` param has changed since it "
+                             "was made; give the secret as planned, or make a new plan with "
+                             "`runbook plan " + ShellWord(runbook.path) +
+                             " ...` and have it approved");
     return Status::Refused("runbook " + runbook.path + " has changed since plan " + plan_id +
                            " was made (its text no longer matches the plan hash" +
                            (diffs.empty() ? "" : "; params differ too: " + JoinWords(diffs, "; ")) +

@@ -134,6 +134,23 @@ TEST_F(PlanServiceTest, OtherParamsOrAnEditedRunbookAreRefused) {
   EXPECT_NE(gate.message().find("has changed since plan"), std::string::npos) << gate.message();
 }
 
+TEST_F(PlanServiceTest, ASecretParamIsMaskedButStillBindsThePlan) {
+  const std::string text = std::string(kRunbook).replace(
+      std::string(kRunbook).find("params:\n") + 8, 0, "  pw: {required: true, secret: true}\n");
+  PlanRecord plan = MakePlan(text, {"version=1.2.3", "pw=hunter2-plan"});
+  EXPECT_EQ(plan.params["pw"], "***");
+  EXPECT_EQ(plan.document.dump().find("hunter2-plan"), std::string::npos) << plan.document.dump();
+  ASSERT_TRUE(Approve(plan.plan_id, "alice").ok());
+  ASSERT_TRUE(Approve(plan.plan_id, "bob").ok());
+  EXPECT_TRUE(service_->CheckApproved(*loaded_.runbook, loaded_.params, plan.plan_id, "dave").ok());
+  std::map<std::string, std::string> other = loaded_.params;
+  other["pw"] = "another-secret";
+  auto gate = service_->CheckApproved(*loaded_.runbook, other, plan.plan_id, "dave");
+  ASSERT_FALSE(gate.ok());
+  EXPECT_NE(gate.message().find("`secret: true` param"), std::string::npos) << gate.message();
+  EXPECT_EQ(gate.message().find("another-secret"), std::string::npos) << gate.message();
+}
+
 TEST_F(PlanServiceTest, ARejectionBlocksThePlan) {
   PlanRecord plan = MakePlan(kRunbook);
   ASSERT_TRUE(Approve(plan.plan_id, "alice").ok());

@@ -13,7 +13,6 @@ namespace {
 
 constexpr size_t kAuditTail = 64 * 1024;
 
-
 std::string Tail(const std::string& s, size_t n) {
   return s.size() <= n ? s : s.substr(s.size() - n);
 }
@@ -48,16 +47,21 @@ class Executor::AttemptContext : public StepContext {
   std::string Render(std::string_view tmpl, Quoting q, std::string_view host) const override {
     return RenderTemplateText(tmpl, ex_.scope_, q, host, /*mask_secrets=*/false);
   }
+  ShellCommand RenderShell(std::string_view tmpl, std::string_view host) const override {
+    return RenderShellCommandText(tmpl, ex_.scope_, host);
+  }
   std::string RenderForDisplay(std::string_view tmpl, Quoting q,
                                std::string_view host) const override {
     return ex_.redactor_.Redact(RenderTemplateText(tmpl, ex_.scope_, q, host, true));
   }
   std::string Redact(std::string_view text) const override { return ex_.redactor_.Redact(text); }
 
-  void OutputLine(std::string_view host, bool is_stderr, std::string_view line) override {
-    std::string clean = ex_.redactor_.Redact(line);
+  void OutputLine(std::string_view host, bool is_stderr, std::string_view line,
+                  bool continues) override {
     std::lock_guard<std::mutex> lock(ex_.mu_);
-    ex_.reporter_.StepOutput(step_, host, is_stderr, clean);
+    auto stream = streams_.try_emplace({std::string(host), is_stderr}, ex_.redactor_).first;
+    std::string clean = stream->second.Feed(line, continues);
+    if (!clean.empty() || !continues) ex_.reporter_.StepOutput(step_, host, is_stderr, clean);
   }
   void Progress(std::string_view message) override {
     std::string clean = ex_.redactor_.Redact(message);
@@ -85,6 +89,8 @@ class Executor::AttemptContext : public StepContext {
   Phase phase_;
   int attempt_;
   const CancelFlag& cancel_;
+  // One per (host, stream), guarded by ex_.mu_: a long line arrives in pieces.
+  std::map<std::pair<std::string, bool>, RedactingStream> streams_;
 };
 
 struct Executor::Outcome {
@@ -131,6 +137,13 @@ nlohmann::json Executor::RedactJson(const nlohmann::json& value) const {
   }
 }
 
+/// The last kAuditTail bytes of an output, redacted. A runner keeps only that much, so an
+/// output of that size may have been cut and may begin inside a secret.
+std::string Executor::CutTail(const std::string& text) const {
+  if (text.size() < kAuditTail) return redactor_.Redact(text);
+  return redactor_.RedactCutStart(Tail(text, kAuditTail));
+}
+
 Status Executor::Emit(AuditEvent event) {
   event.ts = env_.Now();
   event.detail = RedactJson(event.detail);
@@ -155,6 +168,10 @@ void Executor::Setup(const RunOptions& options) {
   for (const auto& [name, value] : options_.secrets) {
     redactor_.Add(value);
     scope_.secrets[name] = value;
+  }
+  for (const ParamSpec& p : runbook_.params) {
+    auto value = options_.params.find(p.name);
+    if (p.secret && value != options_.params.end()) redactor_.Add(value->second);
   }
   scope_.params = options_.params;
   scope_.run_id = options_.run_id;
@@ -483,8 +500,8 @@ Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Ph
       detail.exit_status = last.exit_status;
       detail.duration_ms = Ms(last.duration);
       detail.error = last.error;
-      detail.stdout_tail = Tail(last.stdout_text, kAuditTail);
-      detail.stderr_tail = Tail(last.stderr_text, kAuditTail);
+      detail.stdout_tail = CutTail(last.stdout_text);
+      detail.stderr_tail = CutTail(last.stderr_text);
       for (const HostResult& h : last.hosts)
         detail.hosts.push_back({.host = h.host,
                                 .ok = h.ok,

@@ -105,6 +105,7 @@ class Executor {
   /// Records the run's end on the run row, then reports the summary.
   void EndRun(RunSummary* summary);
   nlohmann::json RedactJson(const nlohmann::json& value) const;
+  std::string CutTail(const std::string& text) const;
   StepSummary* Summary(const std::string& id, Phase phase);
   bool Interrupted() const;
 

@@ -286,7 +286,7 @@ TEST_F(ExecutorTest, SecretsAreRedactedFromTheAuditLogAndTheOutput) {
   r.detail = {{"note", "saw hunter2-secret"}};
   runner.script["use"] = {r};
   runner.hooks["use"] = [](StepContext& c) {
-    c.OutputLine("", false, "line with hunter2-secret");
+    c.OutputLine("", false, "line with hunter2-secret", false);
     (void)c.Record(EventKind::kHostFinished, {{"v", "hunter2-secret"}});
   };
   Run();

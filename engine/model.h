@@ -171,7 +171,7 @@ struct ParamSpec {
   std::optional<std::string> default_value;
   std::string pattern;  // RE2 pattern the whole value must match; empty: any
   std::string description;
-  bool secret = false;  // reserved: a param whose value is redacted like a secret
+  bool secret = false;  // masked like a secret wherever it would be printed or stored
   SourceLoc loc;
 };
 

@@ -142,12 +142,23 @@ std::string PlanHash(const Runbook& runbook, const std::map<std::string, std::st
   return Sha256Hex(canonical.dump());
 }
 
+std::map<std::string, std::string> MaskSecretParams(
+    const Runbook& runbook, std::map<std::string, std::string> params) {
+  for (const ParamSpec& p : runbook.params) {
+    auto it = params.find(p.name);
+    if (p.secret && it != params.end()) it->second = kSecretParamMask;
+  }
+  return params;
+}
+
 nlohmann::json BuildPlan(const Runbook& rb, const StateMachine& machine,
-                         const std::map<std::string, std::string>& params,
+                         const std::map<std::string, std::string>& real_params,
                          const KubeTargetDescriber& describe_kube) {
   nlohmann::json warnings = nlohmann::json::array();
   nlohmann::json plan;
-  plan["hash"] = PlanHash(rb, params);
+  plan["hash"] = PlanHash(rb, real_params);
+  // Everything below is for reviewers: a `secret: true` param shows as ***.
+  const std::map<std::string, std::string> params = MaskSecretParams(rb, real_params);
   plan["runbook"] = rb.name;
   plan["path"] = rb.path;
   plan["description"] = ForReview(rb.description, Quoting::kNone, params, nullptr);

@@ -18,6 +18,12 @@ namespace runbook {
 /// layout do not count) and the bound params. Any change to what would run changes it.
 std::string PlanHash(const Runbook& runbook, const std::map<std::string, std::string>& params);
 
+inline constexpr char kSecretParamMask[] = "***";
+/// `params` with the value of every `secret: true` param replaced by `***`: what a plan
+/// shows and stores.
+std::map<std::string, std::string> MaskSecretParams(const Runbook& runbook,
+                                                    std::map<std::string, std::string> params);
+
 /// The plan document: overview, params, prechecks, steps with their rollbacks, verification,
 /// global rollback, warnings (irreversible steps, raw placeholders, insecure TLS), known
 /// issues, approval policy, state count and hash. `plan_id` and `requested_by` are added by

@@ -41,5 +41,50 @@ TEST(Redactor, MaskIsNotSearchedAgain) {
   EXPECT_EQ(multi.Redact("before line1\nline2 after"), "before *** after");
 }
 
+
+TEST(Redactor, MultiLineSecretsAreMaskedLineByLine) {
+  Redactor r;
+  r.Add("-----BEGIN KEY-----\nAAAABBBBCCCC\r\nDD\nEEEEFFFF\n-----END KEY-----\n\n");
+  // Output is printed and matched line by line: each line of 4 bytes or more is a secret.
+  EXPECT_EQ(r.Redact("AAAABBBBCCCC"), "***");
+  EXPECT_EQ(r.Redact("key: EEEEFFFF."), "key: ***.");
+  EXPECT_EQ(r.Redact("DD"), "DD");  // too short to mask on its own
+  EXPECT_EQ(r.Redact("-----END KEY-----\n\n"), "***\n\n");
+}
+
+TEST(Redactor, AFileSecretIsMaskedWithoutItsTrailingBlankLines) {
+  Redactor r;
+  r.Add("NLsecret\n\n");
+  EXPECT_EQ(r.Redact("printed NLsecret"), "printed ***");
+  EXPECT_EQ(r.Redact("NLsecret\n\nx"), "***x");
+}
+
+TEST(Redactor, ATailThatBeginsInsideASecretIsMasked) {
+  Redactor r;
+  r.Add("ABCDEFGHIJKL");
+  EXPECT_EQ(r.RedactCutStart("GHIJKL and more ABCDEFGHIJKL"), "*** and more ***");
+  EXPECT_EQ(r.RedactCutStart("L rest"), "*** rest");
+  EXPECT_EQ(r.RedactCutStart("nothing"), "nothing");
+  EXPECT_EQ(r.RedactCutStart(""), "");
+}
+
+TEST(Redactor, ASecretCutBetweenPiecesIsMaskedWhole) {
+  const std::string secret = "tokSECRETVALUE42";
+  Redactor r;
+  r.Add(secret);
+  r.Add("other");
+  const std::string line = std::string(50, 'x') + secret + std::string(7, 'y') + secret + "z";
+  for (size_t piece = 1; piece <= line.size(); ++piece) {
+    RedactingStream stream(r);
+    std::string shown;
+    for (size_t at = 0; at < line.size(); at += piece) {
+      const bool continues = at + piece < line.size();
+      shown += stream.Feed(line.substr(at, piece), continues);
+    }
+    EXPECT_EQ(shown, std::string(50, 'x') + "***" + std::string(7, 'y') + "***z")
+        << "pieces of " << piece;
+  }
+}
+
 }  // namespace
 }  // namespace runbook

@@ -74,14 +74,20 @@ class StepContext {
   /// Quoting::kShell every value is shell-quoted. `host` picks per-host step outputs.
   virtual std::string Render(std::string_view tmpl, Quoting quoting,
                              std::string_view host = {}) const = 0;
-  /// The same, with every secret shown as `***`: for printing and for the audit log.
+  /// A shell or ssh command: its text with each value as a variable reference, and the
+  /// values beside it (see ShellCommand in engine/template.h).
+  virtual ShellCommand RenderShell(std::string_view tmpl, std::string_view host = {}) const = 0;
+  /// The same as Render, with every secret shown as `***`: for printing and the audit log.
   virtual std::string RenderForDisplay(std::string_view tmpl, Quoting quoting,
                                        std::string_view host = {}) const = 0;
   /// Replaces every secret value in `text` with `***`.
   virtual std::string Redact(std::string_view text) const = 0;
 
   /// One line of live output (without its newline); redacted and printed with the step's name.
-  virtual void OutputLine(std::string_view host, bool is_stderr, std::string_view line) = 0;
+  /// `continues`: a piece of a longer line that goes on in the next call (a secret cut
+  /// between the pieces is still masked).
+  virtual void OutputLine(std::string_view host, bool is_stderr, std::string_view line,
+                          bool continues) = 0;
   /// A progress message for a long step ("rollout 2/3 replicas ready").
   virtual void Progress(std::string_view message) = 0;
   /// Appends an audit event to the current attempt (a host's result, a process group id;

@@ -90,6 +90,18 @@ class ShellQuoteTracker {
   bool escaped() const { return escape_next_; }
   /// Whether the next character is inside a # comment.
   bool in_comment() const { return comment_; }
+  /// Whether the next character is inside the body of a here-document; `quoted` tells whether
+  /// its delimiter was quoted (<<'EOF'), which turns off expansion in the body.
+  bool in_heredoc() const { return !heredocs_.empty() && in_body_; }
+  bool heredoc_quoted() const { return in_heredoc() && heredocs_.front().quoted; }
+  /// A placeholder took the place of some text on the current line.
+  void Placeholder() {
+    if (in_heredoc()) {
+      line_has_placeholder_ = true;
+    } else {
+      word_start_ = false;
+    }
+  }
 
  private:
   enum class Ctx { kTop, kSingle, kDouble, kDollarSingle, kCmdSubst, kBacktick };
@@ -103,8 +115,74 @@ class ShellQuoteTracker {
     if (stack_.size() > 1) stack_.pop_back();
   }
 
+  /// A here-document announced by `<<WORD` or `<<-WORD`: its body starts on the next line.
+  struct Heredoc {
+    std::string delimiter;
+    bool strip_tabs = false;
+    bool quoted = false;
+  };
+
+  /// Inside a here-document body quotes mean nothing; only the delimiter line ends it.
+  void StepBody(char c) {
+    if (c != '\n') {
+      line_ += c;
+      return;
+    }
+    std::string_view line = line_;
+    if (heredocs_.front().strip_tabs) {
+      while (!line.empty() && line.front() == '\t') line.remove_prefix(1);
+    }
+    if (!line_has_placeholder_ && line == heredocs_.front().delimiter) {
+      heredocs_.erase(heredocs_.begin());
+      in_body_ = !heredocs_.empty();
+    }
+    line_.clear();
+    line_has_placeholder_ = false;
+  }
+
+  /// At `<<` in unquoted text (not `<<<`): reads the delimiter word that follows and moves `i`
+  /// to its last character.
+  void ReadHeredocOperator(std::string_view text, size_t& i) {
+    Heredoc doc;
+    size_t j = i + 2;
+    if (j < text.size() && text[j] == '-') {
+      doc.strip_tabs = true;
+      ++j;
+    }
+    while (j < text.size() && (text[j] == ' ' || text[j] == '\t')) ++j;
+    char quote = 0;
+    for (; j < text.size(); ++j) {
+      char c = text[j];
+      if (quote != 0) {
+        if (c == quote) {
+          quote = 0;
+        } else {
+          doc.delimiter += c;
+        }
+      } else if (c == '\'' || c == '"') {
+        quote = c;
+        doc.quoted = true;
+      } else if (c == '\\' && j + 1 < text.size()) {
+        doc.quoted = true;
+        doc.delimiter += text[++j];
+      } else if (IsSpace(c) || c == ';' || c == '&' || c == '|' || c == '<' || c == '>' ||
+                 c == '(' || c == ')') {
+        break;
+      } else {
+        doc.delimiter += c;
+      }
+    }
+    i = j - 1;
+    word_start_ = false;
+    if (!doc.delimiter.empty()) heredocs_.push_back(std::move(doc));
+  }
+
   void Step(std::string_view text, size_t& i) {
     char c = text[i];
+    if (in_body_) {
+      StepBody(c);
+      return;
+    }
     if (escape_next_) {
       escape_next_ = false;
       word_start_ = false;
@@ -114,6 +192,7 @@ class ShellQuoteTracker {
       if (c == '\n') {
         comment_ = false;
         word_start_ = true;
+        in_body_ = !heredocs_.empty();
       }
       return;
     }
@@ -149,7 +228,12 @@ class ShellQuoteTracker {
     }
     // Unquoted text.
     if (IsSpace(c) || c == ';' || c == '&' || c == '|' || c == '(') word_start_ = true;
-    if (c == '\\') {
+    if (c == '\n' && !heredocs_.empty()) {
+      in_body_ = true;
+    } else if (c == '<' && i + 1 < text.size() && text[i + 1] == '<' &&
+               (i + 2 >= text.size() || text[i + 2] != '<') && f.parens == 0) {
+      ReadHeredocOperator(text, i);
+    } else if (c == '\\') {
       escape_next_ = true;
     } else if (c == '#' && at_word_start) {
       comment_ = true;
@@ -183,6 +267,10 @@ class ShellQuoteTracker {
   }
 
   std::vector<Frame> stack_{{Ctx::kTop, 0}};
+  std::vector<Heredoc> heredocs_;  // announced, in order; the first is being read when in_body_
+  bool in_body_ = false;
+  std::string line_;               // the body line read so far
+  bool line_has_placeholder_ = false;
   bool escape_next_ = false;
   bool comment_ = false;
   bool word_start_ = true;
@@ -300,7 +388,28 @@ bool ParseTemplate(std::string_view text, Quoting quoting, Template* out, Templa
                           "steps.ID.outputs.NAME, run.id or env.NAME"};
       return false;
     }
-    if (quoting == Quoting::kShell && !ref.raw && !shell.in_comment()) {
+    const bool heredoc_body = quoting == Quoting::kShell && shell.in_heredoc();
+    if (heredoc_body && !ref.raw) {
+      TemplateRef as_raw = ref;
+      as_raw.raw = true;
+      if (shell.heredoc_quoted()) {
+        *error = {open, "placeholder " + PlaceholderText(ref) +
+                            " is in the body of a here-document whose delimiter is quoted "
+                            "(<<'EOF'), where nothing is expanded; write the delimiter unquoted "
+                            "(<<EOF): the placeholder then stands for exactly its value"};
+        return false;
+      }
+      size_t backslashes = 0;
+      while (backslashes < literal.size() && literal[literal.size() - 1 - backslashes] == '\\')
+        ++backslashes;
+      if (backslashes % 2 == 1) {
+        *error = {open, "placeholder " + PlaceholderText(ref) +
+                            " follows a backslash, which would stop it from being expanded in "
+                            "the here-document; remove the backslash, or use " +
+                            PlaceholderText(as_raw)};
+        return false;
+      }
+    } else if (quoting == Quoting::kShell && !ref.raw && !shell.in_comment()) {
       TemplateRef as_raw = ref;
       as_raw.raw = true;
       if (shell.quoted()) {
@@ -321,7 +430,9 @@ bool ParseTemplate(std::string_view text, Quoting quoting, Template* out, Templa
     Template::Piece piece;
     piece.is_ref = true;
     piece.ref = std::move(ref);
+    piece.heredoc_body = heredoc_body;
     out->pieces.push_back(std::move(piece));
+    if (quoting == Quoting::kShell) shell.Placeholder();
     pos = close + 2;
   }
   return true;
@@ -343,6 +454,42 @@ std::string RenderTemplate(const Template& tmpl, const TemplateScope& scope, Quo
     std::string value = Lookup(ref, scope, host);
     out += quoting == Quoting::kShell && !ref.raw ? ShellQuote(value) : value;
   }
+  return out;
+}
+
+ShellCommand RenderShellCommand(const Template& tmpl, const TemplateScope& scope,
+                                std::string_view host) {
+  ShellCommand command;
+  for (const Template::Piece& piece : tmpl.pieces) {
+    if (!piece.is_ref) {
+      command.text += piece.literal;
+      continue;
+    }
+    std::string value = Lookup(piece.ref, scope, host);
+    if (piece.ref.raw) {
+      command.text += value;
+      continue;
+    }
+    std::string name = kShellValuePrefix + std::to_string(command.values.size() + 1);
+    // One word in a command; in a here-document body the expansion is the exact text already
+    // (and quotes would be printed).
+    command.text += piece.heredoc_body ? "${" + name + "}" : "\"${" + name + "}\"";
+    command.values.emplace(std::move(name), std::move(value));
+  }
+  return command;
+}
+
+ShellCommand RenderShellCommandText(std::string_view text, const TemplateScope& scope,
+                                    std::string_view host) {
+  Template tmpl;
+  TemplateError error;
+  if (!ParseTemplate(text, Quoting::kShell, &tmpl, &error)) return {std::string(text), {}};
+  return RenderShellCommand(tmpl, scope, host);
+}
+
+std::string ShellAssignments(const std::map<std::string, std::string>& values) {
+  std::string out;
+  for (const auto& [name, value] : values) out += "export " + name + "=" + ShellQuote(value) + "\n";
   return out;
 }
 

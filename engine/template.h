@@ -33,6 +33,7 @@ struct Template {
     std::string literal;  // used when !is_ref
     TemplateRef ref;
     bool is_ref = false;
+    bool heredoc_body = false;  // kShell: the placeholder is in a here-document's body
   };
   std::vector<Piece> pieces;
   bool has_refs() const;
@@ -72,6 +73,29 @@ std::string RenderTemplate(const Template& tmpl, const TemplateScope& scope, Quo
 /// Parses and renders in one go; a template that does not parse renders as written.
 std::string RenderTemplateText(std::string_view text, const TemplateScope& scope,
                                Quoting quoting, std::string_view host, bool mask_secrets);
+
+/// A shell command whose values travel beside its text (SPEC section 5, "Values are data"):
+/// each placeholder is written as a reference to a variable, `"${RUNBOOK_VALUE_1}"` (as one
+/// word) or `${RUNBOOK_VALUE_1}` (in a here-document body), and the values are handed to the
+/// shell in its environment (locally) or on its standard input (over SSH). No shell context
+/// can re-parse a value, and no value is in any process's argument list. `{{ raw ... }}` is
+/// inserted into the text as written.
+struct ShellCommand {
+  std::string text;
+  std::map<std::string, std::string> values;  // variable name -> value
+};
+
+inline constexpr char kShellValuePrefix[] = "RUNBOOK_VALUE_";
+
+ShellCommand RenderShellCommand(const Template& tmpl, const TemplateScope& scope,
+                                std::string_view host);
+/// Parses and renders; a template that does not parse is returned as written, with no values.
+ShellCommand RenderShellCommandText(std::string_view text, const TemplateScope& scope,
+                                    std::string_view host);
+
+/// `export NAME='value'` lines that set `values` in a POSIX shell: the preamble of a script
+/// sent on standard input.
+std::string ShellAssignments(const std::map<std::string, std::string>& values);
 
 /// POSIX shell quoting: 'abc' with each ' written as '\''. Empty becomes ''.
 std::string ShellQuote(std::string_view value);

@@ -217,5 +217,72 @@ TEST(RenderTemplate, TextThatDoesNotParseRendersAsWritten) {
   EXPECT_EQ(RenderTemplateText("{{ oops", scope, Quoting::kNone, "", false), "{{ oops");
 }
 
+
+/// What /bin/sh prints for a ShellCommand whose values are set the way ssh sends them.
+std::string RunWithValues(const ShellCommand& command) {
+  std::string script = ShellAssignments(command.values) + command.text;
+  return Shell("sh -c " + ShellQuote(script));
+}
+
+ShellCommand RenderShell(std::string_view text, const TemplateScope& scope) {
+  return RenderShellCommand(MustParse(text), scope, {});
+}
+
+const char kHostile[] = "1.2.3 $(touch pwned1) `touch pwned2` ${HOME} \\ 'q' \"dq\" %s";
+
+TEST(ShellCommand, ValuesNeverReachTheCommandText) {
+  TemplateScope scope;
+  scope.params["v"] = kHostile;
+  scope.secrets["tok"] = "s3cr3t-value";
+  ShellCommand c = RenderShell("printf '[%s]' {{ params.v }} {{ secrets.tok }} {{ raw params.v }}x", scope);
+  EXPECT_EQ(c.text, "printf '[%s]' \"${RUNBOOK_VALUE_1}\" \"${RUNBOOK_VALUE_2}\" " +
+                        std::string(kHostile) + "x");
+  EXPECT_EQ(c.values.size(), 2u);
+  EXPECT_EQ(c.values.at("RUNBOOK_VALUE_1"), kHostile);
+  EXPECT_EQ(c.values.at("RUNBOOK_VALUE_2"), "s3cr3t-value");
+  // Each value is exactly one word.
+  ShellCommand words = RenderShell("set -- {{ params.v }} {{ params.e }}; echo $#; printf %s \"$1\"", scope);
+  EXPECT_EQ(RunWithValues(words), "2\n" + std::string(kHostile));
+}
+
+TEST(ShellCommand, AHeredocBodyHoldsExactlyTheValue) {
+  TemplateScope scope;
+  scope.params["v"] = kHostile;
+  scope.params["multi"] = "line one\nEOF\nline three";
+  ShellCommand c = RenderShell("cat <<EOF\n{{ params.v }}\nx{{ params.multi }}y\nEOF\necho after {{ params.v }}", scope);
+  EXPECT_EQ(c.text,
+            "cat <<EOF\n${RUNBOOK_VALUE_1}\nx${RUNBOOK_VALUE_2}y\nEOF\necho after \"${RUNBOOK_VALUE_3}\"");
+  EXPECT_EQ(RunWithValues(c), std::string(kHostile) + "\nxline one\nEOF\nline threey\nafter " +
+                                  kHostile + "\n");
+  // <<- strips tabs from the delimiter line; two here-documents on one line are read in turn.
+  ShellCommand two = RenderShell("cat <<-A; cat << 'B'\n\t{{ params.v }}\n\tA\nplain $HOME\nB\necho {{ params.v }}", scope);
+  EXPECT_EQ(RunWithValues(two), std::string(kHostile) + "\nplain $HOME\n" + kHostile + "\n")
+      << two.text;
+  // `<<` in arithmetic is a shift, not a here-document.
+  ShellCommand shift = RenderShell("echo $((1<<3)) {{ params.v }}", scope);
+  EXPECT_EQ(RunWithValues(shift), "8 " + std::string(kHostile) + "\n");
+  // `<<<` is a here-string (bash), a word like any other.
+  EXPECT_EQ(RenderShell("cat <<< {{ params.v }}", scope).text, "cat <<< \"${RUNBOOK_VALUE_1}\"");
+}
+
+TEST(ShellCommand, AValueCannotEndAComment) {
+  TemplateScope scope;
+  scope.params["note"] = "quiet\necho pwned #";
+  ShellCommand c = RenderShell("echo a # note: {{ params.note }}\necho b", scope);
+  EXPECT_EQ(RunWithValues(c), "a\nb\n");
+}
+
+TEST(ShellCommand, PlaceholdersAHeredocCannotExpandAreRefused) {
+  EXPECT_THAT(ParseError("cat <<'EOF'\n{{ params.v }}\nEOF"), HasSubstr("delimiter is quoted"));
+  EXPECT_THAT(ParseError("cat <<\"EOF\"\n{{ params.v }}\nEOF"), HasSubstr("delimiter is quoted"));
+  EXPECT_THAT(ParseError("cat <<\\EOF\n{{ params.v }}\nEOF"), HasSubstr("delimiter is quoted"));
+  EXPECT_THAT(ParseError("cat <<EOF\n\\{{ params.v }}\nEOF"), HasSubstr("follows a backslash"));
+  // Quotes mean nothing inside a body, and the body ends at its delimiter.
+  EXPECT_EQ(ParseError("cat <<EOF\nit's {{ params.v }} \"x\nEOF\necho {{ params.v }}"), "");
+  EXPECT_THAT(ParseError("cat <<EOF\nx\nEOF\necho '{{ params.v }}'"), HasSubstr("inside quotes"));
+  // A raw placeholder is the author's own text, even in a quoted here-document.
+  EXPECT_EQ(ParseError("cat <<'EOF'\n{{ raw params.v }}\nEOF"), "");
+}
+
 }  // namespace
 }  // namespace runbook

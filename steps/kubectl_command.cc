@@ -188,11 +188,11 @@ ProcessResult Kubectl::Start(const std::vector<std::string>& args, std::string_v
   std::string command = Display(args, ns);
   ProcessResult p = RunProcess(
       spec, context_.cancel_fd(),
-      [this, stream_stdout](bool is_stderr, std::string_view line) {
+      [this, stream_stdout](bool is_stderr, std::string_view line, bool continues) {
         if (!is_stderr && !stream_stdout) return;
         std::string text = Rewrite(line);
-        context_.OutputLine("", is_stderr, text);
-        (is_stderr ? stderr_ : stdout_).Append(text + "\n");
+        context_.OutputLine("", is_stderr, text, continues);
+        (is_stderr ? stderr_ : stdout_).Append(continues ? text : text + "\n");
       },
       [this, &command](pid_t pid, pid_t pgid) {
         // Durable before we wait: `runbook recover` ends this group if the executor dies.

@@ -199,7 +199,7 @@ class KubectlRunner : public StepRunner {
     nlohmann::json touched = nlohmann::json::array();
     for (const auto& ref : *objects) {
       std::string where = ref.namespace_.empty() ? "" : " (namespace " + ref.namespace_ + ")";
-      context.OutputLine("", false, ref.Display() + where + ": server-side dry run passed");
+      context.OutputLine("", false, ref.Display() + where + ": server-side dry run passed", false);
       touched.push_back(ref.Display() + where);
     }
     result.detail["objects"] = touched;
@@ -293,7 +293,7 @@ class KubectlRunner : public StepRunner {
         case DryRunMode::kSkip:
           context.OutputLine(
               "", false,
-              "would run: " + kubectl.Display(shown) + " (no server-side dry run exists for it)");
+              "would run: " + kubectl.Display(shown) + " (no server-side dry run exists for it)", false);
           result.detail["command"] = kubectl.Display(shown);
           result.detail["skipped"] = true;
           result.outcome = Outcome::kSucceeded;
@@ -331,7 +331,7 @@ class KubectlRunner : public StepRunner {
       return;
     }
     if (states->empty()) {
-      context.OutputLine("", false, "nothing to undo: the apply recorded no changes");
+      context.OutputLine("", false, "nothing to undo: the apply recorded no changes", false);
       result.detail["undone"] = nlohmann::json::array();
       result.outcome = Outcome::kSucceeded;
       return;
@@ -341,7 +341,7 @@ class KubectlRunner : public StepRunner {
         context.OutputLine("", false,
                            s.existed ? "would undo " + s.ref.Display() + " to revision " +
                                            std::to_string(*s.revision)
-                                     : "would delete " + s.ref.Display());
+                                     : "would delete " + s.ref.Display(), false);
       }
       result.detail["dry_run"] = true;
       result.outcome = Outcome::kSucceeded;

@@ -24,10 +24,10 @@ void LineSplitter::Feed(std::string_view data, const Sink& sink) {
     const size_t room = max_line_ - partial_.size();  // partial_ never reaches max_line_
     if (newline != std::string_view::npos && newline <= room) {
       if (partial_.empty()) {
-        sink(data.substr(0, newline));
+        sink(data.substr(0, newline), false);
       } else {
         partial_.append(data.substr(0, newline));
-        sink(partial_);
+        sink(partial_, false);
         partial_.clear();
       }
       data.remove_prefix(newline + 1);
@@ -39,10 +39,10 @@ void LineSplitter::Feed(std::string_view data, const Sink& sink) {
     }
     // A full piece of max_line_ bytes without a newline in it.
     if (partial_.empty()) {
-      sink(data.substr(0, room));
+      sink(data.substr(0, room), true);
     } else {
       partial_.append(data.substr(0, room));
-      sink(partial_);
+      sink(partial_, true);
       partial_.clear();
     }
     data.remove_prefix(room);
@@ -51,7 +51,7 @@ void LineSplitter::Feed(std::string_view data, const Sink& sink) {
 
 void LineSplitter::Flush(const Sink& sink) {
   if (partial_.empty()) return;
-  sink(partial_);
+  sink(partial_, false);
   partial_.clear();
 }
 

@@ -34,7 +34,8 @@ class TailBuffer {
 /// memory stays bounded.
 class LineSplitter {
  public:
-  using Sink = std::function<void(std::string_view line)>;
+  /// `continues`: the piece is not the end of its line (a line longer than max_line).
+  using Sink = std::function<void(std::string_view line, bool continues)>;
 
   /// `max_line` must be at least 1.
   explicit LineSplitter(size_t max_line) : max_line_(max_line == 0 ? 1 : max_line) {}

@@ -408,8 +408,8 @@ void Drain(const ProcessSpec& spec, int cancel_fd, const ProcessLineCallback& on
       Stream& s = *streams[i];
       ssize_t got = ::read(s.fd.get(), buffer.data(), buffer.size());
       if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-      auto sink = [&](std::string_view line) {
-        if (on_line) on_line(s.is_stderr, line);
+      auto sink = [&](std::string_view line, bool continues) {
+        if (on_line) on_line(s.is_stderr, line, continues);
       };
       if (got <= 0) {  // EOF (or a read error, which ends the stream the same way)
         s.lines.Flush(sink);
@@ -475,8 +475,8 @@ ProcessResult RunProcess(const ProcessSpec& spec, int cancel_fd,
     // Output still held open by a process outside the group after eof_grace: deliver what
     // has been read; the holder gets EPIPE (or SIGPIPE) when it writes again.
     for (Stream* s : streams) {
-      s->lines.Flush([&](std::string_view line) {
-        if (on_line) on_line(s->is_stderr, line);
+      s->lines.Flush([&](std::string_view line, bool continues) {
+        if (on_line) on_line(s->is_stderr, line, continues);
       });
     }
     result.stdout_bytes = out.tail.total();

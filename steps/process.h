@@ -74,9 +74,11 @@ struct ProcessResult {
   bool ok() const { return !spawn_failed && !timed_out && !cancelled && exit_status == 0; }
 };
 
-/// Called once per line of output (without '\n'); `is_stderr` tells the stream. Called on the
-/// thread that runs RunProcess.
-using ProcessLineCallback = std::function<void(bool is_stderr, std::string_view line)>;
+/// Called once per line of output (without '\n'); `is_stderr` tells the stream, `continues`
+/// that the line was longer than max_line and goes on in the next call. Called on the thread
+/// that runs RunProcess.
+using ProcessLineCallback =
+    std::function<void(bool is_stderr, std::string_view line, bool continues)>;
 /// Called once the child runs, before any waiting, with its pid and process group id (so the
 /// group can be recorded for a later recovery). A non-ok Status kills the group at once and
 /// RunProcess returns spawn_failed with that error.

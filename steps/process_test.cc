@@ -27,7 +27,7 @@ struct Captured {
   std::vector<std::string> out;
   std::vector<std::string> err;
   ProcessLineCallback Callback() {
-    return [this](bool is_stderr, std::string_view line) {
+    return [this](bool is_stderr, std::string_view line, bool) {
       (is_stderr ? err : out).emplace_back(line);
     };
   }
@@ -124,7 +124,7 @@ TEST(ProcessTest, FiftyMegabytesOnBothStreamsDoNotDeadlock) {
                         " >&2; wait";
   size_t out_lines = 0, err_lines = 0, bad_lines = 0;
   auto start = steady_clock::now();
-  ProcessResult r = RunProcess(Shell(command), -1, [&](bool is_stderr, std::string_view line) {
+  ProcessResult r = RunProcess(Shell(command), -1, [&](bool is_stderr, std::string_view line, bool) {
     (is_stderr ? err_lines : out_lines)++;
     if (line != (is_stderr ? err_line : out_line) && line.size() > 0 &&
         !(is_stderr ? err_line : out_line).starts_with(line))

@@ -70,19 +70,23 @@ class ShellRunner : public StepRunner {
       return result;
     }
 
+    // The values travel in the environment, never in the command text (SPEC section 5): no
+    // shell context can re-parse them and no secret is in the argument list.
+    ShellCommand command = context.RenderShell(action->command);
     ProcessSpec spec;
-    spec.argv = {"/bin/sh", "-c", context.Render(action->command, Quoting::kShell)};
+    spec.argv = {"/bin/sh", "-c", std::move(command.text)};
     spec.cwd = ResolveCwd(*action, context);
     spec.env_add = context.extra_env();
     for (const auto& [name, value] : action->env)
       spec.env_add[name] = context.Render(value, Quoting::kNone);
+    spec.env_add.merge(command.values);
     spec.timeout = request.step->timeout;
     spec.kill_grace = request.step->kill_grace;
 
     ProcessResult p = RunProcess(
         spec, context.cancel_fd(),
-        [&context](bool is_stderr, std::string_view line) {
-          context.OutputLine("", is_stderr, line);
+        [&context](bool is_stderr, std::string_view line, bool continues) {
+          context.OutputLine("", is_stderr, line, continues);
         },
         [&context](pid_t pid, pid_t pgid) {
           // Durable before we wait: `runbook recover` ends this group if the executor dies.

@@ -245,5 +245,28 @@ TEST_F(ShellRunnerTest, TrailingTextWithoutNewlineIsALine) {
   EXPECT_EQ(r.stdout_text, "no newline");
 }
 
+
+TEST_F(ShellRunnerTest, ValuesTravelInTheEnvironmentNotTheArgumentList) {
+  context_.scope.secrets["tok"] = "tokSECRETargv";
+  context_.scope.params["v"] = "a b $(touch pwned)\nc";
+  StepResult r = Run("tr '\\0' ' ' < /proc/$$/cmdline > argv; cat <<EOF\n{{ params.v }}\nEOF\n"
+                     "printf %s {{ secrets.tok }}");
+  ASSERT_EQ(r.outcome, Outcome::kSucceeded) << r.error << r.stderr_text;
+  EXPECT_EQ(r.stdout_text, "a b $(touch pwned)\nc\ntokSECRETargv");
+  const std::string argv = ReadFile(dir_.path() + "/argv");
+  EXPECT_NE(argv.find("RUNBOOK_VALUE_"), std::string::npos) << argv;
+  EXPECT_EQ(argv.find("tokSECRETargv"), std::string::npos) << argv;
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/pwned"));
+}
+
+TEST_F(ShellRunnerTest, PiecesOfALongLineSayTheyContinue) {
+  StepResult r = Run("printf '%5000s\\n' x");
+  ASSERT_TRUE(r.ok()) << r.error;
+  ASSERT_EQ(context_.lines.size(), 2u);
+  EXPECT_TRUE(context_.lines[0].continues);
+  EXPECT_EQ(context_.lines[0].text.size(), 4096u);
+  EXPECT_FALSE(context_.lines[1].continues);
+}
+
 }  // namespace
 }  // namespace runbook

@@ -57,8 +57,9 @@ FanoutReport RunFanout(const std::vector<FanoutJob>& jobs, const SshLogin& login
   const Clock::time_point begin = Clock::now();
   const Clock::time_point step_deadline =
       options.step_timeout.count() > 0 ? begin + options.step_timeout : Clock::time_point::max();
-  auto sink = [&observer](const std::string& host, bool is_stderr, std::string_view line) {
-    observer.OnOutputLine(host, is_stderr, line);
+  auto sink = [&observer](const std::string& host, bool is_stderr, std::string_view line,
+                          bool continues) {
+    observer.OnOutputLine(host, is_stderr, line, continues);
   };
   auto on_done = [&](size_t i) {
     const HostResult& r = sessions[i]->result();

@@ -15,7 +15,8 @@ namespace runbook {
 
 class KnownHosts;
 
-/// One host to run on, with its command already rendered for it.
+/// One host to run on, with its command already rendered for it: the script sent on stdin
+/// (values, then the command; see ssh_session.h).
 struct FanoutJob {
   SshAddress address;
   std::string command;
@@ -33,7 +34,8 @@ struct FanoutOptions {
 class FanoutObserver {
  public:
   virtual ~FanoutObserver() = default;
-  virtual void OnOutputLine(const std::string& host, bool is_stderr, std::string_view line) = 0;
+  virtual void OnOutputLine(const std::string& host, bool is_stderr, std::string_view line,
+                            bool continues) = 0;
   virtual void OnHostFinished(const HostResult& result, int finished, int total) = 0;
 };
 

@@ -63,8 +63,9 @@ class Observer : public FanoutObserver {
  public:
   explicit Observer(StepContext& context) : context_(context) {}
 
-  void OnOutputLine(const std::string& host, bool is_stderr, std::string_view line) override {
-    context_.OutputLine(host, is_stderr, line);
+  void OnOutputLine(const std::string& host, bool is_stderr, std::string_view line,
+                    bool continues) override {
+    context_.OutputLine(host, is_stderr, line, continues);
   }
 
   void OnHostFinished(const HostResult& r, int finished, int total) override {
@@ -144,7 +145,8 @@ class SshRunner : public StepRunner {
         result.error = address.message();
         return result;
       }
-      jobs.push_back({*address, context.Render(action->command, Quoting::kShell, spec)});
+      ShellCommand command = context.RenderShell(action->command, spec);
+      jobs.push_back({*address, ShellAssignments(command.values) + command.text});
     }
 
     if (request.dry_run) {

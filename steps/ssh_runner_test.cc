@@ -65,9 +65,13 @@ class SshTestContext : public testing::FakeStepContext {
     rendered_for.emplace_back(host);
     return s;
   }
-  void OutputLine(std::string_view host, bool is_stderr, std::string_view line) override {
+  ShellCommand RenderShell(std::string_view tmpl, std::string_view host) const override {
+    return {Render(tmpl, Quoting::kShell, host), {}};
+  }
+  void OutputLine(std::string_view host, bool is_stderr, std::string_view line,
+                  bool continues) override {
     if (count_threads) max_threads = std::max(max_threads, ThreadCount());
-    FakeStepContext::OutputLine(host, is_stderr, line);
+    FakeStepContext::OutputLine(host, is_stderr, line, continues);
     ++lines_seen;
   }
   std::vector<std::string> Lines(const std::string& host, bool is_stderr) {

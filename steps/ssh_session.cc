@@ -75,7 +75,8 @@ SshSession::SshSession(SshAddress address, const SshLogin& login, KnownHosts& kn
     : address_(std::move(address)),
       login_(login),
       known_hosts_(known_hosts),
-      command_(std::string("echo ") + kMarker + "$$ >&2\n" + command),
+      command_(std::string("echo ") + kMarker + "$$ >&2; eval \"$(cat)\""),
+      script_(std::move(command)),
       sink_(std::move(sink)) {
   result_.host = address_.spec;
 }
@@ -301,8 +302,19 @@ void SshSession::Advance(TimePoint now) {
         break;
       }
       case Stage::kRunning: {
-        if (!eof_sent_) {
-          int rc = libssh2_channel_send_eof(channel_);  // stdin is empty, as /dev/null
+        while (script_sent_ < script_.size()) {
+          ssize_t rc = libssh2_channel_write(channel_, script_.data() + script_sent_,
+                                             script_.size() - script_sent_);
+          if (rc == LIBSSH2_ERROR_EAGAIN) break;
+          if (rc < 0) {
+            Fail("cannot send the command: " + SessionError());
+            return;
+          }
+          script_sent_ += static_cast<size_t>(rc);
+        }
+        if (!eof_sent_ && script_sent_ == script_.size()) {
+          // The command's own stdin is then empty, as /dev/null.
+          int rc = libssh2_channel_send_eof(channel_);
           if (rc == 0) eof_sent_ = true;
         }
         ReadOutput();
@@ -472,12 +484,14 @@ void SshSession::OnData(bool is_stderr, std::string_view data) {
     }
     if (pending.empty()) return;
     err_tail_.Append(pending);
-    err_lines_.Feed(pending, [&](std::string_view line) { sink_(address_.spec, true, line); });
+    err_lines_.Feed(pending, [&](std::string_view line, bool continues) {
+      sink_(address_.spec, true, line, continues);
+    });
     return;
   }
   (is_stderr ? err_tail_ : out_tail_).Append(data);
-  (is_stderr ? err_lines_ : out_lines_).Feed(data, [&](std::string_view line) {
-    sink_(address_.spec, is_stderr, line);
+  (is_stderr ? err_lines_ : out_lines_).Feed(data, [&](std::string_view line, bool continues) {
+    sink_(address_.spec, is_stderr, line, continues);
   });
 }
 
@@ -556,12 +570,16 @@ void SshSession::Finish() {
     }
   }
   stage_ = Stage::kDone;
-  out_lines_.Flush([&](std::string_view line) { sink_(address_.spec, false, line); });
+  out_lines_.Flush([&](std::string_view line, bool continues) {
+    sink_(address_.spec, false, line, continues);
+  });
   if (!marker_done_) {
     marker_done_ = true;
     if (!marker_buf_.empty()) OnData(true, std::exchange(marker_buf_, std::string()));
   }
-  err_lines_.Flush([&](std::string_view line) { sink_(address_.spec, true, line); });
+  err_lines_.Flush([&](std::string_view line, bool continues) {
+    sink_(address_.spec, true, line, continues);
+  });
   result_.duration = std::chrono::duration_cast<Duration>(Clock::now() - started_);
   result_.stdout_text = std::move(out_tail_).Take();
   result_.stderr_text = std::move(err_tail_).Take();

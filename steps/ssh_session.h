@@ -3,12 +3,18 @@
 // fan-out loop (ssh_fanout.h) owns many sessions and polls their sockets in one thread, so a
 // fleet of 500 hosts needs 500 sockets, not 500 threads.
 //
+// The command and its values travel on standard input, never in the exec request: the exec
+// request is always
+//   echo runbook-pgid:$$ >&2; eval "$(cat)"
+// and stdin carries `export RUNBOOK_VALUE_1='...'` lines followed by the step's command (see
+// ShellCommand in engine/template.h), then EOF. So no value is in the argument list of any
+// process on the host (SPEC section 5), and the command's own stdin is empty.
+//
 // Ending a remote command early. libssh2 1.10 cannot send the SSH "signal" channel request,
-// and closing a channel does not end a command that writes nothing. So the command is sent as
-//   echo runbook-pgid:$$ >&2 <newline> COMMAND
-// which the login shell runs as itself: sshd makes that shell a session (and process group)
-// leader, so `$$` is the process group of everything the command starts. The first stderr line
-// is taken out of the output. To stop the command, a second channel on the same connection runs
+// and closing a channel does not end a command that writes nothing. The login shell runs the
+// command as itself: sshd makes that shell a session (and process group) leader, so `$$` is
+// the process group of everything the command starts. The first stderr line is taken out of
+// the output. To stop the command, a second channel on the same connection runs
 //   kill -TERM -PGID; (wait up to kill_grace while the group lives); kill -KILL -PGID
 // which ends the whole remote process group, and keeps going on the host even once we hang up.
 // This needs a POSIX-like login shell (sh, bash, dash, zsh, ksh) on the host.
@@ -55,7 +61,7 @@ class SshSession {
   using TimePoint = std::chrono::steady_clock::time_point;
   /// Receives each line of output (without '\n') as it arrives.
   using LineSink = std::function<void(const std::string& host, bool is_stderr,
-                                      std::string_view line)>;
+                                      std::string_view line, bool continues)>;
 
   /// `known_hosts` must outlive the session; it is read, and appended to for accept-new.
   SshSession(SshAddress address, const SshLogin& login, KnownHosts& known_hosts,
@@ -106,7 +112,9 @@ class SshSession {
   SshAddress address_;
   const SshLogin& login_;
   KnownHosts& known_hosts_;
-  std::string command_;
+  std::string command_;  // the exec request: reports the process group, runs stdin
+  std::string script_;   // sent on stdin: the values, then the step's command
+  size_t script_sent_ = 0;
   LineSink sink_;
 
   Stage stage_ = Stage::kNew;

@@ -1,5 +1,5 @@
-// A StepContext for runner tests: renders templates verbatim (no placeholders), records what a
-// runner reports, and lets a test cancel the attempt.
+// A StepContext for runner tests: renders templates verbatim (RenderShell substitutes `scope`),
+// records what a runner reports, and lets a test cancel the attempt.
 #pragma once
 
 #include <mutex>
@@ -31,9 +31,13 @@ class FakeStepContext : public StepContext {
     }
     return s;
   }
-  void OutputLine(std::string_view host, bool is_stderr, std::string_view line) override {
+  ShellCommand RenderShell(std::string_view tmpl, std::string_view host) const override {
+    return RenderShellCommandText(tmpl, scope, host);
+  }
+  void OutputLine(std::string_view host, bool is_stderr, std::string_view line,
+                  bool continues) override {
     std::lock_guard<std::mutex> lock(mu);
-    lines.push_back({std::string(host), is_stderr, std::string(line)});
+    lines.push_back({std::string(host), is_stderr, std::string(line), continues});
   }
   void Progress(std::string_view message) override {
     std::lock_guard<std::mutex> lock(mu);
@@ -54,6 +58,7 @@ class FakeStepContext : public StepContext {
     std::string host;
     bool is_stderr;
     std::string text;
+    bool continues = false;
   };
   struct RecordedEvent {
     std::string event;
@@ -66,6 +71,7 @@ class FakeStepContext : public StepContext {
   std::vector<RecordedEvent> records;
   std::vector<std::string> secrets;
   std::map<std::string, std::string> env;
+  TemplateScope scope;  // what RenderShell substitutes
   CancelFlag cancel;
   Runbook runbook_;
   std::string run_id_ = "run-test";
