@@ -55,6 +55,9 @@ class Executor::AttemptContext : public StepContext {
     return ex_.redactor_.Redact(RenderTemplateText(tmpl, ex_.scope_, q, host, true));
   }
   std::string Redact(std::string_view text) const override { return ex_.redactor_.Redact(text); }
+  std::string RedactTail(std::string_view text) const override {
+    return ex_.redactor_.RedactCutStart(text);
+  }
 
   void OutputLine(std::string_view host, bool is_stderr, std::string_view line,
                   bool continues) override {

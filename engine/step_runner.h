@@ -82,6 +82,8 @@ class StepContext {
                                        std::string_view host = {}) const = 0;
   /// Replaces every secret value in `text` with `***`.
   virtual std::string Redact(std::string_view text) const = 0;
+  /// Redact() for the kept tail of a longer output, which may begin inside a secret.
+  virtual std::string RedactTail(std::string_view text) const = 0;
 
   /// One line of live output (without its newline); redacted and printed with the step's name.
   /// `continues`: a piece of a longer line that goes on in the next call (a secret cut

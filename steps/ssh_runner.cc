@@ -43,11 +43,20 @@ std::string DefaultUser() {
 }
 
 // Several hosts' output in one text: each line prefixed with its host.
-std::string Merge(const std::vector<HostResult>& hosts, bool is_stderr) {
+/// The last `n` bytes of `text`. A cut text may begin inside a secret, so it is redacted
+/// (start included) here; an uncut one is left to the engine, as every other output.
+std::string CutTail(const StepContext& context, const std::string& text, size_t n) {
+  if (text.size() < n) return text;
+  return context.RedactTail(Tail(text, n));
+}
+
+std::string Merge(const StepContext& context, const std::vector<HostResult>& hosts,
+                  bool is_stderr) {
   if (hosts.size() == 1) return is_stderr ? hosts[0].stderr_text : hosts[0].stdout_text;
   std::string out;
   for (const HostResult& h : hosts) {
-    const std::string& text = is_stderr ? h.stderr_text : h.stdout_text;
+    const std::string text =
+        CutTail(context, is_stderr ? h.stderr_text : h.stdout_text, kSshTailBytes);
     size_t at = 0;
     while (at < text.size()) {
       size_t nl = text.find('\n', at);
@@ -72,8 +81,8 @@ class Observer : public FanoutObserver {
     const HostFinishedDetail detail{.host = r.host,
                                     .exit_status = r.exit_status,
                                     .duration_ms = r.duration.count(),
-                                    .stdout_tail = Tail(r.stdout_text, kAuditTailBytes),
-                                    .stderr_tail = Tail(r.stderr_text, kAuditTailBytes),
+                                    .stdout_tail = CutTail(context_, r.stdout_text, kAuditTailBytes),
+                                    .stderr_tail = CutTail(context_, r.stderr_text, kAuditTailBytes),
                                     .error = r.error,
                                     .reached = r.reached};
     Status s = context_.Record(EventKind::kHostFinished, detail);
@@ -207,8 +216,8 @@ class SshRunner : public StepRunner {
       }
     }
     result.hosts = report.hosts;
-    result.stdout_text = Merge(result.hosts, false);
-    result.stderr_text = Merge(result.hosts, true);
+    result.stdout_text = Merge(context, result.hosts, false);
+    result.stderr_text = Merge(context, result.hosts, true);
     result.duration = std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() -
                                                            started);
     result.exit_status = 0;

@@ -34,6 +34,7 @@ class FakeStepContext : public StepContext {
   ShellCommand RenderShell(std::string_view tmpl, std::string_view host) const override {
     return RenderShellCommandText(tmpl, scope, host);
   }
+  std::string RedactTail(std::string_view text) const override { return Redact(text); }
   void OutputLine(std::string_view host, bool is_stderr, std::string_view line,
                   bool continues) override {
     std::lock_guard<std::mutex> lock(mu);
