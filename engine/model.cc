@@ -16,6 +16,36 @@ const char* PhaseName(Phase phase) {
   return "?";
 }
 
+std::string FoldName(std::string_view name) {
+  const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  while (!name.empty() && space(name.front())) name.remove_prefix(1);
+  while (!name.empty() && space(name.back())) name.remove_suffix(1);
+  std::string out(name);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+bool ValidPersonName(std::string_view folded) {
+  if (folded.empty() || folded.size() > 64) return false;
+  for (size_t i = 0; i < folded.size(); ++i) {
+    const char c = folded[i];
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-'))) return false;
+  }
+  return true;
+}
+
+std::string ApprovalRule::Describe() const {
+  std::string out = role;
+  std::string when;
+  if (!when_environment.empty()) when = "environment is " + when_environment;
+  if (!when_param.empty())
+    when += (when.empty() ? "" : " and ") + when_param + " = " + when_equals;
+  return when.empty() ? out : out + " when " + when;
+}
+
 const char* RiskName(Risk risk) {
   switch (risk) {
     case Risk::kLow:

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -183,12 +184,50 @@ struct SecretSpec {
   SourceLoc loc;
 };
 
+/// A person's name as typed (`--as " Alice"`, a team file) made comparable: trimmed and
+/// ASCII case-folded (SPEC §5: "alice", "Alice" and "alice " are one person).
+std::string FoldName(std::string_view name);
+/// Whether a folded name is `[a-z0-9][a-z0-9._-]*` (at most 64 characters).
+bool ValidPersonName(std::string_view folded);
+/// A checklist item is named like a person: it is typed as `--confirm ITEM`.
+inline bool ValidChecklistItem(std::string_view item) { return ValidPersonName(item); }
+
+/// A role's approval that a plan needs when its condition holds (SPEC §5, "Roles and
+/// conditions"): `{role: pm, required: 1, when: {environment: production}}`.
+struct ApprovalRule {
+  std::string role;
+  int required = 1;
+  std::string when_environment;  // the runbook's environment must be this; empty: any
+  std::string when_param;        // a param whose value must equal when_equals; empty: none
+  std::string when_equals;
+  SourceLoc loc;
+
+  /// "pm when environment is production", "backend-lead when api_change = yes", "qa".
+  std::string Describe() const;
+};
+
 struct ApprovalSpec {
   int required = 1;
   std::vector<std::string> approvers;  // empty: anyone but the requester
   std::string allowed_signers;         // absolute path, or empty
   Duration expires{0};                 // 0: never
+  std::string team_file;               // absolute path of the role file, or empty
+  /// Role -> members (normalised names), read from team_file when the runbook is loaded.
+  std::map<std::string, std::vector<std::string>> team;
+  std::vector<ApprovalRule> rules;
   SourceLoc loc;
+};
+
+/// What the change would cost if it goes wrong (the change request's impact analysis).
+struct ImpactSpec {
+  std::string downtime;
+  std::string rollback_time;  // a duration as written ("5m"); validated
+  std::string dependencies;
+  std::string data_migration;
+  bool empty() const {
+    return downtime.empty() && rollback_time.empty() && dependencies.empty() &&
+           data_migration.empty();
+  }
 };
 
 struct Defaults {
@@ -205,6 +244,13 @@ struct Runbook {
 
   std::string name;
   std::string description;  // template (params only)
+  std::string purpose;      // why the change is made (the change request's first line)
+  ImpactSpec impact;
+  /// Manual items confirmed at `run` (`--confirm ITEM`) before anything runs.
+  std::vector<std::string> checklist;
+  /// Files the run uses besides its manifests and scripts (paths or globs, relative to the
+  /// runbook): bound into the plan hash.
+  std::vector<std::string> inputs;
   Risk risk = Risk::kMedium;
   std::string environment;
   std::string owner;

@@ -1,5 +1,8 @@
 #include "engine/runbook_parser.h"
 
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
 #include <iterator>
 #include <vector>
 
@@ -15,9 +18,14 @@ namespace {
 constexpr std::string_view kRootKeys[] = {
     "runbook",   "description", "risk",   "environment", "owner",       "estimated_duration",
     "lock",      "approval",    "params", "secrets",     "targets",     "defaults",
-    "prechecks", "steps",       "verify", "rollback",    "known_issues"};
+    "prechecks", "steps",       "verify", "rollback",    "known_issues", "purpose",
+    "impact",    "checklist",   "inputs"};
 constexpr std::string_view kApprovalKeys[] = {"required", "approvers", "allowed_signers",
-                                              "expires"};
+                                              "expires",  "team",      "rules"};
+constexpr std::string_view kRuleKeys[] = {"role", "required", "when"};
+constexpr std::string_view kWhenKeys[] = {"environment", "param", "equals"};
+constexpr std::string_view kImpactKeys[] = {"downtime", "rollback_time", "dependencies",
+                                            "data_migration"};
 constexpr std::string_view kParamKeys[] = {"required", "default", "pattern", "description",
                                            "secret"};
 constexpr std::string_view kSecretKeys[] = {"env", "file"};
@@ -108,6 +116,16 @@ class RootParser {
     if (const YamlField* s = f.Find("known_issues"); s && !s->value.IsNull()) {
       (void)r_.GetStringList(*s, &rb_.known_issues);
     }
+    if (const YamlField* s = f.Find("purpose")) (void)r_.GetString(*s, &rb_.purpose);
+    if (const YamlField* s = f.Find("impact")) ParseImpact(*s);
+    if (const YamlField* s = f.Find("checklist"); s && !s->value.IsNull()) ParseChecklist(*s);
+    if (const YamlField* s = f.Find("inputs"); s && !s->value.IsNull()) {
+      if (r_.GetStringList(*s, &rb_.inputs)) {
+        for (const std::string& in : rb_.inputs)
+          if (in.empty()) r_.Error(YamlReader::ValueLoc(*s), "inputs: empty path");
+      }
+    }
+    if (rb_.approval) CheckRules(*rb_.approval);
   }
 
  private:
@@ -159,7 +177,133 @@ class RootParser {
       }
     }
     if (const YamlField* s = f.Find("expires")) (void)r_.GetDuration(*s, &a.expires);
+    if (const YamlField* s = f.Find("team")) ParseTeam(*s, &a);
+    if (const YamlField* s = f.Find("rules"); s && !s->value.IsNull()) ParseRules(*s, &a);
     rb_.approval = std::move(a);
+  }
+
+  /// `team: ./team.yaml`: a file of `role: [member, ...]`, read now so that a missing role or
+  /// a bad name is found at validation.
+  void ParseTeam(const YamlField& field, ApprovalSpec* a) {
+    if (!r_.GetString(field, &a->team_file)) return;
+    const SourceLoc loc = YamlReader::ValueLoc(field);
+    a->team_file = v_.ResolvePath(a->team_file);
+    YAML::Node doc;
+    try {
+      doc = YAML::LoadFile(a->team_file);
+    } catch (const std::exception& e) {
+      r_.Error(loc, "team: cannot read " + a->team_file + ": " + e.what());
+      return;
+    }
+    if (!doc.IsMap()) {
+      r_.Error(loc, "team: " + a->team_file + " must map each role to a list of names " +
+                        "(pm: [paula])");
+      return;
+    }
+    for (const auto& entry : doc) {
+      const std::string role = entry.first.as<std::string>("");
+      std::vector<std::string>& members = a->team[role];
+      if (!entry.second.IsSequence()) {
+        r_.Error(loc, "team: role '" + role + "' in " + a->team_file + " is not a list of names");
+        continue;
+      }
+      for (const auto& m : entry.second) {
+        std::string name = FoldName(m.as<std::string>(""));
+        if (!ValidPersonName(name)) {
+          r_.Error(loc, "team: '" + m.as<std::string>("") + "' (role " + role + " in " +
+                            a->team_file + ") is not a name: use [a-z0-9][a-z0-9._-]*");
+          continue;
+        }
+        members.push_back(std::move(name));
+      }
+    }
+  }
+
+  void ParseRules(const YamlField& field, ApprovalSpec* a) {
+    if (!field.value.IsSequence()) {
+      r_.Error(YamlReader::ValueLoc(field), "rules: expected a list of {role, required, when}");
+      return;
+    }
+    for (const YAML::Node& item : field.value) {
+      const SourceLoc loc = LocOf(item);
+      YamlFields f;
+      if (!r_.ReadMap(item, loc, "approval rule", kRuleKeys, &f)) continue;
+      ApprovalRule rule;
+      rule.loc = loc;
+      if (const YamlField* s = f.Find("role")) {
+        (void)r_.GetString(*s, &rule.role);
+      } else {
+        r_.Error(loc, "approval rule: missing 'role'");
+      }
+      if (const YamlField* s = f.Find("required")) (void)r_.GetInt(*s, 1, 100, &rule.required);
+      if (const YamlField* s = f.Find("when")) {
+        YamlFields w;
+        if (r_.ReadMap(s->value, YamlReader::ValueLoc(*s), "when", kWhenKeys, &w)) {
+          if (const YamlField* e = w.Find("environment")) (void)r_.GetString(*e, &rule.when_environment);
+          if (const YamlField* p = w.Find("param")) (void)r_.GetString(*p, &rule.when_param);
+          if (const YamlField* q = w.Find("equals")) (void)r_.GetString(*q, &rule.when_equals);
+          if (rule.when_param.empty() != !w.Find("equals")) {
+            r_.Error(YamlReader::ValueLoc(*s), "when: 'param' and 'equals' go together");
+          }
+        }
+      }
+      a->rules.push_back(std::move(rule));
+    }
+  }
+
+  /// After the params are known: each rule names a role of the team and a declared param.
+  void CheckRules(const ApprovalSpec& a) {
+    for (const ApprovalRule& rule : a.rules) {
+      if (rule.role.empty()) continue;
+      if (a.team_file.empty()) {
+        r_.Error(rule.loc, "approval rule for role '" + rule.role +
+                               "': roles come from a team file; add `team: ./team.yaml`");
+      } else if (!a.team.empty() && !a.team.count(rule.role)) {
+        r_.Error(rule.loc, "approval rule: role '" + rule.role + "' is not in " + a.team_file);
+      } else if (a.team.count(rule.role) &&
+                 static_cast<int>(a.team.at(rule.role).size()) < rule.required) {
+        r_.Error(rule.loc, "approval rule: " + std::to_string(rule.required) + " approvals of '" +
+                               rule.role + "' required but the role has " +
+                               std::to_string(a.team.at(rule.role).size()) + " members");
+      }
+      if (!rule.when_param.empty()) {
+        bool declared = false;
+        for (const ParamSpec& p : rb_.params) declared = declared || p.name == rule.when_param;
+        if (!declared)
+          r_.Error(rule.loc, "approval rule: 'when' names param '" + rule.when_param +
+                                 "', which the runbook does not declare");
+      }
+    }
+  }
+
+  void ParseImpact(const YamlField& field) {
+    YamlFields f;
+    if (!r_.ReadMap(field.value, YamlReader::ValueLoc(field), "impact", kImpactKeys, &f)) return;
+    ImpactSpec& i = rb_.impact;
+    for (auto [key, out] : {std::pair{"downtime", &i.downtime},
+                            std::pair{"dependencies", &i.dependencies},
+                            std::pair{"data_migration", &i.data_migration}}) {
+      if (const YamlField* s = f.Find(key)) (void)r_.GetString(*s, out);
+    }
+    if (const YamlField* s = f.Find("rollback_time")) {
+      Duration ignored;
+      if (r_.GetDuration(*s, &ignored)) i.rollback_time = s->value.Scalar();
+    }
+  }
+
+  void ParseChecklist(const YamlField& field) {
+    if (!r_.GetStringList(field, &rb_.checklist)) return;
+    std::vector<std::string> seen;
+    for (const std::string& item : rb_.checklist) {
+      if (!ValidChecklistItem(item)) {
+        r_.Error(YamlReader::ValueLoc(field),
+                 "checklist: '" + item + "' is not an item name: use [a-z0-9][a-z0-9._-]* " +
+                     "(it is typed as `--confirm " + item + "`)");
+      }
+      if (std::find(seen.begin(), seen.end(), item) != seen.end())
+        r_.Error(YamlReader::ValueLoc(field), "checklist: '" + item + "' is listed twice");
+      seen.push_back(item);
+    }
   }
 
   void ParseSecrets(const YamlField& field) {

@@ -252,7 +252,20 @@ std::string RunbookJsonSchema() {
                                             "signed.")},
                     {"expires", With(Ref("duration"),
                                      "Approvals older than this no longer "
-                                     "count.")}}),
+                                     "count.")},
+                    {"team", Str("YAML file mapping each role to its members "
+                                 "({pm: [paula]}), relative to the runbook.")},
+                    {"rules",
+                     {{"type", "array"},
+                      {"description", "Role approvals needed when a condition holds."},
+                      {"items",
+                       Object({{"role", Str("A role of the team file.")},
+                               {"required", Int("Approvals of that role needed (default 1).", 1)},
+                               {"when",
+                                Object({{"environment", Str("Applies in this environment.")},
+                                        {"param", Str("Applies when this param...")},
+                                        {"equals", Str("...has this value.")}})}},
+                              {"role"})}}}}),
             "When present, `run` needs an approved plan.")},
       {"params",
        {{"type", "object"},
@@ -301,6 +314,15 @@ std::string RunbookJsonSchema() {
                             "Run after the per-step rollbacks whenever a "
                             "rollback happens.")},
       {"known_issues", StringList("Notes shown in the plan.")},
+      {"purpose", Str("Why the change is made (the change request's first line).")},
+      {"impact",
+       Object({{"downtime", Str("Expected downtime.")},
+               {"rollback_time", With(Ref("duration"), "How long a rollback takes.")},
+               {"dependencies", Str("What else the change touches.")},
+               {"data_migration", Str("Data the change migrates.")}})},
+      {"checklist", StringList("Manual items confirmed at `run` with --confirm ITEM.")},
+      {"inputs", StringList("Files the run uses (paths or globs relative to the runbook), "
+                            "bound into the plan hash.")},
   };
   Json schema = {
       {"$schema", "http://json-schema.org/draft-07/schema#"},
