@@ -24,13 +24,73 @@ Result<std::unique_ptr<Runbook>> LoadPlanRunbook(const PlanRecord& plan) {
   return std::move(loaded.runbook);
 }
 
+Result<std::string> PersonName(std::string_view typed) {
+  std::string name = FoldName(typed);
+  if (!ValidPersonName(name))
+    return Status::Invalid("'" + std::string(typed) +
+                           "' is not a name: use letters, digits, '.', '_' and '-', starting "
+                           "with a letter or digit (names are compared in lower case)");
+  return name;
+}
+
+std::string RuleTally::Describe() const {
+  std::string out = rule.Describe() + ": " + std::to_string(met_by.size()) + " of " +
+                    std::to_string(rule.required);
+  if (!met_by.empty()) {
+    out += " (";
+    for (size_t i = 0; i < met_by.size(); ++i) out += (i ? ", " : "") + met_by[i];
+    out += ")";
+  }
+  if (!applies) return out + ", does not apply";
+  if (met()) return out + ", met";
+  if (can_approve.empty()) return out + ", and no member of " + rule.role + " is left to approve";
+  std::string who;
+  for (size_t i = 0; i < can_approve.size(); ++i) who += (i ? " or " : "") + can_approve[i];
+  return out + ", " + who + " can approve";
+}
+
+namespace {
+
+bool RuleApplies(const ApprovalRule& rule, std::string_view environment, const PlanRecord& plan) {
+  if (!rule.when_environment.empty() && rule.when_environment != environment) return false;
+  if (!rule.when_param.empty()) {
+    if (!plan.params.is_object() || !plan.params.contains(rule.when_param)) return false;
+    const nlohmann::json& v = plan.params[rule.when_param];
+    const std::string value = v.is_string() ? v.get<std::string>() : v.dump();
+    if (value != rule.when_equals) return false;
+  }
+  return true;
+}
+
+RuleTally TallyRule(const ApprovalRule& rule, const ApprovalSpec& policy,
+                    std::string_view environment, const PlanRecord& plan,
+                    const std::vector<std::string>& counted) {
+  RuleTally r;
+  r.rule = rule;
+  r.applies = RuleApplies(rule, environment, plan);
+  auto members = policy.team.find(rule.role);
+  if (members == policy.team.end()) return r;
+  const std::string requester = FoldName(plan.requested_by);
+  for (const std::string& m : members->second) {
+    if (std::find(counted.begin(), counted.end(), m) != counted.end()) {
+      r.met_by.push_back(m);
+    } else if (m != requester) {
+      r.can_approve.push_back(m);
+    }
+  }
+  return r;
+}
+
+}  // namespace
+
 std::string ApproverProblem(const PlanRecord& plan, const ApprovalSpec* policy,
-                            const std::string& name) {
-  if (name == plan.requested_by)
+                            const std::string& typed) {
+  const std::string name = FoldName(typed);
+  if (name == FoldName(plan.requested_by))
     return name + " requested plan " + plan.plan_id + " and cannot approve it";
   if (policy && !policy->approvers.empty() &&
-      std::find(policy->approvers.begin(), policy->approvers.end(), name) ==
-          policy->approvers.end()) {
+      std::none_of(policy->approvers.begin(), policy->approvers.end(),
+                   [&](const std::string& a) { return FoldName(a) == name; })) {
     std::string list;
     for (const std::string& a : policy->approvers) list += (list.empty() ? "" : ", ") + a;
     return name + " is not on the approvers list of runbook '" + plan.runbook + "' (" + list + ")";
@@ -39,8 +99,8 @@ std::string ApproverProblem(const PlanRecord& plan, const ApprovalSpec* policy,
 }
 
 ApprovalTally TallyApprovals(const PlanRecord& plan, const std::vector<ApprovalRecord>& decisions,
-                             const ApprovalSpec* policy, std::chrono::system_clock::time_point now,
-                             Signer* verifier) {
+                             const ApprovalSpec* policy, std::string_view environment,
+                             std::chrono::system_clock::time_point now, Signer* verifier) {
   ApprovalTally tally;
   tally.required = policy ? policy->required : 0;
   std::map<std::string, std::string> why_not;  // approver -> why their last approval fails
@@ -50,7 +110,8 @@ ApprovalTally TallyApprovals(const PlanRecord& plan, const std::vector<ApprovalR
       continue;
     }
     if (d.decision != "approve") continue;
-    if (std::find(tally.counted.begin(), tally.counted.end(), d.approver) != tally.counted.end())
+    const std::string who = FoldName(d.approver);
+    if (std::find(tally.counted.begin(), tally.counted.end(), who) != tally.counted.end())
       continue;
     std::string problem = ApproverProblem(plan, policy, d.approver);
     if (problem.empty() && policy && policy->expires.count() > 0) {
@@ -72,13 +133,17 @@ ApprovalTally TallyApprovals(const PlanRecord& plan, const std::vector<ApprovalR
       }
     }
     if (problem.empty()) {
-      tally.counted.push_back(d.approver);
-      why_not.erase(d.approver);
+      tally.counted.push_back(who);
+      why_not.erase(who);
     } else {
-      why_not[d.approver] = problem;
+      why_not[who] = problem;
     }
   }
   for (const auto& [name, problem] : why_not) tally.not_counted.push_back(problem);
+  if (policy) {
+    for (const ApprovalRule& rule : policy->rules)
+      tally.rules.push_back(TallyRule(rule, *policy, environment, plan, tally.counted));
+  }
   return tally;
 }
 

@@ -23,10 +23,24 @@ class Signer;
 /// loader's diagnostics.
 Result<std::unique_ptr<Runbook>> LoadPlanRunbook(const PlanRecord& plan);
 
+/// How one role rule stands on a plan.
+struct RuleTally {
+  ApprovalRule rule;
+  bool applies = false;              // its `when` holds for this plan
+  std::vector<std::string> met_by;   // counted approvers of the role
+  std::vector<std::string> can_approve;  // members who have not approved (not the requester)
+
+  bool met() const { return !applies || static_cast<int>(met_by.size()) >= rule.required; }
+  /// "pm when environment is production: 0 of 1 (paula can approve)".
+  std::string Describe() const;
+};
+
 /// The verdict on one plan.
 struct ApprovalTally {
   /// Approvals needed: the policy's `required`; 0 when the runbook has no approval block.
   int required = 0;
+  /// Every rule of the policy, applying or not, in the policy's order.
+  std::vector<RuleTally> rules;
   /// Distinct approvers whose approval counts, in the order they first approved.
   std::vector<std::string> counted;
   /// Approvals that do not count, one line each: "mallory: not on the approvers list".
@@ -34,8 +48,17 @@ struct ApprovalTally {
   /// The latest rejection, when there is one.
   std::optional<ApprovalRecord> rejection;
 
-  bool approved() const { return !rejection && static_cast<int>(counted.size()) >= required; }
+  bool approved() const {
+    if (rejection || static_cast<int>(counted.size()) < required) return false;
+    for (const RuleTally& r : rules)
+      if (!r.met()) return false;
+    return true;
+  }
 };
+
+/// A name given with --as (requester, approver): folded (FoldName) and checked; an invalid
+/// name is StatusKind::kInvalid saying what a name may be.
+Result<std::string> PersonName(std::string_view typed);
 
 /// Applies `policy` (null: the runbook has no approval block) to `decisions`, oldest first:
 /// an approval counts when its approver is not the requester, is on `approvers` (when that
@@ -43,9 +66,12 @@ struct ApprovalTally {
 /// that verifies against `allowed_signers` (when set; checked by `verifier` only when
 /// `verifier` is given, otherwise any signature is trusted as verified when it was stored).
 /// Each approver counts once.
+/// Names are compared folded, so "Bob" and "bob " recorded by an older version count once.
+/// Each rule of the policy whose `when` holds for `environment` and the plan's params must be
+/// met by approvers of its role, besides `required` overall.
 ApprovalTally TallyApprovals(const PlanRecord& plan, const std::vector<ApprovalRecord>& decisions,
-                             const ApprovalSpec* policy, std::chrono::system_clock::time_point now,
-                             Signer* verifier);
+                             const ApprovalSpec* policy, std::string_view environment,
+                             std::chrono::system_clock::time_point now, Signer* verifier);
 
 /// Why `name` may not approve `plan` under `policy` ("" when they may): the requester, or
 /// not on the approvers list.

@@ -79,9 +79,29 @@ nlohmann::json ChangeRequestContext(const nlohmann::json& plan) {
       if (name.is_string()) from += (from.empty() ? "" : " ") + name.get<std::string>();
     a["approvers_text"] = from;
     if (!a.contains("signed")) a["signed"] = false;
+    nlohmann::json rules = nlohmann::json::array();
+    for (const auto& r : List(a, "rules")) {
+      std::string members;
+      for (const auto& m : List(r, "members"))
+        if (m.is_string()) members += (members.empty() ? "" : ", ") + m.get<std::string>();
+      rules.push_back({{"role", Str(r, "role")},
+                       {"required", r.is_object() ? r.value("required", 1) : 1},
+                       {"when", Str(r, "when")},
+                       {"members_text", members}});
+    }
+    a["rules"] = rules;
     c["approval"] = a;
   }
-  for (const char* key : {"params", "secrets", "irreversible", "warnings", "known_issues"}) {
+  c["purpose"] = Str(plan, "purpose");
+  c["impact"] = nullptr;
+  if (plan.is_object() && plan.contains("impact") && plan["impact"].is_object()) {
+    nlohmann::json impact;
+    for (const char* key : {"downtime", "rollback_time", "dependencies", "data_migration"})
+      impact[key] = Str(plan["impact"], key);
+    c["impact"] = impact;
+  }
+  for (const char* key :
+       {"params", "secrets", "irreversible", "warnings", "known_issues", "checklist"}) {
     c[key] = List(plan, key);
     c[std::string("has_") + key] = !c[key].empty();
   }

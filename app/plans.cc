@@ -67,6 +67,20 @@ nlohmann::ordered_json PlanViewJson(const PlanView& v) {
   j["approvals"] = v.tally.counted.size();
   j["approved_by"] = v.tally.counted;
   j["not_counted"] = v.tally.not_counted;
+  nlohmann::ordered_json rules = nlohmann::ordered_json::array();
+  for (const RuleTally& r : v.tally.rules) {
+    nlohmann::ordered_json rj = nlohmann::ordered_json::object();
+    rj["role"] = r.rule.role;
+    rj["required"] = r.rule.required;
+    rj["when"] = r.rule.Describe();
+    rj["applies"] = r.applies;
+    rj["met"] = r.met();
+    rj["approved_by"] = r.met_by;
+    rj["can_approve"] = r.can_approve;
+    rj["summary"] = r.Describe();
+    rules.push_back(std::move(rj));
+  }
+  j["rules"] = std::move(rules);
   j["signed"] = v.policy() && !v.policy()->allowed_signers.empty();
   nlohmann::ordered_json decisions = nlohmann::ordered_json::array();
   for (const ApprovalRecord& d : v.decisions) {
@@ -117,19 +131,32 @@ std::string ApprovalCountText(const ApprovalTally& tally) {
 
 std::string StillNeeded(const PlanRecord& plan, const ApprovalSpec* policy,
                         const ApprovalTally& tally) {
+  std::vector<std::string> rules;
+  for (const RuleTally& r : tally.rules) {
+    if (r.met()) continue;
+    const int short_by = r.rule.required - static_cast<int>(r.met_by.size());
+    rules.push_back(std::to_string(short_by) + " of role " + r.rule.role + " (" +
+                    (r.can_approve.empty() ? std::string("nobody is left to approve")
+                                           : JoinWords(r.can_approve, " or ")) +
+                    ")");
+  }
   const int missing = tally.required - static_cast<int>(tally.counted.size());
+  if (missing <= 0) return JoinWords(rules, " and ");
   std::string out = std::to_string(missing) + " more approval" + (missing == 1 ? "" : "s");
+
   if (policy && !policy->approvers.empty()) {
     std::vector<std::string> candidates;
     for (const std::string& a : policy->approvers)
-      if (a != plan.requested_by &&
-          std::find(tally.counted.begin(), tally.counted.end(), a) == tally.counted.end())
+      if (FoldName(a) != FoldName(plan.requested_by) &&
+          std::find(tally.counted.begin(), tally.counted.end(), FoldName(a)) ==
+              tally.counted.end())
         candidates.push_back(a);
     out += " from " + (candidates.empty() ? std::string("(no approver is left on the list)")
                                           : JoinWords(candidates, " or "));
   } else {
     out += " from anyone but " + plan.requested_by;
   }
+  if (!rules.empty()) out += "; among them " + JoinWords(rules, " and ");
   return out;
 }
 
@@ -148,14 +175,18 @@ Result<PlanView> PlanService::View(const PlanRecord& plan, bool verify_signature
   } else {
     v.load_error = runbook.message();
   }
-  v.tally = TallyApprovals(plan, v.decisions, v.policy(), env_.Now(),
+  v.tally = TallyApprovals(plan, v.decisions, v.policy(),
+                           v.runbook ? std::string_view(v.runbook->environment) : "", env_.Now(),
                            verify_signatures ? &signer_ : nullptr);
   return v;
 }
 
 Result<PlanService::MadePlan> PlanService::Make(const Runbook& runbook,
                                                 const std::map<std::string, std::string>& params,
-                                                const std::string& requested_by) {
+                                                const std::string& typed_requester) {
+  auto requester = PersonName(typed_requester);
+  if (!requester.ok()) return requester.status().WithContext("the requester (--as)");
+  const std::string& requested_by = *requester;
   const StateMachine machine = StateMachine::Compile(runbook);
   MadePlan made;
   made.document = BuildPlan(runbook, machine, params, DescribeKubeTarget);
@@ -208,8 +239,10 @@ Result<PlanService::PlanDetails> PlanService::Show(const std::string& plan_id) {
 }
 
 Result<PlanService::ApproveOutcome> PlanService::Approve(const ApproveRequest& request) {
-  const std::string& as = request.approver;
-  if (as.empty()) return Status::Invalid("--as needs the approver's name");
+  if (request.approver.empty()) return Status::Invalid("--as needs the approver's name");
+  auto approver = PersonName(request.approver);
+  if (!approver.ok()) return approver.status().WithContext("the approver (--as)");
+  const std::string& as = *approver;
   auto plan = db_.plans().GetPlan(request.plan_id);
   if (plan.status().IsNotFound())
     return Status::Refused(plan.message() + " (see `runbook plans` for the recorded plans)");
@@ -230,7 +263,7 @@ Result<PlanService::ApproveOutcome> PlanService::Approve(const ApproveRequest& r
   }
   const ApprovalSpec* policy = view->policy();
   if (std::string problem = ApproverProblem(*plan, policy, as); !problem.empty())
-    return Status::Refused(problem + (as == plan->requested_by
+    return Status::Refused(problem + (as == FoldName(plan->requested_by)
                                           ? "; another approver must"
                                           : "; ask one of them to approve it"));
   ApproveOutcome outcome;
@@ -287,10 +320,13 @@ Result<PlanService::ApproveOutcome> PlanService::Approve(const ApproveRequest& r
   return outcome;
 }
 
-Result<PlanRecord> PlanService::Reject(const std::string& plan_id, const std::string& name,
+Result<PlanRecord> PlanService::Reject(const std::string& plan_id, const std::string& typed_name,
                                        const std::string& comment) {
-  if (name.empty() || comment.empty())
+  if (typed_name.empty() || comment.empty())
     return Status::Invalid("reject needs --as NAME and --comment saying why");
+  auto folded = PersonName(typed_name);
+  if (!folded.ok()) return folded.status().WithContext("the name (--as)");
+  const std::string& name = *folded;
   auto plan = db_.plans().GetPlan(plan_id);
   if (plan.status().IsNotFound())
     return Status::Refused(plan.message() + " (see `runbook plans` for the recorded plans)");
@@ -301,7 +337,7 @@ Result<PlanRecord> PlanService::Reject(const std::string& plan_id, const std::st
   auto runbook = LoadPlanRunbook(*plan);
   const ApprovalSpec* policy =
       runbook.ok() && (*runbook)->approval ? &*(*runbook)->approval : nullptr;
-  if (name != plan->requested_by) {
+  if (name != FoldName(plan->requested_by)) {
     if (std::string problem = ApproverProblem(*plan, policy, name); !problem.empty())
       return Status::Refused(problem + "; only an approver or the requester (" +
                              plan->requested_by + ") can reject it");
@@ -388,12 +424,15 @@ Result<std::string> PlanService::CheckApproved(const Runbook& runbook,
     return "plan " + plan_id + " matches this runbook and these params; runbook '" +
            runbook.name + "' needs no approval";
   const ApprovalTally tally =
-      TallyApprovals(*plan, view->decisions, policy, env_.Now(), &signer_);
+      TallyApprovals(*plan, view->decisions, policy, runbook.environment, env_.Now(), &signer_);
   if (tally.approved())
     return "plan " + plan_id + " approved by " + JoinWords(tally.counted) + " (" +
            ApprovalCountText(tally) + "); " + operator_name + " runs it";
-  std::string why = "plan " + plan_id + " has " + ApprovalCountText(tally) +
-                    " that count; it needs " + StillNeeded(*plan, policy, tally);
+  std::string why = "plan " + plan_id + " has " + ApprovalCountText(tally) + " that count";
+  if (static_cast<int>(tally.counted.size()) < tally.required)
+    why += "; it needs " + StillNeeded(*plan, policy, tally);
+  for (const RuleTally& rule : tally.rules)
+    if (!rule.met()) why += "\n  rule not met: " + rule.Describe();
   for (const std::string& line : tally.not_counted) why += "\n  does not count: " + line;
   why += "\nnext: each approver runs `runbook approve " + plan_id + " --as NAME" +
          (policy->allowed_signers.empty() ? "" : " --key SSH_KEY") + "`";

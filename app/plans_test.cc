@@ -151,6 +151,73 @@ TEST_F(PlanServiceTest, ASecretParamIsMaskedButStillBindsThePlan) {
   EXPECT_EQ(gate.message().find("another-secret"), std::string::npos) << gate.message();
 }
 
+TEST_F(PlanServiceTest, NamesAreFoldedAndChecked) {
+  PlanRecord plan = MakePlan(kRunbook, {}, " Dave\t");
+  EXPECT_EQ(plan.requested_by, "dave");
+  for (const char* self : {"dave", "DAVE", " dave "}) {
+    Status s = Approve(plan.plan_id, self);
+    EXPECT_EQ(s.kind(), StatusKind::kRefused) << self << ": " << s.message();
+  }
+  for (const char* bad : {"bob;rm", "-bob", "bo b", "", "bob/x"}) {
+    Status s = Approve(plan.plan_id, bad);
+    EXPECT_EQ(s.kind(), StatusKind::kInvalid) << bad << ": " << s.message();
+  }
+  ASSERT_TRUE(Approve(plan.plan_id, "Bob").ok());
+  ASSERT_TRUE(Approve(plan.plan_id, "bob ").ok());
+  auto gate = service_->CheckApproved(*loaded_.runbook, loaded_.params, plan.plan_id, "dave");
+  ASSERT_FALSE(gate.ok());
+  EXPECT_NE(gate.message().find("1 of 2"), std::string::npos) << gate.message();
+  ASSERT_TRUE(Approve(plan.plan_id, "ALICE").ok());
+  EXPECT_TRUE(service_->CheckApproved(*loaded_.runbook, loaded_.params, plan.plan_id, "dave").ok());
+  auto made = service_->Make(*loaded_.runbook, loaded_.params, "not a name");
+  EXPECT_EQ(made.status().kind(), StatusKind::kInvalid);
+}
+
+TEST_F(PlanServiceTest, RoleRulesApplyByEnvironmentAndParam) {
+  WriteTextFile(dir_ / "team.yaml", "pm: [Paula]\nbackend-lead: [bo, bea]\n");
+  const std::string text = R"(runbook: roles
+environment: production
+params:
+  api_change: {default: "no"}
+approval:
+  team: ./team.yaml
+  required: 1
+  rules:
+    - {role: pm, required: 1, when: {environment: production}}
+    - {role: backend-lead, when: {param: api_change, equals: "yes"}}
+    - {role: backend-lead, required: 2, when: {environment: staging}}
+steps:
+  - id: one
+    shell: "true"
+)";
+  PlanRecord plan = MakePlan(text, {"api_change=yes"});
+  ASSERT_TRUE(Approve(plan.plan_id, "bo").ok());
+  auto gate = service_->CheckApproved(*loaded_.runbook, loaded_.params, plan.plan_id, "dave");
+  ASSERT_FALSE(gate.ok());
+  EXPECT_EQ(gate.status().kind(), StatusKind::kRefused);
+  EXPECT_NE(gate.message().find("pm when environment is production: 0 of 1, paula can approve"),
+            std::string::npos)
+      << gate.message();
+  EXPECT_EQ(gate.message().find("backend-lead when api_change"), std::string::npos)
+      << "a met rule is not listed as unmet: " << gate.message();
+  ASSERT_TRUE(Approve(plan.plan_id, "paula").ok());
+  EXPECT_TRUE(service_->CheckApproved(*loaded_.runbook, loaded_.params, plan.plan_id, "dave").ok());
+
+  auto view = service_->Show(plan.plan_id);
+  ASSERT_TRUE(view.ok()) << view.message();
+  const auto& rules = view->view.tally.rules;
+  ASSERT_EQ(rules.size(), 3u);
+  EXPECT_TRUE(rules[0].applies && rules[0].met());
+  EXPECT_TRUE(rules[1].applies && rules[1].met());
+  EXPECT_FALSE(rules[2].applies);
+  EXPECT_EQ(rules[1].can_approve, std::vector<std::string>{"bea"});
+
+  // With api_change=no the backend-lead rule does not apply: the pm alone is enough.
+  PlanRecord other = MakePlan(text, {"api_change=no"});
+  ASSERT_TRUE(Approve(other.plan_id, "PAULA").ok());
+  EXPECT_TRUE(service_->CheckApproved(*loaded_.runbook, loaded_.params, other.plan_id, "dave").ok());
+}
+
 TEST_F(PlanServiceTest, ARejectionBlocksThePlan) {
   PlanRecord plan = MakePlan(kRunbook);
   ASSERT_TRUE(Approve(plan.plan_id, "alice").ok());

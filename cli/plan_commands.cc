@@ -120,6 +120,8 @@ int PlansShow(const GlobalOptions& global, const std::string& plan_id, bool json
                 d.signature.empty() ? "" : " (signed)",
                 d.comment.empty() ? "" : (": " + d.comment).c_str());
   }
+  for (const RuleTally& rule : view.tally.rules)
+    std::printf("  rule %s\n", rule.Describe().c_str());
   for (const std::string& why : view.tally.not_counted)
     std::printf("  does not count: %s\n", why.c_str());
   if (!view.load_error.empty()) std::printf("  %s\n", view.load_error.c_str());

@@ -414,6 +414,68 @@ TEST(LoaderErrors, ParamsAndSecrets) {
   EXPECT_THAT(OnlyError("runbook: demo\nsecrets: {t: {}}\nsteps: []\n"), HasSubstr("not neither"));
 }
 
+TEST(LoaderErrors, ChangeRequestAndRoles) {
+  EXPECT_THAT(OnlyError("runbook: demo\nchecklist: [ok, Not OK]\nsteps: []\n"),
+              HasSubstr("'Not OK' is not an item name"));
+  EXPECT_THAT(OnlyError("runbook: demo\nchecklist: [a, a]\nsteps: []\n"), HasSubstr("listed twice"));
+  EXPECT_THAT(OnlyError("runbook: demo\nimpact: {rollback_time: soon}\nsteps: []\n"),
+              HasSubstr("soon"));
+  EXPECT_THAT(OnlyError("runbook: demo\nimpact: {downtim: x}\nsteps: []\n"),
+              HasSubstr("unknown key 'downtim'"));
+  EXPECT_THAT(OnlyError("runbook: demo\napproval: {rules: [{role: pm}]}\nsteps: []\n"),
+              HasSubstr("roles come from a team file"));
+  EXPECT_THAT(OnlyError("runbook: demo\napproval: {team: ./none.yaml}\nsteps: []\n"),
+              HasSubstr("team: cannot read /srv/rb/none.yaml"));
+
+  TempDir dir;
+  dir.Write("team.yaml", "pm: [Paula, \" bo \"]\nqa: \"x\"\n");
+  const std::string rb = dir.Write("rb.yaml", R"(runbook: demo
+params: {api: {default: "no"}}
+approval:
+  team: ./team.yaml
+  rules:
+    - {role: pm, required: 3}
+    - {role: sre}
+    - {role: pm, when: {param: nope, equals: "1"}}
+    - {role: pm, when: {param: api}}
+steps: []
+)");
+  std::vector<std::string> errors;
+  for (const Diagnostic& d : LoadRunbookFile(rb).diagnostics) errors.push_back(d.ToString());
+  EXPECT_THAT(errors, ElementsAre(HasSubstr("role 'qa'"),
+                                  HasSubstr("3 approvals of 'pm' required but the role has 2"),
+                                  HasSubstr("role 'sre' is not in"), HasSubstr("does not declare"),
+                                  HasSubstr("'param' and 'equals' go together")));
+}
+
+TEST(Loader, ChangeRequestFields) {
+  TempDir dir;
+  dir.Write("team.yaml", "pm: [Paula, \" bo \"]\n");
+  const std::string rb = dir.Write("rb.yaml", R"(runbook: demo
+purpose: Move billing (T-1)
+impact: {downtime: none, rollback_time: 5m, dependencies: db, data_migration: adds a column}
+checklist: [backup-verified, oncall-paged]
+inputs: ["config/*.conf"]
+approval:
+  team: ./team.yaml
+  rules:
+    - {role: pm, when: {environment: production}}
+steps: []
+)");
+  LoadResult r = LoadRunbookFile(rb);
+  ASSERT_TRUE(r.ok());
+  const Runbook& b = *r.runbook;
+  EXPECT_EQ(b.purpose, "Move billing (T-1)");
+  EXPECT_EQ(b.impact.rollback_time, "5m");
+  EXPECT_EQ(b.impact.data_migration, "adds a column");
+  EXPECT_THAT(b.checklist, ElementsAre("backup-verified", "oncall-paged"));
+  EXPECT_THAT(b.inputs, ElementsAre("config/*.conf"));
+  ASSERT_TRUE(b.approval);
+  EXPECT_THAT(b.approval->team.at("pm"), ElementsAre("paula", "bo"));
+  ASSERT_EQ(b.approval->rules.size(), 1u);
+  EXPECT_EQ(b.approval->rules[0].Describe(), "pm when environment is production");
+}
+
 // ------------------------------------------------------------------ the model it builds
 
 TEST(Loader, FullRunbook) {

@@ -218,11 +218,32 @@ nlohmann::json BuildPlan(const Runbook& rb, const StateMachine& machine,
     plan["steps"].push_back(j);
   }
   plan["known_issues"] = rb.known_issues;
+  plan["purpose"] = rb.purpose;
+  plan["checklist"] = rb.checklist;
+  if (!rb.impact.empty()) {
+    plan["impact"] = {{"downtime", rb.impact.downtime},
+                      {"rollback_time", rb.impact.rollback_time},
+                      {"dependencies", rb.impact.dependencies},
+                      {"data_migration", rb.impact.data_migration}};
+  }
   if (rb.approval) {
+    nlohmann::json rules = nlohmann::json::array();
+    for (const ApprovalRule& r : rb.approval->rules) {
+      auto members = rb.approval->team.find(r.role);
+      std::string when = r.Describe();
+      when = when.size() > r.role.size() ? when.substr(r.role.size() + 6) : "";  // " when "
+      rules.push_back({{"role", r.role},
+                       {"required", r.required},
+                       {"when", when},
+                       {"members", members != rb.approval->team.end()
+                                       ? members->second
+                                       : std::vector<std::string>{}}});
+    }
     plan["approval"] = {{"required", rb.approval->required},
                         {"approvers", rb.approval->approvers},
                         {"signed", !rb.approval->allowed_signers.empty()},
-                        {"expires_ms", rb.approval->expires.count()}};
+                        {"expires_ms", rb.approval->expires.count()},
+                        {"rules", rules}};
   }
   plan["warnings"] = warnings;
   plan["states"] = machine.states().size();
