@@ -3,6 +3,7 @@
 #include <openssl/rand.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 
@@ -76,6 +77,41 @@ Status PreparedRun::Unlock() {
   return s.WithContext("could not release lock '" + runbook_->lock + "'");
 }
 
+std::vector<std::string> UnconfirmedItems(const Runbook& runbook,
+                                          const std::vector<std::string>& confirmed) {
+  std::vector<std::string> missing;
+  for (const std::string& item : runbook.checklist)
+    if (std::find(confirmed.begin(), confirmed.end(), item) == confirmed.end())
+      missing.push_back(item);
+  return missing;
+}
+
+namespace {
+
+/// Every checklist item must be confirmed before anything runs (SPEC §5, "The change request
+/// is the runbook template"); a dry run changes nothing and needs none.
+Status CheckChecklist(const Runbook& rb, const std::vector<std::string>& confirmed,
+                      bool dry_run) {
+  for (const std::string& item : confirmed) {
+    if (std::find(rb.checklist.begin(), rb.checklist.end(), item) == rb.checklist.end())
+      return Status::Invalid("--confirm " + item + ": runbook '" + rb.name +
+                             "' has no such checklist item" +
+                             (rb.checklist.empty() ? " (it has no checklist)" : ""));
+  }
+  const std::vector<std::string> missing = UnconfirmedItems(rb, confirmed);
+  if (missing.empty() || dry_run) return Status::Ok();
+  std::string list, flags;
+  for (const std::string& item : missing) {
+    list += (list.empty() ? "" : ", ") + item;
+    flags += " --confirm " + item;
+  }
+  return Status::Refused("the checklist of runbook '" + rb.name + "' is not confirmed: " + list +
+                         "; do each item, then run again with" + flags +
+                         " (or on a terminal, to be asked)");
+}
+
+}  // namespace
+
 RunService::RunService(AuditDatabase& db, Signer& signer, const Environment& env)
     : db_(db), signer_(signer), env_(env) {}
 
@@ -91,6 +127,10 @@ RunStart RunService::Prepare(RunRequest request) {
     start.status = Status::Refused(
         "runbook '" + rb.name + "' needs an approved plan: run `runbook plan " + request.file +
         " -p ...`, have it approved, then `runbook run " + request.file + " --plan PLAN_ID`");
+    return start;
+  }
+  if (Status s = CheckChecklist(rb, request.confirmed, request.dry_run); !s.ok()) {
+    start.status = s;
     return start;
   }
   if (!request.plan_id.empty()) {
@@ -114,6 +154,7 @@ RunStart RunService::Prepare(RunRequest request) {
   options.pid = static_cast<int>(getpid());
   options.plan_id = request.plan_id;
   options.lock_key = rb.lock;
+  options.confirmed = request.confirmed;
   bool locked = false;
   if (!request.dry_run) {
     auto lock = db_.locks().TryLock(rb.lock, options.run_id, options.pid, options.host);

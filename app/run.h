@@ -26,7 +26,13 @@ struct RunRequest {
   std::string plan_id;                  // the approved plan to run, or ""
   std::string operator_name;
   bool dry_run = false;
+  /// Checklist items the operator confirmed (--confirm ITEM, or asked on a terminal).
+  std::vector<std::string> confirmed;
 };
+
+/// The runbook's checklist items not in `confirmed`, in the runbook's order.
+std::vector<std::string> UnconfirmedItems(const Runbook& runbook,
+                                          const std::vector<std::string>& confirmed);
 
 /// A run that passed every check and holds its lock (unless a dry run). Releases the lock
 /// when destroyed without having run.

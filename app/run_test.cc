@@ -110,6 +110,42 @@ TEST_F(RunServiceTest, AMissingSecretIsInvalidInput) {
   EXPECT_EQ(start.status.kind(), StatusKind::kInvalid);
 }
 
+TEST_F(RunServiceTest, TheChecklistMustBeConfirmedAndIsRecorded) {
+  const std::string text = Runbook("true") + "checklist: [backup-verified, oncall-paged]\n";
+  RunRequest none = Request(text);
+  RunStart start = service_->Prepare(std::move(none));
+  EXPECT_EQ(start.status.kind(), StatusKind::kRefused);
+  EXPECT_NE(start.status.message().find("backup-verified, oncall-paged"), std::string::npos)
+      << start.status.message();
+
+  RunRequest one = Request(text);
+  one.confirmed = {"oncall-paged"};
+  start = service_->Prepare(std::move(one));
+  EXPECT_EQ(start.status.kind(), StatusKind::kRefused);
+  EXPECT_NE(start.status.message().find("--confirm backup-verified"), std::string::npos);
+  EXPECT_EQ(start.status.message().find("--confirm oncall-paged"), std::string::npos);
+
+  RunRequest unknown = Request(text);
+  unknown.confirmed = {"backup-verified", "oncall-paged", "coffee"};
+  EXPECT_EQ(service_->Prepare(std::move(unknown)).status.kind(), StatusKind::kInvalid);
+
+  EXPECT_TRUE(service_->Prepare(Request(text, /*dry_run=*/true)).status.ok());
+
+  RunRequest both = Request(text);
+  both.confirmed = {"backup-verified", "oncall-paged"};
+  start = service_->Prepare(std::move(both));
+  ASSERT_TRUE(start.status.ok()) << start.status.message();
+  const std::string run_id = start.run->run_id();
+  RunResult result = service_->Execute(*start.run, reporter_, {});
+  EXPECT_EQ(result.summary.exit_code, 0);
+  auto events = store_->events().Events(run_id);
+  ASSERT_TRUE(events.ok());
+  const nlohmann::json& detail = events->front().detail;
+  ASSERT_TRUE(detail.contains("checklist")) << detail.dump();
+  EXPECT_EQ(detail["checklist"][0]["item"], "backup-verified");
+  EXPECT_EQ(detail["checklist"][1]["confirmed_by"], "tester");
+}
+
 TEST(RunIdTest, RunIdsAreTimeStampedAndDistinct) {
   const auto now = std::chrono::system_clock::from_time_t(1700000000);
   const std::string a = NewRunId(now), b = NewRunId(now);

@@ -37,6 +37,7 @@ struct RunCommandOptions {
   std::vector<std::string> params;
   std::string plan_id;
   std::string as;
+  std::vector<std::string> confirm;
   bool dry_run = false;
   bool json = false;
 };

@@ -61,6 +61,17 @@ class SignalScope {
   SignalScope& operator=(const SignalScope&) = delete;
 };
 
+/// On a terminal: asks for each checklist item not confirmed with --confirm.
+void AskChecklist(const Runbook& rb, const std::string& who, std::vector<std::string>* confirmed) {
+  for (const std::string& item : UnconfirmedItems(rb, *confirmed)) {
+    std::fprintf(stderr, "checklist: is '%s' done? %s confirms [y/N] ", item.c_str(), who.c_str());
+    std::fflush(stderr);
+    char answer[16] = {};
+    if (std::fgets(answer, sizeof answer, stdin) == nullptr) break;
+    if (answer[0] == 'y' || answer[0] == 'Y') confirmed->push_back(item);
+  }
+}
+
 }  // namespace
 
 int Run(const GlobalOptions& global, const RunCommandOptions& options) {
@@ -79,6 +90,9 @@ int Run(const GlobalOptions& global, const RunCommandOptions& options) {
   request.plan_id = options.plan_id;
   request.operator_name = OperatorName(options.as, SystemEnv());
   request.dry_run = options.dry_run;
+  request.confirmed = options.confirm;
+  if (!options.dry_run && ::isatty(STDIN_FILENO) && ::isatty(STDERR_FILENO))
+    AskChecklist(*request.runbook, request.operator_name, &request.confirmed);
   RunStart start = service.Prepare(std::move(request));
   if (!start.status.ok()) return Fail(start.status);
   for (const std::string& note : start.notes) std::fprintf(stderr, "%s\n", note.c_str());
@@ -135,6 +149,9 @@ void AddRunCommands(CLI::App& app, GlobalOptions& global, RunCommandArgs& args, 
   run_cmd->add_option("-p,--param", run.params, "a param as NAME=VALUE (repeatable)");
   run_cmd->add_option("--plan", run.plan_id, "the approved plan to run");
   run_cmd->add_option("--as", run.as, "operator name recorded in the audit log");
+  run_cmd->add_option("--confirm", run.confirm,
+                      "a checklist item that is done (repeatable); on a terminal, the "
+                      "unconfirmed ones are asked for");
   run_cmd->add_flag("--dry-run", run.dry_run,
                     "run prechecks and server-side dry runs, render every command, change nothing");
   run_cmd->add_flag("--json", run.json, "print a JSON summary on stdout at the end");

@@ -103,6 +103,8 @@ struct RunStartedDetail {
   nlohmann::json params = nlohmann::json::object();  // redacted
   std::string plan_id;
   std::string lock;
+  /// The runbook's checklist items, each as confirmed (key "checklist": [{item, confirmed_by}]).
+  std::vector<std::pair<std::string, std::string>> checklist;
   bool operator==(const RunStartedDetail&) const = default;
 };
 

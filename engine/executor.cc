@@ -212,14 +212,17 @@ RunSummary Executor::Run(const RunOptions& options) {
     return summary;
   }
   reporter_.RunStarted(runbook_, options_.run_id, options_.dry_run);
-  const RunStartedDetail started_detail{.runbook = runbook_.name,
+  RunStartedDetail started_detail{.runbook = runbook_.name,
                                         .operator_name = options_.operator_name,
                                         .host = options_.host,
                                         .pid = options_.pid,
                                         .dry_run = options_.dry_run,
                                         .params = record.params,
                                         .plan_id = options_.plan_id,
-                                        .lock = options_.lock_key};
+                                        .lock = options_.lock_key,
+                                        .checklist = {}};
+  for (const std::string& item : options_.confirmed)
+    started_detail.checklist.emplace_back(item, options_.operator_name);
   Status started = Emit({{}, EventKind::kRunStarted, "run", "", "", "pending", 0, started_detail});
 
   // Write-ahead: without a durable run_started nothing may run.

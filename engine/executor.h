@@ -61,6 +61,8 @@ struct RunOptions {
   int pid = 0;
   std::string plan_id;
   std::string lock_key;
+  /// Checklist items confirmed before the run (recorded in run_started with the operator).
+  std::vector<std::string> confirmed;
 };
 
 /// Signals from outside the run. `interrupt` (SIGINT/SIGTERM) stops the forward steps and
