@@ -36,6 +36,24 @@ RecoverReport RecoverService::RecoverAll(Reporter& reporter, const std::string& 
     report.exit_code = ExitCodeFor(runs.status());
     return report;
   }
+  // Records that wait in the journal (a full disk) may be the end of one of these runs, or
+  // what it did last: recover needs the whole record to know what to undo, and must not roll
+  // back a run twice.
+  Result<int> waiting = runs->empty() ? Result<int>(0) : db_.JournalRecords();
+  if (waiting.ok() && *waiting > 0) {
+    const Status& why = db_.journal_replay().status;
+    RecoveredRun refused;
+    refused.status = Status::Refused(
+        std::to_string(*waiting) + " audit record" + (*waiting == 1 ? "" : "s") +
+        " wait in the journal " + db_.journal_path() +
+        " because the audit database cannot be written" +
+        (why.ok() ? std::string() : " (" + why.message() + ")") +
+        "; recover needs them to know what to undo: free space on its disk and run recover "
+        "again");
+    report.runs.push_back(refused);
+    report.exit_code = ExitCodeFor(refused.status);
+    return report;
+  }
   const std::string host = LocalHostName();
   for (const StoredRun& listed : *runs) {
     if (listed.host != host) {
@@ -77,6 +95,8 @@ RecoveredRun RecoverService::RecoverOne(const StoredRun& listed, Reporter& repor
   }
   switch (claim->outcome) {
     case RecoveryClaim::Outcome::kClaimed:
+      // Room for the rollback's records should the disk fill up (docs/audit.md).
+      if (Status s = db_.ReserveJournal(); !s.ok()) notes_("recover: note: " + s.message());
       break;
     case RecoveryClaim::Outcome::kFinished:
       notes_("recover: run " + run->run_id + " has already been finished by another recover");

@@ -15,8 +15,18 @@
 namespace runbook {
 namespace {
 
-// The refusal for a lock held by someone else.
-Status LockHeld(const std::string& key, const LockHolder& h) {
+// The refusal for a lock held by someone else. `waiting` records in the journal may hold
+// a dead holder's release.
+Status LockHeld(const std::string& key, const LockHolder& h, int waiting,
+                const std::string& journal) {
+  if (!h.alive && waiting > 0)
+    return Status::Refused("lock '" + key + "' is held by run " + h.run_id +
+                           ", whose executor (pid " + std::to_string(h.pid) + " on " + h.host +
+                           ") is gone; " + std::to_string(waiting) + " audit record" +
+                           (waiting == 1 ? "" : "s") +
+                           " (its release among them, perhaps) wait in the journal " + journal +
+                           " because the audit database cannot be written: free space on its "
+                           "disk and try again");
   if (h.alive)
     return Status::Refused("lock '" + key + "' is held by run " + h.run_id + " (pid " +
                            std::to_string(h.pid) + " on " + h.host + ", since " +
@@ -61,6 +71,7 @@ nlohmann::json RunSummaryJson(const RunSummary& s) {
                         {"steps", steps}};
   if (!s.error.empty()) out["error"] = s.error;
   if (s.audit_write_failures > 0) out["audit_write_failures"] = s.audit_write_failures;
+  if (!s.audit_journal.empty()) out["audit_journal"] = s.audit_journal;
   return out;
 }
 
@@ -70,10 +81,10 @@ PreparedRun::PreparedRun(LockTable& locks, std::unique_ptr<Runbook> runbook, Run
 
 PreparedRun::~PreparedRun() { (void)Unlock(); }
 
-Status PreparedRun::Unlock() {
+Status PreparedRun::Unlock(bool* journaled) {
   if (!locked_) return Status::Ok();
   locked_ = false;
-  Status s = locks_.Unlock(runbook_->lock, options_.run_id);
+  Status s = locks_.Unlock(runbook_->lock, options_.run_id, journaled);
   return s.WithContext("could not release lock '" + runbook_->lock + "'");
 }
 
@@ -163,11 +174,16 @@ RunStart RunService::Prepare(RunRequest request) {
       return start;
     }
     if (!lock->acquired) {
-      start.status = LockHeld(rb.lock, lock->holder);
+      Result<int> journaled = lock->holder.alive ? Result<int>(0) : db_.JournalRecords();
+      const int waiting = journaled.ok() ? *journaled : 0;
+      start.status = LockHeld(rb.lock, lock->holder, waiting, db_.journal_path());
       return start;
     }
     locked = true;
   }
+  // Room for this run's records should the disk fill up while it runs (docs/audit.md).
+  if (Status s = db_.ReserveJournal(); !s.ok())
+    start.notes.push_back("note: no room set aside for audit records: " + s.message());
   start.run.reset(new PreparedRun(db_.locks(), std::move(request.runbook), std::move(options), locked));
   return start;
 }
@@ -179,7 +195,7 @@ RunResult RunService::Execute(PreparedRun& run, Reporter& reporter, Interruption
                     interruption);
   RunResult result;
   result.summary = executor.Run(run.options_);
-  result.unlock_status = run.Unlock();
+  result.unlock_status = run.Unlock(&result.unlock_journaled);
   return result;
 }
 

@@ -49,7 +49,7 @@ class PreparedRun {
   friend class RunService;
   PreparedRun(LockTable& locks, std::unique_ptr<Runbook> runbook, RunOptions options,
               bool locked);
-  Status Unlock();
+  Status Unlock(bool* journaled = nullptr);
 
   LockTable& locks_;
   std::unique_ptr<Runbook> runbook_;
@@ -68,6 +68,9 @@ struct RunStart {
 struct RunResult {
   RunSummary summary;
   Status unlock_status;  // the lock could not be released (the run's outcome stands)
+  /// The release of the lock went to the audit database's journal (a full disk): the lock is
+  /// freed when the journal is written into the database, by the next command that opens it.
+  bool unlock_journaled = false;
 };
 
 class RunService {
@@ -76,8 +79,9 @@ class RunService {
   RunService(AuditDatabase& db, Signer& signer, const Environment& env);
 
   /// Resolves the runbook's secrets, checks the approval (a runbook with an approval policy
-  /// needs --plan, except for a dry run) and takes the run lock. Refused (kRefused) when the
-  /// lock is held or the approval is missing; kInvalid for a missing secret.
+  /// needs --plan, except for a dry run), takes the run lock and sets room aside in the audit
+  /// database's journal for the run's records should the disk fill up. Refused (kRefused) when
+  /// the lock is held or the approval is missing; kInvalid for a missing secret.
   RunStart Prepare(RunRequest request);
 
   /// Compiles and runs `run`, reporting to `reporter`; releases the lock at the end.

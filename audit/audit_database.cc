@@ -94,7 +94,33 @@ CREATE INDEX approvals_by_plan ON approvals(plan_id, id);
 }  // namespace
 
 AuditDatabase::AuditDatabase(std::unique_ptr<SqliteDb> db)
-    : db_(std::move(db)), events_(*db_, mu_), locks_(*db_, mu_), plans_(*db_, mu_) {}
+    : db_(std::move(db)),
+      writer_(*db_, JournalPath(db_->path())),
+      events_(*db_, mu_, writer_),
+      locks_(*db_, mu_, writer_),
+      plans_(*db_, mu_) {}
+
+std::string AuditDatabase::JournalPath(const std::string& path) { return path + ".pending"; }
+
+Status AuditDatabase::ReserveJournal() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return writer_.Reserve();
+}
+
+ReplayReport AuditDatabase::ReplayJournal() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return writer_.Replay();
+}
+
+Result<int> AuditDatabase::JournalRecords() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return writer_.JournalRecords();
+}
+
+std::vector<std::string> AuditDatabase::FlushHeldRecords() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return writer_.FlushHeld();
+}
 
 AuditDatabase::~AuditDatabase() = default;
 
@@ -117,6 +143,9 @@ Result<std::unique_ptr<AuditDatabase>> AuditDatabase::Open(const std::string& pa
   if (!db.ok()) return db.status();
   std::unique_ptr<AuditDatabase> opened(new AuditDatabase(std::move(db).value()));
   if (Status s = opened->Initialize(options); !s.ok()) return s;
+  // Records that waited for the database (a full disk) go in first, before this command
+  // reads or writes anything: at the latest the next command completes the record.
+  opened->replay_ = opened->writer_.Replay();
   return opened;
 }
 

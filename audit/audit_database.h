@@ -5,6 +5,10 @@
 // (plan_store.h). AuditDatabase opens the file, creates or checks its schema, and owns the one
 // connection the three parts share. The database runs in WAL mode with synchronous=FULL, and
 // every write is one BEGIN IMMEDIATE transaction, so several processes can share one file.
+//
+// Events, run ends and lock releases that cannot be written (a full disk) wait, durable, in a
+// journal beside the file (audit_writer.h, journal_file.h); Open writes them into the
+// database, so the next command that opens it completes the record.
 #pragma once
 
 #include <chrono>
@@ -12,6 +16,7 @@
 #include <mutex>
 #include <string>
 
+#include "audit/audit_writer.h"
 #include "audit/event_log.h"
 #include "audit/lock_table.h"
 #include "audit/plan_store.h"
@@ -40,11 +45,12 @@ class AuditDatabase {
   /// newer ones are refused.
   static constexpr int kSchemaVersion = 1;
 
-  /// Opens the database at `path`, creating the file and its parent folder when missing.
-  /// Errors: the file is not an SQLite database or is corrupt (kCorruption), another process
-  /// kept it locked (kBusy), the folder or file cannot be made or opened (kIOError), or it has
-  /// a schema version this code does not know ("audit database PATH has schema version N;
-  /// this runbook understands M").
+  /// Opens the database at `path`, creating the file and its parent folder when missing, and
+  /// writes into it whatever waits in its journal (journal_replay() says what happened; the
+  /// database opens even when the journal cannot be written yet). Errors: the file is not an SQLite
+  /// database or is corrupt (kCorruption), another process kept it locked (kBusy), the folder or
+  /// file cannot be made or opened (kIOError), or it has a schema version this code does not know
+  /// ("audit database PATH has schema version N; this runbook understands M").
   static Result<std::unique_ptr<AuditDatabase>> Open(const std::string& path,
                                                      const AuditDatabaseOptions& options = {});
   ~AuditDatabase();
@@ -58,12 +64,31 @@ class AuditDatabase {
   /// The plans and their approvals.
   PlanStore& plans() { return plans_; }
 
+  /// The journal file of records that wait for the database: `PATH.pending`.
+  static std::string JournalPath(const std::string& path);
+  const std::string& journal_path() const { return writer_.journal_path(); }
+  /// What Open did with the journal: records written, warnings, why some are still waiting.
+  const ReplayReport& journal_replay() const { return replay_; }
+  /// Makes sure the journal has room set aside for a run's records once the disk is full
+  /// (AuditWriter::Reserve). A run calls it after taking its lock.
+  Status ReserveJournal();
+  /// Writes what waits in the journal into the database now (as Open does).
+  ReplayReport ReplayJournal();
+  /// How many records wait in the journal.
+  Result<int> JournalRecords();
+  /// The records that could be written neither to the database nor to the journal and are
+  /// still held in memory after one more try, as JSON lines: a command prints them before it
+  /// exits, so that they are not lost.
+  std::vector<std::string> FlushHeldRecords();
+
  private:
   explicit AuditDatabase(std::unique_ptr<SqliteDb> db);
   Status Initialize(const AuditDatabaseOptions& options);
 
   std::mutex mu_;
   std::unique_ptr<SqliteDb> db_;
+  AuditWriter writer_;
+  ReplayReport replay_;
   EventLog events_;
   LockTable locks_;
   PlanStore plans_;

@@ -1,11 +1,10 @@
 #include "audit/event_log.h"
 
-#include <sqlite3.h>
-
-#include <charconv>
 #include <utility>
 
 #include "audit/audit_time.h"
+#include "audit/audit_writer.h"
+#include "audit/chain_append.h"
 #include "audit/hash_chain.h"
 #include "audit/sqlite_db.h"
 
@@ -36,59 +35,6 @@ StoredEvent ReadEvent(const Statement& row, bool* detail_ok) {
   e.prev_hash = row.Text(10);
   e.hash = row.Text(11);
   return e;
-}
-
-struct ChainHead {
-  int64_t seq = 0;
-  std::string hash{kGenesisHash};
-};
-
-// The chain head as meta records it: updated in the same transaction as every append, so
-// that deleting the last events is noticed and their seq values are never reused.
-Result<ChainHead> ReadMetaHead(SqliteDb& db) {
-  ChainHead head;
-  Statement meta(db,
-                 "SELECT key, value FROM meta WHERE key IN ('chain_head_seq', 'chain_head_hash')");
-  for (;;) {
-    Result<bool> row = meta.Step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    std::string key = meta.Text(0);
-    std::string value = meta.Text(1);
-    if (key == "chain_head_seq") {
-      long long seq = 0;
-      std::from_chars(value.data(), value.data() + value.size(), seq);
-      head.seq = seq;
-    } else {
-      head.hash = value;
-    }
-  }
-  return head;
-}
-
-// The newest link to append after: meta's head, or the last event if that is newer (only when
-// meta was edited behind our back; even then no seq is reused).
-Result<ChainHead> ReadHead(SqliteDb& db) {
-  Result<ChainHead> meta = ReadMetaHead(db);
-  if (!meta.ok()) return meta;
-  ChainHead head = *meta;
-  Statement last(db, "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1");
-  Result<bool> row = last.Step();
-  if (!row.ok()) return row.status();
-  if (*row && last.Int(0) > head.seq) {
-    head.seq = last.Int(0);
-    head.hash = last.Text(1);
-  }
-  return head;
-}
-
-Status SetMeta(SqliteDb& db, const std::string& key, const std::string& value) {
-  Statement st(db,
-               "INSERT INTO meta(key, value) VALUES(?, ?) "
-               "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
-  st.Bind(1, key);
-  st.Bind(2, value);
-  return st.Run();
 }
 
 }  // namespace
@@ -127,69 +73,39 @@ Status EventLog::BeginRun(const RunRecord& run) {
 
 Status EventLog::Append(const std::string& run_id, const AuditEvent& event) {
   std::lock_guard<std::mutex> lock(mu_);
-  const std::string name(EventName(event.event));
-  const std::string context = "cannot record event " + name + " of run " + run_id;
-  Transaction tx(db_);
-  if (!tx.status().ok()) return tx.status().WithContext(context);
-  Statement exists(db_, "SELECT 1 FROM runs WHERE run_id = ?");
-  exists.Bind(1, run_id);
-  Result<bool> row = exists.Step();
-  if (!row.ok()) return row.status().WithContext(context);
-  if (!*row) return Status::NotFound(context + ": unknown run (BeginRun must come first)");
-  Result<ChainHead> head = ReadHead(db_);
-  if (!head.ok()) return head.status().WithContext(context);
-
-  StoredEvent e;
-  e.seq = head->seq + 1;
-  e.run_id = run_id;
-  e.ts = FormatAuditTime(event.ts);
-  e.event = name;
-  e.phase = event.phase;
-  e.step = event.step;
-  e.from = event.from;
-  e.to = event.to;
-  e.attempt = event.attempt;
-  e.detail = event.detail;
-  e.prev_hash = head->hash;
-  e.hash = ChainHash(e.prev_hash, e);
-
-  Statement insert(db_, std::string("INSERT INTO events(") + kEventColumns +
-                            ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  insert.Bind(1, e.seq);
-  insert.Bind(2, e.run_id);
-  insert.Bind(3, e.ts);
-  insert.Bind(4, e.event);
-  insert.Bind(5, e.phase);
-  insert.Bind(6, e.step);
-  insert.Bind(7, e.from);
-  insert.Bind(8, e.to);
-  insert.Bind(9, static_cast<int64_t>(e.attempt));
-  insert.Bind(10, CanonicalJson(e.detail));
-  insert.Bind(11, e.prev_hash);
-  insert.Bind(12, e.hash);
-  if (Status s = insert.Run(); !s.ok()) return s.WithContext(context);
-  if (Status s = SetMeta(db_, "chain_head_seq", std::to_string(e.seq)); !s.ok()) {
-    return s.WithContext(context);
-  }
-  if (Status s = SetMeta(db_, "chain_head_hash", e.hash); !s.ok()) return s.WithContext(context);
-  return tx.Commit().WithContext(context);
+  AuditRecord record;
+  record.kind = AuditRecord::Kind::kEvent;
+  record.run_id = run_id;
+  record.event.run_id = run_id;
+  record.event.ts = FormatAuditTime(event.ts);
+  record.event.event = std::string(EventName(event.event));
+  record.event.phase = event.phase;
+  record.event.step = event.step;
+  record.event.from = event.from;
+  record.event.to = event.to;
+  record.event.attempt = event.attempt;
+  record.event.detail = event.detail;
+  Result<AuditWriter::Outcome> written = writer_.Write(record);
+  return written.status().WithContext("cannot record event " + record.event.event + " of run " +
+                                      run_id);
 }
 
 Status EventLog::EndRun(const std::string& run_id, const std::string& state, int exit_code,
                         std::chrono::system_clock::time_point finished_at) {
   std::lock_guard<std::mutex> lock(mu_);
-  const std::string context = "cannot record the end of run " + run_id;
-  Transaction tx(db_);
-  if (!tx.status().ok()) return tx.status().WithContext(context);
-  Statement update(db_,
-                   "UPDATE runs SET state = ?, exit_code = ?, finished_at = ? WHERE run_id = ?");
-  update.Bind(1, state);
-  update.Bind(2, static_cast<int64_t>(exit_code));
-  update.Bind(3, FormatAuditTime(finished_at));
-  update.Bind(4, run_id);
-  if (Status s = update.Run(); !s.ok()) return s.WithContext(context);
-  if (sqlite3_changes(db_.handle()) == 0) return Status::NotFound(context + ": unknown run");
-  return tx.Commit().WithContext(context);
+  AuditRecord record;
+  record.kind = AuditRecord::Kind::kRunEnd;
+  record.run_id = run_id;
+  record.state = state;
+  record.exit_code = exit_code;
+  record.finished_at = FormatAuditTime(finished_at);
+  Result<AuditWriter::Outcome> written = writer_.Write(record);
+  return written.status().WithContext("cannot record the end of run " + run_id);
+}
+
+AuditBacklog EventLog::Backlog(const std::string& run_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return writer_.Backlog(run_id);
 }
 
 Result<std::vector<StoredRun>> EventLog::QueryRuns(const std::string& where, const std::string& arg,

@@ -5,7 +5,9 @@
 // Every event of every run is one link of one chain across the whole database. Every write is
 // one BEGIN IMMEDIATE transaction, so an event is on disk when Append returns (the executor
 // writes it before the act it announces) and several processes can share one database: their
-// appends serialize on SQLite's write lock and the chain stays linear.
+// appends serialize on SQLite's write lock and the chain stays linear. Events and run ends go
+// through the AuditWriter (audit_writer.h): when the database cannot be written they wait,
+// durable, in its journal, and reach the chain later in the order they were written.
 #pragma once
 
 #include <mutex>
@@ -19,6 +21,7 @@
 
 namespace runbook {
 
+class AuditWriter;
 class SqliteDb;
 
 /// The runs and their events. Made by AuditDatabase, which owns the connection and the mutex
@@ -32,7 +35,7 @@ class SqliteDb;
 /// unknown run.
 class EventLog : public AuditSink {
  public:
-  EventLog(SqliteDb& db, std::mutex& mu) : db_(db), mu_(mu) {}
+  EventLog(SqliteDb& db, std::mutex& mu, AuditWriter& writer) : db_(db), mu_(mu), writer_(writer) {}
   EventLog(const EventLog&) = delete;
   EventLog& operator=(const EventLog&) = delete;
 
@@ -41,12 +44,14 @@ class EventLog : public AuditSink {
   /// existing run_id is an error.
   Status BeginRun(const RunRecord& run) override;
   /// Appends an event to the chain: assigns seq, prev_hash and hash. kNotFound when the run
-  /// has no row.
+  /// has no row. Ok too when the event went to the journal instead (Backlog counts it).
   Status Append(const std::string& run_id, const AuditEvent& event) override;
   /// Sets state, exit_code and finished_at (the executor's clock) on the run row.
-  /// kNotFound for an unknown run.
+  /// kNotFound for an unknown run. Ok too when the end went to the journal instead.
   Status EndRun(const std::string& run_id, const std::string& state, int exit_code,
                 std::chrono::system_clock::time_point finished_at) override;
+  /// The run's records that went to the journal or are held in memory (audit_writer.h).
+  AuditBacklog Backlog(const std::string& run_id) const override;
 
   // Queries.
   /// Every run, oldest first, without runbook_text.
@@ -71,6 +76,7 @@ class EventLog : public AuditSink {
 
   SqliteDb& db_;
   std::mutex& mu_;
+  AuditWriter& writer_;
 };
 
 }  // namespace runbook

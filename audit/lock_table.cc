@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "audit/audit_time.h"
+#include "audit/audit_writer.h"
 #include "audit/sqlite_db.h"
 
 namespace runbook {
@@ -164,24 +165,15 @@ Result<RecoveryClaim> LockTable::ClaimForRecovery(const std::string& lock_key,
   return claim;
 }
 
-Status LockTable::Unlock(const std::string& lock_key, const std::string& run_id) {
+Status LockTable::Unlock(const std::string& lock_key, const std::string& run_id, bool* journaled) {
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(db_);
-  if (!tx.status().ok()) return tx.status();
-  Statement held(db_, "SELECT run_id FROM locks WHERE lock_key = ?");
-  held.Bind(1, lock_key);
-  Result<bool> row = held.Step();
-  if (!row.ok()) return row.status();
-  if (!*row) return Status::Ok();
-  if (held.Text(0) != run_id) {
-    return Status::Refused("cannot release lock '" + lock_key + "' for run " + run_id +
-                           ": it is held by run " + held.Text(0));
-  }
-  Statement del(db_, "DELETE FROM locks WHERE lock_key = ? AND run_id = ?");
-  del.Bind(1, lock_key);
-  del.Bind(2, run_id);
-  if (Status s = del.Run(); !s.ok()) return s;
-  return tx.Commit();
+  AuditRecord record;
+  record.kind = AuditRecord::Kind::kUnlock;
+  record.run_id = run_id;
+  record.lock_key = lock_key;
+  Result<AuditWriter::Outcome> written = writer_.Write(record);
+  if (journaled) *journaled = written.ok() && *written == AuditWriter::Outcome::kJournaled;
+  return written.status();
 }
 
 }  // namespace runbook

@@ -2,6 +2,9 @@
 // database's `locks` table (docs/audit.md) so that every process using that database sees it.
 // A lock whose holder process is gone stays held until `runbook recover` rolls the run back
 // and frees it; the table reports whether the holder is alive so the refusal can say so.
+// A release goes through the AuditWriter (audit_writer.h) with the run's events: when the
+// database cannot be written, it waits in the journal behind them, and the next command that
+// opens the database (replaying the journal) frees the lock.
 #pragma once
 
 #include <mutex>
@@ -11,6 +14,7 @@
 
 namespace runbook {
 
+class AuditWriter;
 class SqliteDb;
 
 /// Who holds a lock, as the `locks` row records it.
@@ -58,7 +62,8 @@ struct RecoveryClaim {
 
 class LockTable {
  public:
-  LockTable(SqliteDb& db, std::mutex& mu) : db_(db), mu_(mu) {}
+  LockTable(SqliteDb& db, std::mutex& mu, AuditWriter& writer)
+      : db_(db), mu_(mu), writer_(writer) {}
   LockTable(const LockTable&) = delete;
   LockTable& operator=(const LockTable&) = delete;
 
@@ -75,11 +80,14 @@ class LockTable {
   Result<RecoveryClaim> ClaimForRecovery(const std::string& lock_key, const std::string& run_id,
                                          int pid, const std::string& host);
   /// Frees `lock_key` if `run_id` holds it; ok when no one does; an error when another run does.
-  Status Unlock(const std::string& lock_key, const std::string& run_id);
+  /// When the database cannot be written the release goes to the journal: ok, and
+  /// `*journaled` (when given) is set.
+  Status Unlock(const std::string& lock_key, const std::string& run_id, bool* journaled = nullptr);
 
  private:
   SqliteDb& db_;
   std::mutex& mu_;
+  AuditWriter& writer_;
 };
 
 /// This machine's host name (gethostname), as recorded in runs and locks.

@@ -40,7 +40,32 @@ std::unique_ptr<AuditDatabase> OpenDatabase(const GlobalOptions& global, int* co
     *code = ExitCodeFor(db.status());
     return nullptr;
   }
+  // What opening did with records that waited for the database (a full disk).
+  const ReplayReport& replay = (*db)->journal_replay();
+  for (const std::string& warning : replay.warnings)
+    std::fprintf(stderr, "runbook: warning: %s\n", warning.c_str());
+  auto records = [](int n) { return std::to_string(n) + " audit record" + (n == 1 ? "" : "s"); };
+  if (replay.written > 0)
+    std::fprintf(stderr, "runbook: note: wrote %s from the journal %s into the audit database\n",
+                 records(replay.written).c_str(), (*db)->journal_path().c_str());
+  if (replay.left > 0)
+    std::fprintf(stderr,
+                 "runbook: note: %s still wait in the journal %s: the audit database cannot be "
+                 "written yet (%s)\n",
+                 records(replay.left).c_str(), (*db)->journal_path().c_str(),
+                 replay.status.message().c_str());
   return std::move(db.value());
+}
+
+void PrintHeldRecords(AuditDatabase& db) {
+  std::vector<std::string> held = db.FlushHeldRecords();
+  if (held.empty()) return;
+  PrintError(std::to_string(held.size()) + " audit record" + (held.size() == 1 ? "" : "s") +
+             " could be written neither to the audit database nor to its journal " +
+             db.journal_path() +
+             "; here they are, one JSON object a line, so that they are "
+             "not lost:");
+  for (const std::string& record : held) std::fprintf(stderr, "%s\n", record.c_str());
 }
 
 CLI::App* Command(CLI::App& app, const std::string& name, const std::string& description) {

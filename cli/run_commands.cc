@@ -105,6 +105,13 @@ int Run(const GlobalOptions& global, const RunCommandOptions& options) {
     result = service.Execute(*start.run, *reporter, Interruption{&interrupt, &hard_stop});
   }
   if (!result.unlock_status.ok()) PrintError(result.unlock_status.message());
+  if (result.unlock_journaled)
+    std::fprintf(stderr,
+                 "runbook: note: the release of lock '%s' waits in the journal %s with the "
+                 "run's other records; the next runbook command that opens the audit database "
+                 "writes them and frees the lock\n",
+                 start.run->runbook().lock.c_str(), db->journal_path().c_str());
+  PrintHeldRecords(*db);
   if (options.json) {
     const auto text = RunSummaryJson(result.summary)
                           .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -122,6 +129,7 @@ int Recover(const GlobalOptions& global, bool json) {
   });
   std::unique_ptr<Reporter> reporter = MakeConsoleReporter(json ? stderr : stdout);
   RecoverReport report = service.RecoverAll(*reporter, OperatorName("", SystemEnv()));
+  PrintHeldRecords(*db);
   for (const RecoveredRun& r : report.runs) {
     if (!r.recovered) {
       if (!r.status.ok()) PrintError(r.status.message());

@@ -1,6 +1,11 @@
 // Where the executor writes its record of a run. The executor writes each event before the
 // action it announces (write-ahead); an implementation must make an event durable before
 // Append returns. The SQLite implementation lives in audit/.
+//
+// Durable need not mean "in the store": when the store cannot be written (a full disk), an
+// implementation may keep a record in a journal of its own, synced, and write it into the
+// store later (SPEC §5 "Full disks and busy databases"). Append then succeeds, and Backlog()
+// says how many records took that way, so that the run can say so.
 #pragma once
 
 #include <chrono>
@@ -43,6 +48,19 @@ struct AuditEvent {
   nlohmann::json detail = nlohmann::json::object();
 };
 
+/// What became of the records of one run that could not go straight into the store.
+struct AuditBacklog {
+  /// Durable in the journal, to be written into the store when it can be written again.
+  int journaled = 0;
+  /// Refused (Append or EndRun returned an error) and still held in this process's memory.
+  int held = 0;
+  /// Refused at first, then made durable after all (in the journal or the store).
+  int rescued = 0;
+  std::string journal;        // the journal file
+  std::string store_error;    // why the store could not be written (the first such error)
+  std::string journal_error;  // why the journal could not be written either, if it could not
+};
+
 class AuditSink {
  public:
   virtual ~AuditSink() = default;
@@ -54,6 +72,12 @@ class AuditSink {
   /// `finished_at` is the executor's Environment::Now().
   virtual Status EndRun(const std::string& run_id, const std::string& state, int exit_code,
                         std::chrono::system_clock::time_point finished_at) = 0;
+  /// The records of `run_id` that did not go straight into the store. A sink without a
+  /// journal has none: what it cannot store, Append and EndRun refuse.
+  virtual AuditBacklog Backlog(const std::string& run_id) const {
+    (void)run_id;
+    return {};
+  }
 };
 
 }  // namespace runbook

@@ -94,6 +94,7 @@ class MemoryAudit : public AuditSink {
     exit_code = code;
     return Status::Ok();
   }
+  AuditBacklog Backlog(const std::string&) const override { return backlog; }
   std::vector<std::string> Names(const std::string& step = "") const {
     std::vector<std::string> out;
     for (const auto& e : events)
@@ -108,6 +109,7 @@ class MemoryAudit : public AuditSink {
   int fail_from = -1;  // events with this index and later fail
   std::optional<EventKind> fail_kind;  // events of this kind fail
   bool fail_end_run = false;
+  AuditBacklog backlog;  // what Backlog() reports, as a store with a journal would
 };
 
 class SilentReporter : public Reporter {

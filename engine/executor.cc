@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <string>
+#include <vector>
 
 #include "engine/describe.h"
 #include "engine/utf8.h"
@@ -78,7 +80,12 @@ class Executor::AttemptContext : public StepContext {
     e.step = step_.id;
     e.attempt = attempt_;
     e.detail = detail.is_object() ? detail : nlohmann::json{{"value", detail}};
-    return ex_.Emit(std::move(e));
+    Status s = ex_.Emit(std::move(e));
+    // Rollback actions always run: undoing is safer than stopping half-way. A record of
+    // theirs that cannot be made durable (a process group id, say) is counted, and the
+    // runner is not told to give up.
+    if (!s.ok() && phase_ == Phase::kRollback) return Status::Ok();
+    return s;
   }
   int cancel_fd() const override { return cancel_.fd(); }
   bool cancelled() const override { return cancel_.cancelled(); }
@@ -155,6 +162,15 @@ Status Executor::Emit(AuditEvent event) {
   if (!s.ok() && audit_write_failures_++ == 0) {
     reporter_.Note("audit log write failed: " + s.message() +
                    " (the run goes on to its end so that nothing is left half-done)");
+  }
+  if (s.ok() && !journal_noted_) {
+    const AuditBacklog backlog = audit_.Backlog(options_.run_id);
+    if (backlog.journaled > 0) {
+      journal_noted_ = true;
+      reporter_.Note("the audit database cannot be written (" + backlog.store_error +
+                     "): audit records wait in the journal " + backlog.journal +
+                     " until it can (the run goes on to its end)");
+    }
   }
   return s;
 }
@@ -269,23 +285,48 @@ RunSummary Executor::Walk(int current, Trigger trigger) {
 }
 
 void Executor::CountMissingRecords(RunSummary* summary) {
-  if (!summary->audit_write_failures) cause_ = summary->error;  // before any count was added
-  summary->audit_write_failures = audit_write_failures_;
-  if (audit_write_failures_ == 0) return;
+  if (!cause_taken_) {
+    cause_ = summary->error;  // before any count was added
+    cause_taken_ = true;
+  }
+  const AuditBacklog backlog = audit_.Backlog(options_.run_id);
+  // Refused records were either made durable later (rescued), are still held in memory, or
+  // are lost.
+  const int lost = std::max(0, audit_write_failures_ - backlog.rescued - backlog.held);
+  summary->audit_write_failures = backlog.journaled + backlog.held + lost;
+  summary->audit_journal = backlog.journaled > 0 ? backlog.journal : "";
+  summary->error = cause_;
+  if (summary->audit_write_failures == 0) return;
   // A run whose record is incomplete did not end cleanly, whatever its steps did: a human
   // must look (SPEC §5, "Full disks and busy databases").
   summary->exit_code = kExitRollbackFailed;
-  const std::string missing = std::to_string(audit_write_failures_) + " audit record" +
-                              (audit_write_failures_ == 1 ? "" : "s") + " could not be written";
-  summary->error = cause_.empty() ? missing : cause_ + "; " + missing;
+  auto records = [](int n) { return std::to_string(n) + " audit record" + (n == 1 ? "" : "s"); };
+  std::vector<std::string> parts;
+  if (lost > 0) parts.push_back(records(lost) + " could not be written");
+  if (backlog.journaled > 0) {
+    parts.push_back(records(backlog.journaled) + (backlog.journaled == 1 ? " was" : " were") +
+                    " deferred to the journal " + backlog.journal +
+                    " because the audit database could not be written (" + backlog.store_error +
+                    "); " + (backlog.journaled == 1 ? "it is" : "they are") +
+                    " written into it when it can be written again, at the latest by the next "
+                    "runbook command that opens it");
+  }
+  if (backlog.held > 0) {
+    parts.push_back(records(backlog.held) +
+                    " could be written neither to the audit database nor to the journal " +
+                    backlog.journal + " (" + backlog.journal_error + ") and " +
+                    (backlog.held == 1 ? "is" : "are") + " held in memory");
+  }
+  for (const std::string& part : parts)
+    summary->error = summary->error.empty() ? part : summary->error + "; " + part;
 }
 
 void Executor::EndRun(RunSummary* summary) {
   if (Status s = audit_.EndRun(options_.run_id, summary->state, summary->exit_code, env_.Now());
       !s.ok())
     ++audit_write_failures_;
-  // run_finished or the run row itself could not be written: say so in the exit code too.
-  if (audit_write_failures_ != summary->audit_write_failures) CountMissingRecords(summary);
+  // run_finished or the run row itself may have gone to the journal or failed: count again.
+  CountMissingRecords(summary);
   reporter_.RunFinished(*summary);
 }
 

@@ -45,9 +45,13 @@ struct RunSummary {
   Duration duration{0};
   std::vector<StepSummary> steps;
   std::string error;  // why the run could not start, or the failing step's error
-  /// Audit records (events, the run row's end) that could not be written. When not zero the
-  /// exit code is 3 whatever the steps did: the record is incomplete and a human must look.
+  /// Audit records (events, the run row's end) that could not be written to the store: lost,
+  /// held in memory, or deferred to the store's journal (AuditSink::Backlog). When not zero
+  /// the exit code is 3 whatever the steps did: the record is incomplete for now and a human
+  /// must look.
   int audit_write_failures = 0;
+  /// The journal file when some of those records wait in it, else "".
+  std::string audit_journal;
 };
 
 
@@ -102,7 +106,8 @@ class Executor {
   Outcome RunStep(const State& state, const StepSpec& step, Phase phase);
   void StoreValues(const StepSpec& step, const StepResult& result);
   Status Emit(AuditEvent event);
-  /// Puts the count of unwritten audit records on `summary` (exit code 3 when any).
+  /// Puts the count of audit records not in the store, and where they are, on `summary`
+  /// (exit code 3 when any), after the run's own cause.
   void CountMissingRecords(RunSummary* summary);
   /// Records the run's end on the run row, then reports the summary.
   void EndRun(RunSummary* summary);
@@ -129,7 +134,9 @@ class Executor {
   std::vector<StepSummary> summaries_;
   bool rollback_failed_ = false;
   int audit_write_failures_ = 0;  // events and run row updates the sink refused
+  bool journal_noted_ = false;    // the operator was told that records go to the journal
   std::string cause_;  // the run's error before the count of missing records was added
+  bool cause_taken_ = false;
   std::string first_error_;
   std::mutex mu_;  // audit appends and reporter calls from runner threads
 };

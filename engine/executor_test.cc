@@ -278,6 +278,63 @@ TEST_F(ExecutorTest, EveryFailedAppendIsCounted) {
   EXPECT_EQ(s.error, "4 audit records could not be written");
 }
 
+TEST_F(ExecutorTest, EveryRollbackActionRunsWhenNothingCanBeRecordedAnyMore) {
+  FourSteps();
+  runner.script["c"] = {ScriptedRunner::Fail(1)};
+  // The disk fills up while c runs: from then on no record can be made durable anywhere.
+  runner.hooks["c"] = [this](StepContext&) { audit.fail_from = 0; };
+  for (std::string id : {"c-rollback-1", "b-rollback-1", "a-rollback-1", "rollback-1"}) {
+    runner.hooks[id] = [](StepContext& c) {
+      // A runner that cannot record its process group would stop the action; in a rollback
+      // it is told to go on.
+      EXPECT_TRUE(c.Record(EventKind::kProcessStarted, {{"pid", 1}, {"pgid", 1}}).ok());
+    };
+  }
+  RunSummary s = Run();
+  EXPECT_EQ(runner.calls, (std::vector<std::string>{"a", "b", "c", "c-rollback-1", "b-rollback-1",
+                                                    "a-rollback-1", "rollback-1"}));
+  EXPECT_EQ(s.state, "rolled_back");
+  EXPECT_EQ(s.exit_code, 3);
+  EXPECT_GT(s.audit_write_failures, 0);
+}
+
+TEST_F(ExecutorTest, RecordsDeferredToTheJournalAreCountedNamedAndExitThree) {
+  FourSteps();
+  audit.backlog.journaled = 5;
+  audit.backlog.journal = "/var/lib/audit.db.pending";
+  audit.backlog.store_error = "database or disk is full";
+  RunSummary s = Run();
+  EXPECT_EQ(s.state, "succeeded");
+  EXPECT_EQ(s.exit_code, 3) << "the record is incomplete until the journal is written";
+  EXPECT_EQ(s.audit_write_failures, 5);
+  EXPECT_EQ(s.audit_journal, "/var/lib/audit.db.pending");
+  EXPECT_EQ(s.error,
+            "5 audit records were deferred to the journal /var/lib/audit.db.pending because the "
+            "audit database could not be written (database or disk is full); they are written "
+            "into it when it can be written again, at the latest by the next runbook command "
+            "that opens it");
+  EXPECT_EQ(audit.exit_code, 3) << "the run row says so too";
+}
+
+TEST_F(ExecutorTest, RecordsHeldInMemoryOrLaterRescuedAreNotCountedTwice) {
+  FourSteps();
+  audit.fail_kind = EventKind::kAttemptFinished;  // 4 refused appends ...
+  audit.backlog.rescued = 1;                      // ... of which one reached the journal later
+  audit.backlog.journaled = 1;
+  audit.backlog.held = 2;  // two are still held in memory
+  audit.backlog.journal = "J";
+  audit.backlog.store_error = "full";
+  audit.backlog.journal_error = "full too";
+  RunSummary s = Run();
+  EXPECT_EQ(s.audit_write_failures, 4) << "1 journaled + 2 held + 1 lost";
+  EXPECT_EQ(s.error,
+            "1 audit record could not be written; 1 audit record was deferred to the journal J "
+            "because the audit database could not be written (full); it is written into it "
+            "when it can be written again, at the latest by the next runbook command that opens "
+            "it; 2 audit records could be written neither to the audit database nor to the "
+            "journal J (full too) and are held in memory");
+}
+
 TEST_F(ExecutorTest, SecretsAreRedactedFromTheAuditLogAndTheOutput) {
   rb.steps.push_back(Shell("use", "x"));
   secrets["token"] = "hunter2-secret";
