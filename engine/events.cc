@@ -127,6 +127,7 @@ void to_json(json& j, const RunStartedDetail& d) {
        {"host", d.host},       {"pid", d.pid},
        {"dry_run", d.dry_run}, {"params", d.params},
        {"plan_id", d.plan_id}, {"lock", d.lock}};
+  if (!d.files.empty()) j["files"] = d.files;
 }
 
 void from_json(const json& j, RunStartedDetail& d) {
@@ -139,6 +140,7 @@ void from_json(const json& j, RunStartedDetail& d) {
   if (const json* p = Field(j, "params"); p && p->is_object()) d.params = *p;
   d.plan_id = String(j, "plan_id");
   d.lock = String(j, "lock");
+  if (const json* f = Field(j, "files")) d.files = BoundFilesFromJson(*f);
 }
 
 // ----------------------------------------------------------------------------- state_changed

@@ -39,6 +39,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/bound_file.h"
+
 namespace runbook {
 
 /// Every kind of audit event. Switches over it have no default: a new kind shows every place
@@ -103,6 +105,9 @@ struct RunStartedDetail {
   nlohmann::json params = nlohmann::json::object();  // redacted
   std::string plan_id;
   std::string lock;
+  /// The files the run uses, with their sha256 when it started (engine/bound_file.h);
+  /// written when not empty.
+  std::vector<BoundFile> files;
   bool operator==(const RunStartedDetail&) const = default;
 };
 

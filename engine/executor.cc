@@ -219,7 +219,8 @@ RunSummary Executor::Run(const RunOptions& options) {
                                         .dry_run = options_.dry_run,
                                         .params = record.params,
                                         .plan_id = options_.plan_id,
-                                        .lock = options_.lock_key};
+                                        .lock = options_.lock_key,
+                                        .files = options_.files};
   Status started = Emit({{}, EventKind::kRunStarted, "run", "", "", "pending", 0, started_detail});
 
   // Write-ahead: without a durable run_started nothing may run.

@@ -61,6 +61,7 @@ struct RunOptions {
   int pid = 0;
   std::string plan_id;
   std::string lock_key;
+  std::vector<BoundFile> files;  // the files the run uses (app/bound_files.h), for run_started
 };
 
 /// Signals from outside the run. `interrupt` (SIGINT/SIGTERM) stops the forward steps and
