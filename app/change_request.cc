@@ -1,5 +1,7 @@
 #include "app/change_request.h"
 
+#include <algorithm>
+
 #include "app/templates.h"
 
 namespace runbook {
@@ -62,6 +64,28 @@ nlohmann::json StepItem(const nlohmann::json& step, int number) {
   return item;
 }
 
+// What the plan binds besides the runbook and params (engine/bound_file.h): `files` with each
+// path padded to the longest, so that the digests line up, and what each use means.
+void AddFiles(const nlohmann::json& plan, nlohmann::json* c) {
+  nlohmann::json files = nlohmann::json::array();
+  size_t width = 0;
+  for (const auto& f : List(plan, "files")) width = std::max(width, Str(f, "path").size());
+  for (const auto& f : List(plan, "files")) {
+    const std::string path = Str(f, "path"), use = Str(f, "use");
+    std::string use_text = use;
+    if (use == "manifest") use_text = "kubectl manifest, rendered with the params";
+    if (use == "input") use_text = "listed under inputs:";
+    if (use == "command") use_text = "named in a shell command";
+    files.push_back({{"path", path},
+                     {"path_padded", path + std::string(width - path.size(), ' ')},
+                     {"sha256", Str(f, "sha256")},
+                     {"use", use},
+                     {"use_text", use_text}});
+  }
+  (*c)["has_files"] = !files.empty();
+  (*c)["files"] = std::move(files);
+}
+
 }  // namespace
 
 nlohmann::json ChangeRequestContext(const nlohmann::json& plan) {
@@ -115,6 +139,8 @@ nlohmann::json ChangeRequestContext(const nlohmann::json& plan) {
     for (const char* key : {"name", "from"}) item[key] = Str(s, key);
     s = item;
   }
+
+  AddFiles(plan, &c);
 
   c["step_lists"] = nlohmann::json::array();
   for (const char* key : {"prechecks", "steps", "verify", "rollback"}) {

@@ -125,6 +125,22 @@ TEST(ChangeRequestTest, TheBuiltInTemplateKeepsTheReviewersLayout) {
   EXPECT_EQ(*text, kExpected);
 }
 
+TEST(ChangeRequestTest, BoundFilesAreListedWithTheirSha256) {
+  nlohmann::json plan = Plan();
+  const std::string a(64, 'a'), b(64, 'b');
+  plan["files"] = {{{"path", "config/app.conf"}, {"use", "input"}, {"sha256", a}},
+                   {{"path", "m.yaml"}, {"use", "manifest"}, {"sha256", b}}};
+  auto text = RenderChangeRequest(plan);
+  ASSERT_TRUE(text.ok()) << text.message();
+  EXPECT_NE(text->find("\nFiles the run uses (their content is bound by the plan hash: `run "
+                       "--plan` refuses if one changes)\n"
+                       "  config/app.conf  sha256 " + a + "  (listed under inputs:)\n"
+                       "  m.yaml           sha256 " + b +
+                       "  (kubectl manifest, rendered with the params)\n\nIrreversible steps\n"),
+            std::string::npos)
+      << *text;
+}
+
 TEST(ChangeRequestTest, ValuesAreNotHtmlEscaped) {
   nlohmann::json plan = Plan();
   plan["steps"][0]["description"] = "echo '<b>' && exit 1";

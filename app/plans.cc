@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <string_view>
 
+#include "app/bound_files.h"
 #include "app/signer.h"
 #include "engine/executor.h"
 #include "engine/loader.h"
@@ -187,9 +188,12 @@ Result<PlanService::MadePlan> PlanService::Make(const Runbook& runbook,
   auto requester = PersonName(typed_requester);
   if (!requester.ok()) return requester.status().WithContext("the requester (--as)");
   const std::string& requested_by = *requester;
+  const BoundInputs bound = CollectBoundFiles(runbook, params);
+  if (!bound.errors.empty())
+    return Status::Invalid("cannot make the plan: " + JoinWords(bound.errors, "; "));
   const StateMachine machine = StateMachine::Compile(runbook);
   MadePlan made;
-  made.document = BuildPlan(runbook, machine, params, DescribeKubeTarget);
+  made.document = BuildPlan(runbook, machine, params, DescribeKubeTarget, bound);
   const std::string hash = made.document["hash"];
   made.document["plan_id"] = NewPlanId(hash);
   made.document["requested_by"] = requested_by;
@@ -357,7 +361,8 @@ Result<PlanRecord> PlanService::Reject(const std::string& plan_id, const std::st
 Result<std::string> PlanService::CheckApproved(const Runbook& runbook,
                                                const std::map<std::string, std::string>& params,
                                                const std::string& plan_id,
-                                               const std::string& operator_name) {
+                                               const std::string& operator_name,
+                                               const BoundInputs* files) {
   auto plan = db_.plans().GetPlan(plan_id);
   if (plan.status().IsNotFound())
     return Status::Refused(plan.message() + ": make one with `runbook plan " +
@@ -368,7 +373,15 @@ Result<std::string> PlanService::CheckApproved(const Runbook& runbook,
   if (plan->runbook != runbook.name)
     return Status::Refused("plan " + plan_id + " is for runbook '" + plan->runbook +
                            "', not '" + runbook.name + "'");
-  if (PlanHash(runbook, params) != plan->hash) {
+  const BoundInputs collected = files ? BoundInputs{} : CollectBoundFiles(runbook, params);
+  const std::vector<BoundFile>& now = files ? files->files : collected.files;
+  // The stored list is trusted only as far as the hash vouches for it.
+  const std::vector<BoundFile> planned_files = PlannedFiles(*plan);
+  const std::string hash = PlanHash(runbook, params, now);
+  if (hash != plan->hash && PlanHash(runbook, params, planned_files) == plan->hash)
+    return Status::Refused(
+        ChangedFilesRefusal(*plan, ShellWord(runbook.path), BoundFileChanges(planned_files, now)));
+  if (hash != plan->hash) {
     // A `secret: true` param is stored as ***: it is compared through the hash only.
     std::map<std::string, std::string> planned = PlannedParams(*plan);
     for (const ParamSpec& p : runbook.params) {
@@ -387,7 +400,7 @@ Result<std::string> PlanService::CheckApproved(const Runbook& runbook,
     }
     for (const auto& [k, v] : planned)
       if (!params.count(k)) diffs.push_back(k + ": planned '" + v + "', not given");
-    if (PlanHash(runbook, planned) == plan->hash)
+    if (PlanHash(runbook, planned, planned_files) == plan->hash)
       return Status::Refused("plan " + plan_id + " was approved for other params (" +
                              JoinWords(diffs, "; ") + "); run it as planned: `" +
                              PlanRunCommand(*plan) +

@@ -14,6 +14,7 @@
 
 #include "app/approval_policy.h"
 #include "audit/audit_database.h"
+#include "engine/bound_file.h"
 #include "engine/environment.h"
 #include "engine/model.h"
 #include "engine/status.h"
@@ -107,13 +108,15 @@ class PlanService {
   Result<PlanRecord> Reject(const std::string& plan_id, const std::string& name,
                             const std::string& comment);
 
-  /// The gate of `run --plan`: ok when `plan_id` is approved for exactly this runbook text
-  /// and these params (and meets the runbook's approval policy, if it has one); the value is
-  /// a line for the operator ("plan P approved by ..."). kRefused with the reason and what to
-  /// do next otherwise.
+  /// The gate of `run --plan`: ok when `plan_id` is approved for exactly this runbook text,
+  /// these params and these bound files (`files`: CollectBoundFiles of app/bound_files.h, or
+  /// null to collect them now), and meets the runbook's approval policy, if it has one; the
+  /// value is a line for the operator ("plan P approved by ..."). kRefused with the reason
+  /// (each changed file named) and what to do next otherwise.
   Result<std::string> CheckApproved(const Runbook& runbook,
                                     const std::map<std::string, std::string>& params,
-                                    const std::string& plan_id, const std::string& operator_name);
+                                    const std::string& plan_id, const std::string& operator_name,
+                                    const BoundInputs* files = nullptr);
 
  private:
   Result<PlanView> View(const PlanRecord& plan, bool verify_signatures);

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "app/bound_files.h"
 #include "app/plans.h"
 #include "engine/loader.h"
 #include "engine/state_machine.h"
@@ -144,15 +145,21 @@ RunStart RunService::Prepare(RunRequest request) {
     start.status = s;
     return start;
   }
+  // Read once: what the plan is checked against is what run_started records.
+  BoundInputs files = CollectBoundFiles(rb, request.params);
   if (!request.plan_id.empty()) {
     PlanService plans(db_, signer_, env_);
     auto verdict =
-        plans.CheckApproved(rb, request.params, request.plan_id, request.operator_name);
+        plans.CheckApproved(rb, request.params, request.plan_id, request.operator_name, &files);
     if (!verdict.ok()) {
       start.status = verdict.status();
       return start;
     }
     start.notes.push_back(*verdict);
+  }
+  if (!files.errors.empty()) {
+    start.status = Status::Invalid("the run cannot start: " + JoinWords(files.errors, "; "));
+    return start;
   }
 
   RunOptions options;
@@ -166,6 +173,7 @@ RunStart RunService::Prepare(RunRequest request) {
   options.plan_id = request.plan_id;
   options.lock_key = rb.lock;
   options.confirmed = request.confirmed;
+  options.files = std::move(files.files);
   bool locked = false;
   if (!request.dry_run) {
     auto lock = db_.locks().TryLock(rb.lock, options.run_id, options.pid, options.host);

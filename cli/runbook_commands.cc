@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "app/atomic_file.h"
+#include "app/bound_files.h"
 #include "app/change_request.h"
 #include "app/plans.h"
 #include "app/signer.h"
@@ -22,6 +23,12 @@ int Validate(const GlobalOptions&, const std::vector<std::string>& files) {
       continue;
     }
     const Runbook& rb = *loaded.runbook;
+    if (std::vector<std::string> missing = InputErrors(rb); !missing.empty()) {
+      for (const std::string& e : missing)
+        std::fprintf(stderr, "%s: error: %s\n", f.c_str(), e.c_str());
+      code = kExitInvalid;
+      continue;
+    }
     StateMachine m = StateMachine::Compile(rb);
     std::printf("%s: ok (%zu prechecks, %zu steps, %zu checks; %zu states)\n", f.c_str(),
                 rb.prechecks.size(), rb.steps.size(), rb.verify.size(), m.states().size());

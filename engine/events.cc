@@ -132,6 +132,7 @@ void to_json(json& j, const RunStartedDetail& d) {
     for (const auto& [item, by] : d.checklist) items.push_back({{"item", item}, {"confirmed_by", by}});
     j["checklist"] = std::move(items);
   }
+  if (!d.files.empty()) j["files"] = d.files;
 }
 
 void from_json(const json& j, RunStartedDetail& d) {
@@ -148,6 +149,7 @@ void from_json(const json& j, RunStartedDetail& d) {
     for (const json& e : *c)
       if (e.is_object()) d.checklist.emplace_back(String(e, "item"), String(e, "confirmed_by"));
   }
+  if (const json* f = Field(j, "files")) d.files = BoundFilesFromJson(*f);
 }
 
 // ----------------------------------------------------------------------------- state_changed

@@ -39,6 +39,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/bound_file.h"
+
 namespace runbook {
 
 /// Every kind of audit event. Switches over it have no default: a new kind shows every place
@@ -105,6 +107,9 @@ struct RunStartedDetail {
   std::string lock;
   /// The runbook's checklist items, each as confirmed (key "checklist": [{item, confirmed_by}]).
   std::vector<std::pair<std::string, std::string>> checklist;
+  /// The files the run uses, with their sha256 when it started (engine/bound_file.h);
+  /// written when not empty.
+  std::vector<BoundFile> files;
   bool operator==(const RunStartedDetail&) const = default;
 };
 

@@ -87,6 +87,9 @@ TEST(EventDetailTest, RecordsRoundTrip) {
                                    .params = {{"version", "1.2"}},
                                    .plan_id = "p-1",
                                    .lock = "prod/deploy"});
+  ExpectRoundTrip(RunStartedDetail{.runbook = "deploy",
+                                   .files = {{"scripts/go.sh", "command", std::string(64, 'a')},
+                                             {"m/web.yaml", "manifest", std::string(64, 'b')}}});
   ExpectRoundTrip(StateChangedDetail{"failure"});
   ExpectRoundTrip(StepStartedDetail{.name = "Migrate",
                                     .action = "shell",

@@ -236,7 +236,8 @@ RunSummary Executor::Run(const RunOptions& options) {
                                         .params = record.params,
                                         .plan_id = options_.plan_id,
                                         .lock = options_.lock_key,
-                                        .checklist = {}};
+                                        .checklist = {},
+                                        .files = options_.files};
   for (const std::string& item : options_.confirmed)
     started_detail.checklist.emplace_back(item, options_.operator_name);
   Status started = Emit({{}, EventKind::kRunStarted, "run", "", "", "pending", 0, started_detail});

@@ -67,6 +67,7 @@ struct RunOptions {
   std::string lock_key;
   /// Checklist items confirmed before the run (recorded in run_started with the operator).
   std::vector<std::string> confirmed;
+  std::vector<BoundFile> files;  // the files the run uses (app/bound_files.h), for run_started
 };
 
 /// Signals from outside the run. `interrupt` (SIGINT/SIGTERM) stops the forward steps and

@@ -3,6 +3,8 @@
 #include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+
 #include "engine/describe.h"
 #include "engine/loader.h"
 #include "engine/template.h"
@@ -131,7 +133,8 @@ std::string Sha256Hex(const std::string& data) {
   return out;
 }
 
-std::string PlanHash(const Runbook& runbook, const std::map<std::string, std::string>& params) {
+std::string PlanHash(const Runbook& runbook, const std::map<std::string, std::string>& params,
+                     const std::vector<BoundFile>& files) {
   nlohmann::json canonical;
   try {
     canonical["runbook"] = YamlToJson(YAML::Load(runbook.text));
@@ -139,6 +142,11 @@ std::string PlanHash(const Runbook& runbook, const std::map<std::string, std::st
     canonical["runbook"] = runbook.text;  // validated already; this is belt and braces
   }
   canonical["params"] = params;
+  if (!files.empty()) {
+    std::vector<BoundFile> sorted = files;
+    std::sort(sorted.begin(), sorted.end());
+    for (const BoundFile& f : sorted) canonical["files"].push_back({f.path, f.use, f.sha256});
+  }
   return Sha256Hex(canonical.dump());
 }
 
@@ -153,10 +161,10 @@ std::map<std::string, std::string> MaskSecretParams(
 
 nlohmann::json BuildPlan(const Runbook& rb, const StateMachine& machine,
                          const std::map<std::string, std::string>& real_params,
-                         const KubeTargetDescriber& describe_kube) {
+                         const KubeTargetDescriber& describe_kube, const BoundInputs& bound) {
   nlohmann::json warnings = nlohmann::json::array();
   nlohmann::json plan;
-  plan["hash"] = PlanHash(rb, real_params);
+  plan["hash"] = PlanHash(rb, real_params, bound.files);
   // Everything below is for reviewers: a `secret: true` param shows as ***.
   const std::map<std::string, std::string> params = MaskSecretParams(rb, real_params);
   plan["runbook"] = rb.name;
@@ -217,6 +225,9 @@ nlohmann::json BuildPlan(const Runbook& rb, const StateMachine& machine,
     j["rollback"] = undo;
     plan["steps"].push_back(j);
   }
+  plan["files"] = bound.files;
+  for (const std::string& note : bound.unbound)
+    warnings.push_back("not bound by this plan: " + note);
   plan["known_issues"] = rb.known_issues;
   plan["purpose"] = rb.purpose;
   plan["checklist"] = rb.checklist;

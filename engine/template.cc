@@ -501,6 +501,31 @@ std::string RenderTemplateText(std::string_view text, const TemplateScope& scope
   return RenderTemplate(tmpl, scope, quoting, host, mask_secrets);
 }
 
+std::string RenderKnownParams(std::string_view text,
+                              const std::map<std::string, std::string>& params) {
+  Template tmpl;
+  TemplateError error;
+  if (!ParseTemplate(text, Quoting::kNone, &tmpl, &error)) return std::string(text);
+  std::string out;
+  for (const Template::Piece& piece : tmpl.pieces) {
+    if (!piece.is_ref) {
+      out += piece.literal;
+      continue;
+    }
+    const TemplateRef& ref = piece.ref;
+    auto value = ref.kind == TemplateRef::Kind::kParam ? params.find(ref.name) : params.end();
+    if (value != params.end()) {
+      out += value->second;
+      continue;
+    }
+    const size_t end = text.find("}}", ref.offset);
+    out += end == std::string_view::npos
+               ? PlaceholderText(ref)
+               : std::string(text.substr(ref.offset, end + 2 - ref.offset));
+  }
+  return out;
+}
+
 std::string TrimTrailingNewlines(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
   return text;

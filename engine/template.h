@@ -74,6 +74,13 @@ std::string RenderTemplate(const Template& tmpl, const TemplateScope& scope, Quo
 std::string RenderTemplateText(std::string_view text, const TemplateScope& scope,
                                Quoting quoting, std::string_view host, bool mask_secrets);
 
+/// Renders what is known before a run starts: each placeholder of a param in `params` becomes
+/// its value (as Quoting::kNone renders it), every other placeholder stays exactly as written.
+/// What a plan binds of a kubectl manifest (app/bound_files.h). A template that does not parse
+/// is returned as written.
+std::string RenderKnownParams(std::string_view text,
+                              const std::map<std::string, std::string>& params);
+
 /// A shell command whose values travel beside its text (SPEC section 5, "Values are data"):
 /// each placeholder is written as a reference to a variable, `"${RUNBOOK_VALUE_1}"` (as one
 /// word) or `${RUNBOOK_VALUE_1}` (in a here-document body), and the values are handed to the

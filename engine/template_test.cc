@@ -284,5 +284,17 @@ TEST(ShellCommand, PlaceholdersAHeredocCannotExpandAreRefused) {
   EXPECT_EQ(ParseError("cat <<'EOF'\n{{ raw params.v }}\nEOF"), "");
 }
 
+TEST(RenderKnownParams, RendersTheGivenParamsAndLeavesEverythingElseAsWritten) {
+  const std::map<std::string, std::string> params = {{"v", "1.2.3"}};
+  EXPECT_EQ(RenderKnownParams("image: app:{{ params.v }}\n", params), "image: app:1.2.3\n");
+  EXPECT_EQ(RenderKnownParams("{{params.v}} {{ params.hidden }} {{  secrets.t }} "
+                              "{{ steps.a.outputs.tag }} {{ run.id }} {{ env.X }}",
+                              params),
+            "1.2.3 {{ params.hidden }} {{  secrets.t }} {{ steps.a.outputs.tag }} {{ run.id }} "
+            "{{ env.X }}");
+  EXPECT_EQ(RenderKnownParams("{{ raw params.v }}", params), "1.2.3");
+  EXPECT_EQ(RenderKnownParams("broken {{ params.v", params), "broken {{ params.v");
+}
+
 }  // namespace
 }  // namespace runbook

@@ -92,6 +92,7 @@ Result<std::vector<PriorState>> ReadPriorState(const std::vector<KubeObjectRef>&
     if (!object.ok()) return object.status();
     state.existed = !object->is_null();
     if (std::optional<WorkloadKind> kind = WorkloadKindOf(ref); kind && state.existed) {
+      state.images = PodTemplateImages(*object);
       Status read = ReadRevision(*kind, *object, ref.namespace_, get, &state);
       if (!read.ok()) return read;
     }

@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -38,6 +39,7 @@ struct PriorState {
   bool existed = false;
   std::optional<int64_t> revision;  // workloads that existed
   std::string revision_object;      // the ReplicaSet/ControllerRevision holding `revision`
+  std::map<std::string, std::string> images;  // workloads that existed: PodTemplateImages
 };
 
 /// Runs `kubectl get ARGS -o json` in namespace `ns` (empty: the step's), returning null JSON

@@ -86,6 +86,44 @@ Result<std::vector<KubeObjectRef>> ParseObjectRefs(std::string_view json_text) {
   return refs;
 }
 
+std::map<std::string, std::string> PodTemplateImages(const nlohmann::json& object) {
+  std::map<std::string, std::string> images;
+  const nlohmann::json* spec = &object;
+  for (const char* key : {"spec", "template", "spec"}) {
+    if (!spec->is_object() || !spec->contains(key)) return images;
+    spec = &(*spec)[key];
+  }
+  for (const char* list : {"initContainers", "containers"}) {
+    auto it = spec->find(list);
+    if (it == spec->end() || !it->is_array()) continue;
+    const std::string prefix = std::string_view(list) == "initContainers" ? "init:" : "";
+    for (const auto& c : *it) {
+      const std::string name = StringAt(c, "name");
+      const std::string image = StringAt(c, "image");
+      if (!name.empty() && !image.empty()) images[prefix + name] = image;
+    }
+  }
+  return images;
+}
+
+std::vector<std::pair<KubeObjectRef, std::map<std::string, std::string>>> WorkloadImages(
+    std::string_view json_text) {
+  std::vector<std::pair<KubeObjectRef, std::map<std::string, std::string>>> out;
+  nlohmann::json doc = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object()) return out;
+  auto add = [&out](const nlohmann::json& object) {
+    KubeObjectRef ref = RefOf(object);
+    if (WorkloadKindOf(ref)) out.emplace_back(std::move(ref), PodTemplateImages(object));
+  };
+  auto items = doc.find("items");
+  if (items != doc.end() && items->is_array()) {
+    for (const auto& item : *items) add(item);
+  } else {
+    add(doc);
+  }
+  return out;
+}
+
 std::string SelectorString(const nlohmann::json& selector) {
   if (!selector.is_object()) return "";
   std::vector<std::string> parts;

@@ -5,10 +5,12 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/status.h"
@@ -45,6 +47,16 @@ Result<std::vector<KubeObjectRef>> ParseObjectRefs(std::string_view json_text);
 
 /// A reference to `object` (its apiVersion, kind, metadata.name and metadata.namespace).
 KubeObjectRef RefOf(const nlohmann::json& object);
+
+/// The container images of a workload's pod template (`spec.template.spec`), by container
+/// name, init containers as "init:NAME". Empty for an object without a pod template. Images
+/// only: nothing else of the object (env values, Secret data) is read.
+std::map<std::string, std::string> PodTemplateImages(const nlohmann::json& object);
+
+/// Each Deployment, StatefulSet and DaemonSet in kubectl's `-o json` output (as for
+/// ParseObjectRefs) with its pod template's images; empty for text that is not such JSON.
+std::vector<std::pair<KubeObjectRef, std::map<std::string, std::string>>> WorkloadImages(
+    std::string_view json_text);
 
 /// A metav1.LabelSelector in the string form of `kubectl get -l`: "app=web,tier in (a,b)".
 /// Empty when the selector selects nothing expressible.

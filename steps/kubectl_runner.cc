@@ -183,6 +183,7 @@ class KubectlRunner : public StepRunner {
     const RenderedManifests& rendered = **manifests;
     kubectl.RewritePaths(rendered.temp_dir(), rendered.source_dir());
     result.detail["manifests"] = rendered.sources();
+    result.detail["rendered_manifests"] = rendered.digests();
 
     // 1. The server-side dry run: a failure here means nothing has changed.
     ProcessResult dry =
@@ -217,6 +218,7 @@ class KubectlRunner : public StepRunner {
       if (kubectl.deadline_hit()) result.outcome = Outcome::kTimedOut;
       return;
     }
+    const auto images_after = WorkloadImages(dry.stdout_tail);
     nlohmann::json revisions = nlohmann::json::array();
     for (const auto& s : *states) {
       nlohmann::json entry = {{"object", s.ref.Display()},
@@ -227,6 +229,10 @@ class KubectlRunner : public StepRunner {
       if (WorkloadKindOf(s.ref)) {
         entry["revision"] = s.revision ? nlohmann::json(*s.revision) : nlohmann::json(nullptr);
         if (!s.revision_object.empty()) entry["revision_object"] = s.revision_object;
+        // The images it runs now and will run: what changed, at a glance, in the audit log.
+        if (s.existed) entry["images_before"] = s.images;
+        for (const auto& [ref, images] : images_after)
+          if (ref == s.ref) entry["images_after"] = images;
       }
       revisions.push_back(std::move(entry));
     }

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/plan.h"
 #include "steps/kubectl_command.h"
 #include "steps/kubectl_history.h"
 #include "steps/kubectl_manifests.h"
@@ -54,6 +55,28 @@ TEST(KubeObjects, ParsesOneObjectOrAList) {
   EXPECT_FALSE(WorkloadKindOf((*list)[0]).has_value());
 
   EXPECT_FALSE(ParseObjectRefs("error: something").ok());
+}
+
+TEST(KubeObjects, ImagesOfWorkloadsAndNothingElse) {
+  auto deployment = nlohmann::json::parse(R"({"apiVersion":"apps/v1","kind":"Deployment",
+      "metadata":{"name":"web"},"spec":{"template":{"spec":{
+        "initContainers":[{"name":"migrate","image":"web-migrate:2"}],
+        "containers":[{"name":"main","image":"web:2","env":[{"name":"TOKEN","value":"s3cret"}]},
+                      {"name":"proxy","image":"envoy:1"}]}}}})");
+  EXPECT_EQ(PodTemplateImages(deployment),
+            (std::map<std::string, std::string>{
+                {"init:migrate", "web-migrate:2"}, {"main", "web:2"}, {"proxy", "envoy:1"}}));
+  EXPECT_TRUE(PodTemplateImages(nlohmann::json::parse(R"({"kind":"Secret","data":{"a":"b"}})"))
+                  .empty());
+
+  auto list = WorkloadImages(R"({"kind":"List","items":[
+      {"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"},"data":{"k":"c2VjcmV0"}},
+      {"apiVersion":"apps/v1","kind":"StatefulSet","metadata":{"name":"db","namespace":"x"},
+       "spec":{"template":{"spec":{"containers":[{"name":"pg","image":"postgres:16"}]}}}}]})");
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].first.Display(), "statefulset/db");
+  EXPECT_EQ(list[0].second.at("pg"), "postgres:16");
+  EXPECT_TRUE(WorkloadImages("error: not json").empty());
 }
 
 TEST(KubeObjects, SelectorStringMatchesKubectlSyntax) {
@@ -212,6 +235,9 @@ TEST(KubeManifests, RendersEveryManifestOfAFolderPrivately) {
   std::stringstream text;
   text << in.rdbuf();
   EXPECT_EQ(text.str(), "image: app:1.2.3\n");
+  ASSERT_EQ(r.digests().size(), 2u);
+  EXPECT_EQ(r.digests()[1]["sha256"], Sha256Hex("image: app:1.2.3\n"));
+  EXPECT_FALSE(r.digests()[1].contains("secrets_masked"));
   EXPECT_FALSE(std::filesystem::exists(r.apply_path() + "/notes.txt"));
   struct stat st;
   ASSERT_EQ(::stat((r.apply_path() + "/b.yaml").c_str(), &st), 0);
@@ -223,6 +249,15 @@ TEST(KubeManifests, RendersEveryManifestOfAFolderPrivately) {
   auto single = RenderedManifests::Render(dir.path() + "/m/b.yaml", context);
   ASSERT_TRUE(single.ok());
   EXPECT_THAT((*single)->apply_path(), HasSubstr("/b.yaml"));
+
+  // A secret in a rendered manifest is masked before the digest is taken.
+  dir.Write("s/secret.yaml", "token: s3cret\n");
+  context.secrets = {"s3cret"};
+  auto with_secret = RenderedManifests::Render("s/secret.yaml", context);
+  ASSERT_TRUE(with_secret.ok()) << with_secret.message();
+  EXPECT_EQ((*with_secret)->digests()[0]["sha256"], Sha256Hex("token: ***\n"));
+  EXPECT_EQ((*with_secret)->digests()[0]["secrets_masked"], true);
+  context.secrets = {};
 
   auto missing = RenderedManifests::Render("nope", context);
   ASSERT_FALSE(missing.ok());
@@ -357,6 +392,15 @@ TEST_F(KubeStepTest, GoodRolloutSucceedsAndRecordsWhatWasThere) {
   EXPECT_EQ(second.undo_state[0]["revision"], 1);
   EXPECT_EQ(second.undo_state[0]["revision_object"], holder);
   EXPECT_EQ(Image("web"), cluster_.GoodImage2());
+  // What the apply changed, and the digest of exactly what it applied.
+  ASSERT_EQ(Records("kubectl_revisions").size(), 2u);
+  const nlohmann::json web = Records("kubectl_revisions")[1]["objects"][0];
+  EXPECT_EQ(web["images_before"], nlohmann::json({{"main", cluster_.GoodImage1()}}));
+  EXPECT_EQ(web["images_after"], nlohmann::json({{"main", cluster_.GoodImage2()}}));
+  EXPECT_FALSE(Records("kubectl_revisions")[0]["objects"][0].contains("images_before"));
+  ASSERT_EQ(second.detail["rendered_manifests"].size(), 1u);
+  EXPECT_EQ(second.detail["rendered_manifests"][0]["sha256"],
+            Sha256Hex(cluster_.Deployment("web", cluster_.GoodImage2())));
   nlohmann::json d = cluster_.GetJson({"deployment", "web"});
   EXPECT_EQ(RevisionAnnotation(d), 2);
   EXPECT_EQ(d["status"]["updatedReplicas"], 2);
