@@ -340,16 +340,19 @@ RunSummary Executor::Resume(const RunOptions& options, const ResumePoint& point)
       break;
   }
   if (state.terminal()) {
-    // Only run_finished was lost: write it.
+    // Only run_finished, or only the run row's end, was lost: write what is missing (a run
+    // has exactly one run_finished).
     RunSummary summary;
     summary.run_id = options_.run_id;
     summary.runbook = runbook_.name;
     summary.state = state.name;
-    summary.exit_code = ExitCodeFor(state.kind);
+    summary.exit_code = point.finished ? point.finished->exit_code : ExitCodeFor(state.kind);
+    summary.error = point.finished ? point.finished->error.value_or("") : "";
     summary.steps = summaries_;
     CountMissingRecords(&summary);
-    (void)Emit({{}, EventKind::kRunFinished, "run", "", "", state.name, 0,
-                RunFinishedDetail{.state = state.name, .exit_code = summary.exit_code}});
+    if (!point.finished)
+      (void)Emit({{}, EventKind::kRunFinished, "run", "", "", state.name, 0,
+                  RunFinishedDetail{.state = state.name, .exit_code = summary.exit_code}});
     EndRun(&summary);
     return summary;
   }

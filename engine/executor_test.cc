@@ -361,5 +361,31 @@ TEST_F(ExecutorTest, ResumeAfterAFinishedRollbackActionGoesOnWithoutRepeatingIt)
   EXPECT_EQ(s.state, "rolled_back");
 }
 
+// The executor died after run_finished was durable but before the run row's end: recover
+// writes the run row's end only, so that the run has exactly one run_finished.
+TEST_F(ExecutorTest, ResumeOfAFinishedRunWritesNoSecondRunFinished) {
+  FourSteps();
+  ResumePoint p;
+  p.state = "rolled_back";
+  p.finished = RunFinishedDetail{.state = "rolled_back", .exit_code = 1, .error = "c: failed"};
+  RunSummary s = Resume(p);
+  EXPECT_EQ(s.state, "rolled_back");
+  EXPECT_EQ(s.exit_code, 1);
+  EXPECT_TRUE(runner.calls.empty());
+  EXPECT_EQ(audit.Names(), (std::vector<std::string>{"run_recovered"}));
+  EXPECT_EQ(audit.state, "rolled_back") << "the run row's end is written";
+}
+
+// Only run_finished was lost: recover writes it.
+TEST_F(ExecutorTest, ResumeOfARunThatReachedItsEndWritesTheMissingRunFinished) {
+  FourSteps();
+  ResumePoint p;
+  p.state = "rolled_back";
+  RunSummary s = Resume(p);
+  EXPECT_EQ(s.exit_code, 1);
+  EXPECT_EQ(audit.Names(), (std::vector<std::string>{"run_recovered", "run_finished"}));
+  EXPECT_EQ(audit.state, "rolled_back");
+}
+
 }  // namespace
 }  // namespace runbook

@@ -45,6 +45,7 @@ void FoldResumePoint(const EventView& e, EventKind kind, ResumePoint& p, int64_t
     }
   }
   if (kind == EventKind::kRollbackFailed) p.rollback_failed = true;
+  if (kind == EventKind::kRunFinished) p.finished = e.detail.get<RunFinishedDetail>();
   if (kind == EventKind::kStepFailed && p.cause.empty())
     p.cause = e.step + ": " + e.detail.get<StepEndDetail>().error.value_or("");
 }

@@ -86,6 +86,7 @@ TEST(RunHistoryTest, NoEventsIsAPendingRun) {
   EXPECT_EQ(h.resume.dead_pid, 4242);
   EXPECT_TRUE(h.transitions.empty());
   EXPECT_FALSE(h.finished);
+  EXPECT_FALSE(h.resume.finished);
 }
 
 TEST(RunHistoryTest, ARunStoppedMidStep) {
@@ -246,6 +247,8 @@ TEST(RunHistoryTest, AFinishedRunAndItsTransitions) {
   EXPECT_EQ(h.finished->state, "succeeded");
   EXPECT_EQ(h.finished->seq, static_cast<int64_t>(events.events().size()));
   EXPECT_EQ(h.finished->detail.exit_code, 0);
+  ASSERT_TRUE(h.resume.finished) << "recover must not write a second run_finished";
+  EXPECT_EQ(h.resume.finished->state, "succeeded");
   ASSERT_EQ(h.transitions.size(), 3u);
   EXPECT_EQ(h.transitions[2].from, "step:b");
   EXPECT_EQ(h.transitions[2].to, "succeeded");
