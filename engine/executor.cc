@@ -306,8 +306,10 @@ RunSummary Executor::Resume(const RunOptions& options, const ResumePoint& point)
         const Phase phase = state.kind == StateKind::kPrecheck ? Phase::kPrecheck
                             : state.kind == StateKind::kVerify ? Phase::kVerify
                                                                : Phase::kStep;
+        if (!point.step_started) not_started_.insert(state.step->id);
         const std::string why = "interrupted: the executor (pid " +
-                                std::to_string(point.dead_pid) + ") died during this step";
+                                std::to_string(point.dead_pid) + ") died " +
+                                (point.step_started ? "during" : "before") + " this step";
         StepEndDetail interrupted;
         interrupted.error = why;
         interrupted.interrupted = true;
@@ -395,6 +397,11 @@ Trigger Executor::RunState(const State& state) {
                     StepSkippedDetail{"dry run: rollback is not run"}});
         return Trigger::kSuccess;
       }
+      if (state.undoes && not_started_.count(state.undoes->id)) {
+        (void)Emit({{}, EventKind::kStepSkipped, "rollback", state.step->id, "", "", 0,
+                    StepSkippedDetail{state.undoes->id + " never started: nothing to undo"}});
+        return Trigger::kSuccess;
+      }
       Outcome o = RunStep(state, *state.step, Phase::kRollback);
       if (!o.ok) rollback_failed_ = true;
       return o.ok ? Trigger::kSuccess : Trigger::kFailure;
@@ -451,6 +458,7 @@ Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Ph
     // Write-ahead: a forward step whose start cannot be recorded does not run. Rollbacks
     // run regardless: undoing is safer than leaving a half-done change.
     last.error = "not started: the audit log cannot be written (" + ahead.message() + ")";
+    not_started_.insert(step.id);
   } else {
     StepRequest request;
     request.step = &step;

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -125,6 +126,9 @@ class Executor {
   std::map<std::string, StepResult> results_;  // last attempt of each step that ran
   std::vector<StepSummary> summaries_;
   bool rollback_failed_ = false;
+  /// Forward steps whose start was never recorded: they did not run (write-ahead), so their
+  /// rollback is skipped (SPEC §5).
+  std::set<std::string> not_started_;
   int audit_write_failures_ = 0;  // events and run row updates the sink refused
   std::string cause_;  // the run's error before the count of missing records was added
   std::string first_error_;
