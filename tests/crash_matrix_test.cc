@@ -311,8 +311,15 @@ TEST_F(CrashMatrixTest, RecoverKilledAtEveryRecordTwiceInARowIsRecovered) {
   ASSERT_GT(at_c, 0);
   ASSERT_GT(in_chain, 0);
   const int from_c = RecoverMatrix("from-c", at_c);
+#ifdef __SANITIZE_ADDRESS__
+  // Sanitized processes start ten times slower (scripts/test-sanitized.sh): one run point is
+  // enough there to look for memory errors; the normal build runs both.
+  const int from_chain = 0;
+  (void)in_chain;
+#else
   const int from_chain = RecoverMatrix("from-chain", in_chain);
   EXPECT_GE(from_chain, 10);
+#endif
   std::printf(
       "crash matrix: recover killed twice in a row at %d kill points (run killed at "
       "record %d) and %d (run killed at record %d), each recovered\n",
