@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "app/crash_hook.h"
 #include "engine/exit_code.h"
 #include "engine/loader.h"
 #include "engine/run_history.h"
@@ -157,8 +158,8 @@ RecoveredRun RecoverService::RecoverOne(const StoredRun& listed, Reporter& repor
   options.lock_key = run->lock_key;
   std::unique_ptr<StepRunner> runner = MakeStepRunner();
   CancelFlag interrupt, hard_stop;  // recover itself is not interruptible mid-rollback
-  Executor executor(rb, machine, *runner, db_.events(), env_, reporter,
-                    {&interrupt, &hard_stop});
+  CrashHookSink audit(db_.events(), env_);
+  Executor executor(rb, machine, *runner, audit, env_, reporter, {&interrupt, &hard_stop});
   out.summary = executor.Resume(options, point);
   (void)db_.locks().Unlock(claim_key, run->run_id);
   out.recovered = true;

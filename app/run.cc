@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include "app/bound_files.h"
+#include "app/crash_hook.h"
 #include "app/plans.h"
 #include "engine/loader.h"
 #include "engine/state_machine.h"
@@ -199,8 +200,8 @@ RunStart RunService::Prepare(RunRequest request) {
 RunResult RunService::Execute(PreparedRun& run, Reporter& reporter, Interruption interruption) {
   const StateMachine machine = StateMachine::Compile(*run.runbook_);
   std::unique_ptr<StepRunner> runner = MakeStepRunner();
-  Executor executor(*run.runbook_, machine, *runner, db_.events(), env_, reporter,
-                    interruption);
+  CrashHookSink audit(db_.events(), env_);
+  Executor executor(*run.runbook_, machine, *runner, audit, env_, reporter, interruption);
   RunResult result;
   result.summary = executor.Run(run.options_);
   result.unlock_status = run.Unlock(&result.unlock_journaled);

@@ -371,8 +371,10 @@ RunSummary Executor::Resume(const RunOptions& options, const ResumePoint& point)
         const Phase phase = state.kind == StateKind::kPrecheck ? Phase::kPrecheck
                             : state.kind == StateKind::kVerify ? Phase::kVerify
                                                                : Phase::kStep;
+        if (!point.step_started) not_started_.insert(state.step->id);
         const std::string why = "interrupted: the executor (pid " +
-                                std::to_string(point.dead_pid) + ") died during this step";
+                                std::to_string(point.dead_pid) + ") died " +
+                                (point.step_started ? "during" : "before") + " this step";
         StepEndDetail interrupted;
         interrupted.error = why;
         interrupted.interrupted = true;
@@ -405,16 +407,19 @@ RunSummary Executor::Resume(const RunOptions& options, const ResumePoint& point)
       break;
   }
   if (state.terminal()) {
-    // Only run_finished was lost: write it.
+    // Only run_finished, or only the run row's end, was lost: write what is missing (a run
+    // has exactly one run_finished).
     RunSummary summary;
     summary.run_id = options_.run_id;
     summary.runbook = runbook_.name;
     summary.state = state.name;
-    summary.exit_code = ExitCodeFor(state.kind);
+    summary.exit_code = point.finished ? point.finished->exit_code : ExitCodeFor(state.kind);
+    summary.error = point.finished ? point.finished->error.value_or("") : "";
     summary.steps = summaries_;
     CountMissingRecords(&summary);
-    (void)Emit({{}, EventKind::kRunFinished, "run", "", "", state.name, 0,
-                RunFinishedDetail{.state = state.name, .exit_code = summary.exit_code}});
+    if (!point.finished)
+      (void)Emit({{}, EventKind::kRunFinished, "run", "", "", state.name, 0,
+                  RunFinishedDetail{.state = state.name, .exit_code = summary.exit_code}});
     EndRun(&summary);
     return summary;
   }
@@ -455,6 +460,11 @@ Trigger Executor::RunState(const State& state) {
       if (options_.dry_run) {
         (void)Emit({{}, EventKind::kStepSkipped, "rollback", state.step->id, "", "", 0,
                     StepSkippedDetail{"dry run: rollback is not run"}});
+        return Trigger::kSuccess;
+      }
+      if (state.undoes && not_started_.count(state.undoes->id)) {
+        (void)Emit({{}, EventKind::kStepSkipped, "rollback", state.step->id, "", "", 0,
+                    StepSkippedDetail{state.undoes->id + " never started: nothing to undo"}});
         return Trigger::kSuccess;
       }
       Outcome o = RunStep(state, *state.step, Phase::kRollback);
@@ -513,6 +523,7 @@ Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Ph
     // Write-ahead: a forward step whose start cannot be recorded does not run. Rollbacks
     // run regardless: undoing is safer than leaving a half-done change.
     last.error = "not started: the audit log cannot be written (" + ahead.message() + ")";
+    not_started_.insert(step.id);
   } else {
     StepRequest request;
     request.step = &step;

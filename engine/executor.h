@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -134,6 +135,9 @@ class Executor {
   std::map<std::string, StepResult> results_;  // last attempt of each step that ran
   std::vector<StepSummary> summaries_;
   bool rollback_failed_ = false;
+  /// Forward steps whose start was never recorded: they did not run (write-ahead), so their
+  /// rollback is skipped (SPEC §5).
+  std::set<std::string> not_started_;
   int audit_write_failures_ = 0;  // events and run row updates the sink refused
   bool journal_noted_ = false;    // the operator was told that records go to the journal
   std::string cause_;  // the run's error before the count of missing records was added

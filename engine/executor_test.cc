@@ -382,6 +382,7 @@ TEST_F(ExecutorTest, ResumeTreatsTheDeadStepAsInterruptedAndRollsBack) {
   FourSteps();
   ResumePoint p;
   p.state = "step:b";
+  p.step_started = true;
   p.dead_pid = 4242;
   p.values["a"].outputs["v"] = "from-a";
   RunSummary s = Resume(p);
@@ -416,6 +417,64 @@ TEST_F(ExecutorTest, ResumeAfterAFinishedRollbackActionGoesOnWithoutRepeatingIt)
   RunSummary s = Resume(p);
   EXPECT_EQ(runner.calls, (std::vector<std::string>{"a-rollback-1", "rollback-1"}));
   EXPECT_EQ(s.state, "rolled_back");
+}
+
+// The executor died after entering step b but before b's step_started was durable: b never
+// ran, so its rollback is skipped (recorded as such); a's and the global rollback run.
+TEST_F(ExecutorTest, ResumeOfAStepThatNeverStartedDoesNotUndoIt) {
+  FourSteps();
+  ResumePoint p;
+  p.state = "step:b";
+  p.dead_pid = 4242;
+  RunSummary s = Resume(p);
+  EXPECT_EQ(s.state, "rolled_back");
+  EXPECT_EQ(runner.calls, (std::vector<std::string>{"a-rollback-1", "rollback-1"}));
+  EXPECT_EQ(audit.Names("b-rollback-1"),
+            (std::vector<std::string>{"state_changed", "step_skipped"}));
+  const auto b = audit.Names("b");
+  EXPECT_EQ(b[1], "step_failed");
+  EXPECT_NE(audit.events[1].detail["error"].get<std::string>().find("died before this step"),
+            std::string::npos)
+      << audit.events[1].detail.dump();
+}
+
+// Live, too: a forward step whose step_started cannot be written does not run, and is not
+// undone; the steps before it are.
+TEST_F(ExecutorTest, AStepWhoseStartCannotBeRecordedIsNotUndone) {
+  FourSteps();
+  runner.hooks["b"] = [this](StepContext&) { audit.fail_kind = EventKind::kStepStarted; };
+  RunSummary s = Run();
+  EXPECT_EQ(runner.calls,
+            (std::vector<std::string>{"a", "b", "b-rollback-1", "a-rollback-1", "rollback-1"}));
+  EXPECT_EQ(s.exit_code, 3) << "a record is missing";
+  EXPECT_EQ(audit.Names("c-rollback-1"),
+            (std::vector<std::string>{"state_changed", "step_skipped"}));
+}
+
+// The executor died after run_finished was durable but before the run row's end: recover
+// writes the run row's end only, so that the run has exactly one run_finished.
+TEST_F(ExecutorTest, ResumeOfAFinishedRunWritesNoSecondRunFinished) {
+  FourSteps();
+  ResumePoint p;
+  p.state = "rolled_back";
+  p.finished = RunFinishedDetail{.state = "rolled_back", .exit_code = 1, .error = "c: failed"};
+  RunSummary s = Resume(p);
+  EXPECT_EQ(s.state, "rolled_back");
+  EXPECT_EQ(s.exit_code, 1);
+  EXPECT_TRUE(runner.calls.empty());
+  EXPECT_EQ(audit.Names(), (std::vector<std::string>{"run_recovered"}));
+  EXPECT_EQ(audit.state, "rolled_back") << "the run row's end is written";
+}
+
+// Only run_finished was lost: recover writes it.
+TEST_F(ExecutorTest, ResumeOfARunThatReachedItsEndWritesTheMissingRunFinished) {
+  FourSteps();
+  ResumePoint p;
+  p.state = "rolled_back";
+  RunSummary s = Resume(p);
+  EXPECT_EQ(s.exit_code, 1);
+  EXPECT_EQ(audit.Names(), (std::vector<std::string>{"run_recovered", "run_finished"}));
+  EXPECT_EQ(audit.state, "rolled_back");
 }
 
 }  // namespace

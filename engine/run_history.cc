@@ -30,11 +30,14 @@ void FoldResumePoint(const EventView& e, EventKind kind, ResumePoint& p, int64_t
     p.state = e.to;
     state_seq = e.seq;
     state_step = e.step;
+    p.step_started = false;
     p.step_finished = false;
     p.step_ok = false;
     p.pgids.clear();
   }
   if (e.seq > state_seq && e.step == state_step && !state_step.empty()) {
+    if (kind == EventKind::kStepStarted || kind == EventKind::kRollbackStarted)
+      p.step_started = true;
     if (IsStepEnd(kind)) {
       p.step_finished = true;
       p.step_ok = IsStepSuccess(kind);
@@ -45,6 +48,7 @@ void FoldResumePoint(const EventView& e, EventKind kind, ResumePoint& p, int64_t
     }
   }
   if (kind == EventKind::kRollbackFailed) p.rollback_failed = true;
+  if (kind == EventKind::kRunFinished) p.finished = e.detail.get<RunFinishedDetail>();
   if (kind == EventKind::kStepFailed && p.cause.empty())
     p.cause = e.step + ": " + e.detail.get<StepEndDetail>().error.value_or("");
 }

@@ -19,9 +19,12 @@ namespace runbook {
 /// Where a run whose executor died stands, as `runbook recover` reads it from the audit log.
 struct ResumePoint {
   std::string state;             // the `to` of the last recorded state_changed, else pending
+  bool step_started = false;     // that state's step recorded its start: it may have acted
   bool step_finished = false;    // that state's step recorded its end (succeeded or failed)
   bool step_ok = false;          // ... and it succeeded
   bool rollback_failed = false;  // a rollback action had already failed
+  /// The recorded run_finished, if any: then only the run row's end was lost.
+  std::optional<RunFinishedDetail> finished;
   int dead_pid = 0;
   std::string cause;  // the recorded failure that started the rollback, if any
   std::map<std::string, TemplateScope::StepValues> values;  // recorded stdout and outputs

@@ -86,6 +86,7 @@ TEST(RunHistoryTest, NoEventsIsAPendingRun) {
   EXPECT_EQ(h.resume.dead_pid, 4242);
   EXPECT_TRUE(h.transitions.empty());
   EXPECT_FALSE(h.finished);
+  EXPECT_FALSE(h.resume.finished);
 }
 
 TEST(RunHistoryTest, ARunStoppedMidStep) {
@@ -97,6 +98,7 @@ TEST(RunHistoryTest, ARunStoppedMidStep) {
            ProcessStartedDetail{.pid = 201, .pgid = 201, .command = "kubectl apply"}, 1);
   const RunHistory h = events.Read();
   EXPECT_EQ(h.resume.state, "step:b");
+  EXPECT_TRUE(h.resume.step_started);
   EXPECT_FALSE(h.resume.step_finished);
   EXPECT_FALSE(h.resume.step_ok);
   EXPECT_EQ(h.resume.pgids, (std::vector<int>{200, 201})) << "not step a's group 100";
@@ -117,6 +119,25 @@ TEST(RunHistoryTest, ARunStoppedMidStep) {
   ASSERT_EQ(h.transitions.size(), 2u);
   EXPECT_EQ(h.transitions[0].trigger, "start");
   EXPECT_EQ(h.transitions[1].to, "step:b");
+}
+
+// The executor died after entering step b but before b's step_started was durable: b never
+// ran, and recover must not undo it.
+TEST(RunHistoryTest, ARunStoppedBeforeTheStepItEnteredStarted) {
+  History events;
+  events
+      .Add(EventKind::kRunStarted, "run", "", RunStartedDetail{.runbook = "deploy"}, 0, "",
+           "pending")
+      .Enter("pending", "step:a", "a", "start")
+      .Add(EventKind::kStepStarted, "step", "a", StepStartedDetail{.name = "A"})
+      .Attempt("step", "a", 1, 100, Succeeded("v1\n"))
+      .Add(EventKind::kStepSucceeded, "step", "a", Ended(), 1)
+      .Enter("step:a", "step:b", "b");
+  const RunHistory h = events.Read();
+  EXPECT_EQ(h.resume.state, "step:b");
+  EXPECT_FALSE(h.resume.step_started) << "a's step_started is not b's";
+  EXPECT_FALSE(h.resume.step_finished);
+  EXPECT_TRUE(h.resume.pgids.empty());
 }
 
 TEST(RunHistoryTest, ARunStoppedAfterAStepEnded) {
@@ -246,6 +267,8 @@ TEST(RunHistoryTest, AFinishedRunAndItsTransitions) {
   EXPECT_EQ(h.finished->state, "succeeded");
   EXPECT_EQ(h.finished->seq, static_cast<int64_t>(events.events().size()));
   EXPECT_EQ(h.finished->detail.exit_code, 0);
+  ASSERT_TRUE(h.resume.finished) << "recover must not write a second run_finished";
+  EXPECT_EQ(h.resume.finished->state, "succeeded");
   ASSERT_EQ(h.transitions.size(), 3u);
   EXPECT_EQ(h.transitions[2].from, "step:b");
   EXPECT_EQ(h.transitions[2].to, "succeeded");
