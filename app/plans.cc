@@ -48,6 +48,7 @@ std::string DescribeKubeTarget(const KubeTarget& target) {
 
 std::string PlanView::status() const {
   if (rejected()) return "rejected";
+  if (plan.status == kPlanExecuted) return kPlanExecuted;
   if (!runbook) return "unknown (" + plan.status + ")";
   if (!policy()) return "no approval needed";
   return tally.approved() ? "approved" : "pending";
@@ -251,6 +252,9 @@ Result<PlanService::ApproveOutcome> PlanService::Approve(const ApproveRequest& r
   if (plan.status().IsNotFound())
     return Status::Refused(plan.message() + " (see `runbook plans` for the recorded plans)");
   if (!plan.ok()) return plan.status();
+  if (plan->status == kPlanExecuted)
+    return Status::Refused("plan " + request.plan_id +
+                           " is used up (a run of it succeeded); approvals are for a new plan");
   auto view = View(*plan, /*verify_signatures=*/false);
   if (!view.ok()) return view.status();
   if (!view->runbook)
@@ -420,6 +424,11 @@ Result<std::string> PlanService::CheckApproved(const Runbook& runbook,
                            "); make a new plan for the current text with `runbook plan " +
                            ShellWord(runbook.path) + " ...` and have it approved");
   }
+  if (plan->status == kPlanExecuted)
+    return Status::Refused("plan " + plan_id + " is used up: a run of it succeeded (see `runbook "
+                           "plans show " + plan_id + "`); an approval is for one change, so "
+                           "make a new plan with `runbook plan " + ShellWord(runbook.path) +
+                           " ...` and have it approved");
   auto view = View(*plan, /*verify_signatures=*/false);
   if (!view.ok()) return Status::Refused(view.message());
   if (view->rejected()) {

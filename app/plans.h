@@ -58,6 +58,9 @@ std::string ApprovalCountText(const ApprovalTally& tally);
 std::string StillNeeded(const PlanRecord& plan, const ApprovalSpec* policy,
                         const ApprovalTally& tally);
 /// `items` joined by `sep`.
+/// The stored status of a plan whose run succeeded: it cannot run again (SPEC §5).
+inline constexpr char kPlanExecuted[] = "executed";
+
 std::string JoinWords(const std::vector<std::string>& items, const std::string& sep = ", ");
 
 class PlanService {

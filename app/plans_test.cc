@@ -218,6 +218,21 @@ steps:
   EXPECT_TRUE(service_->CheckApproved(*loaded_.runbook, loaded_.params, other.plan_id, "dave").ok());
 }
 
+TEST_F(PlanServiceTest, AnExecutedPlanIsUsedUp) {
+  PlanRecord plan = MakePlan(kRunbook);
+  ASSERT_TRUE(Approve(plan.plan_id, "alice").ok());
+  ASSERT_TRUE(Approve(plan.plan_id, "bob").ok());
+  EXPECT_TRUE(service_->CheckApproved(*loaded_.runbook, loaded_.params, plan.plan_id, "dave").ok());
+  ASSERT_TRUE(store_->plans().SetPlanStatus(plan.plan_id, kPlanExecuted).ok());
+  auto gate = service_->CheckApproved(*loaded_.runbook, loaded_.params, plan.plan_id, "dave");
+  EXPECT_EQ(gate.status().kind(), StatusKind::kRefused);
+  EXPECT_NE(gate.message().find("used up"), std::string::npos) << gate.message();
+  EXPECT_EQ(Approve(plan.plan_id, "carol").kind(), StatusKind::kRefused);
+  auto shown = service_->Show(plan.plan_id);
+  ASSERT_TRUE(shown.ok());
+  EXPECT_EQ(shown->view.status(), "executed");
+}
+
 TEST_F(PlanServiceTest, ARejectionBlocksThePlan) {
   PlanRecord plan = MakePlan(kRunbook);
   ASSERT_TRUE(Approve(plan.plan_id, "alice").ok());

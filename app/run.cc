@@ -204,6 +204,14 @@ RunResult RunService::Execute(PreparedRun& run, Reporter& reporter, Interruption
   Executor executor(*run.runbook_, machine, *runner, audit, env_, reporter, interruption);
   RunResult result;
   result.summary = executor.Run(run.options_);
+  // Used up before the lock is released, so that no second run can slip in between.
+  if (!run.options_.plan_id.empty() && !run.options_.dry_run &&
+      result.summary.state == "succeeded") {
+    result.plan_status = db_.plans().SetPlanStatus(run.options_.plan_id, kPlanExecuted);
+    if (!result.plan_status.ok())
+      result.plan_status = result.plan_status.WithContext(
+          "could not mark plan " + run.options_.plan_id + " used up");
+  }
   result.unlock_status = run.Unlock(&result.unlock_journaled);
   return result;
 }

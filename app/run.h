@@ -71,6 +71,8 @@ struct RunResult {
   /// The release of the lock went to the audit database's journal (a full disk): the lock is
   /// freed when the journal is written into the database, by the next command that opens it.
   bool unlock_journaled = false;
+  /// A plan whose run succeeded could not be marked used up.
+  Status plan_status;
 };
 
 class RunService {

@@ -105,6 +105,7 @@ int Run(const GlobalOptions& global, const RunCommandOptions& options) {
     result = service.Execute(*start.run, *reporter, Interruption{&interrupt, &hard_stop});
   }
   if (!result.unlock_status.ok()) PrintError(result.unlock_status.message());
+  if (!result.plan_status.ok()) PrintError(result.plan_status.message());
   if (result.unlock_journaled)
     std::fprintf(stderr,
                  "runbook: note: the release of lock '%s' waits in the journal %s with the "
