@@ -1,5 +1,6 @@
 #include "audit/event_log.h"
 
+#include <map>
 #include <utility>
 
 #include "audit/audit_time.h"
@@ -179,6 +180,41 @@ Result<std::vector<StoredEvent>> EventLog::Events(const std::optional<std::strin
   return events;
 }
 
+namespace {
+
+std::string JsonString(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+/// Which column of a runs row differs from what its run_started event recorded ("" if none).
+/// The row's runbook text is checked through its sha256, which run_started carries since
+/// the runs row joined the chain (older logs: only the columns run_started has).
+std::string RunRowProblem(const StoredRun& run, const nlohmann::json& started) {
+  if (!started.is_object()) return "row";
+  // Each column that run_started recorded (the executor records them all).
+  auto differs = [&](const char* key, const std::string& column) {
+    return started.contains(key) && JsonString(started, key) != column;
+  };
+  if (differs("runbook", run.runbook)) return "runbook name";
+  if (differs("operator", run.operator_name)) return "operator";
+  if (differs("host", run.host)) return "host";
+  if (started.contains("pid") && started.value("pid", 0) != run.pid) return "pid";
+  if (started.contains("dry_run") && started.value("dry_run", false) != run.dry_run)
+    return "dry_run";
+  if (differs("plan_id", run.plan_id)) return "plan_id";
+  if (differs("lock", run.lock_key)) return "lock";
+  if (started.contains("params") && started["params"] != run.params) return "params";
+  if (started.contains("runbook_sha256")) {
+    const std::string sha = JsonString(started, "runbook_sha256");
+    if (run.runbook_sha256 != sha) return "runbook_sha256";
+    if (Sha256Hex(run.runbook_text) != sha) return "runbook text";
+  }
+  return "";
+}
+
+}  // namespace
+
 Result<VerifyReport> EventLog::Verify() {
   std::lock_guard<std::mutex> lock(mu_);
   VerifyReport report;
@@ -207,6 +243,9 @@ Result<VerifyReport> EventLog::Verify() {
   }
 
   Statement st(db_, std::string("SELECT ") + kEventColumns + " FROM events ORDER BY seq");
+  // What the chain says about each run, to check the runs table against (SPEC §5).
+  std::map<std::string, std::pair<int64_t, nlohmann::json>> started;  // run -> seq, detail
+  std::map<std::string, std::pair<int64_t, std::string>> finished;    // run -> seq, state
   int64_t prev_seq = 0;
   std::string prev_hash(kGenesisHash);
   for (;;) {
@@ -235,6 +274,10 @@ Result<VerifyReport> EventLog::Verify() {
                              " (an event was deleted or reordered, or prev_hash was edited)");
     }
     if (!detail_ok) return fail(e.seq, name + "detail is not valid JSON (edited?)");
+    if (HasDuplicateKeys(st.Text(9)))
+      return fail(e.seq, name + "detail has a key twice, which its hash cannot cover (edited?)");
+    if (e.event == "run_started" && !started.count(e.run_id)) started[e.run_id] = {e.seq, e.detail};
+    if (e.event == "run_finished") finished[e.run_id] = {e.seq, e.to};
     if (!st.IsInteger(8)) return fail(e.seq, name + "attempt is not an integer (edited?)");
     if (ChainHash(e.prev_hash, e) != e.hash) {
       return fail(e.seq, name + "hash does not match its contents (edited?)");
@@ -260,6 +303,26 @@ Result<VerifyReport> EventLog::Verify() {
     return fail(prev_seq, "event " + std::to_string(prev_seq) +
                               ": hash differs from the chain head recorded in meta (edited?)");
   }
+
+  auto runs = QueryRuns("", "", /*with_text=*/true);
+  if (!runs.ok()) return read_error(runs.status());
+  for (const StoredRun& run : *runs) {
+    auto s = started.find(run.run_id);
+    // A run whose executor died before its run_started was durable has no recorded facts
+    // to hold its row to (recover ends it as aborted); there is nothing to check.
+    if (s == started.end()) continue;
+    if (std::string problem = RunRowProblem(run, s->second.second); !problem.empty())
+      return fail(s->second.first, "run " + run.run_id + ": the runs table's " + problem +
+                                       " does not match its run_started (event " +
+                                       std::to_string(s->second.first) + "; edited?)");
+    auto f = finished.find(run.run_id);
+    if (f != finished.end() && !run.state.empty() && !f->second.second.empty() &&
+        run.state != f->second.second)
+      return fail(f->second.first, "run " + run.run_id + ": the runs table's state '" +
+                                       run.state + "' does not match its run_finished ('" +
+                                       f->second.second + "'; edited?)");
+  }
+
   report.head_seq = prev_seq;
   report.head_hash = prev_seq == 0 ? "" : prev_hash;
   return report;

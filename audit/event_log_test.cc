@@ -306,6 +306,48 @@ TEST_F(EventLogVerifyTest, DetectsEditedColumns) {
   }
 }
 
+TEST_F(EventLogVerifyTest, DetectsADetailWithAKeyTwice) {
+  Sql(path_, "UPDATE events SET detail = '{\"a\":1,\"a\":2}' WHERE seq = 3");
+  VerifyReport report = ReopenAndVerify(path_);
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.bad_seq, 3);
+  EXPECT_NE(report.problem.find("a key twice"), std::string::npos) << report.problem;
+  EXPECT_TRUE(HasDuplicateKeys(R"({"x":{"k":1,"k":1}})"));
+  EXPECT_FALSE(HasDuplicateKeys(R"({"x":{"k":1},"y":{"k":1}})"));
+  EXPECT_FALSE(HasDuplicateKeys("not json"));
+}
+
+TEST_F(EventLogVerifyTest, TheRunsRowIsHeldToItsRunStarted) {
+  RunRecord run = MakeRun("run-c");
+  run.runbook_sha256 = Sha256Hex(run.runbook_text);
+  {
+    std::unique_ptr<AuditDatabase> db = OpenOrDie(path_);
+    ASSERT_TRUE(db);
+    ASSERT_TRUE(db->events().BeginRun(run).ok());
+    nlohmann::json detail = {{"runbook", run.runbook},   {"operator", run.operator_name},
+                             {"host", run.host},         {"pid", run.pid},
+                             {"dry_run", false},         {"params", run.params},
+                             {"plan_id", ""},            {"lock", run.lock_key},
+                             {"runbook_sha256", run.runbook_sha256}};
+    ASSERT_TRUE(db->events().Append("run-c", MakeEvent("run_started", 900, "", detail)).ok());
+    ASSERT_TRUE(VerifyOrDie(db->events()).ok);
+  }
+  const std::string forged = "runbook: web-release\nsteps: [evil]\n";
+  for (std::string edit :
+       {std::string("operator = 'mallory'"), std::string("params = '{}'"),
+        std::string("lock_key = 'other'"),
+        "runbook_text = '" + forged + "', runbook_sha256 = '" + Sha256Hex(forged) + "'"}) {
+    std::string backup = dir_.File("pristine.db");
+    std::filesystem::copy_file(path_, backup, std::filesystem::copy_options::overwrite_existing);
+    Sql(path_, "UPDATE runs SET " + edit + " WHERE run_id = 'run-c'");
+    VerifyReport report = ReopenAndVerify(path_);
+    EXPECT_FALSE(report.ok) << edit;
+    EXPECT_NE(report.problem.find("run run-c: the runs table's"), std::string::npos)
+        << report.problem;
+    std::filesystem::copy_file(backup, path_, std::filesystem::copy_options::overwrite_existing);
+  }
+}
+
 TEST_F(EventLogVerifyTest, DetectsADeletedEvent) {
   Sql(path_, "DELETE FROM events WHERE seq = 5");
   VerifyReport report = ReopenAndVerify(path_);

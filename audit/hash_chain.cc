@@ -1,5 +1,8 @@
 #include "audit/hash_chain.h"
 
+#include <set>
+#include <vector>
+
 #include <openssl/evp.h>
 
 namespace runbook {
@@ -29,6 +32,50 @@ std::optional<nlohmann::json> ParseStoredJson(std::string_view text) {
   nlohmann::json value = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (value.is_discarded()) return std::nullopt;
   return value;
+}
+
+namespace {
+
+/// A SAX handler that only tracks the keys of each open object.
+class DuplicateKeyFinder : public nlohmann::json::json_sax_t {
+ public:
+  bool found = false;
+
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override {
+    keys_.emplace_back();
+    return true;
+  }
+  bool key(string_t& k) override {
+    if (!keys_.back().insert(k).second) found = true;
+    return !found;
+  }
+  bool end_object() override {
+    keys_.pop_back();
+    return true;
+  }
+  bool start_array(std::size_t) override { return true; }
+  bool end_array() override { return true; }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::json::exception&) override {
+    return false;
+  }
+
+ private:
+  std::vector<std::set<std::string>> keys_;
+};
+
+}  // namespace
+
+bool HasDuplicateKeys(std::string_view text) {
+  DuplicateKeyFinder finder;
+  nlohmann::json::sax_parse(text, &finder, nlohmann::json::input_format_t::json, false);
+  return finder.found;
 }
 
 std::string CanonicalEvent(const StoredEvent& event) {

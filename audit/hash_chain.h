@@ -40,6 +40,11 @@ std::string CanonicalJson(const nlohmann::json& value);
 /// Parses JSON text as a column stores it; nullopt when it is not valid JSON. Never throws.
 std::optional<nlohmann::json> ParseStoredJson(std::string_view text);
 
+/// Whether JSON text has an object with the same key twice (which parsing would silently
+/// collapse, so that the hash of the parsed value no longer covers what is stored). False for
+/// text that is not JSON.
+bool HasDuplicateKeys(std::string_view text);
+
 /// The canonical encoding of an event's hashed fields (everything but prev_hash and hash).
 std::string CanonicalEvent(const StoredEvent& event);
 

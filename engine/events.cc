@@ -127,6 +127,7 @@ void to_json(json& j, const RunStartedDetail& d) {
        {"host", d.host},       {"pid", d.pid},
        {"dry_run", d.dry_run}, {"params", d.params},
        {"plan_id", d.plan_id}, {"lock", d.lock}};
+  if (!d.runbook_sha256.empty()) j["runbook_sha256"] = d.runbook_sha256;
   if (!d.checklist.empty()) {
     json items = json::array();
     for (const auto& [item, by] : d.checklist) items.push_back({{"item", item}, {"confirmed_by", by}});
@@ -145,6 +146,7 @@ void from_json(const json& j, RunStartedDetail& d) {
   if (const json* p = Field(j, "params"); p && p->is_object()) d.params = *p;
   d.plan_id = String(j, "plan_id");
   d.lock = String(j, "lock");
+  d.runbook_sha256 = String(j, "runbook_sha256");
   if (const json* c = Field(j, "checklist"); c && c->is_array()) {
     for (const json& e : *c)
       if (e.is_object()) d.checklist.emplace_back(String(e, "item"), String(e, "confirmed_by"));

@@ -105,6 +105,8 @@ struct RunStartedDetail {
   nlohmann::json params = nlohmann::json::object();  // redacted
   std::string plan_id;
   std::string lock;
+  /// sha256 of the runbook text stored in the runs row: binds the row into the chain.
+  std::string runbook_sha256;
   /// The runbook's checklist items, each as confirmed (key "checklist": [{item, confirmed_by}]).
   std::vector<std::pair<std::string, std::string>> checklist;
   /// The files the run uses, with their sha256 when it started (engine/bound_file.h);

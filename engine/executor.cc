@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/describe.h"
+#include "engine/plan.h"
 #include "engine/utf8.h"
 
 namespace runbook {
@@ -210,6 +211,7 @@ RunSummary Executor::Run(const RunOptions& options) {
   record.runbook = runbook_.name;
   record.runbook_path = AbsolutePath(runbook_);
   record.runbook_text = runbook_.text;
+  record.runbook_sha256 = Sha256Hex(runbook_.text);
   record.params = RedactJson(nlohmann::json(options_.params));
   record.operator_name = options_.operator_name;
   record.host = options_.host;
@@ -236,6 +238,7 @@ RunSummary Executor::Run(const RunOptions& options) {
                                         .params = record.params,
                                         .plan_id = options_.plan_id,
                                         .lock = options_.lock_key,
+                                        .runbook_sha256 = record.runbook_sha256,
                                         .checklist = {},
                                         .files = options_.files};
   for (const std::string& item : options_.confirmed)

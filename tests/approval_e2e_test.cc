@@ -271,7 +271,9 @@ TEST_F(ApprovalE2eTest, PlanWithoutApprovalPolicyMustStillMatch) {
   o = Runbook("run open.yaml -p v=1 --plan " + plan);
   EXPECT_EQ(o.code, 0) << o.text;
   EXPECT_EQ(Read("log"), "ran 1\n");
-  EXPECT_EQ(PlanJson(plan)["status"], "no approval needed");
+  // A plan is for one change: once its run succeeded it is used up, approval policy or not.
+  EXPECT_EQ(PlanJson(plan)["status"], "executed");
+  EXPECT_EQ(Runbook("run open.yaml -p v=1 --plan " + plan).code, 4);
 }
 
 }  // namespace
