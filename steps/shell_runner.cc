@@ -84,11 +84,7 @@ class ShellRunner : public StepRunner {
         [&context](bool is_stderr, std::string_view line) {
           context.OutputLine("", is_stderr, line);
         },
-        [&context](pid_t pid, pid_t pgid) {
-          // Durable before we wait: `runbook recover` ends this group if the executor dies.
-          return context.Record(EventKind::kProcessStarted,
-                                ProcessStartedDetail{.pid = pid, .pgid = pgid});
-        });
+        RecordProcessStarted(context, request.phase));
 
     result.duration = p.duration;
     result.exit_status = p.exit_status;
