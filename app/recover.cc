@@ -1,6 +1,5 @@
 #include "app/recover.h"
 
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -135,16 +134,7 @@ RecoveredRun RecoverService::RecoverOne(const StoredRun& listed, Reporter& repor
   const int state = machine.Find(point.state);
   Duration grace{5000};
   if (state >= 0 && machine.state(state).step) grace = machine.state(state).step->kill_grace;
-  for (int pgid : point.pgids) {
-    if (!ProcessGroupAlive(pgid)) continue;
-    notes_("recover: stopping process group " + std::to_string(pgid) +
-           " of the interrupted step");
-    kill(-pgid, SIGTERM);
-    const auto deadline = env_.Monotonic() + grace;
-    const CancelFlag never;
-    while (ProcessGroupAlive(pgid) && env_.Monotonic() < deadline) env_.Sleep(Duration(50), never);
-    if (ProcessGroupAlive(pgid)) kill(-pgid, SIGKILL);
-  }
+  StopInterruptedProcesses(point.processes, grace);
 
   RunOptions options;
   options.run_id = run->run_id;
@@ -164,6 +154,49 @@ RecoveredRun RecoverService::RecoverOne(const StoredRun& listed, Reporter& repor
   (void)db_.locks().Unlock(claim_key, run->run_id);
   out.recovered = true;
   return out;
+}
+
+void RecoverService::StopInterruptedProcesses(const std::vector<ProcessStartedDetail>& processes,
+                                              Duration grace) {
+  for (const ProcessStartedDetail& p : processes) {
+    const std::string group = "process group " + std::to_string(p.pgid);
+    // Only a group whose leader is provably the recorded process is signalled: the same pid
+    // in the same boot with the same start time. Anything else may be a stranger that got
+    // the id after the step's processes were gone.
+    if (p.pid != p.pgid) {  // not written by RunProcess, whose children lead their groups
+      notes_("recover: " + group + " was recorded with another leader (pid " +
+             std::to_string(p.pid) + "); not signalling it");
+      continue;
+    }
+    if (p.boot_id.empty() || p.start_time <= 0) {
+      notes_("recover: " + group + " was recorded without what identifies it (boot id, " +
+             "start time), by an older runbook: it cannot be told apart from a process that " +
+             "reused its id, so it is not signalled and counts as gone; if it still runs, " +
+             "end it by hand");
+      continue;
+    }
+    if (p.boot_id != CurrentBootId()) {
+      notes_("recover: " + group + " ran before this machine rebooted: nothing of it runs " +
+             "now; not signalling it");
+      continue;
+    }
+    const ProcessIdentity leader{.pid = p.pid, .boot_id = p.boot_id, .start_time = p.start_time};
+    if (!SameProcess(leader)) {
+      if (IdentifyProcess(p.pid).start_time != 0) {
+        notes_("recover: " + group + " has ended; pid " + std::to_string(p.pid) +
+               " now belongs to another process, which is left alone");
+      }
+      continue;
+    }
+    ProcessTree tree(leader, /*adopt_orphans=*/false);
+    if (tree.Ended()) continue;  // a zombie leader and nothing else left
+    notes_("recover: stopping " + group + " of the interrupted step");
+    tree.Terminate();
+    const auto deadline = env_.Monotonic() + grace;
+    const CancelFlag never;
+    while (!tree.Ended() && env_.Monotonic() < deadline) env_.Sleep(Duration(50), never);
+    if (!tree.Ended()) tree.Kill();
+  }
 }
 
 }  // namespace runbook

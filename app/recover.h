@@ -1,8 +1,11 @@
-// `runbook recover` (SPEC §2): finishes the runs whose executor died. For each unfinished run
-// whose process is gone it ends any surviving process group of the interrupted step (its pgid
-// is in the audit log from the moment it started), rebuilds what the run had learned (step
-// outputs, hosts reached, recorded revisions) from the audit log, and lets the executor walk
-// the rest of the state machine as an interruption: roll back, finish the run, free the lock.
+// `runbook recover` (SPEC §2, §5): finishes the runs whose executor died. For each unfinished
+// run whose process is gone it ends any surviving process group of the interrupted step, with
+// every descendant of its leader (the group, its leader's pid, boot id and start time are in
+// the audit log before the step's command starts; a group is signalled only while its leader
+// is provably that process, so never after a reboot or once its id was reused), rebuilds what
+// the run had learned (step outputs, hosts reached, recorded revisions) from the audit log,
+// and lets the executor walk the rest of the state machine as an interruption: roll back,
+// finish the run, free the lock.
 #pragma once
 
 #include <functional>
@@ -12,6 +15,7 @@
 
 #include "audit/audit_database.h"
 #include "engine/environment.h"
+#include "engine/events.h"
 #include "engine/executor.h"
 #include "engine/reporter.h"
 
@@ -48,6 +52,9 @@ class RecoverService {
  private:
   RecoveredRun RecoverOne(const StoredRun& listed, Reporter& reporter,
                           const std::string& operator_name);
+  /// Ends the process groups the interrupted step started (and their leaders' descendants),
+  /// SIGTERM, then SIGKILL after `grace`; says why it leaves a recorded group alone.
+  void StopInterruptedProcesses(const std::vector<ProcessStartedDetail>& processes, Duration grace);
 
   AuditDatabase& db_;
   const Environment& env_;

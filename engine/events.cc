@@ -312,6 +312,8 @@ void from_json(const json& j, RunRecoveredDetail& d) {
 
 void to_json(json& j, const ProcessStartedDetail& d) {
   j = {{"pid", d.pid}, {"pgid", d.pgid}};
+  if (!d.boot_id.empty()) j["boot_id"] = d.boot_id;
+  if (d.start_time != 0) j["start_time"] = d.start_time;
   if (d.command) j["command"] = *d.command;
 }
 
@@ -319,6 +321,8 @@ void from_json(const json& j, ProcessStartedDetail& d) {
   d = {};
   d.pid = static_cast<int>(Int(j, "pid", 0));
   d.pgid = static_cast<int>(Int(j, "pgid", 0));
+  d.boot_id = String(j, "boot_id");
+  d.start_time = Int(j, "start_time", 0);
   d.command = OptString(j, "command");
 }
 

@@ -205,11 +205,16 @@ struct RunRecoveredDetail {
   bool operator==(const RunRecoveredDetail&) const = default;
 };
 
-/// process_started: written before the step waits on its child, so that `recover` can end a
-/// surviving process group.
+/// process_started: durable before the child runs its command (it waits for this record), so
+/// that `recover` can end a surviving process group. boot_id and start_time identify the
+/// group's leader (`pid`) beyond pid reuse: `recover` signals the group only while a process
+/// with that pid, boot and start time exists. Records written before they existed lack them.
 struct ProcessStartedDetail {
   int pid = 0;
-  int pgid = 0;
+  int pgid = 0;                        // -1: the child ran in the executor's own group
+  std::string boot_id;                 // /proc/sys/kernel/random/boot_id; written when known
+  int64_t start_time = 0;              // /proc/PID/stat field 22 (clock ticks after boot);
+                                       // written when known (not 0)
   std::optional<std::string> command;  // kubectl: the command line, redacted
   bool operator==(const ProcessStartedDetail&) const = default;
 };

@@ -128,6 +128,11 @@ TEST(EventDetailTest, RecordsRoundTrip) {
                                      .step_finished = true});
   ExpectRoundTrip(ProcessStartedDetail{.pid = 10, .pgid = 10});
   ExpectRoundTrip(ProcessStartedDetail{.pid = 10, .pgid = 10, .command = "kubectl get"});
+  ExpectRoundTrip(ProcessStartedDetail{.pid = 10,
+                                       .pgid = 10,
+                                       .boot_id = "6c0a6e5e-8f1b-4a53-9d55-2a8c3c2b3f11",
+                                       .start_time = 123456789012,
+                                       .command = "kubectl get"});
   ExpectRoundTrip(HostFinishedDetail{.host = "web1",
                                      .exit_status = 0,
                                      .duration_ms = 5,
@@ -160,6 +165,8 @@ TEST(EventDetailTest, WritesTheDocumentedKeys) {
       json(RunFinishedDetail{.state = "s", .exit_code = 0, .duration_ms = 3, .error = ""}).dump(),
       R"({"duration_ms":3,"error":"","exit_code":0,"state":"s"})");
   EXPECT_EQ(json(ProcessStartedDetail{.pid = 3, .pgid = 3}).dump(), R"({"pgid":3,"pid":3})");
+  EXPECT_EQ(json(ProcessStartedDetail{.pid = 3, .pgid = 3, .boot_id = "b", .start_time = 9}).dump(),
+            R"({"boot_id":"b","pgid":3,"pid":3,"start_time":9})");
   EXPECT_EQ(
       json(HostDetail{.host = "h"}).dump(),
       R"({"duration_ms":0,"error":"","exit_status":-1,"host":"h","ok":false,"reached":false})");

@@ -23,7 +23,7 @@ void UpdateResult(const AttemptFinishedDetail& d, StepResult& r) {
 }
 
 // The part of the fold that concerns where the run stopped: the state it was last in, whether
-// that state's step ended, and the process groups that step started.
+// that state's step ended, and the processes that step started in their own groups.
 void FoldResumePoint(const EventView& e, EventKind kind, ResumePoint& p, int64_t& state_seq,
                      std::string& state_step) {
   if (kind == EventKind::kStateChanged) {
@@ -33,7 +33,7 @@ void FoldResumePoint(const EventView& e, EventKind kind, ResumePoint& p, int64_t
     p.step_started = false;
     p.step_finished = false;
     p.step_ok = false;
-    p.pgids.clear();
+    p.processes.clear();
   }
   if (e.seq > state_seq && e.step == state_step && !state_step.empty()) {
     if (kind == EventKind::kStepStarted || kind == EventKind::kRollbackStarted)
@@ -43,8 +43,8 @@ void FoldResumePoint(const EventView& e, EventKind kind, ResumePoint& p, int64_t
       p.step_ok = IsStepSuccess(kind);
     }
     if (kind == EventKind::kProcessStarted) {
-      const int pgid = e.detail.get<ProcessStartedDetail>().pgid;
-      if (pgid > 0) p.pgids.push_back(pgid);
+      auto started = e.detail.get<ProcessStartedDetail>();
+      if (started.pgid > 0) p.processes.push_back(std::move(started));
     }
   }
   if (kind == EventKind::kRollbackFailed) p.rollback_failed = true;

@@ -29,9 +29,10 @@ struct ResumePoint {
   std::string cause;  // the recorded failure that started the rollback, if any
   std::map<std::string, TemplateScope::StepValues> values;  // recorded stdout and outputs
   std::map<std::string, StepResult> results;  // recorded hosts and undo_state per step
-  /// Process groups the step of `state` started (process_started since that state was
-  /// entered): they may outlive the dead executor.
-  std::vector<int> pgids;
+  /// The processes the step of `state` started in their own process groups (process_started
+  /// with a pgid, since that state was entered), with what identifies each group's leader:
+  /// they may outlive the dead executor.
+  std::vector<ProcessStartedDetail> processes;
 };
 
 /// What one step (or rollback action) did in one phase.

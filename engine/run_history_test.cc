@@ -44,6 +44,13 @@ class History {
   std::vector<EventView> events_;
 };
 
+// The process groups a resume point holds.
+std::vector<int> Pgids(const ResumePoint& p) {
+  std::vector<int> pgids;
+  for (const ProcessStartedDetail& d : p.processes) pgids.push_back(d.pgid);
+  return pgids;
+}
+
 AttemptFinishedDetail Succeeded(const std::string& out) {
   AttemptFinishedDetail d;
   d.outcome = "succeeded";
@@ -95,13 +102,24 @@ TEST(RunHistoryTest, ARunStoppedMidStep) {
       .Add(EventKind::kProcessStarted, "step", "b", ProcessStartedDetail{.pid = 200, .pgid = 200},
            1)
       .Add(EventKind::kProcessStarted, "step", "b",
-           ProcessStartedDetail{.pid = 201, .pgid = 201, .command = "kubectl apply"}, 1);
+           ProcessStartedDetail{.pid = 201,
+                                .pgid = 201,
+                                .boot_id = "b00t",
+                                .start_time = 12345,
+                                .command = "kubectl apply"},
+           1);
   const RunHistory h = events.Read();
   EXPECT_EQ(h.resume.state, "step:b");
   EXPECT_TRUE(h.resume.step_started);
   EXPECT_FALSE(h.resume.step_finished);
   EXPECT_FALSE(h.resume.step_ok);
-  EXPECT_EQ(h.resume.pgids, (std::vector<int>{200, 201})) << "not step a's group 100";
+  EXPECT_EQ(Pgids(h.resume), (std::vector<int>{200, 201})) << "not step a's group 100";
+  // What identifies each group's leader travels with it (an older record has none).
+  EXPECT_EQ(h.resume.processes[0].boot_id, "");
+  EXPECT_EQ(h.resume.processes[0].start_time, 0);
+  EXPECT_EQ(h.resume.processes[1].pid, 201);
+  EXPECT_EQ(h.resume.processes[1].boot_id, "b00t");
+  EXPECT_EQ(h.resume.processes[1].start_time, 12345);
   EXPECT_EQ(h.resume.cause, "");
   // What the run had learned, for the rollback and the templates.
   EXPECT_EQ(h.resume.values.at("a").stdout_text, "v1");
@@ -137,7 +155,7 @@ TEST(RunHistoryTest, ARunStoppedBeforeTheStepItEnteredStarted) {
   EXPECT_EQ(h.resume.state, "step:b");
   EXPECT_FALSE(h.resume.step_started) << "a's step_started is not b's";
   EXPECT_FALSE(h.resume.step_finished);
-  EXPECT_TRUE(h.resume.pgids.empty());
+  EXPECT_TRUE(h.resume.processes.empty());
 }
 
 TEST(RunHistoryTest, ARunStoppedAfterAStepEnded) {
@@ -152,7 +170,7 @@ TEST(RunHistoryTest, ARunStoppedAfterAStepEnded) {
   EXPECT_TRUE(h.resume.step_finished);
   EXPECT_FALSE(h.resume.step_ok);
   EXPECT_EQ(h.resume.cause, "b: exit status 3");
-  EXPECT_EQ(h.resume.pgids, std::vector<int>{200});
+  EXPECT_EQ(Pgids(h.resume), std::vector<int>{200});
   const StepHistory* b = h.Step("step", "b");
   ASSERT_NE(b, nullptr);
   EXPECT_EQ(b->end, EventKind::kStepFailed);
@@ -189,7 +207,7 @@ TEST(RunHistoryTest, ARunStoppedInARollbackAction) {
   EXPECT_FALSE(h.resume.step_finished);
   EXPECT_FALSE(h.resume.rollback_failed);
   EXPECT_EQ(h.resume.cause, "b: exit status 1");
-  EXPECT_EQ(h.resume.pgids, std::vector<int>{300});
+  EXPECT_EQ(Pgids(h.resume), std::vector<int>{300});
   const StepHistory* undo = h.Step("rollback", "b-undo");
   ASSERT_NE(undo, nullptr);
   ASSERT_TRUE(undo->started);
@@ -210,7 +228,7 @@ TEST(RunHistoryTest, AFailedRollbackIsRemembered) {
   EXPECT_TRUE(h.resume.rollback_failed);
   EXPECT_TRUE(h.resume.step_finished);
   EXPECT_TRUE(h.resume.step_ok);
-  EXPECT_EQ(h.resume.pgids, std::vector<int>{400});
+  EXPECT_EQ(Pgids(h.resume), std::vector<int>{400});
   EXPECT_EQ(h.resume.cause, "b: exit status 1") << "the cause is the first step failure";
   EXPECT_EQ(h.Step("rollback", "b-undo")->end, EventKind::kRollbackFailed);
   EXPECT_TRUE(h.Step("rollback", "a-undo")->ok());
@@ -250,7 +268,7 @@ TEST(RunHistoryTest, HostsAndUndoStateAreRebuilt) {
       << "what the forward attempt recorded stays for the rollback";
   EXPECT_EQ(h.Step("step", "apply")->last_attempt->undo_state, apply.undo_state);
   EXPECT_TRUE(h.Step("rollback", "apply")->last_attempt->undo_state.is_null());
-  EXPECT_TRUE(h.resume.pgids.empty()) << "no process group 0";
+  EXPECT_TRUE(h.resume.processes.empty()) << "no process group 0";
 }
 
 TEST(RunHistoryTest, AFinishedRunAndItsTransitions) {
@@ -296,7 +314,7 @@ TEST(RunHistoryTest, UnknownEventsAndOddDetailsAreSkippedNotFatal) {
   views.push_back(not_object);
   RunHistory h;
   ASSERT_NO_THROW(h = ReadRunHistory(views, 1));
-  EXPECT_TRUE(h.resume.pgids.empty());
+  EXPECT_TRUE(h.resume.processes.empty());
   EXPECT_EQ(h.resume.results.at("b").exit_status, -1);
   EXPECT_TRUE(h.resume.results.at("b").hosts.empty());
   EXPECT_EQ(h.resume.cause, "b: ");

@@ -8,6 +8,7 @@
 
 #include "engine/step_runner.h"
 #include "steps/kubectl_objects.h"
+#include "steps/step_runners.h"
 
 namespace runbook {
 namespace {
@@ -118,11 +119,12 @@ Duration Deadline::Remaining(Duration fallback) const {
 
 bool Deadline::Passed() const { return at_ && std::chrono::steady_clock::now() >= *at_; }
 
-Kubectl::Kubectl(std::string binary, KubeEndpoint endpoint, StepContext& context,
+Kubectl::Kubectl(std::string binary, KubeEndpoint endpoint, StepContext& context, Phase phase,
                  Duration kill_grace, Deadline limit)
     : binary_(std::move(binary)),
       endpoint_(std::move(endpoint)),
       context_(context),
+      phase_(phase),
       kill_grace_(kill_grace),
       deadline_(limit) {}
 
@@ -185,7 +187,6 @@ ProcessResult Kubectl::Start(const std::vector<std::string>& args, std::string_v
     }
   }
   spec.timeout = limit;
-  std::string command = Display(args, ns);
   ProcessResult p = RunProcess(
       spec, context_.cancel_fd(),
       [this, stream_stdout](bool is_stderr, std::string_view line, bool continues) {
@@ -194,11 +195,7 @@ ProcessResult Kubectl::Start(const std::vector<std::string>& args, std::string_v
         context_.OutputLine("", is_stderr, text, continues);
         (is_stderr ? stderr_ : stdout_).Append(continues ? text : text + "\n");
       },
-      [this, &command](pid_t pid, pid_t pgid) {
-        // Durable before we wait: `runbook recover` ends this group if the executor dies.
-        return context_.Record(EventKind::kProcessStarted,
-                               ProcessStartedDetail{.pid = pid, .pgid = pgid, .command = command});
-      });
+      RecordProcessStarted(context_, phase_, Display(args, ns)));
   if (p.timed_out && step_bounds) deadline_hit_ = true;
   return p;
 }

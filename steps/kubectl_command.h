@@ -55,9 +55,11 @@ class Deadline {
 /// Runs kubectl commands for one step attempt. Not thread-safe; lives for one Run().
 class Kubectl {
  public:
-  /// `context` must outlive this object. `limit` bounds every call (the step's timeout).
-  Kubectl(std::string binary, KubeEndpoint endpoint, StepContext& context, Duration kill_grace,
-          Deadline limit);
+  /// `context` must outlive this object. `phase` is the step's (a rollback action's kubectl
+  /// runs even when its process_started cannot be recorded). `limit` bounds every call (the
+  /// step's timeout).
+  Kubectl(std::string binary, KubeEndpoint endpoint, StepContext& context, Phase phase,
+          Duration kill_grace, Deadline limit);
   Kubectl(const Kubectl&) = delete;
   Kubectl& operator=(const Kubectl&) = delete;
 
@@ -106,6 +108,7 @@ class Kubectl {
   std::string binary_;
   KubeEndpoint endpoint_;
   StepContext& context_;
+  Phase phase_;
   Duration kill_grace_;
   Deadline deadline_;
   bool deadline_hit_ = false;

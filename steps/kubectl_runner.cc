@@ -119,7 +119,7 @@ class KubectlRunner : public StepRunner {
       return result;
     }
 
-    Kubectl kubectl(*binary, *endpoint, context, request.step->kill_grace,
+    Kubectl kubectl(*binary, *endpoint, context, request.phase, request.step->kill_grace,
                     Deadline::After(request.step->timeout));
     if (request.auto_rollback) {
       Undo(request, *action, context, kubectl, result);

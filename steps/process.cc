@@ -1,12 +1,11 @@
 #include "steps/process.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,203 +14,21 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <mutex>
 #include <optional>
 #include <system_error>
 #include <utility>
 
-#include <boost/process.hpp>
-#include <boost/process/extend.hpp>
-
 #include "steps/output_buffer.h"
+#include "steps/process_spawn.h"
 
 namespace runbook {
 namespace {
 
-namespace bp = boost::process;
 using SteadyClock = std::chrono::steady_clock;
 using TimePoint = SteadyClock::time_point;
 
 std::string ErrnoText(int err) { return std::strerror(err); }
-
-/// Owns one file descriptor.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) {
-      Reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { Reset(); }
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  void Reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
-
-/// Runs in the child between fork and exec, so it makes async-signal-safe calls only.
-struct ChildSetup : bp::extend::handler {
-  explicit ChildSetup(bool own_group) : own_group(own_group) {}
-  bool own_group;
-
-  template <typename Executor>
-  void on_exec_setup(Executor& exec) const {
-    // The child leads its own process group, so that a timeout, an interruption or
-    // `runbook recover` can end it with everything it started (kill(-pgid)), and so that the
-    // terminal's Ctrl-C reaches the executor only, which then ends the step on purpose.
-    if (own_group && ::setpgid(0, 0) != 0) {
-      exec.set_error(std::error_code(errno, std::system_category()), "setpgid(0, 0) failed");
-      ::_exit(127);
-    }
-    // The executor may ignore or block signals (SIGPIPE for sockets, SIGINT while it cleans
-    // up); ignored dispositions and the mask survive exec, and a step must not inherit them.
-    for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGCHLD}) ::signal(sig, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    // The executor's other descriptors (audit database, run lock, another child's pipes) are
-    // not the step's business: close them at exec. Boost.Process 1.74's limit_handles cannot
-    // be used for this, as it also closes the stdout/stderr pipes it does not know about.
-    // Marking rather than closing keeps Boost's own error pipe (already close-on-exec) working.
-    ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-  }
-
-  /// In the parent, when the launch failed (exec failed, or a handler did): Boost does not
-  /// reap a child that was forked but failed, so do it here rather than leave a zombie.
-  template <typename Executor>
-  void on_error(Executor& exec, const std::error_code&) const {
-    if (exec.pid > 0) {
-      ::kill(exec.pid, SIGKILL);  // it normally has _exit()ed already
-      while (::waitpid(exec.pid, nullptr, 0) < 0 && errno == EINTR) {
-      }
-    }
-  }
-};
-
-/// Where argv[0] is: as given when it holds a '/', else the first match in PATH.
-Result<std::string> ResolveProgram(const ProcessSpec& spec) {
-  const std::string& name = spec.argv[0];
-  if (name.find('/') != std::string::npos) return name;
-  std::vector<boost::filesystem::path> dirs;
-  auto path = spec.env_add.find("PATH");
-  if (path != spec.env_add.end()) {
-    std::string_view rest = path->second;
-    while (true) {
-      size_t colon = rest.find(':');
-      std::string_view dir = rest.substr(0, colon);
-      dirs.emplace_back(dir.empty() ? std::string(".") : std::string(dir));
-      if (colon == std::string_view::npos) break;
-      rest.remove_prefix(colon + 1);
-    }
-  } else {
-    dirs = boost::this_process::path();
-  }
-  boost::filesystem::path found = bp::search_path(name, dirs);
-  if (found.empty()) return Result<std::string>::Error(name + ": command not found in PATH");
-  return found.string();
-}
-
-/// A pipe whose both ends are close-on-exec from the start, so that no child started
-/// concurrently by another thread inherits them (the child's own end is dup2()ed onto its
-/// stdout or stderr, which clears the flag there).
-Result<bp::pipe> MakePipe() {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return Result<bp::pipe>::Error("pipe: " + ErrnoText(errno));
-  return bp::pipe(fds[0], fds[1]);
-}
-
-struct Spawned {
-  pid_t pid = -1;
-  UniqueFd out;
-  UniqueFd err;
-};
-
-Result<Spawned> Spawn(const ProcessSpec& spec) {
-  using R = Result<Spawned>;
-  if (spec.argv.empty()) return R::Error("no command to run");
-  if (!spec.cwd.empty()) {
-    struct stat st;
-    if (::stat(spec.cwd.c_str(), &st) != 0) {
-      if (errno == ENOENT) return R::Error("cwd " + spec.cwd + " does not exist");
-      return R::Error("cwd " + spec.cwd + ": " + ErrnoText(errno));
-    }
-    if (!S_ISDIR(st.st_mode)) return R::Error("cwd " + spec.cwd + " is not a directory");
-  }
-  for (const auto& [name, value] : spec.env_add) {
-    if (name.empty() || name.find('=') != std::string::npos || name.find('\0') != name.npos)
-      return R::Error("invalid environment variable name '" + name + "'");
-  }
-  try {
-    Result<std::string> program = ResolveProgram(spec);
-    if (!program.ok()) return program.status();
-    // A copy of our environment: assigning to this_process::environment() itself would
-    // change the executor's own environment.
-    bp::environment env = boost::this_process::environment();
-    for (const auto& [name, value] : spec.env_add) env[name] = value;
-    std::vector<std::string> args(spec.argv.begin() + 1, spec.argv.end());
-
-    Result<bp::pipe> out = MakePipe();
-    if (!out.ok()) return out.status();
-    Result<bp::pipe> err = MakePipe();
-    if (!err.ok()) return err.status();
-
-    // Boost returns only after the child has exec'd (it waits on its close-on-exec error
-    // pipe), so setpgid has already run in the child by then.
-    // With an error_code given, Boost reports launch errors there (and calls the handlers'
-    // on_error) instead of throwing.
-    std::error_code launch_error;
-    const std::string start_dir = spec.cwd.empty() ? std::string(".") : spec.cwd;
-    const ChildSetup setup(!spec.foreground);
-    auto launch = [&](auto&& std_in) {
-      return bp::child(bp::exe = *program, bp::args = args, bp::start_dir = start_dir, env,
-                       std_in, bp::std_out > *out, bp::std_err > *err, setup,
-                       bp::error = launch_error);
-    };
-    bp::child child = spec.stdin_file.empty()
-                          ? launch(bp::std_in < bp::null)
-                          : launch(bp::std_in < boost::filesystem::path(spec.stdin_file));
-    if (launch_error) {
-      return R::Error("could not start " + spec.argv[0] + ": " + launch_error.message());
-    }
-    Spawned spawned;
-    spawned.pid = child.id();
-    // From here on RunProcess owns the child: it reaps it with waitpid, so Boost must not.
-    child.detach();
-    spawned.out = UniqueFd(out->native_source());
-    out->assign_source(-1);
-    spawned.err = UniqueFd(err->native_source());
-    err->assign_source(-1);
-    if (spawned.pid <= 0) return R::Error("could not start " + spec.argv[0]);
-    // Belt and braces: also set the group from the parent side. EACCES means the child has
-    // already exec'd, and then it did so from inside its own group.
-    if (!spec.foreground && ::setpgid(spawned.pid, spawned.pid) != 0 && errno != EACCES &&
-        errno != ESRCH) {
-      // The child cannot be put in a group we can signal: do not let it run unmanaged.
-      const std::string why = ErrnoText(errno);
-      ::kill(spawned.pid, SIGKILL);
-      while (::waitpid(spawned.pid, nullptr, 0) < 0 && errno == EINTR) {
-      }
-      return R::Error("setpgid: " + why);
-    }
-    return spawned;
-  } catch (const std::exception& e) {
-    return R::Error("could not start " + spec.argv[0] + ": " + e.what());
-  } catch (...) {
-    return R::Error("could not start " + spec.argv[0] + ": unknown error");
-  }
-}
 
 /// One output stream of the child.
 struct Stream {
@@ -223,54 +40,26 @@ struct Stream {
   LineSplitter lines;
 };
 
-/// Whether /proc shows a process of group `pgid` that is not a zombie. Errs on the side of
-/// "alive" when /proc cannot be read.
-bool GroupHasLiveProcess(pid_t pgid) {
-  DIR* proc = ::opendir("/proc");
-  if (proc == nullptr) return true;
-  bool alive = false;
-  char path[300];  // "/proc/" + a d_name of up to 255 bytes + "/stat"
-  char stat[512];
-  while (!alive) {
-    const dirent* entry = ::readdir(proc);
-    if (entry == nullptr) break;
-    if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
-    std::snprintf(path, sizeof path, "/proc/%s/stat", entry->d_name);
-    const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) continue;  // exited meanwhile
-    const ssize_t n = ::read(fd, stat, sizeof stat - 1);
-    ::close(fd);
-    if (n <= 0) continue;
-    stat[n] = '\0';
-    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
-    const char* close_paren = std::strrchr(stat, ')');
-    if (close_paren == nullptr) continue;
-    char state = 0;
-    int ppid = 0, pgrp = 0;
-    if (std::sscanf(close_paren + 1, " %c %d %d", &state, &ppid, &pgrp) != 3) continue;
-    alive = pgrp == pgid && state != 'Z' && state != 'X';
-  }
-  ::closedir(proc);
-  return alive;
-}
-
 /// Owns the running child until it is reaped: every exit path, an exception from a callback
 /// included, goes through TryReap() or the destructor, which kills the group and reaps.
 class RunningChild {
  public:
   // glibc 2.36's <sys/pidfd.h> lacks C++ linkage, hence the raw system call.
-  /// `own_group`: the child leads its own process group, and signals go to that group.
-  RunningChild(pid_t pid, bool own_group)
-      : pid_(pid),
+  /// `own_group`: the child leads its own process group; signals go to that group and to
+  /// every descendant of the child (ProcessTree). Else to the child alone.
+  RunningChild(const ProcessIdentity& child, bool own_group)
+      : pid_(child.pid),
         own_group_(own_group),
-        pidfd_(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))) {}
+        pidfd_(static_cast<int>(::syscall(SYS_pidfd_open, child.pid, 0))),
+        tree_(child, /*adopt_orphans=*/true) {}
   RunningChild(const RunningChild&) = delete;
   RunningChild& operator=(const RunningChild&) = delete;
   ~RunningChild() {
     if (reaped_) return;
-    Signal(SIGKILL);
+    Kill();
     while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
     }
+    ReapAdopted();
   }
 
   pid_t pid() const { return pid_; }
@@ -297,17 +86,42 @@ class RunningChild {
     return reaped_;
   }
 
-  /// Signals the whole process group (which the child leads), or the child alone when it
-  /// runs in the caller's group.
-  void Signal(int sig) const { ::kill(own_group_ ? -pid_ : pid_, sig); }
-  /// No live process is left in the group. Zombies do not count: an orphan that died of our
-  /// SIGTERM stays in the group until init reaps it, which some inits do only every second.
-  bool GroupGone() const { return own_group_ ? !ProcessGroupAlive(pid_) : reaped_; }
+  /// SIGTERM (and SIGCONT) to the whole step: its group and every descendant of the child.
+  void Terminate() {
+    terminated_ = true;
+    if (own_group_) {
+      tree_.Terminate();
+    } else {
+      ::kill(pid_, SIGTERM);
+      ::kill(pid_, SIGCONT);
+    }
+  }
+  /// SIGKILL to the whole step.
+  void Kill() {
+    terminated_ = true;
+    if (own_group_) {
+      tree_.Kill();
+    } else {
+      ::kill(pid_, SIGKILL);
+    }
+  }
+  /// No live process is left of the step. Zombies do not count: an orphan that died of our
+  /// SIGTERM stays in the group until its new parent reaps it.
+  bool Ended() { return own_group_ ? tree_.Ended() : reaped_; }
+  /// Once the step was terminated: reaps its descendants that were re-parented to us. A
+  /// process SIGKILLed a moment ago may still be dying: give them all a little while.
+  void ReapAdopted() {
+    if (!own_group_ || !terminated_) return;
+    for (int i = 0; i < 50 && !tree_.Ended(); ++i) ::usleep(2000);
+    tree_.ReapAdopted();
+  }
 
  private:
   pid_t pid_;
   bool own_group_;
   UniqueFd pidfd_;
+  ProcessTree tree_;
+  bool terminated_ = false;
   bool reaped_ = false;
   bool status_known_ = false;
   int wait_status_ = 0;
@@ -329,12 +143,12 @@ void Drain(const ProcessSpec& spec, int cancel_fd, const ProcessLineCallback& on
   bool watch_cancel = cancel_fd >= 0;
   std::vector<char> buffer(64 * 1024);
 
-  // Whether the group has ended, looked up at most every 20ms (it scans /proc).
+  // Whether the step's processes have ended, looked up at most every 20ms (it scans /proc).
   bool gone = false;
   std::optional<TimePoint> gone_checked;
   auto group_gone = [&](TimePoint now) {
     if (!gone && (!gone_checked || now - *gone_checked >= std::chrono::milliseconds(20))) {
-      gone = child.GroupGone();
+      gone = child.Ended();
       gone_checked = now;
     }
     return gone;
@@ -343,8 +157,7 @@ void Drain(const ProcessSpec& spec, int cancel_fd, const ProcessLineCallback& on
   auto terminate = [&](TimePoint now) {
     if (term_at) return;
     term_at = now;
-    child.Signal(SIGTERM);
-    child.Signal(SIGCONT);  // a stopped process would not act on SIGTERM until continued
+    child.Terminate();
   };
 
   for (;;) {
@@ -354,9 +167,8 @@ void Drain(const ProcessSpec& spec, int cancel_fd, const ProcessLineCallback& on
       result.timed_out = true;
       terminate(now);
     }
-    if (term_at && !result.sigkill_sent && now >= *term_at + spec.kill_grace &&
-        !child.GroupGone()) {
-      child.Signal(SIGKILL);
+    if (term_at && !result.sigkill_sent && now >= *term_at + spec.kill_grace && !child.Ended()) {
+      child.Kill();
       result.sigkill_sent = true;
     }
     if (!settled_at && child.reaped() &&
@@ -432,12 +244,6 @@ void Drain(const ProcessSpec& spec, int cancel_fd, const ProcessLineCallback& on
 
 }  // namespace
 
-bool ProcessGroupAlive(pid_t pgid) {
-  if (pgid <= 1) return false;
-  if (::kill(-pgid, 0) != 0 && errno == ESRCH) return false;
-  return GroupHasLiveProcess(pgid);
-}
-
 ProcessResult RunProcess(const ProcessSpec& spec, int cancel_fd,
                          const ProcessLineCallback& on_line,
                          const ProcessStartCallback& on_started) {
@@ -449,6 +255,12 @@ ProcessResult RunProcess(const ProcessSpec& spec, int cancel_fd,
     return std::move(result);
   };
 
+  // Orphans of a step are re-parented to us, not to init, so that ending the step can still
+  // find them (ProcessTree). Not inherited by the children.
+  static std::once_flag subreaper;
+  std::call_once(subreaper, [] { ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); });
+  const ActiveProcessCall active;
+
   Result<Spawned> spawned = Spawn(spec);
   if (!spawned.ok()) {
     result.spawn_failed = true;
@@ -459,14 +271,31 @@ ProcessResult RunProcess(const ProcessSpec& spec, int cancel_fd,
   result.pgid = spec.foreground ? -1 : spawned->pid;
 
   try {
-    RunningChild child(spawned->pid, !spec.foreground);
+    // The child waits at its gate: nothing runs yet. ~RunningChild kills and reaps it on
+    // every early return below.
+    const ProcessIdentity identity = IdentifyProcess(spawned->pid);
+    RunningChild child(identity, !spec.foreground);
+    // Belt and braces: the child has made itself the leader of its group already.
+    if (!spec.foreground && ::setpgid(spawned->pid, spawned->pid) != 0 && errno != EACCES &&
+        errno != ESRCH) {
+      result.spawn_failed = true;
+      result.error = "setpgid: " + ErrnoText(errno);
+      return finish();
+    }
     if (on_started) {
-      Status started = on_started(child.pid(), result.pgid);
+      Status started = on_started(identity, result.pgid);
       if (!started.ok()) {
         result.spawn_failed = true;
         result.error = started.message();
-        return finish();  // ~RunningChild kills the group and reaps
+        spawned->gate.Reset();  // the child reads EOF and _exit()s without running the command
+        return finish();
       }
+    }
+    Status released = Release(*spawned, spec.argv[0]);
+    if (!released.ok()) {
+      result.spawn_failed = true;
+      result.error = released.message();
+      return finish();
     }
     Stream out(std::move(spawned->out), false, spec);
     Stream err(std::move(spawned->err), true, spec);
@@ -483,6 +312,7 @@ ProcessResult RunProcess(const ProcessSpec& spec, int cancel_fd,
     result.stderr_bytes = err.tail.total();
     result.stdout_tail = std::move(out.tail).Take();
     result.stderr_tail = std::move(err.tail).Take();
+    child.ReapAdopted();
     if (child.status_known()) {
       const int status = child.wait_status();
       if (WIFEXITED(status)) {

@@ -1,8 +1,11 @@
 // Runs one child process the way a deployment step needs it (ninja's subprocess-posix): in its
 // own process group, stdin from /dev/null, stdout and stderr drained together by one poll()
 // loop (no output size can deadlock), streamed line by line, the last bytes of each kept.
-// A timeout or the cancel descriptor ends the whole group: SIGTERM, then SIGKILL after the
-// grace period. Shared by the shell and kubectl runners.
+// The child waits before exec until the caller has recorded it (`on_started`), so that no
+// command ever runs that a recovery could not find. A timeout or the cancel descriptor ends
+// the whole group and every descendant of the child, also those that left the group or the
+// session (setsid): SIGTERM, then SIGKILL after the grace period. Shared by the shell and
+// kubectl runners. docs/processes.md describes the whole life of a step's processes.
 #pragma once
 
 #include <sys/types.h>
@@ -16,6 +19,7 @@
 
 #include "engine/model.h"
 #include "engine/status.h"
+#include "steps/process_tree.h"
 
 namespace runbook {
 
@@ -50,8 +54,9 @@ struct ProcessSpec {
 
 /// What happened. Filled whatever the outcome.
 struct ProcessResult {
-  /// The process never ran (missing cwd or program, fork or exec failure) or was killed at
-  /// once because `on_started` failed (then pid and pgid are set); `error` says why.
+  /// The command never ran: missing cwd or program, fork or exec failure, or `on_started`
+  /// failed; `error` says why. pid and pgid are set when a child was forked (it then ended
+  /// before or at exec).
   bool spawn_failed = false;
   std::string error;
   /// The exit code, or 128+signal when a signal ended the child; -1 if unknown.
@@ -79,19 +84,20 @@ struct ProcessResult {
 /// that runs RunProcess.
 using ProcessLineCallback =
     std::function<void(bool is_stderr, std::string_view line, bool continues)>;
-/// Called once the child runs, before any waiting, with its pid and process group id (so the
-/// group can be recorded for a later recovery). A non-ok Status kills the group at once and
-/// RunProcess returns spawn_failed with that error.
-using ProcessStartCallback = std::function<Status(pid_t pid, pid_t pgid)>;
-
-/// Whether process group `pgid` still has a process that is not a zombie (an orphan killed
-/// by our SIGTERM may stay a zombie until init reaps it). Errs on the side of "alive" when
-/// /proc cannot be read. The same test RunProcess uses before it gives up on a group.
-bool ProcessGroupAlive(pid_t pgid);
+/// Called once the child exists, leads its process group (`pgid`; -1 in the foreground) and
+/// waits before exec: the command starts only after this returns ok, so that what it records
+/// (the `process_started` event) is durable before the command runs. A non-ok Status ends the
+/// child without running the command, and RunProcess returns spawn_failed with that error.
+using ProcessStartCallback = std::function<Status(const ProcessIdentity& child, pid_t pgid)>;
 
 /// Runs `spec` to completion and reaps it. `cancel_fd` (or -1) is polled for readability and is
 /// never read from. Both callbacks may be empty. Blocks the calling thread; never throws.
 /// Thread-safe: several threads may run processes at once.
+///
+/// The first call makes this process a child subreaper (PR_SET_CHILD_SUBREAPER), so that a
+/// step's orphaned descendants are re-parented to it instead of init, and a timeout or a
+/// cancellation can still find and end them (ProcessTree). A process that ends by itself is
+/// not followed further: what it deliberately left running (a daemon) keeps running.
 ProcessResult RunProcess(const ProcessSpec& spec, int cancel_fd,
                          const ProcessLineCallback& on_line = {},
                          const ProcessStartCallback& on_started = {});

@@ -259,7 +259,7 @@ TEST(ProcessTest, MissingCwdFailsToSpawn) {
   ProcessSpec spec = Shell("true");
   spec.cwd = dir.File("nope");
   bool started = false;
-  ProcessResult r = RunProcess(spec, -1, {}, [&](pid_t, pid_t) {
+  ProcessResult r = RunProcess(spec, -1, {}, [&](const ProcessIdentity&, pid_t) {
     started = true;
     return Status::Ok();
   });
@@ -282,18 +282,36 @@ TEST(ProcessTest, ProgramIsLookedUpInPath) {
   spec.argv = {"/nonexistent/program"};
   ProcessResult bad = RunProcess(spec, -1);
   EXPECT_TRUE(bad.spawn_failed);
-  EXPECT_NE(bad.error.find("/nonexistent/program"), std::string::npos) << bad.error;
+  EXPECT_EQ(bad.error, "could not start /nonexistent/program: No such file or directory");
   // The child forked for the failed exec was reaped: we have no child left at all.
   EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1);
   EXPECT_EQ(errno, ECHILD);
+}
+
+TEST(ProcessTest, ProgramIsLookedUpInPathUnderALocaleThisMachineLacks) {
+  // An operator's $LANG may name a locale that is not installed; a lookup must not depend on
+  // it (std::locale("") throws then).
+  const char* old = getenv("LC_ALL");
+  const std::string saved = old != nullptr ? old : "";
+  ASSERT_EQ(setenv("LC_ALL", "xx_RUNBOOK.UTF-8", 1), 0);
+  ProcessSpec spec;
+  spec.argv = {"sh", "-c", "exit 4"};
+  ProcessResult r = RunProcess(spec, -1);
+  if (old != nullptr) {
+    setenv("LC_ALL", saved.c_str(), 1);
+  } else {
+    unsetenv("LC_ALL");
+  }
+  EXPECT_EQ(r.error, "");
+  EXPECT_EQ(r.exit_status, 4);
 }
 
 TEST(ProcessTest, ChildLeadsItsOwnProcessGroup) {
   pid_t started_pid = -1, started_pgid = -1;
   Captured c;
   ProcessResult r = RunProcess(Shell("echo $$; cut -d' ' -f5 /proc/$$/stat"), -1, c.Callback(),
-                               [&](pid_t pid, pid_t pgid) {
-                                 started_pid = pid;
+                               [&](const ProcessIdentity& child, pid_t pgid) {
+                                 started_pid = child.pid;
                                  started_pgid = pgid;
                                  return Status::Ok();
                                });
@@ -307,18 +325,99 @@ TEST(ProcessTest, ChildLeadsItsOwnProcessGroup) {
   EXPECT_EQ(started_pgid, r.pgid);
 }
 
-TEST(ProcessTest, StartCallbackRunsWhileTheChildRunsAndItsErrorKillsIt) {
+TEST(ProcessTest, TheCommandStartsOnlyOnceTheStartCallbackHasReturned) {
+  // What the callback records (process_started) must be durable before the command can do
+  // anything: the child exists and leads its group, but waits.
+  TempDir dir;
+  ProcessSpec spec = Shell("touch ran");
+  spec.cwd = dir.path();
+  bool ran_at_start = true, ran_later = true, in_group = false;
+  ProcessResult r = RunProcess(spec, -1, {}, [&](const ProcessIdentity& child, pid_t pgid) {
+    ran_at_start = std::filesystem::exists(dir.File("ran"));
+    in_group = !PidGone(child.pid) && ::getpgid(child.pid) == pgid;
+    std::this_thread::sleep_for(milliseconds(300));
+    ran_later = std::filesystem::exists(dir.File("ran"));
+    return Status::Ok();
+  });
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_FALSE(ran_at_start);
+  EXPECT_FALSE(ran_later) << "the command ran while the start callback was still recording";
+  EXPECT_TRUE(in_group);
+  EXPECT_TRUE(std::filesystem::exists(dir.File("ran")));
+}
+
+TEST(ProcessTest, AFailedStartCallbackMeansTheCommandNeverRuns) {
+  TempDir dir;
+  ProcessSpec spec = Shell("touch ran; sleep 30");
+  spec.cwd = dir.path();
   bool alive_at_start = false;
   auto start = steady_clock::now();
-  ProcessResult r = RunProcess(Shell("sleep 30"), -1, {}, [&](pid_t pid, pid_t) {
-    alive_at_start = !PidGone(pid);
+  ProcessResult r = RunProcess(spec, -1, {}, [&](const ProcessIdentity& child, pid_t) {
+    alive_at_start = !PidGone(child.pid);
     return Status::Error("audit log unwritable");
   });
   EXPECT_TRUE(alive_at_start);
   EXPECT_TRUE(r.spawn_failed);
   EXPECT_EQ(r.error, "audit log unwritable");
   EXPECT_LT(ElapsedMs(start), 2000);
+  EXPECT_GT(r.pid, 0);
   EXPECT_TRUE(PidGone(r.pid));
+  // Reaped (no zombie left), and the command never ran.
+  EXPECT_EQ(::waitpid(r.pid, nullptr, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
+  std::this_thread::sleep_for(milliseconds(100));
+  EXPECT_FALSE(std::filesystem::exists(dir.File("ran")));
+}
+
+TEST(ProcessTest, TheStartCallbackGetsTheChildsIdentity) {
+  ProcessIdentity seen;
+  bool same_while_running = false;
+  ProcessResult r = RunProcess(Shell("true"), -1, {}, [&](const ProcessIdentity& child, pid_t) {
+    seen = child;
+    same_while_running = SameProcess(child);
+    return Status::Ok();
+  });
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(seen.pid, r.pid);
+  EXPECT_EQ(seen.boot_id, CurrentBootId());
+  EXPECT_FALSE(seen.boot_id.empty());
+  EXPECT_GT(seen.start_time, 0);
+  EXPECT_TRUE(same_while_running);
+  EXPECT_FALSE(SameProcess(seen)) << "reaped: gone";
+}
+
+TEST(ProcessTest, AnExecFailureAfterTheStartCallbackIsASpawnFailure) {
+  ProcessSpec spec;
+  spec.argv = {"/nonexistent/program"};
+  bool started = false;
+  ProcessResult r = RunProcess(spec, -1, {}, [&](const ProcessIdentity&, pid_t) {
+    started = true;
+    return Status::Ok();
+  });
+  EXPECT_TRUE(started);  // the child existed (and was recorded); it could not exec
+  EXPECT_TRUE(r.spawn_failed);
+  EXPECT_EQ(r.error, "could not start /nonexistent/program: No such file or directory");
+  EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
+}
+
+TEST(ProcessTest, ForegroundChildStaysInOurGroupAndStillWaitsForTheCallback) {
+  TempDir dir;
+  ProcessSpec spec = Shell("touch ran; cut -d' ' -f5 /proc/$$/stat");
+  spec.cwd = dir.path();
+  spec.foreground = true;
+  pid_t started_pgid = 0;
+  bool ran_at_start = true;
+  ProcessResult r = RunProcess(spec, -1, {}, [&](const ProcessIdentity&, pid_t pgid) {
+    started_pgid = pgid;
+    ran_at_start = std::filesystem::exists(dir.File("ran"));
+    return Status::Ok();
+  });
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(started_pgid, -1);
+  EXPECT_EQ(r.pgid, -1);
+  EXPECT_FALSE(ran_at_start);
+  EXPECT_EQ(r.stdout_tail, std::to_string(getpgrp()) + "\n");
 }
 
 TEST(ProcessTest, DaemonHoldingThePipeDoesNotHangUs) {
@@ -333,10 +432,99 @@ TEST(ProcessTest, DaemonHoldingThePipeDoesNotHangUs) {
   ProcessResult r = RunProcess(spec, -1);
   long elapsed = ElapsedMs(start);
   pid_t daemon = ReadPid(dir.File("daemon.pid"));
+  EXPECT_FALSE(PidGone(daemon)) << "a daemon of a step that ended by itself keeps running";
   ::kill(daemon, SIGKILL);
+  ::waitpid(daemon, nullptr, 0);  // an orphan: re-parented to us, the child subreaper
   ASSERT_TRUE(r.ok()) << r.error;
   EXPECT_EQ(r.stdout_tail, "before\n");
   EXPECT_LT(elapsed, 3000);
+}
+
+// ---------------------------------------------------------------------- every descendant
+
+TEST(ProcessTest, ASetsidChildDiesWithItsTimedOutStep) {
+  // The child leaves the step's process group and session; kill(-pgid) alone misses it.
+  TempDir dir;
+  ProcessSpec spec = Shell(
+      "setsid sh -c 'echo $$ > child.pid; exec sleep 300' >/dev/null 2>&1 &"
+      " while [ ! -s child.pid ]; do sleep 0.01; done; sleep 30");
+  spec.cwd = dir.path();
+  spec.timeout = milliseconds(1000);
+  spec.kill_grace = milliseconds(2000);
+  auto start = steady_clock::now();
+  ProcessResult r = RunProcess(spec, -1);
+  EXPECT_TRUE(r.timed_out);
+  EXPECT_LT(ElapsedMs(start), 3000);
+  const pid_t child = ReadPid(dir.File("child.pid"));
+  EXPECT_TRUE(EventuallyGone(child));
+  EXPECT_FALSE(r.sigkill_sent) << "SIGTERM was enough";
+}
+
+TEST(ProcessTest, AnOrphanedSetsidGrandchildDiesWithItsTimedOutStepAndIsReaped) {
+  // A daemon that double-forks: its parent exits at once, so it is re-parented to us (the
+  // child subreaper), not to init, and found there.
+  TempDir dir;
+  ProcessSpec spec = Shell(
+      "(setsid sh -c 'echo $$ > orphan.pid; exec sleep 300' >/dev/null 2>&1 &);"
+      " while [ ! -s orphan.pid ]; do sleep 0.01; done; sleep 30");
+  spec.cwd = dir.path();
+  spec.timeout = milliseconds(1000);
+  ProcessResult r = RunProcess(spec, -1);
+  EXPECT_TRUE(r.timed_out);
+  const pid_t orphan = ReadPid(dir.File("orphan.pid"));
+  EXPECT_TRUE(EventuallyGone(orphan));
+  EXPECT_EQ(::waitpid(orphan, nullptr, WNOHANG), -1) << "reaped already, no zombie of ours";
+  EXPECT_EQ(errno, ECHILD);
+}
+
+TEST(ProcessTest, ADescendantIgnoringSigtermInItsOwnSessionGetsSigkill) {
+  TempDir dir;
+  ProcessSpec spec = Shell(
+      "setsid sh -c 'trap \"\" TERM; echo $$ > deaf.pid; while :; do sleep 0.05; done'"
+      " >/dev/null 2>&1 & while [ ! -s deaf.pid ]; do sleep 0.01; done; sleep 30");
+  spec.cwd = dir.path();
+  spec.timeout = milliseconds(500);
+  spec.kill_grace = milliseconds(500);
+  ProcessResult r = RunProcess(spec, -1);
+  EXPECT_TRUE(r.timed_out);
+  EXPECT_TRUE(r.sigkill_sent) << "the deaf descendant outlived SIGTERM";
+  EXPECT_TRUE(EventuallyGone(ReadPid(dir.File("deaf.pid"))));
+}
+
+TEST(ProcessTest, ACancelledStepTakesItsSetsidChildrenWithIt) {
+  TempDir dir;
+  ProcessSpec spec = Shell("setsid sleep 300 >/dev/null 2>&1 & echo $! > child.pid; sleep 30");
+  spec.cwd = dir.path();
+  CancelFlag cancel;
+  std::thread canceller([&] {
+    for (int i = 0; i < 200 && ReadFile(dir.File("child.pid")).empty(); ++i)
+      std::this_thread::sleep_for(milliseconds(10));
+    std::this_thread::sleep_for(milliseconds(100));
+    cancel.Cancel();
+  });
+  ProcessResult r = RunProcess(spec, cancel.fd());
+  canceller.join();
+  EXPECT_TRUE(r.cancelled);
+  EXPECT_TRUE(EventuallyGone(ReadPid(dir.File("child.pid"))));
+}
+
+TEST(ProcessTest, ADaemonOfAnEarlierStepSurvivesALaterStepsTimeout) {
+  // Deliberately detached services (setsid, output redirected) of a step that ended by itself
+  // keep running, also when a later step is terminated: it started before that step.
+  TempDir dir;
+  ProcessSpec first = Shell(
+      "(setsid sh -c 'echo $$ > service.pid; exec sleep 300' >/dev/null 2>&1 &);"
+      " while [ ! -s service.pid ]; do sleep 0.01; done");
+  first.cwd = dir.path();
+  ASSERT_TRUE(RunProcess(first, -1).ok());
+  const pid_t service = ReadPid(dir.File("service.pid"));
+
+  ProcessSpec second = Shell("sleep 30");
+  second.timeout = milliseconds(300);
+  EXPECT_TRUE(RunProcess(second, -1).timed_out);
+  EXPECT_FALSE(PidGone(service)) << "a later step's timeout ended an earlier step's service";
+  ::kill(service, SIGKILL);
+  ::waitpid(service, nullptr, 0);
 }
 
 TEST(ProcessTest, ExecutorDescriptorsAreNotInherited) {

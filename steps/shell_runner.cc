@@ -88,11 +88,7 @@ class ShellRunner : public StepRunner {
         [&context](bool is_stderr, std::string_view line, bool continues) {
           context.OutputLine("", is_stderr, line, continues);
         },
-        [&context](pid_t pid, pid_t pgid) {
-          // Durable before we wait: `runbook recover` ends this group if the executor dies.
-          return context.Record(EventKind::kProcessStarted,
-                                ProcessStartedDetail{.pid = pid, .pgid = pgid});
-        });
+        RecordProcessStarted(context, request.phase));
 
     result.duration = p.duration;
     result.exit_status = p.exit_status;

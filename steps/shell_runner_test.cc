@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "steps/process.h"
 #include "steps/step_runners.h"
 #include "testing/fake_step_context.h"
 #include "testing/temp_dir.h"
@@ -95,17 +96,26 @@ TEST_F(ShellRunnerTest, SucceedsAndCapturesOutput) {
   EXPECT_GE(r.duration.count(), 0);
 }
 
-TEST_F(ShellRunnerTest, RecordsTheProcessGroupWhileTheProcessRuns) {
+TEST_F(ShellRunnerTest, RecordsTheProcessGroupAndItsIdentityBeforeTheCommandRuns) {
   class CheckingContext : public FakeStepContext {
    public:
     Status Record(EventKind event, const nlohmann::json& detail) override {
-      if (event == EventKind::kProcessStarted) alive = !PidGone(detail["pid"].get<pid_t>());
+      if (event == EventKind::kProcessStarted) {
+        const pid_t pid = detail["pid"].get<pid_t>();
+        alive = !PidGone(pid);
+        ran_before = std::filesystem::exists(ran);
+        identity_now = IdentifyProcess(pid);
+      }
       return FakeStepContext::Record(event, detail);
     }
+    std::string ran;
     bool alive = false;
+    bool ran_before = true;
+    ProcessIdentity identity_now;
   } context;
   context.runbook_.dir = dir_.path();
-  step_.action = ShellAction{"sleep 0.2", "", {}};
+  context.ran = dir_.File("ran");
+  step_.action = ShellAction{"touch ran; sleep 0.2", "", {}};
   StepRequest request;
   request.step = &step_;
   StepResult r = runner_->Run(request, context);
@@ -113,9 +123,41 @@ TEST_F(ShellRunnerTest, RecordsTheProcessGroupWhileTheProcessRuns) {
   ASSERT_EQ(context.records.size(), 1u);
   EXPECT_EQ(context.records[0].event, "process_started");
   EXPECT_TRUE(context.alive);
-  EXPECT_EQ(context.records[0].detail["pgid"], r.detail["pgid"]);
-  EXPECT_EQ(context.records[0].detail["pid"], r.detail["pgid"]);
+  EXPECT_FALSE(context.ran_before) << "the command ran before its process was recorded";
+  EXPECT_TRUE(std::filesystem::exists(context.ran));
+  const nlohmann::json& detail = context.records[0].detail;
+  EXPECT_EQ(detail["pgid"], r.detail["pgid"]);
+  EXPECT_EQ(detail["pid"], r.detail["pgid"]);
   EXPECT_NE(r.detail["pgid"].get<pid_t>(), getpgrp());
+  // What tells the group's leader from a later process with the same pid.
+  EXPECT_EQ(detail["boot_id"], CurrentBootId());
+  EXPECT_FALSE(CurrentBootId().empty());
+  EXPECT_EQ(detail["start_time"], context.identity_now.start_time);
+  EXPECT_GT(detail["start_time"].get<int64_t>(), 0);
+}
+
+TEST_F(ShellRunnerTest, AnUnrecordableProcessRunsOnlyInARollback) {
+  // Write-ahead: a forward step's command does not run when its process_started cannot be
+  // written; a rollback action's does, as the executor runs rollbacks it cannot record.
+  class UnwritableContext : public FakeStepContext {
+   public:
+    Status Record(EventKind, const nlohmann::json&) override {
+      return Status::IOError("disk full");
+    }
+  } context;
+  context.runbook_.dir = dir_.path();
+  step_.action = ShellAction{"touch ran", "", {}};
+  StepRequest request;
+  request.step = &step_;
+  StepResult forward = runner_->Run(request, context);
+  EXPECT_EQ(forward.outcome, Outcome::kFailed);
+  EXPECT_EQ(forward.error, "disk full");
+  EXPECT_FALSE(std::filesystem::exists(dir_.File("ran")));
+
+  request.phase = Phase::kRollback;
+  StepResult rollback = runner_->Run(request, context);
+  EXPECT_EQ(rollback.outcome, Outcome::kSucceeded) << rollback.error;
+  EXPECT_TRUE(std::filesystem::exists(dir_.File("ran")));
 }
 
 TEST_F(ShellRunnerTest, NonZeroExitFails) {

@@ -1,6 +1,9 @@
 #include "steps/step_runners.h"
 
 #include <array>
+#include <utility>
+
+#include "engine/events.h"
 
 namespace runbook {
 namespace {
@@ -22,5 +25,19 @@ class DispatchingRunner : public StepRunner {
 }  // namespace
 
 std::unique_ptr<StepRunner> MakeStepRunner() { return std::make_unique<DispatchingRunner>(); }
+
+ProcessStartCallback RecordProcessStarted(StepContext& context, Phase phase,
+                                          std::optional<std::string> command) {
+  return [&context, phase, command = std::move(command)](const ProcessIdentity& child, pid_t pgid) {
+    Status recorded = context.Record(EventKind::kProcessStarted,
+                                     ProcessStartedDetail{.pid = child.pid,
+                                                          .pgid = pgid,
+                                                          .boot_id = child.boot_id,
+                                                          .start_time = child.start_time,
+                                                          .command = command});
+    if (!recorded.ok() && phase == Phase::kRollback) return Status::Ok();
+    return recorded;
+  };
+}
 
 }  // namespace runbook
