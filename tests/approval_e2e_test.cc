@@ -276,4 +276,43 @@ TEST_F(ApprovalE2eTest, PlanWithoutApprovalPolicyMustStillMatch) {
   EXPECT_EQ(Runbook("run open.yaml -p v=1 --plan " + plan).code, 4);
 }
 
+// runbooks/library/production-change: the pm rule, signed approvals, the checklist, and a
+// plan that is used up once its run succeeded.
+TEST_F(ApprovalE2eTest, TheLibraryProductionChangeGoesThroughTheWholeFlow) {
+  const fs::path library = fs::path(RUNBOOK_SOURCE_DIR) / "runbooks/library/production-change";
+  fs::copy_file(library / "production-change.yaml", dir_ / "change.yaml");
+  fs::create_directories(dir_ / "srv");
+  Write("srv/current", "1.3.0\n");
+  for (const char* who : {"paula", "alice", "bo"}) MakeKey(who);
+  Write("team.yaml", "pm: [paula]\nbackend-lead: [bo]\n");
+  Write("allowed_signers", "paula " + PublicKey("paula") + "\nalice " + PublicKey("alice") +
+                               "\nbo " + PublicKey("bo") + "\n");
+  const std::string params = "-p version=1.4.0 -p root=" + Quote((dir_ / "srv").string());
+  Output shown = Runbook("plan change.yaml " + params + " --as dave");
+  ASSERT_EQ(shown.code, 0) << shown.text;
+  for (const char* w : {"Purpose", "rollback time:  1m", "[ ] backup-verified", "role pm when environment is production"})
+    EXPECT_NE(shown.text.find(w), std::string::npos) << w << " not in:\n" << shown.text;
+  const std::string plan = MakePlan("change.yaml", params + " --as dave");
+  const std::string run = "run change.yaml " + params + " --plan " + plan;
+  const std::string confirmed = " --confirm backup-verified --confirm oncall-paged";
+
+  EXPECT_EQ(Runbook("approve " + plan + " --as alice --key alice").code, 0);
+  EXPECT_EQ(Runbook("approve " + plan + " --as bo --key bo").code, 0);
+  Output o = Runbook(run + confirmed);
+  EXPECT_EQ(o.code, 4) << o.text;
+  EXPECT_NE(o.text.find("pm when environment is production: 0 of 1, paula can approve"),
+            std::string::npos)
+      << o.text;
+  EXPECT_EQ(Runbook("approve " + plan + " --as Paula --key paula").code, 0);
+  o = Runbook(run + " --confirm backup-verified");
+  EXPECT_EQ(o.code, 4) << o.text;
+  EXPECT_NE(o.text.find("--confirm oncall-paged"), std::string::npos) << o.text;
+  EXPECT_EQ(Read("srv/current"), "1.3.0\n");
+  o = Runbook(run + confirmed);
+  EXPECT_EQ(o.code, 0) << o.text;
+  EXPECT_EQ(Read("srv/current"), "1.4.0\n");
+  EXPECT_EQ(PlanJson(plan)["status"], "executed");
+  EXPECT_EQ(Runbook(run + confirmed).code, 4);
+}
+
 }  // namespace
