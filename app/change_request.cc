@@ -48,6 +48,7 @@ nlohmann::json StepItem(const nlohmann::json& step, int number) {
   item["description_lines"] = Lines(description);
   item["multiline"] = description.find('\n') != std::string::npos;
   item["context"] = Str(step, "context");
+  item["settings"] = List(step, "settings");
   item["namespace"] = Str(step, "namespace");
   item["undo"] = nullptr;
   if (!step.is_object() || !step.contains("rollback") || !step["rollback"].is_object())

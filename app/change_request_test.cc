@@ -6,6 +6,9 @@
 #include <sstream>
 
 #include "app/templates.h"
+#include "engine/loader.h"
+#include "engine/plan.h"
+#include "engine/state_machine.h"
 
 namespace runbook {
 namespace {
@@ -123,6 +126,31 @@ TEST(ChangeRequestTest, TheBuiltInTemplateKeepsTheReviewersLayout) {
   auto text = RenderChangeRequest(Plan());
   ASSERT_TRUE(text.ok()) << text.message();
   EXPECT_EQ(*text, kExpected);
+}
+
+TEST(ChangeRequestTest, AReviewerSeesHostsLimitsAndExpectations) {
+  LoadResult loaded = LoadRunbookText(R"(runbook: p
+targets:
+  web: {hosts: [a, "b:2222"], user: deploy}
+steps:
+  - id: a
+    ssh: {target: web, command: "true", batch: 1, max_fail: 25%}
+    timeout: 30s
+    retries: 2
+    retry_delay: 5s
+verify:
+  - id: h
+    http: {url: "http://x/health", expect_status: 200, body_contains: ok}
+)", "p.yaml", "/srv");
+  ASSERT_TRUE(loaded.ok());
+  const StateMachine machine = StateMachine::Compile(*loaded.runbook);
+  auto text = RenderChangeRequest(BuildPlan(*loaded.runbook, machine, {}));
+  ASSERT_TRUE(text.ok()) << text.message();
+  for (const char* line : {"hosts: a, b:2222", "batch: 1 at a time; max_fail: 25%",
+                           "timeout: 30s; attempts: 3 (retry after 5s)",
+                           "expects status 200, body containing \"ok\"",
+                           "timeout: none; attempts: 1"})
+    EXPECT_NE(text->find(line), std::string::npos) << line << " is not in:\n" << *text;
 }
 
 TEST(ChangeRequestTest, BoundFilesAreListedWithTheirSha256) {

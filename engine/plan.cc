@@ -89,6 +89,41 @@ std::string ForReview(std::string_view text, Quoting quoting,
   return out;
 }
 
+/// What a reviewer approves besides the command: hosts and fan-out, limits, expectations.
+std::vector<std::string> StepSettings(const StepSpec& s,
+                                      const std::map<std::string, std::string>& params) {
+  std::vector<std::string> out;
+  auto review = [&](const std::string& t) { return ForReview(t, Quoting::kNone, params, nullptr); };
+  if (const auto* ssh = std::get_if<SshAction>(&s.action)) {
+    std::string hosts;
+    for (const std::string& h : ssh->resolved.hosts) hosts += (hosts.empty() ? "" : ", ") + review(h);
+    out.push_back("hosts: " + hosts);
+    out.push_back(std::string("batch: ") +
+                  (ssh->batch > 0 ? std::to_string(ssh->batch) + " at a time" : "all at once") +
+                  "; max_fail: " + std::to_string(ssh->max_fail.value) +
+                  (ssh->max_fail.percent ? "%" : "") + " (hosts that may fail)");
+  }
+  if (const auto* http = std::get_if<HttpAction>(&s.action)) {
+    std::string status;
+    for (const StatusRange& r : http->expect_status) {
+      std::string one = r.low == r.high ? std::to_string(r.low)
+                                        : std::to_string(r.low / 100) + "xx";
+      status += (status.empty() ? "" : " or ") + one;
+    }
+    std::string expect = "expects status " + (status.empty() ? std::string("2xx") : status);
+    if (!http->body_contains.empty())
+      expect += ", body containing \"" + review(http->body_contains) + "\"";
+    if (!http->body_regex.empty()) expect += ", body matching /" + http->body_regex + "/";
+    for (const auto& [path, value] : http->json) expect += ", " + path + " = " + value.dump();
+    out.push_back(expect);
+  }
+  std::string limits = "timeout: " + (s.timeout.count() > 0 ? FormatDuration(s.timeout) : "none");
+  limits += "; attempts: " + std::to_string(s.retries + 1);
+  if (s.retries > 0) limits += " (retry after " + FormatDuration(s.retry_delay) + ")";
+  out.push_back(limits);
+  return out;
+}
+
 nlohmann::json StepJson(const StepSpec& s, const std::map<std::string, std::string>& params,
                         nlohmann::json* warnings, const KubeTargetDescriber& describe_kube) {
   std::vector<std::string> raw;
@@ -99,7 +134,8 @@ nlohmann::json StepJson(const StepSpec& s, const std::map<std::string, std::stri
                       {"action", ActionKindName(KindOf(s.action))},
                       {"description", description},
                       {"timeout_ms", s.timeout.count()},
-                      {"retries", s.retries}};
+                      {"retries", s.retries},
+                      {"settings", StepSettings(s, params)}};
   if (KindOf(s.action) == ActionKind::kKubectl) {
     const auto& k = std::get<KubectlAction>(s.action);
     if (describe_kube) {
