@@ -49,6 +49,10 @@ nlohmann::json StepItem(const nlohmann::json& step, int number) {
   item["multiline"] = description.find('\n') != std::string::npos;
   item["context"] = Str(step, "context");
   item["settings"] = List(step, "settings");
+  item["diff_lines"] = Lines(Str(step, "diff"));
+  item["has_diff"] = !item["diff_lines"].empty();
+  item["diff_none"] = step.is_object() && step.value("diff_none", false);
+  item["diff_error"] = Str(step, "diff_error");
   item["namespace"] = Str(step, "namespace");
   item["undo"] = nullptr;
   if (!step.is_object() || !step.contains("rollback") || !step["rollback"].is_object())

@@ -16,6 +16,8 @@
 #include "engine/state_machine.h"
 #include "engine/template.h"
 #include "steps/kubectl_command.h"
+#include "steps/kubectl_diff.h"
+#include "steps/kubectl_manifests.h"
 
 namespace runbook {
 namespace {
@@ -42,6 +44,30 @@ std::string DescribeKubeTarget(const KubeTarget& target) {
   if (!endpoint.ok()) return "unresolved: " + endpoint.message();
   return endpoint->context + " (namespace " + endpoint->namespace_ + ", server " +
          endpoint->server + ")";
+}
+
+/// For each kubectl apply step: what it would change in the live cluster (`diff`, or
+/// `diff_error` when the cluster cannot say), so that a reviewer never has to open the
+/// manifests. Rendered with the params as the plan shows them (a `secret: true` param as ***).
+void AddClusterDiffs(const Runbook& runbook, const std::map<std::string, std::string>& params,
+                     nlohmann::json* document) {
+  const std::map<std::string, std::string> shown = MaskSecretParams(runbook, params);
+  auto render = [&shown](std::string_view text) { return RenderKnownParams(text, shown); };
+  for (nlohmann::json& step : (*document)["steps"]) {
+    const StepSpec* spec = runbook.FindStep(step.value("id", ""));
+    const auto* kube = spec ? std::get_if<KubectlAction>(&spec->action) : nullptr;
+    if (kube == nullptr || kube->apply.empty()) continue;
+    auto manifests = ReadManifests(render(kube->apply), runbook.dir, render);
+    Result<ClusterDiff> diff =
+        manifests.ok() ? DiffAgainstCluster(kube->resolved, manifests->files)
+                       : Result<ClusterDiff>(manifests.status());
+    if (!diff.ok()) {
+      step["diff_error"] = diff.message();
+    } else {
+      step["diff"] = diff->changes ? diff->text : "";
+      step["diff_none"] = !diff->changes;
+    }
+  }
 }
 
 }  // namespace
@@ -195,6 +221,7 @@ Result<PlanService::MadePlan> PlanService::Make(const Runbook& runbook,
   const StateMachine machine = StateMachine::Compile(runbook);
   MadePlan made;
   made.document = BuildPlan(runbook, machine, params, DescribeKubeTarget, bound);
+  AddClusterDiffs(runbook, params, &made.document);
   const std::string hash = made.document["hash"];
   made.document["plan_id"] = NewPlanId(hash);
   made.document["requested_by"] = requested_by;

@@ -119,7 +119,16 @@ bool ProcessGroupAlive(pid_t pgid) {
 }
 
 ProcessTree::ProcessTree(const ProcessIdentity& leader, bool adopt_orphans)
-    : leader_(leader), adopt_orphans_(adopt_orphans) {}
+    : leader_(leader), adopt_orphans_(adopt_orphans) {
+  if (!adopt_orphans_) return;
+  // Orphans adopted before this step (services of earlier steps) are never its descendants,
+  // even when they started in the same clock tick as its leader (start times count 10 ms).
+  if (const auto all = ReadAllStats()) {
+    const pid_t self = ::getpid();
+    for (const ProcStat& s : *all)
+      if (s.parent == self && s.pid != leader_.pid) earlier_orphans_[s.pid] = s.start_time;
+  }
+}
 
 void ProcessTree::Look() {
   const auto all = ReadAllStats();
@@ -149,8 +158,13 @@ void ProcessTree::Look() {
     // Our own children other than the leader are orphans re-parented to us; those that
     // started after the leader can only descend from it (no other call is running).
     const pid_t self = ::getpid();
+    auto is_earlier_orphan = [this](const ProcStat& s) {
+      auto it = earlier_orphans_.find(s.pid);
+      return it != earlier_orphans_.end() && it->second == s.start_time;
+    };
     for (const ProcStat& s : *all)
-      if (s.parent == self && s.pid != leader_.pid && s.start_time >= leader_.start_time)
+      if (s.parent == self && s.pid != leader_.pid && s.start_time >= leader_.start_time &&
+          !is_earlier_orphan(s))
         roots.push_back(s.pid);
   }
 

@@ -90,7 +90,8 @@ class ProcessTree {
 
   ProcessIdentity leader_;
   bool adopt_orphans_;
-  std::map<pid_t, Member> members_;  // the leader's descendants (and group members) by pid
+  std::map<pid_t, Member> members_;
+  std::map<pid_t, int64_t> earlier_orphans_;  // our children before the leader ran: start time  // the leader's descendants (and group members) by pid
   bool group_alive_ = true;
   bool members_alive_ = true;
   int sent_ = 0;  // the last signal sent (SIGTERM or SIGKILL); 0: none yet
