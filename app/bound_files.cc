@@ -1,7 +1,6 @@
 #include "app/bound_files.h"
 
 #include <glob.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -20,35 +19,6 @@
 namespace runbook {
 namespace fs = std::filesystem;
 namespace {
-
-std::string Hex(const unsigned char* md, unsigned len) {
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 15];
-  }
-  return out;
-}
-
-// sha256 of a file's content, read in pieces (a bound file may be large).
-Result<std::string> FileSha256(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return Result<std::string>::Error("cannot read " + path.string() + ": " + std::strerror(errno));
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
-  char buf[64 * 1024];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    EVP_DigestUpdate(ctx.get(), buf, static_cast<size_t>(in.gcount()));
-    if (in.eof()) break;
-  }
-  if (in.bad()) return Result<std::string>::Error("cannot read " + path.string());
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx.get(), md, &len);
-  return Hex(md, len);
-}
 
 bool HasGlobChars(const std::string& s) { return s.find_first_of("*?[") != std::string::npos; }
 

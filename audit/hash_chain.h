@@ -16,6 +16,8 @@
 // of a value does. The first event of a database links to kGenesisHash (64 zeros).
 #pragma once
 
+#include "engine/sha256.h"  // Sha256Hex
+
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -28,10 +30,6 @@ namespace runbook {
 /// prev_hash of the first event in a database.
 inline constexpr std::string_view kGenesisHash =
     "0000000000000000000000000000000000000000000000000000000000000000";
-
-/// Lower-case hex SHA-256 of `data` (OpenSSL EVP). Returns "" only if OpenSSL fails, which a
-/// comparison against a stored hash then reports as a mismatch.
-std::string Sha256Hex(std::string_view data);
 
 /// Compact JSON with sorted keys; the canonical text of a JSON value. Never throws: invalid
 /// UTF-8 in strings is replaced by U+FFFD.

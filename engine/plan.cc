@@ -1,6 +1,5 @@
 #include "engine/plan.h"
 
-#include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -155,19 +154,6 @@ nlohmann::json StepJson(const StepSpec& s, const std::map<std::string, std::stri
 }
 
 }  // namespace
-
-std::string Sha256Hex(const std::string& data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 15];
-  }
-  return out;
-}
 
 std::string PlanHash(const Runbook& runbook, const std::map<std::string, std::string>& params,
                      const std::vector<BoundFile>& files) {

@@ -3,6 +3,8 @@
 // that binds approvals to exactly this runbook and these params.
 #pragma once
 
+#include "engine/sha256.h"  // Sha256Hex, used with plan hashes
+
 #include <functional>
 #include <map>
 #include <string>
@@ -45,7 +47,5 @@ nlohmann::json BuildPlan(const Runbook& runbook, const StateMachine& machine,
                          const KubeTargetDescriber& describe_kube = {},
                          const BoundInputs& bound = {});
 
-/// sha256 of `data` as 64 lower-case hex digits.
-std::string Sha256Hex(const std::string& data);
 
 }  // namespace runbook

@@ -12,7 +12,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "engine/plan.h"
+#include "engine/sha256.h"
 #include "engine/step_runner.h"
 
 namespace runbook {
