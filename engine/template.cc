@@ -90,6 +90,13 @@ class ShellQuoteTracker {
   bool escaped() const { return escape_next_; }
   /// Whether the next character is inside a # comment.
   bool in_comment() const { return comment_; }
+  /// Whether the next character is inside an arithmetic expansion $(( ... )), where bash
+  /// evaluates a value as an expression (`a[$(cmd)]` runs cmd) however it is quoted.
+  bool in_arithmetic() const {
+    for (const Frame& f : stack_)
+      if (f.arithmetic) return true;
+    return false;
+  }
   /// Whether the next character is inside the body of a here-document; `quoted` tells whether
   /// its delimiter was quoted (<<'EOF'), which turns off expansion in the body.
   bool in_heredoc() const { return !heredocs_.empty() && in_body_; }
@@ -108,6 +115,7 @@ class ShellQuoteTracker {
   struct Frame {
     Ctx ctx;
     int parens;
+    bool arithmetic = false;  // opened by $((
   };
 
   void Push(Ctx ctx) { stack_.push_back({ctx, 0}); }
@@ -251,6 +259,7 @@ class ShellQuoteTracker {
     } else if (c == '$' && i + 1 < text.size() && text[i + 1] == '(') {
       ++i;
       Push(Ctx::kCmdSubst);
+      stack_.back().arithmetic = i + 1 < text.size() && text[i + 1] == '(';
       word_start_ = true;
     } else if (c == '$' && i + 1 < text.size() && text[i + 1] == '\'') {
       ++i;
@@ -409,6 +418,13 @@ bool ParseTemplate(std::string_view text, Quoting quoting, Template* out, Templa
                             PlaceholderText(as_raw)};
         return false;
       }
+    } else if (quoting == Quoting::kShell && !ref.raw && shell.in_arithmetic()) {
+      *error = {open, "placeholder " + PlaceholderText(ref) +
+                          " is inside $(( ... )), where bash evaluates a value as an expression "
+                          "(a value such as a[$(cmd)] runs cmd, quoted or not); give the param a "
+                          "pattern such as \"[0-9]+\" and use {{ raw ... }} there, or compute "
+                          "outside the shell"};
+      return false;
     } else if (quoting == Quoting::kShell && !ref.raw && !shell.in_comment()) {
       TemplateRef as_raw = ref;
       as_raw.raw = true;

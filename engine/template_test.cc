@@ -272,6 +272,14 @@ TEST(ShellCommand, AValueCannotEndAComment) {
   EXPECT_EQ(RunWithValues(c), "a\nb\n");
 }
 
+TEST(ShellCommand, PlaceholdersInArithmeticAreRefused) {
+  // bash evaluates a value in $(( )) as an expression: a[$(touch x)] would run touch.
+  EXPECT_THAT(ParseError("echo $(( {{ params.n }} + 1 ))"), HasSubstr("inside $(( ... ))"));
+  EXPECT_THAT(ParseError("echo $(( $(echo {{ params.n }}) + 1 ))"), HasSubstr("inside $(("));
+  EXPECT_EQ(ParseError("echo $(( {{ raw params.n }} + 1 ))"), "");
+  EXPECT_EQ(ParseError("echo $(echo {{ params.n }}) $((1+2)) {{ params.n }}"), "");
+}
+
 TEST(ShellCommand, PlaceholdersAHeredocCannotExpandAreRefused) {
   EXPECT_THAT(ParseError("cat <<'EOF'\n{{ params.v }}\nEOF"), HasSubstr("delimiter is quoted"));
   EXPECT_THAT(ParseError("cat <<\"EOF\"\n{{ params.v }}\nEOF"), HasSubstr("delimiter is quoted"));
