@@ -173,8 +173,7 @@ class Collector {
                              "reviewers cannot see them)");
       return;
     }
-    auto set = ReadManifests(
-        path, rb_.dir, [this](std::string_view text) { return RenderKnownParams(text, known_); });
+    auto set = ReadManifests(path, rb_.dir, KnownParamValues(known_));
     if (!set.ok()) {
       out_.errors.push_back("step " + step.id + ": " + set.message());
       return;

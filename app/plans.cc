@@ -57,9 +57,9 @@ void AddClusterDiffs(const Runbook& runbook, const std::map<std::string, std::st
     const StepSpec* spec = runbook.FindStep(step.value("id", ""));
     const auto* kube = spec ? std::get_if<KubectlAction>(&spec->action) : nullptr;
     if (kube == nullptr || kube->apply.empty()) continue;
-    auto manifests = ReadManifests(render(kube->apply), runbook.dir, render);
+    auto manifests = ReadManifests(render(kube->apply), runbook.dir, KnownParamValues(shown));
     Result<ClusterDiff> diff =
-        manifests.ok() ? DiffAgainstCluster(kube->resolved, manifests->files)
+        manifests.ok() ? DiffAgainstCluster(kube->resolved, *manifests)
                        : Result<ClusterDiff>(manifests.status());
     if (!diff.ok()) {
       step["diff_error"] = diff.message();

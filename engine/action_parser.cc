@@ -5,6 +5,7 @@
 #include <iterator>
 #include <vector>
 
+#include "engine/manifest_template.h"
 #include "engine/pattern.h"
 
 namespace runbook {
@@ -164,7 +165,11 @@ bool ParseSsh(const YamlField& field, const StepPosition& pos, const Runbook& ru
       r.Error(YamlReader::ValueLoc(*m),
               "max_fail: expected a number of hosts or a percentage "
               "such as 25%, got " +
-                  YamlReader::Describe(m->value));
+                  YamlReader::Describe(m->value) +
+                  (text.find("{{") != std::string::npos
+                       ? "; max_fail does not accept placeholders (only text fields do): write "
+                         "the value itself"
+                       : ""));
       ok = false;
     }
   }
@@ -200,7 +205,16 @@ bool ParseKubectl(const YamlField& field, const StepPosition& pos, const Runbook
   if (apply != nullptr) {
     if (r.GetString(*apply, &out->apply)) {
       v.CheckTemplate(out->apply, Quoting::kNone, YamlReader::ValueLoc(*apply), pos);
-      out->apply = v.ResolvePath(out->apply);
+      if (IsUrl(out->apply)) {
+        r.Error(YamlReader::ValueLoc(*apply),
+                "apply: " + out->apply +
+                    " is a URL; download the manifests into the runbook's folder and apply that "
+                    "path, so that a plan binds exactly what runs");
+        ok = false;
+      } else {
+        out->apply = v.ResolvePath(out->apply);
+        v.CheckManifests(out->apply, YamlReader::ValueLoc(*apply), pos);
+      }
     } else {
       ok = false;
     }

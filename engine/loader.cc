@@ -68,7 +68,7 @@ void SortByPosition(Diagnostics* diags) {
 }  // namespace
 
 LoadResult LoadRunbookText(const std::string& text, const std::string& path,
-                           const std::string& dir) {
+                           const std::string& dir, bool read_files) {
   LoadResult result;
   YamlReader reader(path, &result.diagnostics);
   if (size_t bad = FindBinary(text); bad != std::string::npos) {
@@ -104,7 +104,7 @@ LoadResult LoadRunbookText(const std::string& text, const std::string& path,
   runbook->dir = dir;
   runbook->text = text;
   try {
-    ParseRunbook(docs[0], reader, runbook.get());
+    ParseRunbook(docs[0], reader, runbook.get(), read_files);
   } catch (const std::exception& e) {
     // yaml-cpp only throws on misuse; report rather than let a bug escape as a crash.
     reader.Error({}, std::string("internal error while reading the runbook: ") + e.what());
@@ -148,7 +148,7 @@ LoadResult LoadRunbookFile(const std::string& path) {
   std::error_code ec;
   std::filesystem::path absolute = std::filesystem::absolute(path, ec);
   std::string dir = ec ? std::string(".") : absolute.parent_path().lexically_normal().string();
-  return LoadRunbookText(buffer.str(), path, dir);
+  return LoadRunbookText(buffer.str(), path, dir, /*read_files=*/true);
 }
 
 }  // namespace runbook

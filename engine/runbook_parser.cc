@@ -54,7 +54,8 @@ bool ValidVariableName(const std::string& name) {
 
 class RootParser {
  public:
-  RootParser(YamlReader& reader, Runbook* rb) : r_(reader), rb_(*rb), v_(&reader, rb->dir) {}
+  RootParser(YamlReader& reader, Runbook* rb, bool read_files)
+      : r_(reader), rb_(*rb), v_(&reader, rb->dir, read_files) {}
 
   void Parse(const YAML::Node& root) {
     SourceLoc root_loc = LocOf(root).line > 0 ? LocOf(root) : SourceLoc{1, 1};
@@ -483,8 +484,8 @@ class RootParser {
 
 }  // namespace
 
-void ParseRunbook(const YAML::Node& root, YamlReader& reader, Runbook* out) {
-  RootParser(reader, out).Parse(root);
+void ParseRunbook(const YAML::Node& root, YamlReader& reader, Runbook* out, bool read_files) {
+  RootParser(reader, out, read_files).Parse(root);
 }
 
 }  // namespace runbook

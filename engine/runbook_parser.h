@@ -14,6 +14,6 @@ namespace runbook {
 
 /// Fills `out` from the document's root node, reporting every problem to `reader`.
 /// `out->dir` must be set: relative paths resolve against it.
-void ParseRunbook(const YAML::Node& root, YamlReader& reader, Runbook* out);
+void ParseRunbook(const YAML::Node& root, YamlReader& reader, Runbook* out, bool read_files);
 
 }  // namespace runbook

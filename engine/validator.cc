@@ -5,7 +5,10 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
+#include "engine/manifest_template.h"
 #include "engine/placeholder.h"
 
 namespace runbook {
@@ -50,6 +53,14 @@ void Validator::RegisterStep(const std::string& id, const StepPosition& pos, Sou
   }
 }
 
+void Validator::ErrorAt(const std::string& file, SourceLoc loc, std::string message) {
+  if (file.empty()) {
+    reader_->Error(loc, std::move(message));
+  } else {
+    reader_->ErrorIn(file, loc, std::move(message));
+  }
+}
+
 void Validator::CheckTemplate(const std::string& text, Quoting quoting, SourceLoc loc,
                               const StepPosition& from, bool only_params) {
   if (text.find("{{") == std::string::npos) return;  // the common case, kept cheap
@@ -59,27 +70,60 @@ void Validator::CheckTemplate(const std::string& text, Quoting quoting, SourceLo
     reader_->Error(loc, error.message);
     return;
   }
+  CheckRefs(tmpl, loc, from, only_params, "");
+}
+
+void Validator::CheckManifests(const std::string& apply, SourceLoc loc, const StepPosition& from) {
+  if (!read_files_ || apply.find("{{") != std::string::npos) return;
+  auto listed = ListManifestFiles(apply, dir_);
+  if (!listed.ok()) {
+    reader_->Error(loc, "apply: " + listed.message());
+    return;
+  }
+  for (const std::string& file : listed->files) {
+    std::ifstream in(file, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof()) {
+      reader_->Error(loc, "apply: cannot read " + file);
+      continue;
+    }
+    if (text.find("{{") == std::string::npos) continue;
+    const ManifestTemplate parsed = ParseManifestTemplate(text);
+    for (const TemplateError& e : parsed.errors)
+      reader_->ErrorIn(file, LocationOf(text, e.offset), e.message);
+    // Each placeholder is located on its own line of the manifest.
+    for (const Template::Piece& piece : parsed.tmpl.pieces) {
+      if (!piece.is_ref) continue;
+      Template one;
+      one.pieces.push_back(piece);
+      CheckRefs(one, LocationOf(text, piece.ref.offset), from, false, file);
+    }
+  }
+}
+
+void Validator::CheckRefs(const Template& tmpl, SourceLoc loc, const StepPosition& from,
+                          bool only_params, const std::string& file) {
   for (const Template::Piece& piece : tmpl.pieces) {
     if (!piece.is_ref) continue;
     const TemplateRef& ref = piece.ref;
     std::string written = PlaceholderText(ref);
     if (only_params && ref.kind != TemplateRef::Kind::kParam) {
-      reader_->Error(loc, "placeholder " + written +
-                              " is not allowed here: only params are known "
-                              "before the run starts");
+      ErrorAt(file, loc,
+              "placeholder " + written +
+                  " is not allowed here: only params are known before the run starts");
       continue;
     }
     switch (ref.kind) {
       case TemplateRef::Kind::kParam:
         if (params_.count(ref.name) == 0) {
-          reader_->Error(loc, "undefined placeholder " + written + ": no param '" + ref.name +
-                                  "' (declare it under params)");
+          ErrorAt(file, loc, "undefined placeholder " + written + ": no param '" + ref.name +
+                                 "' (declare it under params)");
         }
         break;
       case TemplateRef::Kind::kSecret:
         if (secrets_.count(ref.name) == 0) {
-          reader_->Error(loc, "undefined placeholder " + written + ": no secret '" + ref.name +
-                                  "' (declare it under secrets)");
+          ErrorAt(file, loc, "undefined placeholder " + written + ": no secret '" + ref.name +
+                                 "' (declare it under secrets)");
         }
         break;
       case TemplateRef::Kind::kRunId:
@@ -88,7 +132,7 @@ void Validator::CheckTemplate(const std::string& text, Quoting quoting, SourceLo
       case TemplateRef::Kind::kStepStdout:
       case TemplateRef::Kind::kStepStderr:
       case TemplateRef::Kind::kStepOutput:
-        step_refs_.push_back({ref, loc, from});
+        step_refs_.push_back({ref, loc, from, file});
         break;
     }
   }
@@ -100,7 +144,7 @@ void Validator::CheckStepReferences() {
     std::string written = PlaceholderText(ref);
     auto it = steps_.find(ref.name);
     if (it == steps_.end()) {
-      reader_->Error(use.loc, "undefined placeholder " + written + ": no step '" + ref.name + "'");
+      ErrorAt(use.file, use.loc, "undefined placeholder " + written + ": no step '" + ref.name + "'");
       continue;
     }
     const StepEntry& target = it->second;
@@ -113,7 +157,7 @@ void Validator::CheckStepReferences() {
       } else {
         why = "which does not run before this step";
       }
-      reader_->Error(use.loc,
+      ErrorAt(use.file, use.loc,
                      "placeholder " + written + " refers to step '" + ref.name + "', " + why);
       continue;
     }
@@ -121,7 +165,7 @@ void Validator::CheckStepReferences() {
       bool declared = false;
       for (const std::string& name : target.outputs) declared = declared || name == ref.output;
       if (!declared) {
-        reader_->Error(use.loc, "undefined placeholder " + written + ": step '" + ref.name +
+        ErrorAt(use.file, use.loc, "undefined placeholder " + written + ": step '" + ref.name +
                                     "' declares no output '" + ref.output + "' (add outputs: {" +
                                     ref.output + ": stdout} to it)");
       }

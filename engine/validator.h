@@ -33,7 +33,9 @@ bool StepVisible(const StepPosition& from, const StepPosition& to);
 /// Collects ids and template references while the parser reads, and checks them.
 class Validator {
  public:
-  Validator(YamlReader* reader, std::string dir) : reader_(reader), dir_(std::move(dir)) {}
+  /// `read_files`: also read the files the runbook names (CheckManifests).
+  Validator(YamlReader* reader, std::string dir, bool read_files)
+      : reader_(reader), dir_(std::move(dir)), read_files_(read_files) {}
   Validator(const Validator&) = delete;
   Validator& operator=(const Validator&) = delete;
 
@@ -53,6 +55,12 @@ class Validator {
   void CheckTemplate(const std::string& text, Quoting quoting, SourceLoc loc,
                      const StepPosition& from, bool only_params = false);
 
+  /// Checks the manifests an `apply` path names (SPEC §5): the path exists and is not a URL,
+  /// and every placeholder in them is valid, as for a field of the step at `from`. Errors are
+  /// located in the manifest file; path errors at `loc`. A path with a placeholder is checked
+  /// when the run renders it.
+  void CheckManifests(const std::string& apply, SourceLoc loc, const StepPosition& from);
+
   /// Checks every recorded reference to a step; call once all steps are registered.
   void CheckStepReferences();
 
@@ -70,10 +78,17 @@ class Validator {
     TemplateRef ref;
     SourceLoc loc;
     StepPosition from;
+    std::string file;  // where `loc` is, when not the runbook (a manifest)
   };
+
+  /// Checks the references of a parsed template; `file` as in StepRef.
+  void CheckRefs(const Template& tmpl, SourceLoc loc, const StepPosition& from, bool only_params,
+                 const std::string& file);
+  void ErrorAt(const std::string& file, SourceLoc loc, std::string message);
 
   YamlReader* reader_;
   std::string dir_;
+  bool read_files_ = false;
   std::unordered_set<std::string> params_;
   std::unordered_set<std::string> secrets_;
   std::unordered_map<std::string, StepEntry> steps_;

@@ -98,8 +98,19 @@ std::string YamlReader::Describe(const YAML::Node& node) {
 }
 
 void YamlReader::TypeError(const YamlField& field, std::string_view expected) {
-  Error(ValueLoc(field),
-        field.key + ": expected " + std::string(expected) + ", got " + Describe(field.value));
+  std::string message =
+      field.key + ": expected " + std::string(expected) + ", got " + Describe(field.value);
+  if (field.value.IsScalar() && field.value.Scalar().find("{{") != std::string::npos) {
+    // SPEC §5: a field that does not accept a placeholder says so.
+    message += "; " + field.key +
+               " does not accept placeholders (only text fields do): write the value itself";
+  }
+  Error(ValueLoc(field), std::move(message));
+}
+
+void YamlReader::ErrorIn(const std::string& file, SourceLoc loc, std::string message) {
+  ++errors_;
+  diags_->push_back({Diagnostic::Severity::kError, file, loc.line, loc.col, std::move(message)});
 }
 
 bool YamlReader::ReadMap(const YAML::Node& node, SourceLoc loc, std::string_view what,

@@ -61,6 +61,8 @@ class YamlReader {
 
   void Error(SourceLoc loc, std::string message);
   void Warning(SourceLoc loc, std::string message);
+  /// An error located in another file the runbook names (a kubectl manifest).
+  void ErrorIn(const std::string& file, SourceLoc loc, std::string message);
   int error_count() const { return errors_; }
 
   /// Where a field's value is: its own mark, or the key's when the value is empty (yaml-cpp

@@ -17,26 +17,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// The temporary folder holding the rendered manifests; removed with its contents.
-class TempFolder {
- public:
-  TempFolder() {
-    std::error_code ec;
-    std::string tmpl = (fs::temp_directory_path(ec) / "runbook-diff-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
-  }
-  ~TempFolder() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  TempFolder(const TempFolder&) = delete;
-  TempFolder& operator=(const TempFolder&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 std::string LastLine(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
   const size_t nl = text.rfind('\n');
@@ -67,24 +47,15 @@ std::string Readable(const std::string& diff) {
 }  // namespace
 
 Result<ClusterDiff> DiffAgainstCluster(const KubeTarget& target,
-                                       const std::vector<ManifestFile>& manifests,
+                                       const ManifestSet& manifests,
                                        Duration timeout) {
   Result<std::string> binary = FindKubectl({});
   if (!binary.ok()) return binary.status();
-  TempFolder folder;
-  if (folder.path().empty())
-    return Status::IOError("cannot create a temporary folder: " + std::string(std::strerror(errno)));
-  int n = 0;
-  for (const ManifestFile& m : manifests) {
-    // Numbered, so that kubectl reads them in the order the apply does.
-    char prefix[16];
-    std::snprintf(prefix, sizeof prefix, "%04d-", n++);
-    std::ofstream out(folder.path() + "/" + prefix + fs::path(m.source).filename().string());
-    out << m.text;
-    if (!out) return Status::IOError("cannot write a rendered manifest for the diff");
-  }
+  auto rendered = RenderedManifests::Write(
+      manifests, [](std::string_view text) { return std::string(text); });
+  if (!rendered.ok()) return rendered.status();
   ProcessSpec spec;
-  spec.argv = {*binary, "diff", "--server-side", "-f", folder.path()};
+  spec.argv = {*binary, "diff", "--server-side", (*rendered)->apply_flag(), (*rendered)->apply_path()};
   if (!target.kubeconfig.empty()) spec.argv.push_back("--kubeconfig=" + target.kubeconfig);
   if (!target.context.empty()) spec.argv.push_back("--context=" + target.context);
   if (!target.namespace_.empty()) spec.argv.push_back("--namespace=" + target.namespace_);

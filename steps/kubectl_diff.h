@@ -21,7 +21,7 @@ struct ClusterDiff {
 /// Diffs `manifests` (already rendered) against the cluster of `target`. Fails when kubectl
 /// cannot be found or run, or cannot reach the cluster within `timeout`; the message says why.
 Result<ClusterDiff> DiffAgainstCluster(const KubeTarget& target,
-                                       const std::vector<ManifestFile>& manifests,
+                                       const ManifestSet& manifests,
                                        Duration timeout = Duration{30000});
 
 }  // namespace runbook

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "engine/placeholder.h"
 #include "engine/sha256.h"
 #include "engine/step_runner.h"
 
@@ -19,11 +20,6 @@ namespace runbook {
 namespace fs = std::filesystem;
 
 namespace {
-
-bool IsManifestName(const fs::path& p) {
-  std::string ext = p.extension().string();
-  return ext == ".yaml" || ext == ".yml" || ext == ".json";
-}
 
 Status WritePrivate(const std::string& path, const std::string& text) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -52,57 +48,43 @@ RenderedManifests::~RenderedManifests() {
 }
 
 Result<ManifestSet> ReadManifests(const std::string& path, const std::string& runbook_dir,
-                                  const ManifestRenderer& render) {
+                                  const ManifestValue& value) {
   using R = Result<ManifestSet>;
-  if (path.empty()) return R::Error("the apply path is empty");
-  fs::path source = path;
-  if (source.is_relative() && !runbook_dir.empty()) source = fs::path(runbook_dir) / source;
-  source = source.lexically_normal();
-
-  std::error_code ec;
-  fs::file_status st = fs::status(source, ec);
-  if (ec || !fs::exists(st))
-    return R::Error("manifest path " + source.string() + " does not exist");
-
+  auto listed = ListManifestFiles(path, runbook_dir);
+  if (!listed.ok()) return listed.status();
   ManifestSet set;
-  std::vector<std::string> sources;
-  if (fs::is_directory(st)) {
-    for (const auto& entry : fs::directory_iterator(source, ec)) {
-      if (entry.is_regular_file(ec) && IsManifestName(entry.path()))
-        sources.push_back(entry.path().string());
-    }
-    if (ec) return R::Error("cannot read folder " + source.string() + ": " + ec.message());
-    std::sort(sources.begin(), sources.end());
-    if (sources.empty()) {
-      return R::Error("no manifests (*.yaml, *.yml, *.json) in " + source.string());
-    }
-    set.source_dir = source.string();
-    set.folder = true;
-  } else {
-    sources.push_back(source.string());
-    set.source_dir = source.parent_path().string();
-  }
-  for (const auto& file : sources) {
+  set.folder = listed->folder;
+  set.kustomize = listed->kustomize;
+  set.source_dir = listed->folder ? listed->path : fs::path(listed->path).parent_path().string();
+  for (const std::string& file : listed->files) {
     std::ifstream in(file, std::ios::binary);
     if (!in) return R::Error("cannot read manifest " + file);
     std::stringstream text;
     text << in.rdbuf();
     if (in.bad()) return R::Error("cannot read manifest " + file);
-    set.files.push_back({file, render(text.str())});
+    set.files.push_back({file, fs::path(file).lexically_relative(set.source_dir).string(),
+                         RenderManifestText(text.str(), value)});
   }
   return set;
 }
 
 Result<std::unique_ptr<RenderedManifests>> RenderedManifests::Render(const std::string& path,
                                                                      const StepContext& context) {
-  using R = Result<std::unique_ptr<RenderedManifests>>;
-  auto set = ReadManifests(path, context.runbook().dir, [&context](std::string_view text) {
-    return context.Render(text, Quoting::kNone);
-  });
+  auto set = ReadManifests(path, context.runbook().dir,
+                           [&context](const TemplateRef& ref) -> std::optional<std::string> {
+                             return context.Render(PlaceholderText(ref), Quoting::kNone);
+                           });
   if (!set.ok()) return set.status();
+  return Write(*set, [&context](std::string_view text) { return context.Redact(text); });
+}
 
+Result<std::unique_ptr<RenderedManifests>> RenderedManifests::Write(
+    const ManifestSet& set, const std::function<std::string(std::string_view)>& redact) {
+  using R = Result<std::unique_ptr<RenderedManifests>>;
+  if (set.files.empty()) return R::Error("no manifests to apply");
   std::unique_ptr<RenderedManifests> out(new RenderedManifests());
-  out->source_dir_ = set->source_dir;
+  out->source_dir_ = set.source_dir;
+  out->kustomize_ = set.kustomize;
   std::error_code ec;
   std::string tmpl = (fs::temp_directory_path(ec) / "runbook-kubectl-XXXXXX").string();
   if (::mkdtemp(tmpl.data()) == nullptr) {
@@ -110,19 +92,26 @@ Result<std::unique_ptr<RenderedManifests>> RenderedManifests::Render(const std::
                     std::string(std::strerror(errno)));
   }
   out->temp_dir_ = tmpl;
-  for (const ManifestFile& file : set->files) {
+  for (const ManifestFile& file : set.files) {
     out->sources_.push_back(file.source);
-    const std::string shown = context.Redact(file.text);
+    const std::string shown = redact(file.text);
     nlohmann::json digest = {{"path", file.source}, {"sha256", Sha256Hex(shown)}};
     if (shown != file.text) digest["secrets_masked"] = true;
     out->digests_.push_back(std::move(digest));
-    std::string target = out->temp_dir_ + "/" + fs::path(file.source).filename().string();
-    Status written = WritePrivate(target, file.text);
+    const fs::path target = fs::path(out->temp_dir_) / file.relative;
+    // Subfolders of a kustomization keep their place, private like the folder itself.
+    std::vector<fs::path> parents;
+    for (fs::path d = target.parent_path(); d != fs::path(out->temp_dir_); d = d.parent_path())
+      parents.insert(parents.begin(), d);
+    for (const fs::path& d : parents) {
+      if (::mkdir(d.c_str(), 0700) != 0 && errno != EEXIST)
+        return R::Error("cannot create " + d.string() + ": " + std::strerror(errno));
+    }
+    Status written = WritePrivate(target.string(), file.text);
     if (!written.ok()) return R::Error(written.message());
   }
-  out->apply_path_ =
-      set->folder ? out->temp_dir_
-                  : out->temp_dir_ + "/" + fs::path(set->files.front().source).filename().string();
+  out->apply_path_ = set.folder ? out->temp_dir_
+                                : (fs::path(out->temp_dir_) / set.files.front().relative).string();
   return out;
 }
 

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/manifest_template.h"
 #include "engine/status.h"
 
 namespace runbook {
@@ -20,27 +21,26 @@ class StepContext;
 
 /// One manifest file of an `apply` path, rendered.
 struct ManifestFile {
-  std::string source;  // absolute
-  std::string text;    // rendered
+  std::string source;    // absolute
+  std::string relative;  // to ManifestSet::source_dir: "web.yaml", "overlays/prod/patch.yaml"
+  std::string text;      // rendered
 };
 
 /// The manifests an `apply` path names, in the order kubectl reads them.
 struct ManifestSet {
   std::string source_dir;  // the folder, or the folder of the file
   bool folder = false;     // the path names a folder
+  bool kustomize = false;  // a kustomization folder: `kubectl apply -k`
   std::vector<ManifestFile> files;
 };
 
-/// Renders a manifest's text: the runner with the run's values, a plan with the params only
-/// (engine/template.h RenderKnownParams), so that both read the same files the same way.
-using ManifestRenderer = std::function<std::string(std::string_view text)>;
-
-/// Reads the manifests at `path` (absolute, or relative to `runbook_dir`): a file, or every
-/// *.yaml, *.yml and *.json file directly in a folder (as `kubectl apply -f DIR` reads it), in
-/// name order, each rendered with `render`. Fails on a missing path, an unreadable file or a
-/// folder without manifests; the message names the path.
+/// Reads the manifests at `path` (absolute, or relative to `runbook_dir`; see
+/// ListManifestFiles in engine/manifest_template.h for which files) and renders each with
+/// RenderManifestText: `value` gives a placeholder's value (the runner: the run's values; a
+/// plan: the params only), so that both read the same files the same way. Fails on a URL, a
+/// missing path, an unreadable file or a folder without manifests; the message names the path.
 Result<ManifestSet> ReadManifests(const std::string& path, const std::string& runbook_dir,
-                                  const ManifestRenderer& render);
+                                  const ManifestValue& value);
 
 class RenderedManifests {
  public:
@@ -52,9 +52,15 @@ class RenderedManifests {
   /// the run's values into the temporary folder.
   static Result<std::unique_ptr<RenderedManifests>> Render(const std::string& path,
                                                            const StepContext& context);
+  /// Writes an already rendered set into the temporary folder, each file at its relative
+  /// path. `redact` masks secrets for the digests (identity when the set holds none).
+  static Result<std::unique_ptr<RenderedManifests>> Write(
+      const ManifestSet& set, const std::function<std::string(std::string_view)>& redact);
 
-  /// What to pass to `kubectl apply -f`: the rendered file, or the rendered folder.
+  /// What to pass to kubectl: `{apply_flag(), apply_path()}`: `-f` and the rendered file or
+  /// folder, or `-k` and the rendered kustomization folder.
   const std::string& apply_path() const { return apply_path_; }
+  const char* apply_flag() const { return kustomize_ ? "-k" : "-f"; }
   /// The temporary folder and the source it stands for (for messages: paths in kubectl's
   /// output are shown as the operator wrote them).
   const std::string& temp_dir() const { return temp_dir_; }
@@ -72,6 +78,7 @@ class RenderedManifests {
   std::string temp_dir_;
   std::string source_dir_;
   std::string apply_path_;
+  bool kustomize_ = false;
   std::vector<std::string> sources_;
   nlohmann::json digests_ = nlohmann::json::array();
 };

@@ -187,7 +187,8 @@ class KubectlRunner : public StepRunner {
 
     // 1. The server-side dry run: a failure here means nothing has changed.
     ProcessResult dry =
-        kubectl.Capture({"apply", "--dry-run=server", "-f", rendered.apply_path(), "-o", "json"});
+        kubectl.Capture(
+            {"apply", "--dry-run=server", rendered.apply_flag(), rendered.apply_path(), "-o", "json"});
     if (!dry.ok()) {
       Fail(result, kubectl, dry, "server-side dry run");
       return;
@@ -247,7 +248,7 @@ class KubectlRunner : public StepRunner {
     result.detail["revisions"] = revisions;
 
     // 3. Apply.
-    ProcessResult applied = kubectl.Stream({"apply", "-f", rendered.apply_path()});
+    ProcessResult applied = kubectl.Stream({"apply", rendered.apply_flag(), rendered.apply_path()});
     result.exit_status = applied.exit_status;
     if (!applied.ok()) {
       Fail(result, kubectl, applied, "kubectl apply");
