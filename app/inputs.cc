@@ -71,6 +71,10 @@ LoadedRunbook LoadRunbookWithParams(const std::string& path,
     return out;
   }
   out.params = std::move(bound.value());
+  if (Status targets = BindTargets(out.runbook.get(), out.params); !targets.ok()) {
+    out.status = targets;
+    out.runbook.reset();
+  }
   return out;
 }
 

@@ -122,7 +122,14 @@ RecoveredRun RecoverService::RecoverOne(const StoredRun& listed, Reporter& repor
                                  ": its recorded runbook no longer loads");
     return out;
   }
-  const Runbook& rb = *loaded.runbook;
+  Runbook& rb = *loaded.runbook;
+  std::map<std::string, std::string> params;
+  for (const auto& [k, v] : run->params.items())
+    if (v.is_string()) params[k] = v.get<std::string>();
+  if (Status bound = BindTargets(&rb, params); !bound.ok()) {
+    out.status = Status::Invalid("run " + run->run_id + ": " + bound.message());
+    return out;
+  }
   auto secrets = ResolveSecrets(rb);
   if (!secrets.ok()) {
     out.status = Status::Invalid("run " + run->run_id +
@@ -138,8 +145,7 @@ RecoveredRun RecoverService::RecoverOne(const StoredRun& listed, Reporter& repor
 
   RunOptions options;
   options.run_id = run->run_id;
-  for (const auto& [k, v] : run->params.items())
-    if (v.is_string()) options.params[k] = v.get<std::string>();
+  options.params = params;
   options.secrets = *secrets;
   options.operator_name = operator_name;
   options.host = host;

@@ -36,7 +36,8 @@ bool ValidPort(std::string_view s) {
          std::atoi(std::string(s).c_str()) <= 65535;
 }
 
-/// "web1", "web2:2222", "10.0.0.1", "[::1]:22", "::1".
+}  // namespace
+
 bool ValidHost(std::string_view host) {
   if (host.empty()) return false;
   for (char c : host) {
@@ -53,6 +54,8 @@ bool ValidHost(std::string_view host) {
   if (host.find(':', colon + 1) != std::string_view::npos) return true;  // a bare IPv6 address
   return colon > 0 && ValidPort(host.substr(colon + 1));
 }
+
+namespace {
 
 const Target* FindTarget(const Runbook& runbook, const YamlField& field, Validator& v,
                          Target::Kind want, std::string_view action, std::string* name) {
@@ -410,6 +413,10 @@ bool ReadSshTargetFields(const YamlFields& f, Validator& v, SshTarget* t) {
     if (h->value.IsScalar()) hosts.push_back(h->value.Scalar());  // one host
     if (h->value.IsScalar() || r.GetStringList(*h, &hosts)) {
       for (const std::string& host : hosts) {
+        if (host.find("{{") != std::string::npos) {  // checked once rendered (BindTargets)
+          v.CheckTemplate(host, Quoting::kNone, YamlReader::ValueLoc(*h), {}, true);
+          continue;
+        }
         if (!ValidHost(host)) {
           r.Error(YamlReader::ValueLoc(*h),
                   "hosts: invalid host '" + host + "' (use name, name:port or an address)");
@@ -425,10 +432,17 @@ bool ReadSshTargetFields(const YamlFields& f, Validator& v, SshTarget* t) {
       ok = false;
     }
   }
-  if (const YamlField* u = f.Find("user")) ok = r.GetString(*u, &t->user) && ok;
+  if (const YamlField* u = f.Find("user")) {
+    if (r.GetString(*u, &t->user)) {
+      v.CheckTemplate(t->user, Quoting::kNone, YamlReader::ValueLoc(*u), {}, true);
+    } else {
+      ok = false;
+    }
+  }
   if (const YamlField* p = f.Find("port")) ok = r.GetInt(*p, 1, 65535, &t->port) && ok;
   if (const YamlField* i = f.Find("identity_file")) {
     if (r.GetString(*i, &t->identity_file)) {
+      v.CheckTemplate(t->identity_file, Quoting::kNone, YamlReader::ValueLoc(*i), {}, true);
       t->identity_file = v.ResolvePath(t->identity_file);
     } else {
       ok = false;
@@ -447,6 +461,7 @@ bool ReadSshTargetFields(const YamlFields& f, Validator& v, SshTarget* t) {
   }
   if (const YamlField* k = f.Find("known_hosts")) {
     if (r.GetString(*k, &t->known_hosts)) {
+      v.CheckTemplate(t->known_hosts, Quoting::kNone, YamlReader::ValueLoc(*k), {}, true);
       t->known_hosts = v.ResolvePath(t->known_hosts);
     } else {
       ok = false;
@@ -477,13 +492,21 @@ bool ReadKubeTargetFields(const YamlFields& f, Validator& v, KubeTarget* t) {
   bool ok = true;
   if (const YamlField* k = f.Find("kubeconfig")) {
     if (r.GetString(*k, &t->kubeconfig)) {
+      v.CheckTemplate(t->kubeconfig, Quoting::kNone, YamlReader::ValueLoc(*k), {}, true);
       t->kubeconfig = v.ResolvePath(t->kubeconfig);
     } else {
       ok = false;
     }
   }
-  if (const YamlField* c = f.Find("context")) ok = r.GetString(*c, &t->context) && ok;
-  if (const YamlField* n = f.Find("namespace")) ok = r.GetString(*n, &t->namespace_) && ok;
+  for (auto [key, value] : {std::pair{"context", &t->context}, {"namespace", &t->namespace_}}) {
+    const YamlField* field = f.Find(key);
+    if (field == nullptr) continue;
+    if (r.GetString(*field, value)) {
+      v.CheckTemplate(*value, Quoting::kNone, YamlReader::ValueLoc(*field), {}, true);
+    } else {
+      ok = false;
+    }
+  }
   return ok;
 }
 

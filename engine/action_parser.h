@@ -43,6 +43,9 @@ bool ReadSshTargetFields(const YamlFields& fields, Validator& v, SshTarget* targ
 /// The same for Kubernetes keys.
 bool ReadKubeTargetFields(const YamlFields& fields, Validator& v, KubeTarget* target);
 
+/// "web1", "web2:2222", "10.0.0.1", "[::1]:22", "::1".
+bool ValidHost(std::string_view host);
+
 /// Reads one action. `field` is the action key and its value; templates are checked as seen
 /// from `pos`. For http, the timing keys are left in `timing` (their YamlFields live in
 /// `storage`, which must outlive `timing`). Returns false when the action is unusable.

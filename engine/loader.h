@@ -36,6 +36,12 @@ LoadResult LoadRunbookText(const std::string& text, const std::string& path,
 Result<std::map<std::string, std::string>> BindParams(
     const Runbook& runbook, const std::map<std::string, std::string>& given);
 
+/// After BindParams: renders the placeholders of every target field (SPEC §5: a target's text fields take
+/// params, rendered before anything runs): the named targets and each action's resolved copy.
+/// Paths are resolved against the runbook's folder once rendered; a host that renders to
+/// something that is not a host is an error naming the field.
+Status BindTargets(Runbook* runbook, const std::map<std::string, std::string>& params);
+
 /// Reads each secret from its environment variable or file (a trailing newline is dropped).
 /// Missing ones are an error that names the secret and where it was looked for.
 Result<std::map<std::string, std::string>> ResolveSecrets(const Runbook& runbook);
