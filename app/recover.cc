@@ -152,11 +152,12 @@ RecoveredRun RecoverService::RecoverOne(const StoredRun& listed, Reporter& repor
   options.pid = pid;
   options.plan_id = run->plan_id;
   options.lock_key = run->lock_key;
-  std::unique_ptr<StepRunner> runner = MakeStepRunner();
+  std::unique_ptr<StepRunner> runner = MakeStepRunner({.restore_dir = db_.restore_dir()});
   CancelFlag interrupt, hard_stop;  // recover itself is not interruptible mid-rollback
   CrashHookSink audit(db_.events(), env_);
   Executor executor(rb, machine, *runner, audit, env_, reporter, {&interrupt, &hard_stop});
   out.summary = executor.Resume(options, point);
+  out.kept_for_rollback = ForgetKeptObjects(db_.restore_dir(), out.summary);
   (void)db_.locks().Unlock(claim_key, run->run_id);
   out.recovered = true;
   return out;

@@ -27,6 +27,7 @@ struct RecoveredRun {
   bool recovered = false;  // rolled back and finished; `summary` says how it ended
   RunSummary summary;
   Status status;           // why it was left alone or could not be recovered
+  std::string kept_for_rollback;  // as in RunResult
 };
 
 struct RecoverReport {

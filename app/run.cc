@@ -199,11 +199,12 @@ RunStart RunService::Prepare(RunRequest request) {
 
 RunResult RunService::Execute(PreparedRun& run, Reporter& reporter, Interruption interruption) {
   const StateMachine machine = StateMachine::Compile(*run.runbook_);
-  std::unique_ptr<StepRunner> runner = MakeStepRunner();
+  std::unique_ptr<StepRunner> runner = MakeStepRunner({.restore_dir = db_.restore_dir()});
   CrashHookSink audit(db_.events(), env_);
   Executor executor(*run.runbook_, machine, *runner, audit, env_, reporter, interruption);
   RunResult result;
   result.summary = executor.Run(run.options_);
+  result.kept_for_rollback = ForgetKeptObjects(db_.restore_dir(), result.summary);
   // Used up before the lock is released, so that no second run can slip in between.
   if (!run.options_.plan_id.empty() && !run.options_.dry_run &&
       result.summary.state == "succeeded") {

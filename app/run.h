@@ -73,6 +73,9 @@ struct RunResult {
   bool unlock_journaled = false;
   /// A plan whose run succeeded could not be marked used up.
   Status plan_status;
+  /// The folder of objects kept outside the audit log for a rollback (a Secret's earlier
+  /// form), left in place because the run did not end cleanly; "" when none is left.
+  std::string kept_for_rollback;
 };
 
 class RunService {

@@ -102,6 +102,8 @@ AuditDatabase::AuditDatabase(std::unique_ptr<SqliteDb> db)
 
 std::string AuditDatabase::JournalPath(const std::string& path) { return path + ".pending"; }
 
+std::string AuditDatabase::restore_dir() const { return db_->path() + ".restore"; }
+
 Status AuditDatabase::ReserveJournal() {
   std::lock_guard<std::mutex> lock(mu_);
   return writer_.Reserve();

@@ -66,6 +66,9 @@ class AuditDatabase {
 
   /// The journal file of records that wait for the database: `PATH.pending`.
   static std::string JournalPath(const std::string& path);
+  /// Where runs keep what must not enter the log but a rollback needs (a Secret's earlier
+  /// form, steps/kubectl_history.h): `PATH.restore`, a folder per run.
+  std::string restore_dir() const;
   const std::string& journal_path() const { return writer_.journal_path(); }
   /// What Open did with the journal: records written, warnings, why some are still waiting.
   const ReplayReport& journal_replay() const { return replay_; }

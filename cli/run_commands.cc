@@ -112,6 +112,12 @@ int Run(const GlobalOptions& global, const RunCommandOptions& options) {
                  "run's other records; the next runbook command that opens the audit database "
                  "writes them and frees the lock\n",
                  start.run->runbook().lock.c_str(), db->journal_path().c_str());
+  if (!result.kept_for_rollback.empty())
+    std::fprintf(stderr,
+                 "runbook: note: objects this run must not write to the audit log (Secrets) were "
+                 "kept, as they were before the run, in %s; put back by hand what the rollback "
+                 "could not, then delete the folder\n",
+                 result.kept_for_rollback.c_str());
   PrintHeldRecords(*db);
   if (options.json) {
     const auto text = RunSummaryJson(result.summary)
@@ -132,6 +138,12 @@ int Recover(const GlobalOptions& global, bool json) {
   RecoverReport report = service.RecoverAll(*reporter, OperatorName("", SystemEnv()));
   PrintHeldRecords(*db);
   for (const RecoveredRun& r : report.runs) {
+    if (!r.kept_for_rollback.empty())
+      std::fprintf(stderr,
+                   "runbook: note: run %s kept objects it must not write to the audit log "
+                   "(Secrets), as they were before the run, in %s; put back by hand what the "
+                   "rollback could not, then delete the folder\n",
+                   r.run_id.c_str(), r.kept_for_rollback.c_str());
     if (!r.recovered) {
       if (!r.status.ok()) PrintError(r.status.message());
       continue;

@@ -439,6 +439,13 @@ std::string Executor::AbsolutePath(const Runbook& runbook) {
 Trigger Executor::RunState(const State& state) {
   switch (state.kind) {
     case StateKind::kPrecheck:
+      if (state.early_dry_run && options_.dry_run) {
+        // A dry run checks each apply at its step anyway.
+        (void)Emit({{}, EventKind::kStepSkipped, "precheck", state.step->id, "", "", 0,
+                    StepSkippedDetail{"dry run: the server-side dry run runs at the step"}});
+        return Trigger::kSuccess;
+      }
+      [[fallthrough]];
     case StateKind::kStep: {
       Outcome o = RunStep(state, *state.step, state.kind == StateKind::kStep ? Phase::kStep
                                                                               : Phase::kPrecheck);
@@ -488,7 +495,8 @@ Trigger Executor::RunState(const State& state) {
 
 Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Phase phase) {
   const bool rollback = phase == Phase::kRollback;
-  const bool forward_dry_run = options_.dry_run && phase == Phase::kStep;
+  const bool forward_dry_run =
+      (options_.dry_run && phase == Phase::kStep) || state.early_dry_run;
   const CancelFlag& cancel = rollback ? *interruption_.hard_stop : *interruption_.interrupt;
   const int max_attempts = 1 + std::max(0, step.retries);
   const std::string undoes = state.undoes ? state.undoes->id : "";
@@ -532,6 +540,7 @@ Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Ph
     request.step = &step;
     request.phase = phase;
     request.dry_run = forward_dry_run;
+    request.early_dry_run = state.early_dry_run;
     if (state.undoes) {
       request.undoing = state.undoes;
       auto it = results_.find(state.undoes->id);

@@ -4,6 +4,8 @@
 #include <sstream>
 #include <utility>
 
+#include "engine/template.h"
+
 namespace runbook {
 
 const char* TriggerName(Trigger trigger) {
@@ -98,6 +100,29 @@ int StateMachine::Find(const std::string& name) const {
   return -1;
 }
 
+bool HasEarlyDryRun(const StepSpec& step) {
+  const auto* kube = std::get_if<KubectlAction>(&step.action);
+  if (kube == nullptr || kube->apply.empty()) return false;
+  Template path;
+  TemplateError error;
+  if (!ParseTemplate(kube->apply, Quoting::kNone, &path, &error)) return false;
+  for (const Template::Piece& piece : path.pieces) {
+    if (!piece.is_ref) continue;
+    switch (piece.ref.kind) {
+      case TemplateRef::Kind::kStepStdout:
+      case TemplateRef::Kind::kStepStderr:
+      case TemplateRef::Kind::kStepOutput:
+        return false;
+      case TemplateRef::Kind::kParam:
+      case TemplateRef::Kind::kSecret:
+      case TemplateRef::Kind::kRunId:
+      case TemplateRef::Kind::kEnv:
+        break;
+    }
+  }
+  return true;
+}
+
 StateMachine StateMachine::Compile(const Runbook& rb) {
   StateMachine m;
   const int pending = m.Add(StateKind::kPending, "pending");
@@ -110,6 +135,12 @@ StateMachine StateMachine::Compile(const Runbook& rb) {
   std::vector<int> prechecks, steps, verify;
   for (const StepSpec& s : rb.prechecks)
     prechecks.push_back(m.Add(StateKind::kPrecheck, "precheck:" + s.id, &s));
+  for (const StepSpec& s : rb.steps) {
+    if (!HasEarlyDryRun(s)) continue;
+    const int id = m.Add(StateKind::kPrecheck, "precheck:dry-run:" + s.id, &s);
+    m.states_[id].early_dry_run = true;
+    prechecks.push_back(id);
+  }
   for (const StepSpec& s : rb.steps) steps.push_back(m.Add(StateKind::kStep, "step:" + s.id, &s));
   for (const StepSpec& s : rb.verify)
     verify.push_back(m.Add(StateKind::kVerify, "verify:" + s.id, &s));

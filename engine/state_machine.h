@@ -2,12 +2,17 @@
 // replayed. The executor walks it and never derives control flow on its own (ninja's Plan vs
 // Builder).
 //
-//   pending → precheck:* → step:* → verify:* → succeeded
+//   pending → precheck:* → precheck:dry-run:* → step:* → verify:* → succeeded
 //   precheck failure or interruption                → aborted
 //   step/verify failure or interruption             → the rollback chain, entered at the
 //                                                      failed step's own rollback
 //   rollback chain: rollback:<step N>… → rollback:<step 1>… → global_rollback:* → rollback_done
 //   rollback_done: every rollback action succeeded → rolled_back, else → rollback_failed
+//
+// precheck:dry-run:<step> is the server-side dry run of a kubectl `apply` step, run with the
+// prechecks so that it fails before anything has changed (SPEC §5); compiled for every apply
+// step whose path does not name an earlier step's output (the runner skips one whose
+// manifests do).
 //
 // A rollback action that fails does not stop the chain (both of its edges lead on); the
 // executor remembers that one failed and fires kFailure from rollback_done. A completed step
@@ -48,6 +53,7 @@ struct State {
                                      // kStepRollback unless auto_rollback)
   const StepSpec* undoes = nullptr;  // kStepRollback: the forward step
   bool auto_rollback = false;        // kStepRollback: `rollback: auto`
+  bool early_dry_run = false;        // kPrecheck: the dry run of the step `step`, run early
 
   bool terminal() const;
   /// The SPEC's coarse state: pending, prechecks, steps, verify, rolling_back or a terminal.
@@ -61,6 +67,10 @@ struct Transition {
   Trigger on = Trigger::kStart;
   int to = 0;
 };
+
+/// Whether `step` gets a precheck:dry-run state: a kubectl apply whose path names no step's
+/// output.
+bool HasEarlyDryRun(const StepSpec& step);
 
 class StateMachine {
  public:

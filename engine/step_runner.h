@@ -56,6 +56,10 @@ struct StepRequest {
   Phase phase = Phase::kStep;
   int attempt = 1;                 // counted from 1
   bool dry_run = false;            // render and check only; change nothing
+  /// A dry run with the prechecks, before any step has run (precheck:dry-run:<step>): a
+  /// runner whose action uses earlier steps' outputs, or needs what an earlier step creates,
+  /// skips it (the step's own dry run checks it then).
+  bool early_dry_run = false;
   /// For rollbacks: the forward step being undone and its last result (for ssh, the hosts it
   /// reached; for kubectl, undo_state). `auto_rollback` asks the runner to undo `undoing`
   /// itself (`rollback: auto`); then `step` is the forward step too.

@@ -133,7 +133,8 @@ std::vector<std::string> Kubectl::Argv(const std::vector<std::string>& args,
   std::vector<std::string> argv = {binary_};
   if (!endpoint_.kubeconfig.empty()) argv.push_back("--kubeconfig=" + endpoint_.kubeconfig);
   if (!endpoint_.context.empty()) argv.push_back("--context=" + endpoint_.context);
-  std::string namespace_ = ns.empty() ? endpoint_.namespace_ : std::string(ns);
+  std::string namespace_ =
+      !ns.empty() ? std::string(ns) : endpoint_.namespace_given ? endpoint_.namespace_ : "";
   if (!namespace_.empty()) argv.push_back("--namespace=" + namespace_);
   argv.insert(argv.end(), args.begin(), args.end());
   return argv;
@@ -318,6 +319,7 @@ Result<KubeEndpoint> ResolveEndpoint(const std::string& binary, const KubeTarget
         "names none");
   }
   if (!target.namespace_.empty()) endpoint.namespace_ = target.namespace_;
+  endpoint.namespace_given = !target.namespace_.empty();
   if (endpoint.namespace_.empty()) endpoint.namespace_ = "default";
   return endpoint;
 }

@@ -27,6 +27,10 @@ struct KubeEndpoint {
   std::string kubeconfig;  // as the target gives it; empty: kubectl's own default
   std::string context;     // always set after ResolveEndpoint
   std::string namespace_;  // always set: the target's, else the context's, else "default"
+  /// The target names the namespace: every command gets --namespace. Otherwise commands run
+  /// in the context's namespace as kubectl's own default, so that a manifest may name other
+  /// namespaces (kubectl refuses one that differs from an explicit --namespace).
+  bool namespace_given = false;
   std::string server;      // the API server URL of the context's cluster (for messages)
 
   /// For the audit log: {"kubeconfig", "context", "namespace", "server"}.

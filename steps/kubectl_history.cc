@@ -95,6 +95,8 @@ Result<std::vector<PriorState>> ReadPriorState(const std::vector<KubeObjectRef>&
       state.images = PodTemplateImages(*object);
       Status read = ReadRevision(*kind, *object, ref.namespace_, get, &state);
       if (!read.ok()) return read;
+    } else if (state.existed) {
+      state.prior = ServerOwnedFieldsRemoved(*object);
     }
     states.push_back(std::move(state));
   }
@@ -119,9 +121,28 @@ Result<int64_t> CurrentRevisionOf(const PriorState& state, const KubeGetJson& ge
   return now ? *now : *state.revision;
 }
 
+nlohmann::json ServerOwnedFieldsRemoved(const nlohmann::json& object) {
+  if (!object.is_object()) return object;
+  nlohmann::json out = object;
+  out.erase("status");
+  auto meta = out.find("metadata");
+  if (meta != out.end() && meta->is_object()) {
+    for (const char* key : {"uid", "resourceVersion", "generation", "creationTimestamp",
+                            "managedFields", "selfLink", "deletionTimestamp",
+                            "deletionGracePeriodSeconds"})
+      meta->erase(key);
+  }
+  return out;
+}
+
+bool IsRestore(const PriorState& state) {
+  return state.existed && !WorkloadKindOf(state.ref).has_value();
+}
+
 bool NeedsUndo(const PriorState& state) {
   if (!state.existed) return state.ref.kind != "Namespace" || !state.ref.Group().empty();
-  return WorkloadKindOf(state.ref).has_value() && state.revision.has_value();
+  if (IsRestore(state)) return true;
+  return state.revision.has_value();
 }
 
 nlohmann::json UndoStateToJson(const std::vector<PriorState>& states) {
@@ -133,7 +154,21 @@ nlohmann::json UndoStateToJson(const std::vector<PriorState>& states) {
                             {"name", s.ref.name},
                             {"namespace", s.ref.namespace_},
                             {"revision", nullptr}};
-    if (s.existed) {
+    if (IsRestore(s)) {
+      entry["existed"] = true;
+      const bool secret = s.ref.kind == "Secret" && s.ref.Group().empty();
+      if (!s.unrestorable.empty()) {
+        entry["unrestorable"] = s.unrestorable;
+      } else if (secret && s.restore_file.empty()) {
+        // Never into the log: a Secret not kept elsewhere cannot be put back.
+        entry["unrestorable"] = "its earlier form was not kept outside the audit log";
+      } else if (!s.restore_file.empty()) {
+        entry["restore_file"] = s.restore_file;
+        entry["restore_sha256"] = s.restore_sha256;
+      } else {
+        entry["restore"] = s.prior;
+      }
+    } else if (s.existed) {
       entry["revision"] = *s.revision;
       if (!s.revision_object.empty()) entry["revision_object"] = s.revision_object;
     }
@@ -163,6 +198,14 @@ Result<std::vector<PriorState>> UndoStateFromJson(const nlohmann::json& doc) {
       s.revision_object = StringAt(entry, "revision_object");
     } else if (rev != entry.end() && !rev->is_null()) {
       return R::Error("the recorded revision of " + s.ref.Display() + " is not a number");
+    } else if (entry.value("existed", false)) {
+      s.existed = true;
+      if (auto r = entry.find("restore"); r != entry.end() && r->is_object()) s.prior = *r;
+      s.restore_file = StringAt(entry, "restore_file");
+      s.restore_sha256 = StringAt(entry, "restore_sha256");
+      s.unrestorable = StringAt(entry, "unrestorable");
+      if (s.prior.is_null() && s.restore_file.empty() && s.unrestorable.empty())
+        return R::Error("the recorded state of " + s.ref.Display() + " is missing");
     }
     states.push_back(std::move(s));
   }

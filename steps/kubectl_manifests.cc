@@ -41,6 +41,49 @@ Status WritePrivate(const std::string& path, const std::string& text) {
 
 }  // namespace
 
+Status WriteDurablePrivate(const std::string& dir, const std::string& file,
+                           const std::string& text) {
+  std::vector<fs::path> missing;
+  std::error_code ec;
+  for (fs::path d = dir; !d.empty() && !fs::exists(d, ec); d = d.parent_path()) {
+    missing.insert(missing.begin(), d);
+    if (d == d.parent_path()) break;
+  }
+  for (const fs::path& d : missing) {
+    if (::mkdir(d.c_str(), 0700) != 0 && errno != EEXIST)
+      return Status::Error("cannot create " + d.string() + ": " + std::strerror(errno));
+  }
+  Status written = WritePrivate(file, text);
+  if (!written.ok()) return written;
+  for (const std::string& path : {file, dir}) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || ::fsync(fd) != 0) {
+      std::string why = std::strerror(errno);
+      if (fd >= 0) ::close(fd);
+      return Status::Error("cannot make " + path + " durable: " + why);
+    }
+    ::close(fd);
+  }
+  return Status::Ok();
+}
+
+Result<std::string> ReadKeptFile(const std::string& file, const std::string& sha256) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    return Result<std::string>::Error(
+        "its earlier form was kept in " + file +
+        ", which is not here (it stays on the machine that ran the step: recover there)");
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return Result<std::string>::Error("cannot read " + file);
+  if (Sha256Hex(text.str()) != sha256) {
+    return Result<std::string>::Error("the kept file " + file +
+                                      " was changed after it was written; not using it");
+  }
+  return text.str();
+}
+
 RenderedManifests::~RenderedManifests() {
   if (temp_dir_.empty()) return;
   std::error_code ec;
@@ -62,8 +105,14 @@ Result<ManifestSet> ReadManifests(const std::string& path, const std::string& ru
     std::stringstream text;
     text << in.rdbuf();
     if (in.bad()) return R::Error("cannot read manifest " + file);
+    auto noting = [&set, &value](const TemplateRef& ref) {
+      set.uses_step_outputs = set.uses_step_outputs || ref.kind == TemplateRef::Kind::kStepStdout ||
+                              ref.kind == TemplateRef::Kind::kStepStderr ||
+                              ref.kind == TemplateRef::Kind::kStepOutput;
+      return value(ref);
+    };
     set.files.push_back({file, fs::path(file).lexically_relative(set.source_dir).string(),
-                         RenderManifestText(text.str(), value)});
+                         RenderManifestText(text.str(), noting)});
   }
   return set;
 }
@@ -85,6 +134,7 @@ Result<std::unique_ptr<RenderedManifests>> RenderedManifests::Write(
   std::unique_ptr<RenderedManifests> out(new RenderedManifests());
   out->source_dir_ = set.source_dir;
   out->kustomize_ = set.kustomize;
+  out->uses_step_outputs_ = set.uses_step_outputs;
   std::error_code ec;
   std::string tmpl = (fs::temp_directory_path(ec) / "runbook-kubectl-XXXXXX").string();
   if (::mkdtemp(tmpl.data()) == nullptr) {

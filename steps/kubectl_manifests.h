@@ -32,6 +32,7 @@ struct ManifestSet {
   bool folder = false;     // the path names a folder
   bool kustomize = false;  // a kustomization folder: `kubectl apply -k`
   std::vector<ManifestFile> files;
+  bool uses_step_outputs = false;  // a placeholder names a step's stdout, stderr or output
 };
 
 /// Reads the manifests at `path` (absolute, or relative to `runbook_dir`; see
@@ -41,6 +42,15 @@ struct ManifestSet {
 /// missing path, an unreadable file or a folder without manifests; the message names the path.
 Result<ManifestSet> ReadManifests(const std::string& path, const std::string& runbook_dir,
                                   const ManifestValue& value);
+
+/// Writes `text` to `file` in `dir` (created 0700 with its missing parents), 0600, and makes
+/// both durable (fsync) before returning: an object's earlier form kept outside the audit log
+/// for a rollback (steps/kubectl_history.h). Fails if `file` exists.
+Status WriteDurablePrivate(const std::string& dir, const std::string& file,
+                           const std::string& text);
+
+/// Reads a file written by WriteDurablePrivate and checks it against the recorded `sha256`.
+Result<std::string> ReadKeptFile(const std::string& file, const std::string& sha256);
 
 class RenderedManifests {
  public:
@@ -61,6 +71,8 @@ class RenderedManifests {
   /// folder, or `-k` and the rendered kustomization folder.
   const std::string& apply_path() const { return apply_path_; }
   const char* apply_flag() const { return kustomize_ ? "-k" : "-f"; }
+  /// Whether a placeholder in the manifests names a step's output (see ManifestSet).
+  bool uses_step_outputs() const { return uses_step_outputs_; }
   /// The temporary folder and the source it stands for (for messages: paths in kubectl's
   /// output are shown as the operator wrote them).
   const std::string& temp_dir() const { return temp_dir_; }
@@ -79,6 +91,7 @@ class RenderedManifests {
   std::string source_dir_;
   std::string apply_path_;
   bool kustomize_ = false;
+  bool uses_step_outputs_ = false;
   std::vector<std::string> sources_;
   nlohmann::json digests_ = nlohmann::json::array();
 };

@@ -10,11 +10,13 @@
 //         then wait for the rollouts back.
 // A dry run stops after the server-side dry run.
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <string>
 #include <variant>
 #include <vector>
 
+#include "engine/sha256.h"
 #include "engine/step_runner.h"
 #include "steps/kubectl_command.h"
 #include "steps/kubectl_history.h"
@@ -72,6 +74,8 @@ DryRunMode DryRunModeOf(const std::vector<std::string>& args) {
 
 class KubectlRunner : public StepRunner {
  public:
+  explicit KubectlRunner(std::string restore_dir) : restore_dir_(std::move(restore_dir)) {}
+
   StepResult Run(const StepRequest& request, StepContext& context) override {
     auto started = std::chrono::steady_clock::now();
     StepResult result = RunAttempt(request, context);
@@ -184,12 +188,23 @@ class KubectlRunner : public StepRunner {
     kubectl.RewritePaths(rendered.temp_dir(), rendered.source_dir());
     result.detail["manifests"] = rendered.sources();
     result.detail["rendered_manifests"] = rendered.digests();
+    if (request.early_dry_run && rendered.uses_step_outputs()) {
+      SkipEarly(context, result, "its manifests use earlier steps' outputs");
+      return;
+    }
 
     // 1. The server-side dry run: a failure here means nothing has changed.
     ProcessResult dry =
         kubectl.Capture(
             {"apply", "--dry-run=server", rendered.apply_flag(), rendered.apply_path(), "-o", "json"});
     if (!dry.ok()) {
+      if (request.early_dry_run) {
+        if (std::string why = NeedsEarlierStep(*request.step, context, dry.stderr_tail);
+            !why.empty()) {
+          SkipEarly(context, result, why);
+          return;
+        }
+      }
       Fail(result, kubectl, dry, "server-side dry run");
       return;
     }
@@ -219,6 +234,7 @@ class KubectlRunner : public StepRunner {
       if (kubectl.deadline_hit()) result.outcome = Outcome::kTimedOut;
       return;
     }
+    KeepPriorsOutOfTheLog(request, context, &*states);
     const auto images_after = WorkloadImages(dry.stdout_tail);
     nlohmann::json revisions = nlohmann::json::array();
     for (const auto& s : *states) {
@@ -235,6 +251,9 @@ class KubectlRunner : public StepRunner {
         for (const auto& [ref, images] : images_after)
           if (ref == s.ref) entry["images_after"] = images;
       }
+      entry["rollback"] = RollbackPlanOf(s);
+      std::string where = s.ref.namespace_.empty() ? "" : " (namespace " + s.ref.namespace_ + ")";
+      context.OutputLine("", false, s.ref.Display() + where + ": " + RollbackLineOf(s), false);
       revisions.push_back(std::move(entry));
     }
     result.undo_state = UndoStateToJson(*states);
@@ -273,6 +292,147 @@ class KubectlRunner : public StepRunner {
     }
     result.outcome = Outcome::kSucceeded;
     result.exit_status = 0;
+  }
+
+  /// What `rollback: auto` will do to `s`: "undo" (to its revision), "restore" (put back as
+  /// recorded), "delete" (created by the apply), or "none" (and why, in RollbackLineOf).
+  static std::string RollbackPlanOf(const PriorState& s) {
+    if (!NeedsUndo(s)) return "none";
+    if (!s.existed) return "delete";
+    if (IsRestore(s)) return s.unrestorable.empty() ? "restore" : "none";
+    return "undo";
+  }
+
+  static std::string RollbackLineOf(const PriorState& s) {
+    const std::string plan = RollbackPlanOf(s);
+    if (plan == "delete") return "new; a rollback deletes it";
+    if (plan == "undo") return "at revision " + std::to_string(*s.revision) + "; a rollback returns to it";
+    if (plan == "restore")
+      return std::string("recorded") + (s.restore_file.empty() ? "" : " outside the audit log") +
+             "; a rollback puts it back as it is now";
+    if (!s.unrestorable.empty()) return "WARNING: a rollback cannot put it back: " + s.unrestorable;
+    if (!s.existed) return "new; a rollback leaves it (a Namespace may hold other objects)";
+    return "no revision observed yet; a rollback leaves it";
+  }
+
+  /// Objects whose earlier form must not enter the audit log (a Secret, or anything that
+  /// holds a value of the run's secrets) are written to a private file of this run under
+  /// restore_dir_, durable before the apply; the undo state names the file and its digest.
+  void KeepPriorsOutOfTheLog(const StepRequest& request, StepContext& context,
+                             std::vector<PriorState>* states) const {
+    int n = 0;
+    for (PriorState& s : *states) {
+      if (!IsRestore(s)) continue;
+      ++n;
+      const std::string text = s.prior.dump();
+      const bool secret = (s.ref.kind == "Secret" && s.ref.Group().empty()) ||
+                          context.Redact(text) != text;
+      if (!secret) continue;
+      if (restore_dir_.empty()) {
+        s.unrestorable = "its earlier form holds secrets and there is no folder to keep it in";
+        continue;
+      }
+      const std::string dir = RunRestoreDir(restore_dir_, context.run_id());
+      const std::string file = dir + "/" + request.step->id + "-" +
+                               std::to_string(request.attempt) + "-" + std::to_string(n) + ".json";
+      Status kept = WriteDurablePrivate(dir, file, text);
+      if (!kept.ok()) {
+        s.unrestorable = "cannot keep its earlier form: " + kept.message();
+        continue;
+      }
+      s.restore_file = file;
+      s.restore_sha256 = Sha256Hex(text);
+    }
+  }
+
+  /// Ends an early dry run that cannot be done before the steps run.
+  static void SkipEarly(StepContext& context, StepResult& result, const std::string& why) {
+    context.OutputLine("", false, "dry run deferred to the step: " + why, false);
+    result.detail["dry_run"] = true;
+    result.detail["deferred"] = why;
+    result.outcome = Outcome::kSucceeded;
+    result.exit_status = 0;
+  }
+
+  /// Why an early dry run that failed with `stderr` may pass once the earlier steps ran: it
+  /// names a missing namespace or an unknown kind, and an earlier apply step of the runbook
+  /// creates a Namespace or a CustomResourceDefinition. "" when not.
+  static std::string NeedsEarlierStep(const StepSpec& step, const StepContext& context,
+                                      const std::string& stderr_text) {
+    const bool missing_namespace = stderr_text.find("namespaces \"") != std::string::npos &&
+                                   stderr_text.find("not found") != std::string::npos;
+    const bool unknown_kind = stderr_text.find("no matches for kind") != std::string::npos ||
+                              stderr_text.find("ensure CRDs are installed") != std::string::npos;
+    if (!missing_namespace && !unknown_kind) return "";
+    for (const StepSpec& earlier : context.runbook().steps) {
+      if (&earlier == &step || earlier.id == step.id) break;
+      const auto* kube = std::get_if<KubectlAction>(&earlier.action);
+      if (kube == nullptr || kube->apply.empty()) continue;
+      auto set = ReadManifests(
+          kube->apply, context.runbook().dir,
+          [](const TemplateRef&) -> std::optional<std::string> { return std::nullopt; });
+      if (!set.ok()) continue;
+      for (const ManifestFile& file : set->files) {
+        const bool creates = missing_namespace ? DeclaresKind(file.text, "Namespace")
+                                               : DeclaresKind(file.text, "CustomResourceDefinition");
+        if (creates) {
+          return std::string(missing_namespace ? "its namespace" : "its kind") +
+                 " may be created by the earlier step " + earlier.id;
+        }
+      }
+    }
+    return "";
+  }
+
+  /// Whether a manifest's text declares an object of `kind` (a `kind: KIND` line).
+  static bool DeclaresKind(const std::string& text, const std::string& kind) {
+    size_t at = 0;
+    while ((at = text.find("kind:", at)) != std::string::npos) {
+      size_t v = at + 5;
+      while (v < text.size() && (text[v] == ' ' || text[v] == '"' || text[v] == '\'')) ++v;
+      if (text.compare(v, kind.size(), kind) == 0) {
+        const size_t end = v + kind.size();
+        if (end == text.size() || !std::isalnum(static_cast<unsigned char>(text[end]))) return true;
+      }
+      at = v;
+    }
+    return false;
+  }
+
+  /// Puts `s` back as recorded: nothing when it is unchanged, `kubectl replace` (at the live
+  /// resourceVersion, so that a concurrent change is not overwritten unseen) when it differs,
+  /// `kubectl create` when it is gone. "" on success, else why not.
+  static std::string Restore(const PriorState& s, Kubectl& kubectl, StepContext& context,
+                             nlohmann::json* entry, ProcessResult* last) {
+    if (!s.unrestorable.empty()) return s.unrestorable;
+    nlohmann::json prior = s.prior;
+    if (prior.is_null()) {
+      Result<std::string> text = ReadKeptFile(s.restore_file, s.restore_sha256);
+      if (!text.ok()) return text.message();
+      prior = nlohmann::json::parse(*text, nullptr, false);
+      if (!prior.is_object()) return "the kept file " + s.restore_file + " is not an object";
+    }
+    Result<nlohmann::json> live =
+        kubectl.GetJson({s.ref.ResourceArg(), s.ref.name, "--ignore-not-found"}, s.ref.namespace_);
+    if (!live.ok()) return live.message();
+    if (!live->is_null() && ServerOwnedFieldsRemoved(*live) == prior) {
+      (*entry)["unchanged"] = true;
+      context.OutputLine("", false, s.ref.Display() + ": unchanged", false);
+      return "";
+    }
+    const bool gone = live->is_null();
+    if (!gone) {
+      const std::string version = StringAt(*live, "metadata.resourceVersion");
+      if (!version.empty()) prior["metadata"]["resourceVersion"] = version;
+    }
+    ManifestSet one{"", false, false, {{"", "object.json", prior.dump()}}};
+    auto file = RenderedManifests::Write(one, [](std::string_view t) { return std::string(t); });
+    if (!file.ok()) return file.message();
+    *last = kubectl.Stream({gone ? "create" : "replace", "-f", (*file)->apply_path()}, Duration{0},
+                           s.ref.namespace_);
+    if (!last->ok()) return kubectl.Describe(*last, gone ? "create" : "replace");
+    (*entry)[gone ? "recreated" : "replaced"] = true;
+    return "";
   }
 
   // ------------------------------------------------------------------ args
@@ -346,9 +506,11 @@ class KubectlRunner : public StepRunner {
     if (request.dry_run) {
       for (const auto& s : *states) {
         context.OutputLine("", false,
-                           s.existed ? "would undo " + s.ref.Display() + " to revision " +
-                                           std::to_string(*s.revision)
-                                     : "would delete " + s.ref.Display(), false);
+                           IsRestore(s) ? "would put back " + s.ref.Display() + " as recorded"
+                           : s.existed  ? "would undo " + s.ref.Display() + " to revision " +
+                                             std::to_string(*s.revision)
+                                        : "would delete " + s.ref.Display(),
+                           false);
       }
       result.detail["dry_run"] = true;
       result.outcome = Outcome::kSucceeded;
@@ -364,7 +526,12 @@ class KubectlRunner : public StepRunner {
       const PriorState& s = *it;
       if (context.cancelled()) break;
       nlohmann::json entry = {{"object", s.ref.Display()}, {"namespace", s.ref.namespace_}};
-      if (!s.existed) {
+      if (IsRestore(s)) {
+        entry["action"] = "restore";
+        std::string why = Restore(s, kubectl, context, &entry, &last);
+        entry["ok"] = why.empty();
+        if (!why.empty()) failures.push_back("cannot put back " + s.ref.Display() + ": " + why);
+      } else if (!s.existed) {
         entry["action"] = "delete";
         last = kubectl.Stream({"delete", s.ref.ResourceArg(), s.ref.name, "--ignore-not-found",
                                "--wait=true", "--timeout=" + GoDuration(wait_budget)},
@@ -420,10 +587,14 @@ class KubectlRunner : public StepRunner {
     result.outcome = Outcome::kSucceeded;
     result.exit_status = 0;
   }
+
+  std::string restore_dir_;
 };
 
 }  // namespace
 
-std::unique_ptr<StepRunner> MakeKubectlRunner() { return std::make_unique<KubectlRunner>(); }
+std::unique_ptr<StepRunner> MakeKubectlRunner(std::string restore_dir) {
+  return std::make_unique<KubectlRunner>(std::move(restore_dir));
+}
 
 }  // namespace runbook

@@ -88,27 +88,51 @@ TEST(KubeObjects, SelectorStringMatchesKubectlSyntax) {
 }
 
 TEST(KubeHistory, UndoStateRoundTripsAndSkipsWhatCannotBeUndone) {
-  std::vector<PriorState> states(4);
+  std::vector<PriorState> states(7);
   states[0].ref = {"apps/v1", "Deployment", "web", "shop"};
   states[0].existed = true;
   states[0].revision = 3;
   states[0].revision_object = "web-abc";
   states[1].ref = {"apps/v1", "Deployment", "worker", "shop"};  // created by the apply
-  states[2].ref = {"v1", "ConfigMap", "cfg", "shop"};           // changed: no revisions
+  states[2].ref = {"v1", "ConfigMap", "cfg", "shop"};           // no revisions: recorded whole
   states[2].existed = true;
+  states[2].prior = {{"kind", "ConfigMap"}, {"data", {{"a", "1"}}}};
   states[3].ref = {"v1", "Namespace", "shop", ""};  // created, but never deleted
+  states[4].ref = {"v1", "Secret", "db", "shop"};   // kept outside the log
+  states[4].existed = true;
+  states[4].prior = {{"kind", "Secret"}, {"data", {{"pw", "c2VjcmV0"}}}};
+  states[4].restore_file = "/kept/apply-1-2.json";
+  states[4].restore_sha256 = "ab";
+  states[5].ref = {"v1", "Secret", "forgotten", "shop"};  // not kept: never into the log
+  states[5].existed = true;
+  states[5].prior = {{"kind", "Secret"}, {"data", {{"pw", "c2VjcmV0"}}}};
+  states[6].ref = {"apps/v1", "Deployment", "fresh", "shop"};  // no revision observed yet
+  states[6].existed = true;
   nlohmann::json doc = UndoStateToJson(states);
-  ASSERT_EQ(doc.size(), 2u) << doc.dump();
+  ASSERT_EQ(doc.size(), 5u) << doc.dump();
   EXPECT_EQ(doc[0]["revision"], 3);
   EXPECT_TRUE(doc[1]["revision"].is_null());
+  EXPECT_EQ(doc[2]["restore"], states[2].prior);
+  EXPECT_EQ(doc[3]["restore_file"], "/kept/apply-1-2.json");
+  EXPECT_EQ(doc.dump().find("c2VjcmV0"), std::string::npos) << "a Secret's data entered the log";
+  EXPECT_THAT(doc[4].value("unrestorable", ""), HasSubstr("not kept outside the audit log"));
 
   auto back = UndoStateFromJson(doc);
   ASSERT_TRUE(back.ok()) << back.message();
-  ASSERT_EQ(back->size(), 2u);
+  ASSERT_EQ(back->size(), 5u);
   EXPECT_TRUE((*back)[0].existed);
   EXPECT_EQ((*back)[0].revision_object, "web-abc");
   EXPECT_FALSE((*back)[1].existed);
   EXPECT_EQ((*back)[1].ref, states[1].ref);
+  EXPECT_TRUE(IsRestore((*back)[2]));
+  EXPECT_EQ((*back)[2].prior, states[2].prior);
+  EXPECT_EQ((*back)[3].restore_file, "/kept/apply-1-2.json");
+  EXPECT_EQ((*back)[3].restore_sha256, "ab");
+  EXPECT_TRUE((*back)[3].prior.is_null());
+  EXPECT_FALSE((*back)[4].unrestorable.empty());
+  EXPECT_FALSE(UndoStateFromJson(nlohmann::json::parse(
+                   R"([{"apiVersion":"v1","kind":"Service","name":"a","existed":true}])"))
+                   .ok());
 
   EXPECT_FALSE(UndoStateFromJson(nlohmann::json::parse(R"([{"kind":"Deployment"}])")).ok());
   EXPECT_FALSE(UndoStateFromJson(nlohmann::json::parse(R"({"a":1})")).ok());

@@ -1,6 +1,7 @@
 #include "steps/step_runners.h"
 
 #include <array>
+#include <filesystem>
 #include <utility>
 
 #include "engine/events.h"
@@ -10,8 +11,9 @@ namespace {
 
 class DispatchingRunner : public StepRunner {
  public:
-  DispatchingRunner()
-      : runners_{MakeShellRunner(), MakeSshRunner(), MakeKubectlRunner(), MakeHttpRunner()} {}
+  explicit DispatchingRunner(const StepRunnerOptions& options)
+      : runners_{MakeShellRunner(), MakeSshRunner(), MakeKubectlRunner(options.restore_dir),
+                 MakeHttpRunner()} {}
 
   StepResult Run(const StepRequest& request, StepContext& context) override {
     return runners_[static_cast<size_t>(KindOf(request.step->action))]->Run(request, context);
@@ -24,7 +26,25 @@ class DispatchingRunner : public StepRunner {
 
 }  // namespace
 
-std::unique_ptr<StepRunner> MakeStepRunner() { return std::make_unique<DispatchingRunner>(); }
+std::unique_ptr<StepRunner> MakeStepRunner(const StepRunnerOptions& options) {
+  return std::make_unique<DispatchingRunner>(options);
+}
+
+std::string RunRestoreDir(const std::string& restore_dir, const std::string& run_id) {
+  return restore_dir.empty() ? "" : restore_dir + "/" + run_id;
+}
+
+std::string ForgetKeptObjects(const std::string& restore_dir, const RunSummary& summary) {
+  const std::string dir = RunRestoreDir(restore_dir, summary.run_id);
+  std::error_code ec;
+  if (dir.empty() || summary.run_id.empty() || !std::filesystem::exists(dir, ec)) return "";
+  const std::string& state = summary.state;
+  if (state == "succeeded" || state == "rolled_back" || state == "aborted") {
+    std::filesystem::remove_all(dir, ec);
+    return ec ? dir : "";
+  }
+  return dir;
+}
 
 ProcessStartCallback RecordProcessStarted(StepContext& context, Phase phase,
                                           std::optional<std::string> command) {
