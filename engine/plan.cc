@@ -235,8 +235,11 @@ nlohmann::json BuildPlan(const Runbook& rb, const StateMachine& machine,
       case RollbackSpec::Kind::kAuto:
         undo["kind"] = "auto";
         undo["actions"].push_back({{"id", s.id},
-                                   {"description", "undo to the revisions recorded before " +
-                                                       j["description"].get<std::string>()}});
+                                   {"description",
+                                    "put back what " + j["description"].get<std::string>() +
+                                        " changes, as recorded before it: workloads to their "
+                                        "revisions, other objects (Service, ConfigMap, Secret, "
+                                        "...) as they were; objects it creates are deleted"}});
         break;
       case RollbackSpec::Kind::kActions:
         undo["kind"] = "actions";
