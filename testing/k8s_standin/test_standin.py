@@ -19,7 +19,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kinds  # noqa: E402
 import patches  # noqa: E402
 import server  # noqa: E402
-from controller import DeploymentController, template_hash  # noqa: E402
+import validation  # noqa: E402
+from controller import template_hash  # noqa: E402
+from manager import ControllerManager  # noqa: E402
 from store import Store  # noqa: E402
 
 
@@ -88,7 +90,7 @@ class KindsTest(unittest.TestCase):
              "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {
                  "metadata": {"labels": {"app": "other"}},
                  "spec": {"containers": [{"name": "c"}]}}}}
-        fields = [c["field"] for c in kinds.validate("Deployment", d)]
+        fields = [c["field"] for c in validation.validate("Deployment", d)]
         self.assertIn("spec.template.metadata.labels", fields)
         self.assertIn("spec.template.spec.containers[0].image", fields)
         d["spec"]["replicaz"] = 1
@@ -105,7 +107,7 @@ class KindsTest(unittest.TestCase):
 class ServerTest(unittest.TestCase):
     def setUp(self):
         self.store = Store()
-        self.controller = DeploymentController(self.store, 0.05)
+        self.controller = ControllerManager(self.store, 0.05)
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), server.Handler)
         self.httpd.daemon_threads = True
         self.httpd.store = self.store
@@ -184,7 +186,7 @@ class ServerTest(unittest.TestCase):
         self.assertEqual(d["status"]["availableReplicas"], 2)  # the old pods stay
 
     def test_unimplemented_requests_get_501(self):
-        code, status = self.call("GET", "/apis/batch/v1/jobs")
+        code, status = self.call("GET", "/api/v1/namespaces/default/pods")
         self.assertEqual(code, 501)
         self.assertIn("k8s-standin does not implement", status["message"])
         self.assertEqual(self.httpd.request_log[-1]["status"], 501)
