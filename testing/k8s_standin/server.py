@@ -53,6 +53,9 @@ class NotImplementedRequest(Exception):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "k8s-standin"
+    # Headers and body go out in separate writes; with Nagle's algorithm the body then waits
+    # for the client's delayed ACK (40 ms a response).
+    disable_nagle_algorithm = True
 
     # The server object carries: store, log (list), log_file, quiet, lock.
 
@@ -86,12 +89,24 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _body(self):
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            # kubectl create|replace --raw streams the file it is given
+            raw = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return raw
+                raw += self.rfile.read(size)
+                self.rfile.readline()  # the CRLF after each chunk
         n = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(n) if n else b""
-        return raw
+        return self.rfile.read(n) if n else b""
 
     def _json_body(self):
         raw = self._body()
+        if not raw:
+            return None
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
         if ctype == "application/vnd.kubernetes.protobuf":
             try:
@@ -488,8 +503,7 @@ class Handler(BaseHTTPRequestHandler):
         return code, stored
 
     def _delete(self, res, ns, name):
-        options = self._json_body() if int(self.headers.get("Content-Length") or 0) else None
-        options = options or {}
+        options = self._json_body() or {}
         propagation = self.query.get("propagationPolicy") or \
             options.get("propagationPolicy") or "Background"
         dry_run = self._dry_run() or "All" in (options.get("dryRun") or [])
