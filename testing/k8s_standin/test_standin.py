@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import kinds  # noqa: E402
 import patches  # noqa: E402
+import resources  # noqa: E402
 import server  # noqa: E402
 import validation  # noqa: E402
 from controller import template_hash  # noqa: E402
@@ -104,7 +105,9 @@ class KindsTest(unittest.TestCase):
         self.assertRegex(h, "^[bcdfghjklmnpqrstvwxz2456789]+$")
 
 
-class ServerTest(unittest.TestCase):
+class Served(unittest.TestCase):
+    """A test with its own stand-in (store, controllers, HTTP server) on a free port."""
+
     def setUp(self):
         self.store = Store()
         self.controller = ControllerManager(self.store, 0.05)
@@ -127,6 +130,8 @@ class ServerTest(unittest.TestCase):
         self.httpd.server_close()
         self.controller.stop()
 
+
+class ServerTest(Served):
     def call(self, method, path, body=None, ctype="application/json"):
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.base + path, data=data, method=method,
@@ -190,6 +195,38 @@ class ServerTest(unittest.TestCase):
         self.assertEqual(code, 501)
         self.assertIn("k8s-standin does not implement", status["message"])
         self.assertEqual(self.httpd.request_log[-1]["status"], 501)
+
+    def test_openapi_v2_media_types_parse(self):
+        # kubectl asks for the "@v1.0" spelling; the answer must be a media type that Go's
+        # mime.ParseMediaType accepts ("@" is a tspecial), or client-side validation fails.
+        for accept, want in [
+                ("application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
+                 "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"),
+                ("application/com.github.proto-openapi.spec.v2.v1.0+protobuf", None),
+                ("application/json", None), ("*/*", "application/json")]:
+            req = urllib.request.Request(self.base + "/openapi/v2", headers={"Accept": accept})
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                ctype = resp.headers["Content-Type"]
+                body = resp.read()
+            self.assertEqual(ctype, want or accept)
+            self.assertRegex(ctype, r"^[a-z]+/[-a-z0-9.+]+$")
+            if ctype == "application/json":
+                self.assertEqual(json.loads(body)["swagger"], "2.0")
+        req = urllib.request.Request(self.base + "/openapi/v2", headers={"Accept": "text/html"})
+        with self.assertRaises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req, timeout=10)
+        self.assertEqual(e.exception.code, 406)
+
+    def test_openapi_v3_lists_every_group_version(self):
+        _, root = self.call("GET", "/openapi/v3")
+        for group, version in resources.GROUPS:
+            path = f"apis/{group}/{version}" if group else f"api/{version}"
+            self.assertIn(path, root["paths"])
+            _, doc = self.call("GET", root["paths"][path]["serverRelativeURL"])
+            kinds_with_patch = {op["patch"]["x-kubernetes-group-version-kind"]["kind"]
+                                for op in doc["paths"].values() if "patch" in op}
+            self.assertEqual(kinds_with_patch, {r.kind for r in resources.resources_of(group,
+                                                                                      version)})
 
     def test_watch_streams_changes(self):
         path = "/apis/apps/v1/namespaces/default/deployments"
