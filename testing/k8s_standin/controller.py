@@ -1,4 +1,4 @@
-"""A deployment controller, small but shaped like the real one.
+"""The deployment controller, small but shaped like the real one.
 
 On every change of a Deployment it finds the ReplicaSet whose pod template equals the
 Deployment's (by pod-template-hash); if there is none it creates one with the next
@@ -17,7 +17,6 @@ Pods themselves are not modelled; ReplicaSet status counts stand for them.
 import copy
 import json
 import math
-import threading
 import time
 
 import resources
@@ -70,41 +69,17 @@ def _scaled(value, total, round_up):
 
 
 class DeploymentController:
-    def __init__(self, store, step):
+    """Deployments and the ReplicaSets they own. Run by manager.ControllerManager, which holds
+    the store lock around each call."""
+
+    def __init__(self, store):
         self.store = store
-        self.step = step
         self.last_progress = {}  # deployment uid -> time of its last progress
-        self._stop = False
-        self.thread = threading.Thread(target=self._loop, name="deployment-controller",
-                                       daemon=True)
 
-    def start(self):
-        self.thread.start()
-
-    def stop(self):
-        with self.store.cond:
-            self._stop = True
-            self.store.cond.notify_all()
-
-    def _loop(self):
-        next_tick = time.monotonic() + self.step
-        seen_rv = -1
-        while True:
-            with self.store.cond:
-                while not self._stop and self.store.rv == seen_rv and \
-                        time.monotonic() < next_tick:
-                    self.store.cond.wait(max(0.0, next_tick - time.monotonic()))
-                if self._stop:
-                    return
-                tick = time.monotonic() >= next_tick
-                if tick:
-                    next_tick = time.monotonic() + self.step
-                if tick:
-                    self.store.finish_namespaces(grace=max(1.0, 3 * self.step))
-                deployments, _ = self.store.list(DEPLOYMENTS)
-                for d in deployments:
-                    self.sync(d, tick)
-                seen_rv = self.store.rv
+    def sync_all(self, tick):
+        deployments, _ = self.store.list(DEPLOYMENTS)
+        for d in deployments:
+            self.sync(d, tick)
 
     # ------------------------------------------------------------ one deployment
 
@@ -156,8 +131,9 @@ class DeploymentController:
             count = rs["spec"].get("replicas", 0)
             ready = min(rs_status.get("readyReplicas", 0), count)
             rs["status"] = {k: v for k, v in {
-                "replicas": count, "fullyLabeledReplicas": count, "readyReplicas": ready,
+                "fullyLabeledReplicas": count, "readyReplicas": ready,
                 "availableReplicas": ready}.items() if v}
+            rs["status"]["replicas"] = count  # always written, as by the real types
             rs["status"]["observedGeneration"] = rs["metadata"].get("generation", 1)
             self.store.put_internal(REPLICASETS, rs)
 

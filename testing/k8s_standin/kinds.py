@@ -1,9 +1,10 @@
-"""What the API server does to an object of a given kind before it stores it: defaulting,
-unknown-field detection (?fieldValidation=Strict|Warn), and validation (422 Invalid).
+"""The fields each kind has: unknown-field detection (?fieldValidation=Strict|Warn) and wrong
+scalar types (400), as decoding a request body into the server's types finds them; and label
+selectors. Defaulting is in defaults.py, validation (422 Invalid) in validation.py.
 
-Defaults matter for rollbacks: `kubectl rollout undo` copies a ReplicaSet's stored (defaulted)
-template back into the Deployment, and the controller must recognise it as the same template,
-so both paths go through the same defaulting.
+Workloads are described down to their containers, so that a typo anywhere in a Deployment, a
+StatefulSet or a DaemonSet is caught; other kinds are described at their top level, with
+`spec` left open.
 """
 
 import re
@@ -51,11 +52,76 @@ _REPLICASET = {
     "spec": {"replicas": "int", "minReadySeconds": "int", "selector": _SELECTOR,
              "template": _TEMPLATE},
 }
-_SIMPLE = {"apiVersion": "string", "kind": "string", "metadata": _META, "spec": ANY,
-           "status": ANY, "data": ANY, "binaryData": ANY, "stringData": ANY, "type": ANY,
-           "immutable": ANY}
+_STS = {
+    "apiVersion": "string", "kind": "string", "metadata": _META, "status": ANY,
+    "spec": {"replicas": "int", "selector": _SELECTOR, "template": _TEMPLATE,
+             "volumeClaimTemplates": ANY, "serviceName": "string",
+             "podManagementPolicy": "string",
+             "updateStrategy": {"type": "string", "rollingUpdate": {"partition": "int",
+                                                                    "maxUnavailable": ANY}},
+             "revisionHistoryLimit": "int", "minReadySeconds": "int",
+             "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "string",
+                                                      "whenScaled": "string"},
+             "ordinals": {"start": "int"}},
+}
+_DAEMONSET = {
+    "apiVersion": "string", "kind": "string", "metadata": _META, "status": ANY,
+    "spec": {"selector": _SELECTOR, "template": _TEMPLATE,
+             "updateStrategy": {"type": "string", "rollingUpdate": {"maxUnavailable": ANY,
+                                                                    "maxSurge": ANY}},
+             "minReadySeconds": "int", "revisionHistoryLimit": "int"},
+}
+_RC = {
+    "apiVersion": "string", "kind": "string", "metadata": _META, "status": ANY,
+    "spec": {"replicas": "int", "minReadySeconds": "int", "selector": ANY,
+             "template": _TEMPLATE},
+}
+_JOB_SPEC = {k: ANY for k in (
+    "activeDeadlineSeconds", "podFailurePolicy", "successPolicy", "backoffLimitPerIndex",
+    "maxFailedIndexes", "ttlSecondsAfterFinished", "completionMode", "podReplacementPolicy",
+    "managedBy")}
+_JOB_SPEC.update({"parallelism": "int", "completions": "int", "backoffLimit": "int",
+                  "selector": _SELECTOR, "manualSelector": "bool", "suspend": "bool",
+                  "template": _TEMPLATE})
+_JOB = {"apiVersion": "string", "kind": "string", "metadata": _META, "status": ANY,
+        "spec": _JOB_SPEC}
+_CRONJOB = {
+    "apiVersion": "string", "kind": "string", "metadata": _META, "status": ANY,
+    "spec": {"schedule": "string", "timeZone": "string", "startingDeadlineSeconds": "int",
+             "concurrencyPolicy": "string", "suspend": "bool",
+             "jobTemplate": {"metadata": _META, "spec": _JOB_SPEC},
+             "successfulJobsHistoryLimit": "int", "failedJobsHistoryLimit": "int"},
+}
 
-SCHEMAS = {"Deployment": _DEPLOYMENT, "ReplicaSet": _REPLICASET}
+
+def _top(**fields):
+    """A kind described at its top level: fields beside apiVersion, kind and metadata."""
+    schema = {"apiVersion": "string", "kind": "string", "metadata": _META}
+    schema.update(fields)
+    return schema
+
+
+_SPEC_AND_STATUS = _top(spec=ANY, status=ANY)
+
+SCHEMAS = {
+    "Deployment": _DEPLOYMENT, "ReplicaSet": _REPLICASET, "StatefulSet": _STS,
+    "DaemonSet": _DAEMONSET, "ReplicationController": _RC, "Job": _JOB, "CronJob": _CRONJOB,
+    "ConfigMap": _top(data=ANY, binaryData=ANY, immutable="bool"),
+    "Secret": _top(data=ANY, stringData=ANY, type="string", immutable="bool"),
+    "ServiceAccount": _top(secrets=ANY, imagePullSecrets=ANY,
+                           automountServiceAccountToken="bool"),
+    "Endpoints": _top(subsets=ANY),
+    "ControllerRevision": _top(data=ANY, revision="int"),
+    "Role": _top(rules=ANY),
+    "ClusterRole": _top(rules=ANY, aggregationRule=ANY),
+    "RoleBinding": _top(subjects=ANY, roleRef=ANY),
+    "ClusterRoleBinding": _top(subjects=ANY, roleRef=ANY),
+    "StorageClass": _top(provisioner="string", parameters=ANY, reclaimPolicy="string",
+                         mountOptions=ANY, allowVolumeExpansion="bool",
+                         volumeBindingMode="string", allowedTopologies=ANY),
+    "PriorityClass": _top(value="int", globalDefault="bool", description="string",
+                          preemptionPolicy="string"),
+}
 
 
 class FieldProblems:
@@ -69,7 +135,7 @@ def check_fields(obj, kind, drop_unknown=False):
     `drop_unknown` the unknown fields are removed from `obj`, as decoding into the server's
     types would."""
     problems = FieldProblems()
-    _walk(obj, SCHEMAS.get(kind, _SIMPLE), "", problems, drop_unknown)
+    _walk(obj, SCHEMAS.get(kind, _SPEC_AND_STATUS), "", problems, drop_unknown)
     return problems
 
 
@@ -120,142 +186,6 @@ def _walk(value, schema, path, problems, drop=False):
                 del value[key]
         else:
             _walk(item, schema[key], sub, problems, drop)
-
-
-# ---------------------------------------------------------------- defaults
-
-def _image_pull_policy(image):
-    last = image.rsplit("/", 1)[-1]
-    if "@" in last:
-        return "IfNotPresent"
-    tag = last.split(":", 1)[1] if ":" in last else ""
-    return "Always" if tag in ("", "latest") else "IfNotPresent"
-
-
-def default_pod_template(template):
-    template.setdefault("metadata", {})
-    template["metadata"].setdefault("creationTimestamp", None)
-    spec = template.setdefault("spec", {})
-    spec.setdefault("restartPolicy", "Always")
-    spec.setdefault("terminationGracePeriodSeconds", 30)
-    spec.setdefault("dnsPolicy", "ClusterFirst")
-    spec.setdefault("securityContext", {})
-    spec.setdefault("schedulerName", "default-scheduler")
-    for field in ("containers", "initContainers"):
-        for c in spec.get(field) or []:
-            if not isinstance(c, dict):
-                continue
-            c.setdefault("resources", {})
-            c.setdefault("terminationMessagePath", "/dev/termination-log")
-            c.setdefault("terminationMessagePolicy", "File")
-            if isinstance(c.get("image"), str):
-                c.setdefault("imagePullPolicy", _image_pull_policy(c["image"]))
-            for p in c.get("ports") or []:
-                if isinstance(p, dict):
-                    p.setdefault("protocol", "TCP")
-
-
-def default_object(kind, obj):
-    spec = obj.get("spec")
-    if kind == "Deployment" and isinstance(spec, dict):
-        spec.setdefault("replicas", 1)
-        strategy = spec.setdefault("strategy", {})
-        strategy.setdefault("type", "RollingUpdate")
-        if strategy["type"] == "RollingUpdate":
-            ru = strategy.setdefault("rollingUpdate", {})
-            ru.setdefault("maxUnavailable", "25%")
-            ru.setdefault("maxSurge", "25%")
-        spec.setdefault("revisionHistoryLimit", 10)
-        spec.setdefault("progressDeadlineSeconds", 600)
-        if isinstance(spec.get("template"), dict):
-            default_pod_template(spec["template"])
-    elif kind == "ReplicaSet" and isinstance(spec, dict):
-        spec.setdefault("replicas", 1)
-        if isinstance(spec.get("template"), dict):
-            default_pod_template(spec["template"])
-    elif kind == "Service" and isinstance(spec, dict):
-        spec.setdefault("type", "ClusterIP")
-        spec.setdefault("sessionAffinity", "None")
-        for p in spec.get("ports") or []:
-            if isinstance(p, dict):
-                p.setdefault("protocol", "TCP")
-                if "port" in p:
-                    p.setdefault("targetPort", p["port"])
-    elif kind == "Namespace":
-        obj.setdefault("spec", {"finalizers": ["kubernetes"]})
-        obj["status"] = {"phase": "Active"}
-
-
-# ---------------------------------------------------------------- validation
-
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-
-
-def _go_map(labels):
-    inner = ", ".join(f'"{k}":"{v}"' for k, v in sorted((labels or {}).items()))
-    return "map[string]string{" + inner + "}"
-
-
-def validate(kind, obj, old=None):
-    """A list of causes {reason, message, field}; empty when valid."""
-    causes = []
-
-    def bad(field, message, reason="FieldValueInvalid"):
-        causes.append({"reason": reason, "message": message, "field": field})
-
-    name = obj.get("metadata", {}).get("name", "")
-    pattern = _DNS_LABEL if kind in ("Namespace", "Service") else _DNS_SUBDOMAIN
-    if name and (len(name) > 253 or not pattern.match(name)):
-        bad("metadata.name", f'Invalid value: "{name}": a lowercase RFC 1123 '
-            f"{'label' if pattern is _DNS_LABEL else 'subdomain'} must consist of lower case "
-            "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric "
-            "character")
-    if kind not in ("Deployment", "ReplicaSet"):
-        return causes
-    spec = obj.get("spec") or {}
-    replicas = spec.get("replicas", 1)
-    if isinstance(replicas, int) and replicas < 0:
-        bad("spec.replicas", f"Invalid value: {replicas}: must be greater than or equal to 0")
-    selector = spec.get("selector")
-    template = spec.get("template") or {}
-    labels = (template.get("metadata") or {}).get("labels") or {}
-    if not selector or not (selector.get("matchLabels") or selector.get("matchExpressions")):
-        bad("spec.selector", "Required value", "FieldValueRequired")
-    elif not selector_matches(selector, labels):
-        bad("spec.template.metadata.labels",
-            f"Invalid value: {_go_map(labels)}: `selector` does not match template `labels`")
-    if old is not None and selector and selector != (old.get("spec") or {}).get("selector"):
-        bad("spec.selector", f"Invalid value: v1.LabelSelector{{MatchLabels:"
-            f"{_go_map((selector or {}).get('matchLabels'))}, MatchExpressions:[]}}: "
-            "field is immutable")
-    containers = (template.get("spec") or {}).get("containers") or []
-    if not containers:
-        bad("spec.template.spec.containers", "Required value", "FieldValueRequired")
-    seen = set()
-    for i, c in enumerate(containers):
-        base = f"spec.template.spec.containers[{i}]"
-        cname = c.get("name") if isinstance(c, dict) else None
-        if not cname:
-            bad(f"{base}.name", "Required value", "FieldValueRequired")
-        elif not _DNS_LABEL.match(cname):
-            bad(f"{base}.name", f'Invalid value: "{cname}": a lowercase RFC 1123 label must '
-                "consist of lower case alphanumeric characters or '-'")
-        elif cname in seen:
-            bad(f"{base}.name", f'Duplicate value: "{cname}"', "FieldValueDuplicate")
-        seen.add(cname)
-        if not isinstance(c, dict) or not c.get("image"):
-            bad(f"{base}.image", "Required value", "FieldValueRequired")
-    if kind == "Deployment":
-        strategy = (spec.get("strategy") or {}).get("type", "RollingUpdate")
-        if strategy not in ("RollingUpdate", "Recreate"):
-            bad("spec.strategy.type", f'Unsupported value: "{strategy}": supported values: '
-                '"Recreate", "RollingUpdate"', "FieldValueNotSupported")
-        deadline = spec.get("progressDeadlineSeconds", 600)
-        if isinstance(deadline, int) and deadline <= spec.get("minReadySeconds", 0):
-            bad("spec.progressDeadlineSeconds", f"Invalid value: {deadline}: must be greater "
-                "than minReadySeconds")
-    return causes
 
 
 # ---------------------------------------------------------------- label selectors

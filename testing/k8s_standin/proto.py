@@ -1,11 +1,14 @@
 """Request bodies in Kubernetes' protobuf encoding, for the few kinds kubectl creates that way.
 
-kubectl's typed clients (`kubectl create namespace`, `kubectl create configmap`) send
+kubectl's typed clients (`kubectl create namespace|configmap|secret|serviceaccount`) send
 `application/vnd.kubernetes.protobuf` bodies with no way to negotiate JSON instead. The
 envelope is "k8s\\0" + runtime.Unknown{1 typeMeta{1 apiVersion, 2 kind}, 2 raw}, and raw is
-the object's message. This module decodes Namespace and ConfigMap (field numbers from
-k8s.io/api generated.proto); other kinds raise Unsupported, which the server answers 501.
+the object's message. This module decodes Namespace, ConfigMap, Secret and ServiceAccount
+(field numbers from k8s.io/api generated.proto); other kinds raise Unsupported, which the
+server answers 501.
 """
+
+import base64
 
 
 class Unsupported(Exception):
@@ -52,15 +55,14 @@ def _string_map(entries, as_bytes=False):
         kv = {n: v for n, _, v in fields(entry)}
         key = kv.get(1, b"").decode()
         value = kv.get(2, b"")
-        result[key] = __import__("base64").b64encode(value).decode() if as_bytes \
-            else value.decode()
+        result[key] = base64.b64encode(value).decode() if as_bytes else value.decode()
     return result
 
 
 def _object_meta(data):
     meta, labels, annotations, finalizers = {}, [], [], []
     for number, _, value in fields(data):
-        if number in (1, 2, 3):
+        if number in (1, 2, 3) and value:  # Go writes empty strings too; JSON omits them
             meta[{1: "name", 2: "generateName", 3: "namespace"}[number]] = value.decode()
         elif number == 11:
             labels.append(value)
@@ -108,5 +110,38 @@ def decode(body):
         if binary:
             obj["binaryData"] = _string_map(binary, as_bytes=True)
         return obj
-    raise Unsupported(f"a protobuf-encoded {api_version} {kind} (the stand-in decodes Namespace "
-                      "and ConfigMap only; `kubectl apply` sends JSON)")
+    if kind == "Secret" and api_version == "v1":
+        data, string_data = [], []
+        for number, wire, value in parts:
+            if number == 1:
+                obj["metadata"] = _object_meta(value)
+            elif number == 2:
+                data.append(value)
+            elif number == 3:
+                obj["type"] = value.decode()
+            elif number == 4:
+                string_data.append(value)
+            elif number == 5 and wire == 0:
+                obj["immutable"] = bool(value)
+        if data:
+            obj["data"] = _string_map(data, as_bytes=True)
+        if string_data:
+            obj["stringData"] = _string_map(string_data)
+        return obj
+    if kind == "ServiceAccount" and api_version == "v1":
+        references = {1: "kind", 2: "namespace", 3: "name", 4: "uid", 5: "apiVersion",
+                      6: "resourceVersion", 7: "fieldPath"}
+        for number, wire, value in parts:
+            if number == 1:
+                obj["metadata"] = _object_meta(value)
+            elif number == 2:
+                obj.setdefault("secrets", []).append(
+                    {references[n]: v.decode() for n, _, v in fields(value) if n in references})
+            elif number == 3:
+                obj.setdefault("imagePullSecrets", []).append(
+                    {"name": v.decode() for n, _, v in fields(value) if n == 1})
+            elif number == 4 and wire == 0:
+                obj["automountServiceAccountToken"] = bool(value)
+        return obj
+    raise Unsupported(f"a protobuf-encoded {api_version} {kind} (the stand-in decodes Namespace, "
+                      "ConfigMap, Secret and ServiceAccount; `kubectl apply` sends JSON)")

@@ -13,7 +13,7 @@ import json
 class Resource:
     """One REST resource such as apps/v1 deployments."""
 
-    def __init__(self, group, version, plural, kind, namespaced, short_names=(),
+    def __init__(self, group, version, plural, kind, namespaced=True, short_names=(),
                  subresources=(), categories=(), has_generation=False):
         self.group = group
         self.version = version
@@ -23,8 +23,13 @@ class Resource:
         self.short_names = list(short_names)
         self.subresources = list(subresources)
         self.categories = list(categories)
-        # Objects whose spec changes bump metadata.generation (workloads).
+        # Objects whose spec changes bump metadata.generation (workloads, Ingress, ...).
         self.has_generation = has_generation
+
+    @property
+    def has_status(self):
+        """Status is written through /status only; writes of the object keep it."""
+        return "status" in self.subresources
 
     @property
     def api_version(self):
@@ -53,21 +58,61 @@ VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update
 SUB_VERBS = {"scale": ["get", "patch", "update"], "status": ["get", "patch", "update"]}
 SUB_KINDS = {"scale": ("autoscaling", "v1", "Scale")}
 
+R = Resource
+WORKLOAD = dict(categories=["all"], has_generation=True)
 RESOURCES = [
-    Resource("", "v1", "namespaces", "Namespace", False, ["ns"], ["status"]),
-    Resource("", "v1", "configmaps", "ConfigMap", True, ["cm"]),
-    Resource("", "v1", "secrets", "Secret", True),
-    Resource("", "v1", "services", "Service", True, ["svc"], ["status"], ["all"]),
-    Resource("apps", "v1", "deployments", "Deployment", True, ["deploy"], ["scale", "status"],
-             ["all"], has_generation=True),
-    Resource("apps", "v1", "replicasets", "ReplicaSet", True, ["rs"], ["scale", "status"],
-             ["all"], has_generation=True),
+    # core/v1
+    R("", "v1", "namespaces", "Namespace", False, ["ns"], ["status"]),
+    R("", "v1", "configmaps", "ConfigMap", True, ["cm"]),
+    R("", "v1", "secrets", "Secret"),
+    R("", "v1", "services", "Service", True, ["svc"], ["status"], ["all"]),
+    R("", "v1", "serviceaccounts", "ServiceAccount", True, ["sa"]),
+    R("", "v1", "endpoints", "Endpoints", True, ["ep"]),
+    R("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True, ["pvc"], ["status"]),
+    R("", "v1", "persistentvolumes", "PersistentVolume", False, ["pv"], ["status"]),
+    R("", "v1", "replicationcontrollers", "ReplicationController", True, ["rc"],
+      ["scale", "status"], **WORKLOAD),
+    R("", "v1", "limitranges", "LimitRange", True, ["limits"]),
+    R("", "v1", "resourcequotas", "ResourceQuota", True, ["quota"], ["status"]),
+    # apps/v1
+    R("apps", "v1", "deployments", "Deployment", True, ["deploy"], ["scale", "status"],
+      **WORKLOAD),
+    R("apps", "v1", "replicasets", "ReplicaSet", True, ["rs"], ["scale", "status"], **WORKLOAD),
+    R("apps", "v1", "statefulsets", "StatefulSet", True, ["sts"], ["scale", "status"],
+      **WORKLOAD),
+    R("apps", "v1", "daemonsets", "DaemonSet", True, ["ds"], ["status"], **WORKLOAD),
+    R("apps", "v1", "controllerrevisions", "ControllerRevision"),
+    # batch/v1
+    R("batch", "v1", "jobs", "Job", True, [], ["status"], **WORKLOAD),
+    R("batch", "v1", "cronjobs", "CronJob", True, ["cj"], ["status"], **WORKLOAD),
+    # autoscaling/v2
+    R("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", True,
+      ["hpa"], ["status"], ["all"]),
+    # networking.k8s.io/v1
+    R("networking.k8s.io", "v1", "ingresses", "Ingress", True, ["ing"], ["status"],
+      has_generation=True),
+    R("networking.k8s.io", "v1", "ingressclasses", "IngressClass", False),
+    R("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, ["netpol"],
+      has_generation=True),
+    # policy/v1
+    R("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, ["pdb"], ["status"],
+      has_generation=True),
+    # rbac.authorization.k8s.io/v1
+    R("rbac.authorization.k8s.io", "v1", "roles", "Role"),
+    R("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
+    R("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
+    R("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False),
+    # storage.k8s.io/v1, scheduling.k8s.io/v1
+    R("storage.k8s.io", "v1", "storageclasses", "StorageClass", False, ["sc"]),
+    R("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, ["pc"]),
 ]
 
-GROUPS = [("", "v1"), ("apps", "v1")]
+# The group-versions served, core first, in the order of RESOURCES.
+GROUPS = list(dict.fromkeys((r.group, r.version) for r in RESOURCES))
 
 BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}
 BY_KIND = {(r.group, r.kind): r for r in RESOURCES}
+BY_KEY = {r.key: r for r in RESOURCES}
 
 
 def find(group, version, plural):
@@ -77,6 +122,11 @@ def find(group, version, plural):
 def find_kind(api_version, kind):
     group = api_version.split("/")[0] if "/" in api_version else ""
     return BY_KIND.get((group, kind))
+
+
+def by_key(key):
+    """The resource of a store key ("apps/deployments")."""
+    return BY_KEY[key]
 
 
 def resources_of(group, version):
@@ -180,17 +230,20 @@ def aggregated_list(core, version):
             "metadata": {}, "items": items}
 
 
-# ---------------------------------------------------------------- OpenAPI v3
+# ---------------------------------------------------------------- OpenAPI
 
 def _gv_path(group, version):
     return f"apis/{group}/{version}" if group else f"api/{version}"
 
 
 def openapi_root():
+    """/openapi/v3: one entry per group-version. kubectl caches each document under the hash
+    in its URL, so the hash is of the document's content, as on a real server."""
     paths = {}
     for g, v in GROUPS:
         p = _gv_path(g, v)
-        paths[p] = {"serverRelativeURL": f"/openapi/v3/{p}?hash={_short_hash(p).upper()}"}
+        digest = hashlib.sha512(dumps(openapi_group_version(p)).encode()).hexdigest()
+        paths[p] = {"serverRelativeURL": f"/openapi/v3/{p}?hash={digest[:128].upper()}"}
     return {"paths": paths}
 
 
@@ -200,8 +253,10 @@ def _param(name, location="query", required=False):
 
 def openapi_group_version(gv_path):
     """The OpenAPI v3 document of one group-version: operations and their parameters, enough
-    for kubectl's query-parameter checks. Schemas are left open (kubectl then falls back to the
-    patch metadata compiled into it)."""
+    for kubectl's query-parameter checks. Every served kind is listed, so that kubectl leaves
+    field validation to the server (?fieldValidation=Strict) for each of them. Schemas are
+    left open, and no PATCH operation declares a request body: kubectl then takes the patch
+    metadata compiled into it, as it does for any kind missing from a server's schema."""
     match = [(g, v) for g, v in GROUPS if _gv_path(g, v) == gv_path]
     if not match:
         return None
@@ -235,6 +290,58 @@ def openapi_group_version(gv_path):
     return {"openapi": "3.0.0", "info": {"title": "Kubernetes (k8s-standin)",
                                          "version": "v1.32.0"},
             "paths": paths, "components": {"schemas": {}}}
+
+
+# OpenAPI v2 (/openapi/v2) comes in JSON or in protobuf (gnostic openapi_v2.Document), as the
+# Accept header asks. The protobuf media type is the one a real server answers with; its older
+# spelling with "@v1.0" is still accepted in requests (kubectl sends it) but is not a valid
+# media type in a response: Go's mime parser rejects the "@", and kubectl's client-side
+# validation then fails with "mime: unexpected content after media subtype".
+OPENAPI_V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+_OPENAPI_V2_ACCEPTED = {
+    "application/json": "application/json",
+    "application/com.github.proto-openapi.spec.v2@v1.0+protobuf": OPENAPI_V2_PROTOBUF,
+    OPENAPI_V2_PROTOBUF: OPENAPI_V2_PROTOBUF,
+}
+
+
+def openapi_v2_media_type(accept):
+    """The media type to answer /openapi/v2 with, or None (406) when the Accept header takes
+    neither JSON nor protobuf. Clauses are taken by quality, then in order."""
+    clauses = []
+    for i, part in enumerate((accept or "*/*").split(",")):
+        fields = [f.strip() for f in part.split(";")]
+        quality = 1.0
+        for f in fields[1:]:
+            if f.startswith("q="):
+                try:
+                    quality = float(f[2:])
+                except ValueError:
+                    quality = 0.0
+        clauses.append((-quality, i, fields[0].lower()))
+    for quality, _, media in sorted(clauses):
+        if quality == 0:
+            continue
+        if media in ("*/*", "application/*"):
+            return "application/json"
+        if media in _OPENAPI_V2_ACCEPTED:
+            return _OPENAPI_V2_ACCEPTED[media]
+    return None
+
+
+def openapi_v2(media_type):
+    """An OpenAPI v2 document with no paths and no definitions. kubectl reads it for
+    client-side validation and apply patches only for kinds missing from OpenAPI v3 (none
+    here), and skips what it finds no schema for."""
+    if media_type == "application/json":
+        return dumps({"swagger": "2.0", "info": {"title": "Kubernetes (k8s-standin)",
+                                                  "version": "v1.32.0"}, "paths": {}}).encode()
+
+    def field(number, data):  # a length-delimited protobuf field (short data only)
+        return bytes([number << 3 | 2, len(data)]) + data
+    # gnostic openapi_v2.Document: 1 swagger, 2 info{1 title, 2 version}
+    info = field(1, b"Kubernetes (k8s-standin)") + field(2, b"v1.32.0")
+    return field(1, b"2.0") + field(2, info)
 
 
 def _short_hash(text):

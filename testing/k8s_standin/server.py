@@ -28,7 +28,8 @@ import patches  # noqa: E402
 import proto  # noqa: E402
 import resources  # noqa: E402
 import tables  # noqa: E402
-from controller import DeploymentController, HASH_LABEL  # noqa: E402
+import validation  # noqa: E402
+from manager import ControllerManager  # noqa: E402
 from store import ApiError, Store, not_found  # noqa: E402
 
 VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-k8s-standin",
@@ -52,6 +53,9 @@ class NotImplementedRequest(Exception):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "k8s-standin"
+    # Headers and body go out in separate writes; with Nagle's algorithm the body then waits
+    # for the client's delayed ACK (40 ms a response).
+    disable_nagle_algorithm = True
 
     # The server object carries: store, log (list), log_file, quiet, lock.
 
@@ -85,12 +89,24 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _body(self):
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            # kubectl create|replace --raw streams the file it is given
+            raw = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return raw
+                raw += self.rfile.read(size)
+                self.rfile.readline()  # the CRLF after each chunk
         n = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(n) if n else b""
-        return raw
+        return self.rfile.read(n) if n else b""
 
     def _json_body(self):
         raw = self._body()
+        if not raw:
+            return None
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
         if ctype == "application/vnd.kubernetes.protobuf":
             try:
@@ -209,15 +225,11 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(200, doc)
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if rest == ["v2"]:
-            # An empty OpenAPI v2 document in its protobuf form (gnostic openapi_v2.Document:
-            # 1 swagger, 2 info{1 title, 2 version}). kubectl asks for it when it computes an
-            # apply patch and, finding no schema for the kind, uses its compiled-in patch
-            # metadata, as it does with any server whose schema lacks the kind.
-            def field(number, data):
-                return bytes([number << 3 | 2, len(data)]) + data
-            info = field(1, b"Kubernetes (k8s-standin)") + field(2, b"v1.32.0")
-            return self._send(200, field(1, b"2.0") + field(2, info),
-                              "application/com.github.proto-openapi.spec.v2@v1.0+protobuf")
+            media_type = resources.openapi_v2_media_type(self.headers.get("Accept"))
+            if media_type is None:
+                raise ApiError(406, "NotAcceptable", "only application/json and "
+                               f"{resources.OPENAPI_V2_PROTOBUF} are served")
+            return self._send(200, resources.openapi_v2(media_type), media_type)
         raise NotImplementedRequest("unknown OpenAPI document")
 
     def _resource(self, group, version, rest):
@@ -305,6 +317,9 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(400, "BadRequest", f'{res.kind} in version "{res.version}" cannot be '
                            f"handled as a {res.kind}: json: cannot unmarshal {got} into Go "
                            f"struct field .{path} of type {want}")
+        if res.kind == "Secret" and validation.secret_data_error(obj):
+            raise ApiError(400, "BadRequest", f'Secret in version "v1" cannot be handled as a '
+                           f"Secret: {validation.secret_data_error(obj)}")
         if problems.unknown and mode == "Strict":
             listed = ", ".join(f'unknown field "{p}"' for p in problems.unknown)
             raise ApiError(400, "BadRequest", f'{res.kind} in version "{res.version}" cannot be '
@@ -488,12 +503,12 @@ class Handler(BaseHTTPRequestHandler):
         return code, stored
 
     def _delete(self, res, ns, name):
-        options = self._json_body() if int(self.headers.get("Content-Length") or 0) else None
-        options = options or {}
+        options = self._json_body() or {}
         propagation = self.query.get("propagationPolicy") or \
             options.get("propagationPolicy") or "Background"
         dry_run = self._dry_run() or "All" in (options.get("dryRun") or [])
-        old = self.server.store.delete(res, ns, name, dry_run, propagation)
+        old = self.server.store.delete(res, ns, name, dry_run, propagation,
+                                       options.get("preconditions"))
         return self._send(200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
                                 "status": "Success",
                                 "details": {"name": name, "group": res.group,
@@ -517,6 +532,8 @@ class Handler(BaseHTTPRequestHandler):
     @staticmethod
     def _scale_of(res, obj):
         selector = dict((obj["spec"].get("selector") or {}))
+        if res.kind == "ReplicationController":  # a plain label map
+            selector = {"matchLabels": selector}
         return {"kind": "Scale", "apiVersion": "autoscaling/v1",
                 "metadata": {k: obj["metadata"][k] for k in
                              ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
@@ -601,7 +618,7 @@ def main(argv=None):
         parser.error("the stand-in listens on loopback only")
 
     store = Store()
-    controller = DeploymentController(store, args.step)
+    controller = ControllerManager(store, args.step)
     server = ThreadingHTTPServer((args.host, args.port), Handler)
     server.daemon_threads = True
     server.store = store

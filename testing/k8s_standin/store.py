@@ -14,8 +14,9 @@ import threading
 import time
 import uuid
 
-import kinds
+import defaults
 import resources
+import validation
 
 
 class ApiError(Exception):
@@ -127,21 +128,17 @@ class Store:
                 raise ApiError(409, "AlreadyExists", f'{res.qualified} "{name}" already exists',
                                {"name": name, "group": res.group, "kind": res.plural})
             obj["apiVersion"], obj["kind"] = res.api_version, res.kind
-            kinds.default_object(res.kind, obj)
-            self._check(res, obj, None)
+            defaults.default_object(res.kind, obj)
             for field in ("resourceVersion", "deletionTimestamp"):
                 meta.pop(field, None)
             meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = now_rfc3339()
             if res.has_generation:
                 meta["generation"] = 1
-                obj.pop("status", None)
-                obj["status"] = {}
-            if res.kind == "Service":
-                obj["spec"].setdefault("clusterIP", f"10.96.{random.randint(0, 254)}."
-                                       f"{random.randint(1, 254)}")
-                obj["spec"]["clusterIPs"] = [obj["spec"]["clusterIP"]]
-                obj["status"] = {"loadBalancer": {}}
+            if res.has_status:
+                obj["status"] = defaults.initial_status(res.kind)
+            defaults.allocate(res.kind, obj, None, self._node_ports())
+            self._check(res, obj, None)
             if dry_run:
                 return obj
             self._commit(res, ns, obj, "ADDED")
@@ -173,19 +170,18 @@ class Store:
             meta["name"] = name
             if res.namespaced:
                 meta["namespace"] = ns
-            if res.has_generation or res.kind in ("Namespace", "Service"):
+            if res.has_status:
                 if subresource == "status":
                     obj["spec"] = copy.deepcopy(old.get("spec"))
-                    obj["metadata"] = copy.deepcopy(old["metadata"])
+                    obj["metadata"] = meta = copy.deepcopy(old["metadata"])
                 else:
                     obj["status"] = copy.deepcopy(old.get("status", {}))
-            if res.kind == "Service":
-                for field in ("clusterIP", "clusterIPs"):
-                    if field in (old.get("spec") or {}):
-                        obj.setdefault("spec", {})[field] = old["spec"][field]
-            kinds.default_object(res.kind, obj)
+            defaults.default_object(res.kind, obj)
+            defaults.allocate(res.kind, obj, old, self._node_ports(exclude=(ns, name)))
             self._check(res, obj, old)
-            if res.has_generation and obj.get("spec") != old.get("spec"):
+            if res.has_generation and (obj.get("spec") != old.get("spec") or (
+                    res.kind == "Deployment" and  # annotations are copied to ReplicaSets
+                    meta.get("annotations") != old["metadata"].get("annotations"))):
                 meta["generation"] = old["metadata"].get("generation", 1) + 1
             if obj == old:
                 return copy.deepcopy(old)  # no-op writes keep their resourceVersion
@@ -194,11 +190,18 @@ class Store:
             self._commit(res, ns, obj, "MODIFIED")
             return copy.deepcopy(obj)
 
-    def delete(self, res, ns, name, dry_run=False, propagation="Background"):
+    def delete(self, res, ns, name, dry_run=False, propagation="Background", preconditions=None):
         with self.cond:
             old = self.objects.get((res.key, ns, name))
             if old is None:
                 raise not_found(res, name)
+            for field, label in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
+                wanted = (preconditions or {}).get(field)
+                if wanted and wanted != old["metadata"].get(field):
+                    raise ApiError(409, "Conflict", f"Precondition failed: {label} in "
+                                   f"precondition: {wanted}, {label} in object meta: "
+                                   f"{old['metadata'].get(field)}",
+                                   {"name": name, "group": res.group, "kind": res.plural})
             if dry_run:
                 return copy.deepcopy(old)
             if res.kind == "Namespace":
@@ -229,7 +232,7 @@ class Store:
                     continue
                 del self.terminating[name]
                 for key in [key for key in self.objects if key[1] == name]:
-                    sub = next(r for r in resources.RESOURCES if r.key == key[0])
+                    sub = resources.by_key(key[0])
                     if key in self.objects:
                         self._commit(sub, name, copy.deepcopy(self.objects[key]), "DELETED")
                 self._commit(namespaces, "", copy.deepcopy(obj), "DELETED")
@@ -241,7 +244,7 @@ class Store:
             refs = obj["metadata"].get("ownerReferences") or []
             if not any(r.get("uid") == owner_uid for r in refs):
                 continue
-            res = next(r for r in resources.RESOURCES if r.key == key[0])
+            res = resources.by_key(key[0])
             if propagation == "Orphan":
                 obj = copy.deepcopy(obj)
                 obj["metadata"]["ownerReferences"] = [r for r in refs if r.get("uid") != owner_uid]
@@ -249,6 +252,12 @@ class Store:
             else:
                 self._commit(res, key[1], copy.deepcopy(obj), "DELETED")
                 self._collect_garbage(obj["metadata"]["uid"], propagation)
+
+    def _node_ports(self, exclude=None):
+        """The node ports Services hold, but for the Service `exclude` (namespace, name)."""
+        return {p.get("nodePort") for (k, ns, name), o in self.objects.items()
+                if k == "/services" and (ns, name) != exclude
+                for p in (o.get("spec") or {}).get("ports") or [] if isinstance(p, dict)}
 
     def put_internal(self, res, obj):
         """A controller's write: stored as given (status included) if it changed anything."""
@@ -269,7 +278,7 @@ class Store:
                 self._commit(res, key[1], copy.deepcopy(self.objects[key]), "DELETED")
 
     def _check(self, res, obj, old):
-        causes = kinds.validate(res.kind, obj, old)
+        causes = validation.validate(res.kind, obj, old)
         if causes:
             name = obj["metadata"].get("name", "")
             text = "; ".join(f"{c['field']}: {c['message']}" for c in causes)

@@ -18,8 +18,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import kinds  # noqa: E402
 import patches  # noqa: E402
+import resources  # noqa: E402
 import server  # noqa: E402
-from controller import DeploymentController, template_hash  # noqa: E402
+import validation  # noqa: E402
+from controller import template_hash  # noqa: E402
+from manager import ControllerManager  # noqa: E402
 from store import Store  # noqa: E402
 
 
@@ -88,7 +91,7 @@ class KindsTest(unittest.TestCase):
              "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {
                  "metadata": {"labels": {"app": "other"}},
                  "spec": {"containers": [{"name": "c"}]}}}}
-        fields = [c["field"] for c in kinds.validate("Deployment", d)]
+        fields = [c["field"] for c in validation.validate("Deployment", d)]
         self.assertIn("spec.template.metadata.labels", fields)
         self.assertIn("spec.template.spec.containers[0].image", fields)
         d["spec"]["replicaz"] = 1
@@ -102,10 +105,12 @@ class KindsTest(unittest.TestCase):
         self.assertRegex(h, "^[bcdfghjklmnpqrstvwxz2456789]+$")
 
 
-class ServerTest(unittest.TestCase):
+class Served(unittest.TestCase):
+    """A test with its own stand-in (store, controllers, HTTP server) on a free port."""
+
     def setUp(self):
         self.store = Store()
-        self.controller = DeploymentController(self.store, 0.05)
+        self.controller = ControllerManager(self.store, 0.05)
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), server.Handler)
         self.httpd.daemon_threads = True
         self.httpd.store = self.store
@@ -125,6 +130,8 @@ class ServerTest(unittest.TestCase):
         self.httpd.server_close()
         self.controller.stop()
 
+
+class ServerTest(Served):
     def call(self, method, path, body=None, ctype="application/json"):
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.base + path, data=data, method=method,
@@ -184,10 +191,42 @@ class ServerTest(unittest.TestCase):
         self.assertEqual(d["status"]["availableReplicas"], 2)  # the old pods stay
 
     def test_unimplemented_requests_get_501(self):
-        code, status = self.call("GET", "/apis/batch/v1/jobs")
+        code, status = self.call("GET", "/api/v1/namespaces/default/pods")
         self.assertEqual(code, 501)
         self.assertIn("k8s-standin does not implement", status["message"])
         self.assertEqual(self.httpd.request_log[-1]["status"], 501)
+
+    def test_openapi_v2_media_types_parse(self):
+        # kubectl asks for the "@v1.0" spelling; the answer must be a media type that Go's
+        # mime.ParseMediaType accepts ("@" is a tspecial), or client-side validation fails.
+        for accept, want in [
+                ("application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
+                 "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"),
+                ("application/com.github.proto-openapi.spec.v2.v1.0+protobuf", None),
+                ("application/json", None), ("*/*", "application/json")]:
+            req = urllib.request.Request(self.base + "/openapi/v2", headers={"Accept": accept})
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                ctype = resp.headers["Content-Type"]
+                body = resp.read()
+            self.assertEqual(ctype, want or accept)
+            self.assertRegex(ctype, r"^[a-z]+/[-a-z0-9.+]+$")
+            if ctype == "application/json":
+                self.assertEqual(json.loads(body)["swagger"], "2.0")
+        req = urllib.request.Request(self.base + "/openapi/v2", headers={"Accept": "text/html"})
+        with self.assertRaises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req, timeout=10)
+        self.assertEqual(e.exception.code, 406)
+
+    def test_openapi_v3_lists_every_group_version(self):
+        _, root = self.call("GET", "/openapi/v3")
+        for group, version in resources.GROUPS:
+            path = f"apis/{group}/{version}" if group else f"api/{version}"
+            self.assertIn(path, root["paths"])
+            _, doc = self.call("GET", root["paths"][path]["serverRelativeURL"])
+            kinds_with_patch = {op["patch"]["x-kubernetes-group-version-kind"]["kind"]
+                                for op in doc["paths"].values() if "patch" in op}
+            self.assertEqual(kinds_with_patch, {r.kind for r in resources.resources_of(group,
+                                                                                      version)})
 
     def test_watch_streams_changes(self):
         path = "/apis/apps/v1/namespaces/default/deployments"
