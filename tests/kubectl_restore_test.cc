@@ -83,6 +83,11 @@ class KubeRestore : public ::testing::Test {
            "\ntype: Opaque\nstringData:\n  password: \"" + password + "\"\n";
   }
 
+  static std::string StsName(const std::string& manifest) {
+    const size_t at = manifest.find("name: ");
+    return at == std::string::npos ? "" : manifest.substr(at + 6, manifest.find('\n', at) - at - 6);
+  }
+
   std::string AuditText() {
     std::ifstream in(db_, std::ios::binary);
     std::stringstream text;
@@ -135,6 +140,53 @@ TEST_F(KubeRestore, ObjectsWithoutRevisionsComeBackAndSecretsStayOutOfTheLog) {
       Runbook({"audit", "export", "--run", Summary(run).value("run_id", "?"), "--format", "jsonl"});
   EXPECT_THAT(exported.stdout_tail, HasSubstr("\"action\":\"restore\""));
   EXPECT_THAT(exported.stdout_tail, HasSubstr("\"replaced\":true"));
+}
+
+/// A manifest from the stand-in's collection of real-world ones.
+std::string RealWorld(const std::string& name) {
+  std::ifstream in(std::string(RUNBOOK_SOURCE_DIR) + "/testing/k8s_standin/testdata/" + name);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string Replaced(std::string text, const std::string& from, const std::string& to) {
+  const size_t at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  return at == std::string::npos ? text : text.replace(at, from.size(), to);
+}
+
+TEST_F(KubeRestore, RealWorldObjectsOfEveryKindComeBack) {
+  const std::string ingress = RealWorld("ingress.yaml"), hpa = RealWorld("horizontalpodautoscaler.yaml"),
+                    pvc = RealWorld("persistentvolumeclaim.yaml"), pdb = RealWorld("poddisruptionbudget.yaml"),
+                    sts = RealWorld("statefulset.yaml");
+  ASSERT_FALSE(ingress.empty() || hpa.empty() || pvc.empty() || pdb.empty() || sts.empty());
+  Apply(ingress + "---\n" + hpa + "---\n" + pvc + "---\n" + pdb + "---\n" + sts);
+  const std::string sts_image =
+      Get("statefulset/" + StsName(sts), "{.spec.template.spec.containers[0].image}");
+  work_.Write("changed.yaml",
+              Replaced(ingress, "host: shop.example.com", "host: shop2.example.com") + "---\n" +
+                  Replaced(hpa, "maxReplicas: 10", "maxReplicas: 30") + "---\n" +
+                  Replaced(pvc, "tier: storage", "tier: archive") + "---\n" +
+                  Replaced(pdb, "minAvailable: 1", "minAvailable: 2") + "---\n" +
+                  Replaced(sts, "image: ", "image: registry.example/changed-") + "---\n" +
+                  RealWorld("cronjob.yaml"));
+  const std::string rb = work_.Write(
+      "r.yaml", "runbook: kinds\n" + Target() +
+                    "steps:\n  - id: apply\n    kubectl: {target: cluster, apply: changed.yaml}\n"
+                    "    rollback: auto\n"
+                    "verify:\n  - id: fails\n    shell: \"exit 1\"\n");
+  ProcessResult run = Runbook({"run", rb, "--json"});
+  const std::string out = run.stdout_tail + run.stderr_tail;
+  ASSERT_EQ(run.exit_status, 1) << out;
+  EXPECT_EQ(Summary(run)["state"], "rolled_back") << out;
+  EXPECT_EQ(Get("ingress/shop", "{.spec.rules[0].host}"), "shop.example.com");
+  EXPECT_EQ(Get("hpa/shop", "{.spec.maxReplicas}"), "10");
+  EXPECT_EQ(Get("pvc/shop-uploads", "{.metadata.labels.tier}"), "storage");
+  EXPECT_EQ(Get("pdb/shop", "{.spec.minAvailable}"), "1");
+  EXPECT_EQ(Get("statefulset/" + StsName(sts), "{.spec.template.spec.containers[0].image}"),
+            sts_image);
+  EXPECT_THAT(Get("cronjob/shop-report", "{.metadata.name}"), HasSubstr("NotFound"));
 }
 
 TEST_F(KubeRestore, AnObjectDeletedDuringTheRunIsCreatedAgain) {
