@@ -189,6 +189,29 @@ TEST_F(KubeRestore, RealWorldObjectsOfEveryKindComeBack) {
   EXPECT_THAT(Get("cronjob/shop-report", "{.metadata.name}"), HasSubstr("NotFound"));
 }
 
+TEST_F(KubeRestore, RecoverAfterTheExecutorDiedPutsTheSecretBackFromItsKeptFile) {
+  Apply(Secret("api-db", "hunter2-OLD") + "---\n" + ConfigMap("api-env", "info"));
+  work_.Write("api.yaml", Secret("api-db", "{{ secrets.db }}") + "---\n" + ConfigMap("api-env", "debug"));
+  const std::string rb = work_.Write(
+      "r.yaml", "runbook: crash\nsecrets:\n  db: {env: DB_PASSWORD}\n" + Target() +
+                    "steps:\n  - id: apply\n    kubectl: {target: cluster, apply: api.yaml}\n"
+                    "    rollback: auto\n"
+                    "verify:\n  - id: executor-dies\n    shell: \"kill -9 $PPID; sleep 5\"\n");
+  ProcessResult run = Runbook({"run", rb});
+  ASSERT_NE(run.exit_status, 0) << run.stdout_tail << run.stderr_tail;
+  EXPECT_EQ(Get("secret/api-db", "{.data.password}"), "aHVudGVyMi1ORVc=");  // hunter2-NEW
+  std::error_code ec;
+  ASSERT_TRUE(std::filesystem::exists(db_ + ".restore", ec)) << "no kept Secret to recover from";
+
+  ProcessResult recovered = Runbook({"recover"});
+  const std::string out = recovered.stdout_tail + recovered.stderr_tail;
+  EXPECT_EQ(recovered.exit_status, 1) << out;  // rolled back
+  EXPECT_EQ(Get("secret/api-db", "{.data.password}"), "aHVudGVyMi1PTEQ=") << out;
+  EXPECT_EQ(Get("configmap/api-env", "{.data.LEVEL}"), "info");
+  EXPECT_TRUE(std::filesystem::is_empty(db_ + ".restore", ec)) << "the kept Secret outlived the recovery";
+  EXPECT_THAT(AuditText(), Not(HasSubstr("aHVudGVyMi1PTEQ")));
+}
+
 TEST_F(KubeRestore, AnObjectDeletedDuringTheRunIsCreatedAgain) {
   Apply(ConfigMap("flags", "old"));
   work_.Write("cm.yaml", ConfigMap("flags", "new"));
