@@ -321,8 +321,8 @@ class KubectlTest(Served):
         self.assertEqual(sorted(r["revision"] for r in revisions), [3, 4])
         uid = self.get_json(kind, name, *ns)["metadata"]["uid"]
         for r in revisions:
-            self.assertEqual([(o["uid"], o["controller"]) for o in r["metadata"]["ownerReferences"]],
-                             [(uid, True)])
+            owners = [(o["uid"], o["controller"]) for o in r["metadata"]["ownerReferences"]]
+            self.assertEqual(owners, [(uid, True)])
             self.assertEqual(r["data"]["spec"]["template"]["$patch"], "replace")
         self.kubectl("delete", kind, name, "--wait=true", *ns)
         self.assertEqual(self.get_json("controllerrevisions", *ns)["items"], [])  # collected
