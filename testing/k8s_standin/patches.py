@@ -175,7 +175,7 @@ _MERGE_KEYS = {
     "volumes": "name", "env": "name", "volumeMounts": "mountPath",
     "volumeDevices": "devicePath", "imagePullSecrets": "name", "hostAliases": "ip",
     "topologySpreadConstraints": "topologyKey", "resourceClaims": "name",
-    "ownerReferences": "uid", "conditions": "type",
+    "ownerReferences": "uid", "conditions": "type", "secrets": "name",  # a ServiceAccount's
 }
 # Lists of scalars merged as sets.
 _PRIMITIVE_MERGE = {"finalizers"}

@@ -3,7 +3,8 @@
 kubectl learns what a server offers from discovery (/api, /apis, legacy per group-version
 documents, or the aggregated apidiscovery.k8s.io/v2 list when it asks for it) and, before it
 sends a write, from OpenAPI v3: it only leaves field validation to the server
-(?fieldValidation=Strict) when the PATCH operation of the kind lists that parameter.
+(?fieldValidation=Strict) when the PATCH operation of the kind lists that parameter. For a
+kind missing from OpenAPI v3 it validates on the client, with the OpenAPI v2 document.
 """
 
 import hashlib

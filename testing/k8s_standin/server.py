@@ -2,10 +2,10 @@
 """k8s-standin: a Kubernetes API server stand-in for testing kubectl-driven deployments.
 
 An HTTP server on loopback that the real kubectl talks to through a kubeconfig. It serves
-discovery, OpenAPI v3 operation metadata, namespaces, configmaps, secrets, services, and
-apps/v1 Deployments and ReplicaSets with get/list/watch/create/update/patch/delete, server-side
-dry run, resourceVersion and generation, and a deployment controller (controller.py). Anything
-else kubectl asks for is answered 501 and logged, so that gaps show. See README.md.
+discovery, OpenAPI, and the kinds listed in resources.py (workloads with their controllers,
+networking, storage, configuration, RBAC) with get/list/watch/create/update/patch/delete,
+server-side dry run, resourceVersion and generation. Anything else kubectl asks for is
+answered 501 and logged, so that gaps show. See README.md.
 
     python3 server.py --port 0 --step 0.3 --kubeconfig /tmp/kc
 prints `k8s-standin listening on http://127.0.0.1:PORT` on stdout once it accepts requests.
@@ -605,7 +605,7 @@ def main(argv=None):
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to listen on")
     parser.add_argument("--port", type=int, default=0, help="0: any free port")
     parser.add_argument("--step", type=float, default=1.0,
-                        help="seconds per rollout step of the deployment controller")
+                        help="seconds per rollout step of the controllers")
     parser.add_argument("--kubeconfig", help="write a kubeconfig for this server here")
     parser.add_argument("--namespace", default="default",
                         help="namespace of the context in --kubeconfig")

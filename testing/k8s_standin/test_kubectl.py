@@ -112,7 +112,7 @@ class KubectlTest(Served):
 
     # ------------------------------------------------------------ every kind
 
-    def test_every_kind_applies_reads_replaces_and_deletes(self):
+    def test_every_kind_applies_reads_patches_replaces_and_deletes(self):
         files = sorted(os.path.basename(f) for f in glob.glob(os.path.join(TESTDATA, "*.yaml")))
         self.assertEqual(sorted(CHANGES), [f for f in files if f not in WORKLOADS])
         for name, (old, new, _, _) in CHANGES.items():
@@ -210,9 +210,29 @@ class KubectlTest(Served):
                 "kubectl.kubernetes.io/last-applied-configuration"])
             self.assertEqual(rewritten["metadata"]["uid"], obj["metadata"]["uid"], kind)
 
+        # The other patch types: a merge patch (label), a JSON patch.
+        self.kubectl("label", "-f", v1, "checked=yes")
+        self.kubectl("patch", "-f", v1, "--type=json", "-p",
+                     '[{"op": "add", "path": "/metadata/annotations/patched", "value": "json"}]')
+        patched = {o["kind"]: o for o in self.get_json("-f", v1)["items"]}
+        self.assertEqual(len(patched), len(CHANGES))
+        for kind, obj in patched.items():
+            self.assertEqual(obj["metadata"]["labels"]["checked"], "yes", kind)
+            self.assertEqual(obj["metadata"]["annotations"]["patched"], "json", kind)
+
         self.kubectl("delete", "-f", v1, "--wait=true")
         gone = self.kubectl("get", "-f", v1, "--ignore-not-found", "-o", "name")
         self.assertEqual(gone.stdout, "")
+
+        # Server-side apply, v1 then v2: what v2 no longer sets goes.
+        self.kubectl("apply", "--server-side", "-f", v1)
+        self.kubectl("apply", "--server-side", "-f", v2)
+        ssa = {o["kind"]: o for o in self.get_json("-f", v1)["items"]}
+        for name, (_, _, path, value) in CHANGES.items():
+            kind = self.kind_of(name, first)
+            self.assertEqual(at(ssa[kind], path), value, name)
+        self.assertEqual(len(ssa["Service"]["spec"]["ports"]), 1)
+        self.kubectl("delete", "-f", v1, "--wait=true")
         self.assert_all_answered()
 
     @staticmethod
@@ -321,8 +341,8 @@ class KubectlTest(Served):
         self.assertEqual(sorted(r["revision"] for r in revisions), [3, 4])
         uid = self.get_json(kind, name, *ns)["metadata"]["uid"]
         for r in revisions:
-            self.assertEqual([(o["uid"], o["controller"]) for o in r["metadata"]["ownerReferences"]],
-                             [(uid, True)])
+            owners = [(o["uid"], o["controller"]) for o in r["metadata"]["ownerReferences"]]
+            self.assertEqual(owners, [(uid, True)])
             self.assertEqual(r["data"]["spec"]["template"]["$patch"], "replace")
         self.kubectl("delete", kind, name, "--wait=true", *ns)
         self.assertEqual(self.get_json("controllerrevisions", *ns)["items"], [])  # collected

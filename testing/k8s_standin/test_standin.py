@@ -228,6 +228,24 @@ class ServerTest(Served):
             self.assertEqual(kinds_with_patch, {r.kind for r in resources.resources_of(group,
                                                                                       version)})
 
+    def test_legacy_and_aggregated_discovery_list_every_kind(self):
+        _, groups = self.call("GET", "/apis")
+        listed = {(g["name"], v["version"]) for g in groups["groups"] for v in g["versions"]}
+        self.assertEqual(listed, {gv for gv in resources.GROUPS if gv[0]})
+        for group, version in resources.GROUPS:
+            path = f"/apis/{group}/{version}" if group else f"/api/{version}"
+            _, doc = self.call("GET", path)
+            self.assertEqual({r["kind"] for r in doc["resources"] if "/" not in r["name"]},
+                             {r.kind for r in resources.resources_of(group, version)})
+        accept = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+        aggregated = []
+        for path in ("/api", "/apis"):
+            req = urllib.request.Request(self.base + path, headers={"Accept": accept})
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                aggregated += [r["responseKind"]["kind"] for g in json.loads(resp.read())["items"]
+                               for v in g["versions"] for r in v["resources"]]
+        self.assertEqual(sorted(aggregated), sorted(r.kind for r in resources.RESOURCES))
+
     def test_watch_streams_changes(self):
         path = "/apis/apps/v1/namespaces/default/deployments"
         _, listed = self.call("GET", path)

@@ -165,8 +165,8 @@ class StatefulSetController:
         rolling = (spec.get("updateStrategy") or {}).get("type") == "RollingUpdate"
         if rolling and updated == len(pods) == replicas and ready == replicas:
             current = update
-        counts = {"readyReplicas": ready, "currentReplicas": sum(1 for p in pods if p[0] == current),
-                  "updatedReplicas": updated}
+        counts = {"readyReplicas": ready, "updatedReplicas": updated,
+                  "currentReplicas": sum(1 for p in pods if p[0] == current)}
         sts["status"] = {k: v for k, v in counts.items() if v}
         sts["status"].update({
             "observedGeneration": sts["metadata"].get("generation", 1), "replicas": len(pods),
