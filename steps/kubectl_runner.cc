@@ -399,9 +399,34 @@ class KubectlRunner : public StepRunner {
     return false;
   }
 
-  /// Puts `s` back as recorded: nothing when it is unchanged, `kubectl replace` (at the live
-  /// resourceVersion, so that a concurrent change is not overwritten unseen) when it differs,
-  /// `kubectl create` when it is gone. "" on success, else why not.
+  /// The REST path of `ref` (its collection when `collection`), from the API server's
+  /// discovery document of its group-version: "/apis/networking.k8s.io/v1/namespaces/shop/
+  /// ingresses/web".
+  static Result<std::string> RestPath(Kubectl& kubectl, const KubeObjectRef& ref, bool collection) {
+    const std::string gv = (ref.Group().empty() ? "/api/" : "/apis/") + ref.api_version;
+    ProcessResult p = kubectl.Capture({"get", "--raw", gv});
+    if (!p.ok()) return Result<std::string>::Error(kubectl.Describe(p, "discovery of " + gv));
+    const nlohmann::json doc = nlohmann::json::parse(p.stdout_tail, nullptr, false);
+    if (doc.is_object() && doc.contains("resources") && doc["resources"].is_array()) {
+      for (const auto& r : doc["resources"]) {
+        const std::string name = StringAt(r, "name");
+        if (StringAt(r, "kind") != ref.kind || name.find('/') != std::string::npos) continue;
+        std::string path = gv;
+        if (r.value("namespaced", false)) path += "/namespaces/" + ref.namespace_;
+        path += "/" + name;
+        if (!collection) path += "/" + ref.name;
+        return path;
+      }
+    }
+    return Result<std::string>::Error("the API server does not list " + ref.kind + " in " + gv);
+  }
+
+  /// Puts `s` back as recorded: nothing when it is unchanged; a PUT of the recorded form (at
+  /// the live resourceVersion, so that a concurrent change is not overwritten unseen) when it
+  /// differs; a POST when it is gone. Raw requests (`kubectl replace --raw`), because a plain
+  /// `kubectl replace` would rewrite kubectl's last-applied-configuration annotation to the
+  /// whole object, and the next `kubectl apply` would then prune fields it never set. ""
+  /// on success, else why not.
   static std::string Restore(const PriorState& s, Kubectl& kubectl, StepContext& context,
                              nlohmann::json* entry, ProcessResult* last) {
     if (!s.unrestorable.empty()) return s.unrestorable;
@@ -425,12 +450,14 @@ class KubectlRunner : public StepRunner {
       const std::string version = StringAt(*live, "metadata.resourceVersion");
       if (!version.empty()) prior["metadata"]["resourceVersion"] = version;
     }
+    Result<std::string> path = RestPath(kubectl, s.ref, gone);
+    if (!path.ok()) return path.message();
     ManifestSet one{"", false, false, {{"", "object.json", prior.dump()}}};
     auto file = RenderedManifests::Write(one, [](std::string_view t) { return std::string(t); });
     if (!file.ok()) return file.message();
-    *last = kubectl.Stream({gone ? "create" : "replace", "-f", (*file)->apply_path()}, Duration{0},
-                           s.ref.namespace_);
+    *last = kubectl.Capture({gone ? "create" : "replace", "--raw", *path, "-f", (*file)->apply_path()});
     if (!last->ok()) return kubectl.Describe(*last, gone ? "create" : "replace");
+    context.OutputLine("", false, s.ref.Display() + (gone ? ": created again" : ": put back"), false);
     (*entry)[gone ? "recreated" : "replaced"] = true;
     return "";
   }

@@ -105,6 +105,9 @@ TEST_F(KubeRestore, ObjectsWithoutRevisionsComeBackAndSecretsStayOutOfTheLog) {
   Apply(Service("api", 9000) + "---\n" + ConfigMap("api-env", "info") + "---\n" +
         Secret("api-db", "hunter2-OLD") + "---\n" +
         cluster_.Deployment("api", KubeCluster::GoodImage1(), 1));
+  const std::string kLastApplied = "{.metadata.annotations.kubectl\\.kubernetes\\.io/last-applied-configuration}";
+  const std::string applied_before = Get("service/api", kLastApplied);
+  ASSERT_THAT(applied_before, HasSubstr("9000"));
   work_.Write("api.yaml", Service("api", 9443) + "---\n" + ConfigMap("api-env", "debug") +
                               "---\n" + Secret("api-db", "{{ secrets.db }}") + "---\n" +
                               cluster_.Deployment("api", KubeCluster::GoodImage2(), 1));
@@ -124,6 +127,10 @@ TEST_F(KubeRestore, ObjectsWithoutRevisionsComeBackAndSecretsStayOutOfTheLog) {
 
   EXPECT_EQ(Get("service/api", "{.spec.ports[0].port}"), "9000");
   EXPECT_EQ(Get("configmap/api-env", "{.data.LEVEL}"), "info");
+  // kubectl's record of the last apply is as it was: the next apply prunes nothing it never set.
+  EXPECT_EQ(Get("service/api", kLastApplied), applied_before);
+  Apply(Service("api", 9001));
+  EXPECT_EQ(Get("service/api", "{.spec.ports[0].port}"), "9001");
   EXPECT_EQ(Get("secret/api-db", "{.data.password}"), "aHVudGVyMi1PTEQ=");  // hunter2-OLD
   EXPECT_EQ(Get("deployment/api", "{.spec.template.spec.containers[0].image}"),
             KubeCluster::GoodImage1());
