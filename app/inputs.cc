@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 
+#include "app/config.h"
 #include "engine/loader.h"
 
 namespace runbook {
@@ -12,6 +13,8 @@ namespace runbook {
 std::string AuditDbPath(const std::string& flag, const Environment& env) {
   if (!flag.empty()) return flag;
   if (auto v = env.GetEnv("RUNBOOK_AUDIT_DB"); v && !v->empty()) return *v;
+  if (auto config = LoadConfig(env); config.ok() && !config->audit_db.empty())
+    return config->audit_db;
   // One log, and so one set of locks, per user, whatever folder a runbook is run from.
   if (auto v = env.GetEnv("XDG_STATE_HOME"); v && !v->empty() && (*v)[0] == '/')
     return *v + "/runbook/audit.db";
@@ -27,12 +30,15 @@ std::string AuditDbPath(const std::string& flag, const Environment& env) {
 
 Result<std::unique_ptr<AuditDatabase>> OpenAuditDatabase(const std::string& flag,
                                                           const Environment& env) {
+  if (auto config = LoadConfig(env); !config.ok()) return config.status();
   return AuditDatabase::Open(AuditDbPath(flag, env));
 }
 
 std::string OperatorName(const std::string& as, const Environment& env) {
   if (!as.empty()) return as;
   if (auto v = env.GetEnv("RUNBOOK_OPERATOR"); v && !v->empty()) return *v;
+  if (auto config = LoadConfig(env); config.ok() && !config->operator_name.empty())
+    return config->operator_name;
   if (const passwd* pw = getpwuid(getuid()); pw && pw->pw_name) return pw->pw_name;
   if (auto v = env.GetEnv("USER"); v && !v->empty()) return *v;
   return "unknown";

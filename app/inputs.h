@@ -16,15 +16,17 @@
 namespace runbook {
 
 /// The audit database (SPEC §3): `flag` (--audit-db) when given, else $RUNBOOK_AUDIT_DB, else
-/// $XDG_STATE_HOME/runbook/audit.db (when absolute, as the XDG spec asks), else
+/// the settings file's `audit_db` (app/config.h), else $XDG_STATE_HOME/runbook/audit.db (when absolute, as the XDG spec asks), else
 /// $HOME/.local/state/runbook/audit.db: one log, and one set of locks, per user.
 std::string AuditDbPath(const std::string& flag, const Environment& env);
 
-/// Opens (creating when missing) the audit database `flag` selects.
+/// Opens (creating when missing) the audit database `flag` selects. A broken settings file is
+/// an error here, the first thing every command that reads or writes the log does.
 Result<std::unique_ptr<AuditDatabase>> OpenAuditDatabase(const std::string& flag,
                                                           const Environment& env);
 
-/// Who acts: `as` (--as) when given, else $RUNBOOK_OPERATOR, else the login name.
+/// Who acts: `as` (--as) when given, else $RUNBOOK_OPERATOR, else the settings file's
+/// `operator`, else the login name.
 std::string OperatorName(const std::string& as, const Environment& env);
 
 /// A runbook as a command needs it. When `runbook` is null, `diagnostics` (with

@@ -76,7 +76,8 @@ CLI::App* Command(CLI::App& app, const std::string& name, const std::string& des
 
 void AddAuditDbOption(CLI::App* cmd, GlobalOptions* global) {
   cmd->add_option("--audit-db", global->audit_db,
-                  "audit database (default: $RUNBOOK_AUDIT_DB, else "
+                  "audit database (default: $RUNBOOK_AUDIT_DB, else audit_db in "
+                  "~/.config/runbook/config.yaml or /etc/runbook/config.yaml, else "
                   "~/.local/state/runbook/audit.db)");
 }
 

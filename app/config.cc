@@ -1,0 +1,93 @@
+#include "app/config.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+namespace runbook {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string Home(const Environment& env) {
+  auto home = env.GetEnv("HOME");
+  return home && !home->empty() ? *home : "/";
+}
+
+/// `user:password@` in a URL: a password that would end up in shell history and logs.
+bool HasPassword(const std::string& url) {
+  const size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return false;
+  const size_t at = url.find('@', scheme + 3);
+  const size_t slash = url.find('/', scheme + 3);
+  if (at == std::string::npos || (slash != std::string::npos && slash < at)) return false;
+  return url.substr(scheme + 3, at - scheme - 3).find(':') != std::string::npos;
+}
+
+Result<Config> Parse(const std::string& path, const std::string& text, const std::string& home) {
+  auto invalid = [&path](const YAML::Mark& mark, const std::string& message) {
+    std::string where = path;
+    if (mark.line >= 0) where += ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
+    return Result<Config>(Status::Invalid(where + ": error: " + message));
+  };
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return invalid(e.mark, "invalid YAML: " + e.msg);
+  }
+  Config config;
+  config.path = path;
+  if (root.IsNull()) return config;
+  if (!root.IsMap()) return invalid(root.Mark(), "expected a mapping of settings (audit_db, operator)");
+  for (const auto& kv : root) {
+    const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
+    std::string* target = key == "audit_db" ? &config.audit_db
+                          : key == "operator" ? &config.operator_name
+                                              : nullptr;
+    if (target == nullptr)
+      return invalid(kv.first.Mark(), "unknown setting '" + key + "' (known: audit_db, operator)");
+    if (!kv.second.IsScalar() || kv.second.Scalar().empty())
+      return invalid(kv.second.Mark(), key + ": expected text");
+    *target = kv.second.Scalar();
+  }
+  if (HasPassword(config.audit_db)) {
+    return invalid(root["audit_db"].Mark(),
+                   "audit_db: a password in the URL would be copied into logs and shell "
+                   "history; remove it and give it in ~/.pgpass (PGPASSFILE) or PGPASSWORD");
+  }
+  if (!config.audit_db.empty() && config.audit_db.find("://") == std::string::npos) {
+    fs::path p = config.audit_db;
+    if (config.audit_db == "~") p = home;
+    if (config.audit_db.rfind("~/", 0) == 0) p = fs::path(home) / config.audit_db.substr(2);
+    if (p.is_relative()) p = fs::path(path).parent_path() / p;
+    config.audit_db = p.lexically_normal().string();
+  }
+  return config;
+}
+
+}  // namespace
+
+std::string UserConfigPath(const Environment& env) {
+  if (auto xdg = env.GetEnv("XDG_CONFIG_HOME"); xdg && !xdg->empty() && (*xdg)[0] == '/')
+    return *xdg + "/runbook/config.yaml";
+  return Home(env) + "/.config/runbook/config.yaml";
+}
+
+Result<Config> LoadConfig(const Environment& env, const std::string& system_path) {
+  for (const std::string& path : {UserConfigPath(env), system_path}) {
+    std::error_code ec;
+    if (path.empty() || !fs::exists(path, ec)) continue;
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in.good() && !in.eof())
+      return Status::Invalid(path + ": error: cannot read the settings file");
+    return Parse(path, text.str(), Home(env));
+  }
+  return Config{};
+}
+
+}  // namespace runbook

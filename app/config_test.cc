@@ -1,0 +1,94 @@
+#include "app/config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "app/inputs.h"
+#include "testing/fake_environment.h"
+#include "testing/temp_dir.h"
+
+namespace runbook {
+namespace {
+
+using ::testing::HasSubstr;
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    env_.SetEnv("HOME", dir_.path() + "/home");
+    env_.SetEnv("XDG_CONFIG_HOME", dir_.path() + "/xdg");
+  }
+  runbook::testing::TempDir dir_;
+  std::string system_ = dir_.path() + "/etc/config.yaml";
+  runbook::testing::FakeEnvironment env_;
+};
+
+TEST_F(ConfigTest, NoFileIsNoSettings) {
+  auto config = LoadConfig(env_, system_);
+  ASSERT_TRUE(config.ok()) << config.message();
+  EXPECT_EQ(config->path, "");
+  EXPECT_EQ(config->audit_db, "");
+}
+
+TEST_F(ConfigTest, TheUsersFileWinsOverTheSystemsAndPathsAreResolved) {
+  dir_.Write("etc/config.yaml", "audit_db: postgresql://deploy@db:5432/runbook\noperator: ops\n");
+  auto system = LoadConfig(env_, system_);
+  ASSERT_TRUE(system.ok()) << system.message();
+  EXPECT_EQ(system->path, system_);
+  EXPECT_EQ(system->audit_db, "postgresql://deploy@db:5432/runbook");
+  EXPECT_EQ(system->operator_name, "ops");
+
+  dir_.Write("xdg/runbook/config.yaml", "audit_db: logs/audit.db\noperator: alice\n");
+  auto user = LoadConfig(env_, system_);
+  ASSERT_TRUE(user.ok()) << user.message();
+  EXPECT_EQ(user->audit_db, dir_.path() + "/xdg/runbook/logs/audit.db");
+  EXPECT_EQ(user->operator_name, "alice");
+
+  dir_.Write("xdg/runbook/config.yaml", "audit_db: ~/state/a.db\n");
+  EXPECT_EQ(LoadConfig(env_, system_)->audit_db, dir_.path() + "/home/state/a.db");
+
+  env_.SetEnv("XDG_CONFIG_HOME", "relative/ignored");  // the XDG spec: absolute only
+  dir_.Write("home/.config/runbook/config.yaml", "operator: bob\n");
+  EXPECT_EQ(LoadConfig(env_, system_)->operator_name, "bob");
+}
+
+TEST_F(ConfigTest, FlagsBeatTheEnvironmentWhichBeatsTheFile) {
+  dir_.Write("xdg/runbook/config.yaml", "audit_db: /srv/from-file.db\noperator: from-file\n");
+  EXPECT_EQ(AuditDbPath("", env_), "/srv/from-file.db");
+  EXPECT_EQ(OperatorName("", env_), "from-file");
+  env_.SetEnv("RUNBOOK_AUDIT_DB", "/srv/from-env.db");
+  env_.SetEnv("RUNBOOK_OPERATOR", "from-env");
+  EXPECT_EQ(AuditDbPath("", env_), "/srv/from-env.db");
+  EXPECT_EQ(OperatorName("", env_), "from-env");
+  EXPECT_EQ(AuditDbPath("/srv/from-flag.db", env_), "/srv/from-flag.db");
+  EXPECT_EQ(OperatorName("from-flag", env_), "from-flag");
+}
+
+TEST_F(ConfigTest, BadFilesAreLocatedErrors) {
+  dir_.Write("xdg/runbook/config.yaml", "audit_db: /a.db\nopertor: alice\n");
+  auto unknown = LoadConfig(env_, system_);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_THAT(unknown.message(), HasSubstr(dir_.path() + "/xdg/runbook/config.yaml:2:1: error: "
+                                           "unknown setting 'opertor'"));
+
+  dir_.Write("xdg/runbook/config.yaml", "audit_db: [a, b]\n");
+  EXPECT_THAT(LoadConfig(env_, system_).message(), HasSubstr("audit_db: expected text"));
+  dir_.Write("xdg/runbook/config.yaml", "audit_db: {\n");
+  EXPECT_THAT(LoadConfig(env_, system_).message(), HasSubstr("invalid YAML"));
+  dir_.Write("xdg/runbook/config.yaml", "- a\n");
+  EXPECT_THAT(LoadConfig(env_, system_).message(), HasSubstr("expected a mapping"));
+
+  dir_.Write("xdg/runbook/config.yaml", "audit_db: postgresql://deploy:s3cret@db/runbook\n");
+  auto password = LoadConfig(env_, system_);
+  ASSERT_FALSE(password.ok());
+  EXPECT_THAT(password.message(), HasSubstr("~/.pgpass"));
+  EXPECT_THAT(password.message(), ::testing::Not(HasSubstr("s3cret")));
+
+  // Every command that opens the log says so before doing anything.
+  auto db = OpenAuditDatabase(dir_.path() + "/a.db", env_);
+  ASSERT_FALSE(db.ok());
+  EXPECT_THAT(db.message(), HasSubstr("~/.pgpass"));
+}
+
+}  // namespace
+}  // namespace runbook
