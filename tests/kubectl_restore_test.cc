@@ -52,6 +52,19 @@ class KubeRestore : public ::testing::Test {
     return RunProcess(spec, -1);
   }
 
+  /// Runs a runbook whose one step applies `apply` (the rest of the kubectl map may follow)
+  /// with `rollback: auto` and whose verification fails; expects it rolled back.
+  ProcessResult ApplyThenFailVerify(const std::string& apply, const std::string& head = "") {
+    const std::string rb = work_.Write(
+        "r.yaml", "runbook: restore\n" + head + Target() +
+                      "steps:\n  - id: apply\n    kubectl: {target: cluster, apply: " + apply +
+                      "}\n    rollback: auto\nverify:\n  - id: fails\n    shell: \"exit 1\"\n");
+    ProcessResult run = Runbook({"run", rb, "--json"});
+    EXPECT_EQ(run.exit_status, 1) << run.stdout_tail << run.stderr_tail;
+    EXPECT_EQ(Summary(run)["state"], "rolled_back") << run.stdout_tail << run.stderr_tail;
+    return run;
+  }
+
   static nlohmann::json Summary(const ProcessResult& p) {
     size_t at = p.stdout_tail.rfind("\n{");
     std::string last = p.stdout_tail.substr(at == std::string::npos ? 0 : at + 1);
@@ -111,15 +124,9 @@ TEST_F(KubeRestore, ObjectsWithoutRevisionsComeBackAndSecretsStayOutOfTheLog) {
   work_.Write("api.yaml", Service("api", 9443) + "---\n" + ConfigMap("api-env", "debug") +
                               "---\n" + Secret("api-db", "{{ secrets.db }}") + "---\n" +
                               cluster_.Deployment("api", KubeCluster::GoodImage2(), 1));
-  const std::string rb = work_.Write(
-      "r.yaml", "runbook: restore\nsecrets:\n  db: {env: DB_PASSWORD}\n" + Target() +
-                    "steps:\n  - id: apply\n    kubectl: {target: cluster, apply: api.yaml, wait: 30s}\n"
-                    "    rollback: auto\n"
-                    "verify:\n  - id: fails\n    shell: \"exit 1\"\n");
-  ProcessResult run = Runbook({"run", rb, "--json"});
+  const ProcessResult run = ApplyThenFailVerify("api.yaml, wait: 30s",
+                                                 "secrets:\n  db: {env: DB_PASSWORD}\n");
   const std::string out = run.stdout_tail + run.stderr_tail;
-  ASSERT_EQ(run.exit_status, 1) << out;
-  EXPECT_EQ(Summary(run)["state"], "rolled_back") << out;
   EXPECT_THAT(out, HasSubstr("service/api (namespace " + cluster_.ns() +
                              "): recorded; a rollback puts it back as it is now"));
   EXPECT_THAT(out, HasSubstr("secret/api-db (namespace " + cluster_.ns() +
@@ -178,15 +185,7 @@ TEST_F(KubeRestore, RealWorldObjectsOfEveryKindComeBack) {
                   Replaced(pdb, "minAvailable: 1", "minAvailable: 2") + "---\n" +
                   Replaced(sts, "image: ", "image: registry.example/changed-") + "---\n" +
                   RealWorld("cronjob.yaml"));
-  const std::string rb = work_.Write(
-      "r.yaml", "runbook: kinds\n" + Target() +
-                    "steps:\n  - id: apply\n    kubectl: {target: cluster, apply: changed.yaml}\n"
-                    "    rollback: auto\n"
-                    "verify:\n  - id: fails\n    shell: \"exit 1\"\n");
-  ProcessResult run = Runbook({"run", rb, "--json"});
-  const std::string out = run.stdout_tail + run.stderr_tail;
-  ASSERT_EQ(run.exit_status, 1) << out;
-  EXPECT_EQ(Summary(run)["state"], "rolled_back") << out;
+  ApplyThenFailVerify("changed.yaml");
   EXPECT_EQ(Get("ingress/shop", "{.spec.rules[0].host}"), "shop.example.com");
   EXPECT_EQ(Get("hpa/shop", "{.spec.maxReplicas}"), "10");
   EXPECT_EQ(Get("pvc/shop-uploads", "{.metadata.labels.tier}"), "storage");
