@@ -6,7 +6,7 @@
 namespace runbook {
 namespace {
 
-Result<StoredRun> FindRun(EventLog& log, const std::string& run_id) {
+Result<StoredRun> FindRun(EventStore& log, const std::string& run_id) {
   auto run = log.GetRun(run_id);
   if (run.status().IsNotFound())
     return Status::NotFound(run.message() + " (see `runbook runs` for the recorded runs)");
@@ -15,7 +15,7 @@ Result<StoredRun> FindRun(EventLog& log, const std::string& run_id) {
 
 }  // namespace
 
-Result<RunHistoryView> ReplayRun(EventLog& log, const std::string& run_id, bool verify) {
+Result<RunHistoryView> ReplayRun(EventStore& log, const std::string& run_id, bool verify) {
   auto run = FindRun(log, run_id);
   if (!run.ok()) return run.status();
   auto events = log.Events(run_id);
@@ -36,7 +36,7 @@ Result<RunHistoryView> ReplayRun(EventLog& log, const std::string& run_id, bool 
   return view;
 }
 
-Result<std::vector<StoredEvent>> ExportEvents(EventLog& log,
+Result<std::vector<StoredEvent>> ExportEvents(EventStore& log,
                                               const std::optional<std::string>& run_id) {
   if (run_id) {
     auto run = FindRun(log, *run_id);
@@ -45,7 +45,7 @@ Result<std::vector<StoredEvent>> ExportEvents(EventLog& log,
   return log.Events(run_id);
 }
 
-Result<std::string> RenderRunReport(EventLog& log, const std::string& run_id,
+Result<std::string> RenderRunReport(EventStore& log, const std::string& run_id,
                                     const std::optional<DocumentTemplate>& custom,
                                     StoredRun* run_out) {
   auto run = FindRun(log, run_id);

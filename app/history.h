@@ -24,16 +24,16 @@ struct RunHistoryView {
 /// One run's row and events; with `verify`, also re-derives its transitions from the
 /// recorded runbook and checks the hash chain. kNotFound for an unknown run; kBusy when the
 /// chain could not be read because another process kept the database locked.
-Result<RunHistoryView> ReplayRun(EventLog& log, const std::string& run_id, bool verify);
+Result<RunHistoryView> ReplayRun(EventStore& log, const std::string& run_id, bool verify);
 
 /// The events of one run (kNotFound for an unknown run) or, with no run, of the whole log.
-Result<std::vector<StoredEvent>> ExportEvents(EventLog& log,
+Result<std::vector<StoredEvent>> ExportEvents(EventStore& log,
                                               const std::optional<std::string>& run_id);
 
 /// The post-mortem report of one run as one self-contained HTML page, through `custom` when
 /// given, else the built-in templates/postmortem.html. kNotFound for an unknown run, kInvalid
 /// when `custom` does not render.
-Result<std::string> RenderRunReport(EventLog& log, const std::string& run_id,
+Result<std::string> RenderRunReport(EventStore& log, const std::string& run_id,
                                     const std::optional<DocumentTemplate>& custom = {},
                                     StoredRun* run_out = nullptr);
 

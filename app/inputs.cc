@@ -28,10 +28,22 @@ std::string AuditDbPath(const std::string& flag, const Environment& env) {
   return home + "/.local/state/runbook/audit.db";
 }
 
-Result<std::unique_ptr<AuditDatabase>> OpenAuditDatabase(const std::string& flag,
-                                                          const Environment& env) {
+Result<std::unique_ptr<AuditStore>> OpenAuditDatabase(const std::string& flag,
+                                                       const Environment& env) {
   if (auto config = LoadConfig(env); !config.ok()) return config.status();
-  return AuditDatabase::Open(AuditDbPath(flag, env));
+  const std::string location = AuditDbPath(flag, env);
+  if (IsStoreUrl(location)) {
+    return Status::Invalid("the audit store " + location +
+                           " is a URL; this build stores the audit log in SQLite files only "
+                           "(give a path)");
+  }
+  auto db = AuditDatabase::Open(location);
+  if (!db.ok()) return db.status();
+  return std::unique_ptr<AuditStore>(std::move(db.value()));
+}
+
+bool IsStoreUrl(const std::string& location) {
+  return location.rfind("postgresql://", 0) == 0 || location.rfind("postgres://", 0) == 0;
 }
 
 std::string OperatorName(const std::string& as, const Environment& env) {

@@ -20,9 +20,13 @@ namespace runbook {
 /// $HOME/.local/state/runbook/audit.db: one log, and one set of locks, per user.
 std::string AuditDbPath(const std::string& flag, const Environment& env);
 
+/// Whether `location` names a PostgreSQL store (postgresql:// or postgres://) rather than a
+/// SQLite file.
+bool IsStoreUrl(const std::string& location);
+
 /// Opens (creating when missing) the audit database `flag` selects. A broken settings file is
 /// an error here, the first thing every command that reads or writes the log does.
-Result<std::unique_ptr<AuditDatabase>> OpenAuditDatabase(const std::string& flag,
+Result<std::unique_ptr<AuditStore>> OpenAuditDatabase(const std::string& flag,
                                                           const Environment& env);
 
 /// Who acts: `as` (--as) when given, else $RUNBOOK_OPERATOR, else the settings file's

@@ -188,7 +188,7 @@ std::string StillNeeded(const PlanRecord& plan, const ApprovalSpec* policy,
   return out;
 }
 
-PlanService::PlanService(AuditDatabase& db, Signer& signer, const Environment& env)
+PlanService::PlanService(AuditStore& db, Signer& signer, const Environment& env)
     : db_(db), signer_(signer), env_(env) {}
 
 Result<PlanView> PlanService::View(const PlanRecord& plan, bool verify_signatures) {

@@ -66,7 +66,7 @@ std::string JoinWords(const std::vector<std::string>& items, const std::string& 
 class PlanService {
  public:
   /// Every reference must outlive the service.
-  PlanService(AuditDatabase& db, Signer& signer, const Environment& env);
+  PlanService(AuditStore& db, Signer& signer, const Environment& env);
 
   struct MadePlan {
     nlohmann::json document;  // the plan as `plan --json` prints it, with plan_id and status
@@ -124,7 +124,7 @@ class PlanService {
  private:
   Result<PlanView> View(const PlanRecord& plan, bool verify_signatures);
 
-  AuditDatabase& db_;
+  AuditStore& db_;
   Signer& signer_;
   const Environment& env_;
 };

@@ -23,7 +23,7 @@ int RecoverReport::recovered() const {
       std::count_if(runs.begin(), runs.end(), [](const RecoveredRun& r) { return r.recovered; }));
 }
 
-RecoverService::RecoverService(AuditDatabase& db, const Environment& env, NoteSink notes)
+RecoverService::RecoverService(AuditStore& db, const Environment& env, NoteSink notes)
     : db_(db), env_(env), notes_(std::move(notes)) {}
 
 RecoverReport RecoverService::RecoverAll(Reporter& reporter, const std::string& operator_name) {

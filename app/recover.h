@@ -44,7 +44,7 @@ class RecoverService {
   using NoteSink = std::function<void(std::string_view)>;
 
   /// Every reference must outlive the service.
-  RecoverService(AuditDatabase& db, const Environment& env, NoteSink notes);
+  RecoverService(AuditStore& db, const Environment& env, NoteSink notes);
 
   /// Recovers every unfinished run of this host whose executor is gone, reporting each
   /// resumed run to `reporter`, as `operator_name`.
@@ -57,7 +57,7 @@ class RecoverService {
   /// SIGTERM, then SIGKILL after `grace`; says why it leaves a recorded group alone.
   void StopInterruptedProcesses(const std::vector<ProcessStartedDetail>& processes, Duration grace);
 
-  AuditDatabase& db_;
+  AuditStore& db_;
   const Environment& env_;
   NoteSink notes_;
 };

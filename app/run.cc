@@ -77,7 +77,7 @@ nlohmann::json RunSummaryJson(const RunSummary& s) {
   return out;
 }
 
-PreparedRun::PreparedRun(LockTable& locks, std::unique_ptr<Runbook> runbook, RunOptions options,
+PreparedRun::PreparedRun(LockStore& locks, std::unique_ptr<Runbook> runbook, RunOptions options,
                          bool locked)
     : locks_(locks), runbook_(std::move(runbook)), options_(std::move(options)), locked_(locked) {}
 
@@ -125,7 +125,7 @@ Status CheckChecklist(const Runbook& rb, const std::vector<std::string>& confirm
 
 }  // namespace
 
-RunService::RunService(AuditDatabase& db, Signer& signer, const Environment& env)
+RunService::RunService(AuditStore& db, Signer& signer, const Environment& env)
     : db_(db), signer_(signer), env_(env) {}
 
 RunStart RunService::Prepare(RunRequest request) {

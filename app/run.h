@@ -47,11 +47,11 @@ class PreparedRun {
 
  private:
   friend class RunService;
-  PreparedRun(LockTable& locks, std::unique_ptr<Runbook> runbook, RunOptions options,
+  PreparedRun(LockStore& locks, std::unique_ptr<Runbook> runbook, RunOptions options,
               bool locked);
   Status Unlock(bool* journaled = nullptr);
 
-  LockTable& locks_;
+  LockStore& locks_;
   std::unique_ptr<Runbook> runbook_;
   RunOptions options_;
   bool locked_;
@@ -81,7 +81,7 @@ struct RunResult {
 class RunService {
  public:
   /// Every reference must outlive the service.
-  RunService(AuditDatabase& db, Signer& signer, const Environment& env);
+  RunService(AuditStore& db, Signer& signer, const Environment& env);
 
   /// Resolves the runbook's secrets, checks the approval (a runbook with an approval policy
   /// needs --plan, except for a dry run), takes the run lock and sets room aside in the audit
@@ -93,7 +93,7 @@ class RunService {
   RunResult Execute(PreparedRun& run, Reporter& reporter, Interruption interruption);
 
  private:
-  AuditDatabase& db_;
+  AuditStore& db_;
   Signer& signer_;
   const Environment& env_;
 };

@@ -104,6 +104,8 @@ std::string AuditDatabase::JournalPath(const std::string& path) { return path + 
 
 std::string AuditDatabase::restore_dir() const { return db_->path() + ".restore"; }
 
+std::string AuditDatabase::location() const { return db_->path(); }
+
 Status AuditDatabase::ReserveJournal() {
   std::lock_guard<std::mutex> lock(mu_);
   return writer_.Reserve();

@@ -20,6 +20,7 @@
 #include "audit/event_log.h"
 #include "audit/lock_table.h"
 #include "audit/plan_store.h"
+#include "audit/store.h"
 #include "engine/status.h"
 
 namespace runbook {
@@ -39,7 +40,7 @@ struct AuditDatabaseOptions {
 /// Thread-safety: the parts share one mutex, so threads may use any of them at once (an SSH
 /// runner thread records through the executor while the main thread does too). Processes
 /// share the database through SQLite's own locking, waiting up to the busy timeout.
-class AuditDatabase {
+class AuditDatabase : public AuditStore {
  public:
   /// The schema version this code writes and reads. Older versions are migrated on Open;
   /// newer ones are refused.
@@ -58,31 +59,33 @@ class AuditDatabase {
   AuditDatabase& operator=(const AuditDatabase&) = delete;
 
   /// The runs and the hash chain of their events; the engine's AuditSink.
-  EventLog& events() { return events_; }
+  EventLog& events() override { return events_; }
   /// The run locks.
-  LockTable& locks() { return locks_; }
+  LockTable& locks() override { return locks_; }
   /// The plans and their approvals.
-  PlanStore& plans() { return plans_; }
+  SqlitePlanStore& plans() override { return plans_; }
 
   /// The journal file of records that wait for the database: `PATH.pending`.
   static std::string JournalPath(const std::string& path);
   /// Where runs keep what must not enter the log but a rollback needs (a Secret's earlier
   /// form, steps/kubectl_history.h): `PATH.restore`, a folder per run.
-  std::string restore_dir() const;
-  const std::string& journal_path() const { return writer_.journal_path(); }
+  std::string restore_dir() const override;
+  /// The file's path.
+  std::string location() const override;
+  const std::string& journal_path() const override { return writer_.journal_path(); }
   /// What Open did with the journal: records written, warnings, why some are still waiting.
-  const ReplayReport& journal_replay() const { return replay_; }
+  const ReplayReport& journal_replay() const override { return replay_; }
   /// Makes sure the journal has room set aside for a run's records once the disk is full
   /// (AuditWriter::Reserve). A run calls it after taking its lock.
-  Status ReserveJournal();
+  Status ReserveJournal() override;
   /// Writes what waits in the journal into the database now (as Open does).
-  ReplayReport ReplayJournal();
+  ReplayReport ReplayJournal() override;
   /// How many records wait in the journal.
-  Result<int> JournalRecords();
+  Result<int> JournalRecords() override;
   /// The records that could be written neither to the database nor to the journal and are
   /// still held in memory after one more try, as JSON lines: a command prints them before it
   /// exits, so that they are not lost.
-  std::vector<std::string> FlushHeldRecords();
+  std::vector<std::string> FlushHeldRecords() override;
 
  private:
   explicit AuditDatabase(std::unique_ptr<SqliteDb> db);
@@ -94,7 +97,7 @@ class AuditDatabase {
   ReplayReport replay_;
   EventLog events_;
   LockTable locks_;
-  PlanStore plans_;
+  SqlitePlanStore plans_;
 };
 
 }  // namespace runbook

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "audit/audit_records.h"
+#include "audit/store.h"
 #include "engine/audit_sink.h"
 #include "engine/status.h"
 
@@ -33,7 +34,7 @@ class SqliteDb;
 /// Errors carry their kind: kBusy when another process kept the database locked past the busy
 /// timeout, kCorruption for a damaged file, kIOError when the disk failed, kNotFound for an
 /// unknown run.
-class EventLog : public AuditSink {
+class EventLog : public EventStore {
  public:
   EventLog(SqliteDb& db, std::mutex& mu, AuditWriter& writer) : db_(db), mu_(mu), writer_(writer) {}
   EventLog(const EventLog&) = delete;
@@ -55,20 +56,21 @@ class EventLog : public AuditSink {
 
   // Queries.
   /// Every run, oldest first, without runbook_text.
-  Result<std::vector<StoredRun>> ListRuns();
+  Result<std::vector<StoredRun>> ListRuns() override;
   /// The full run row. kNotFound for an unknown id ("unknown run 'ID'").
-  Result<StoredRun> GetRun(const std::string& run_id);
+  Result<StoredRun> GetRun(const std::string& run_id) override;
   /// Events in seq order: all of them, or those of one run (none for an unknown run).
-  Result<std::vector<StoredEvent>> Events(const std::optional<std::string>& run_id = std::nullopt);
+  Result<std::vector<StoredEvent>> Events(
+      const std::optional<std::string>& run_id = std::nullopt) override;
   /// Runs without a terminal state (no EndRun yet), oldest first: what `recover` must finish.
-  Result<std::vector<StoredRun>> LastRunningRuns();
+  Result<std::vector<StoredRun>> LastRunningRuns() override;
 
   /// Checks the whole chain in seq order: each hash against its row's contents, each
   /// prev_hash against the previous row's hash, seq without gaps from 1, and the last event
   /// against the chain head kept in `meta`. Names the first bad event. A damaged file is a
   /// failed report too. Returns an error only when the database cannot be read for another
   /// reason: kBusy when it stayed locked (never a "tampered" report), kIOError, ...
-  Result<VerifyReport> Verify();
+  Result<VerifyReport> Verify() override;
 
  private:
   Result<std::vector<StoredRun>> QueryRuns(const std::string& where, const std::string& arg,

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 
+#include "audit/store.h"
 #include "engine/status.h"
 
 namespace runbook {
@@ -17,50 +18,13 @@ namespace runbook {
 class AuditWriter;
 class SqliteDb;
 
-/// Who holds a lock, as the `locks` row records it.
-struct LockHolder {
-  std::string lock_key;
-  std::string run_id;
-  int pid = 0;
-  std::string host;
-  std::string acquired_at;  // RFC 3339 UTC, ms
-  /// Whether the holder's host is this host: only then can its process be checked.
-  bool same_host = false;
-  /// Whether the holder still runs. On this host: its pid exists (kill(pid, 0) succeeds or
-  /// fails with EPERM), is not a zombie, and started when the lock was taken (Linux /proc start
-  /// time, when recorded). On another host it cannot be checked and counts as alive, so that a
-  /// live run elsewhere is never rolled back from here.
-  bool alive = false;
-};
-
-/// The outcome of LockTable::TryLock.
-struct LockAttempt {
-  bool acquired = false;
-  /// Whether the lock was taken over from a dead holder with nothing left to recover.
-  bool took_over = false;
-  /// The current holder when !acquired; the previous, dead holder when took_over.
-  LockHolder holder;
-};
-
 /// The `locks` table. Made by AuditDatabase, which owns the connection and the mutex this
 /// shares with the event log and the plan store; it lives as long as its AuditDatabase.
 ///
 /// Thread-safety: every method takes the database's mutex. Processes serialize on SQLite's
 /// write lock: each call is one BEGIN IMMEDIATE transaction. Errors carry their kind (kBusy
 /// when another process kept the database locked past the busy timeout, kIOError, ...).
-/// The outcome of LockTable::ClaimForRecovery.
-struct RecoveryClaim {
-  enum class Outcome {
-    kClaimed,          // this recover now holds the run's lock and must finish the run
-    kFinished,         // the run has ended meanwhile (another recover finished it)
-    kBeingRecovered,   // another live process (a second `recover`) holds it for this run
-    kHeldByOtherRun,   // the lock belongs to another run
-  };
-  Outcome outcome = Outcome::kClaimed;
-  LockHolder holder;  // who holds the lock when not claimed
-};
-
-class LockTable {
+class LockTable : public LockStore {
  public:
   LockTable(SqliteDb& db, std::mutex& mu, AuditWriter& writer)
       : db_(db), mu_(mu), writer_(writer) {}
@@ -72,17 +36,18 @@ class LockTable {
   /// process is dead is taken over only when nothing is left to recover: its run ended, or never
   /// got a run row; otherwise the dead holder is reported and the lock stays held.
   Result<LockAttempt> TryLock(const std::string& lock_key, const std::string& run_id, int pid,
-                              const std::string& host);
+                              const std::string& host) override;
   /// Claims unfinished run `run_id`'s lock `lock_key` for a recover running as `pid` on
   /// `host`, in one transaction, so that of two concurrent recovers exactly one rolls the
   /// run back: the run must still be unfinished, and the lock must be free or held for this
   /// run by a process that is gone (the dead executor, or a recover that died).
   Result<RecoveryClaim> ClaimForRecovery(const std::string& lock_key, const std::string& run_id,
-                                         int pid, const std::string& host);
+                                         int pid, const std::string& host) override;
   /// Frees `lock_key` if `run_id` holds it; ok when no one does; an error when another run does.
   /// When the database cannot be written the release goes to the journal: ok, and
   /// `*journaled` (when given) is set.
-  Status Unlock(const std::string& lock_key, const std::string& run_id, bool* journaled = nullptr);
+  Status Unlock(const std::string& lock_key, const std::string& run_id,
+                bool* journaled = nullptr) override;
 
  private:
   SqliteDb& db_;

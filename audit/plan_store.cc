@@ -35,7 +35,7 @@ std::string NowText() { return FormatAuditTime(std::chrono::system_clock::now())
 
 }  // namespace
 
-Status PlanStore::SavePlan(const PlanRecord& plan) {
+Status SqlitePlanStore::SavePlan(const PlanRecord& plan) {
   std::lock_guard<std::mutex> lock(mu_);
   const std::string context = "cannot store plan " + plan.plan_id;
   if (plan.plan_id.empty()) return Status::Error("cannot store a plan without an id");
@@ -62,7 +62,7 @@ Status PlanStore::SavePlan(const PlanRecord& plan) {
   return tx.Commit();
 }
 
-Result<PlanRecord> PlanStore::GetPlan(const std::string& plan_id) {
+Result<PlanRecord> SqlitePlanStore::GetPlan(const std::string& plan_id) {
   std::lock_guard<std::mutex> lock(mu_);
   Statement st(db_, std::string("SELECT ") + kPlanColumns + " FROM plans WHERE plan_id = ?");
   st.Bind(1, plan_id);
@@ -72,7 +72,7 @@ Result<PlanRecord> PlanStore::GetPlan(const std::string& plan_id) {
   return ReadPlan(st);
 }
 
-Result<std::vector<PlanRecord>> PlanStore::ListPlans() {
+Result<std::vector<PlanRecord>> SqlitePlanStore::ListPlans() {
   std::lock_guard<std::mutex> lock(mu_);
   Statement st(db_,
                std::string("SELECT ") + kPlanColumns + " FROM plans ORDER BY created_at, rowid");
@@ -86,7 +86,7 @@ Result<std::vector<PlanRecord>> PlanStore::ListPlans() {
   return plans;
 }
 
-Status PlanStore::SetPlanStatus(const std::string& plan_id, const std::string& status) {
+Status SqlitePlanStore::SetPlanStatus(const std::string& plan_id, const std::string& status) {
   std::lock_guard<std::mutex> lock(mu_);
   Transaction tx(db_);
   if (!tx.status().ok()) return tx.status();
@@ -98,7 +98,7 @@ Status PlanStore::SetPlanStatus(const std::string& plan_id, const std::string& s
   return tx.Commit();
 }
 
-Status PlanStore::AddApproval(const ApprovalRecord& approval) {
+Status SqlitePlanStore::AddApproval(const ApprovalRecord& approval) {
   std::lock_guard<std::mutex> lock(mu_);
   if (approval.decision != "approve" && approval.decision != "reject") {
     return Status::Invalid("invalid decision '" + approval.decision + "': want approve or reject");
@@ -123,7 +123,7 @@ Status PlanStore::AddApproval(const ApprovalRecord& approval) {
   return tx.Commit();
 }
 
-Result<std::vector<ApprovalRecord>> PlanStore::Approvals(const std::string& plan_id) {
+Result<std::vector<ApprovalRecord>> SqlitePlanStore::Approvals(const std::string& plan_id) {
   std::lock_guard<std::mutex> lock(mu_);
   Statement st(db_,
                "SELECT plan_id, approver, decision, comment, signature, created_at FROM approvals "

@@ -14,7 +14,7 @@ namespace runbook::cli {
 
 int Runs(const GlobalOptions& global, bool json) {
   int code = kExitOk;
-  std::unique_ptr<AuditDatabase> db = OpenDatabase(global, &code);
+  std::unique_ptr<AuditStore> db = OpenDatabase(global, &code);
   if (!db) return code;
   auto runs = db->events().ListRuns();
   if (!runs.ok()) return Fail(runs.status());
@@ -28,7 +28,7 @@ int Runs(const GlobalOptions& global, bool json) {
 
 int Replay(const GlobalOptions& global, const std::string& run_id, bool json, bool verify) {
   int code = kExitOk;
-  std::unique_ptr<AuditDatabase> db = OpenDatabase(global, &code);
+  std::unique_ptr<AuditStore> db = OpenDatabase(global, &code);
   if (!db) return code;
   auto view = ReplayRun(db->events(), run_id, verify);
   if (!view.ok()) return Fail(view.status());
@@ -68,7 +68,7 @@ int Report(const GlobalOptions& global, const std::string& run_id, const std::st
     custom = std::move(read.value());
   }
   int code = kExitOk;
-  std::unique_ptr<AuditDatabase> db = OpenDatabase(global, &code);
+  std::unique_ptr<AuditStore> db = OpenDatabase(global, &code);
   if (!db) return code;
   StoredRun run;
   auto html = RenderRunReport(db->events(), run_id, custom, &run);
@@ -85,7 +85,7 @@ int Report(const GlobalOptions& global, const std::string& run_id, const std::st
 
 int AuditVerify(const GlobalOptions& global, bool json) {
   int code = kExitOk;
-  std::unique_ptr<AuditDatabase> db = OpenDatabase(global, &code);
+  std::unique_ptr<AuditStore> db = OpenDatabase(global, &code);
   if (!db) return code;
   auto report = db->events().Verify();
   // Only a damaged or tampered log is exit 6; a database that stayed locked is busy (4).
@@ -109,7 +109,7 @@ int AuditVerify(const GlobalOptions& global, bool json) {
 int AuditExport(const GlobalOptions& global, const std::string& run_id, const std::string& format) {
   if (format != "jsonl") return Fail(Status::Invalid("--format takes jsonl, got '" + format + "'"));
   int code = kExitOk;
-  std::unique_ptr<AuditDatabase> db = OpenDatabase(global, &code);
+  std::unique_ptr<AuditStore> db = OpenDatabase(global, &code);
   if (!db) return code;
   auto events =
       ExportEvents(db->events(), run_id.empty() ? std::nullopt : std::optional<std::string>(run_id));

@@ -33,7 +33,7 @@ bool ReportLoad(const LoadedRunbook& loaded) {
   return true;
 }
 
-std::unique_ptr<AuditDatabase> OpenDatabase(const GlobalOptions& global, int* code) {
+std::unique_ptr<AuditStore> OpenDatabase(const GlobalOptions& global, int* code) {
   auto db = OpenAuditDatabase(global.audit_db, SystemEnv());
   if (!db.ok()) {
     PrintError(db.message());
@@ -57,7 +57,7 @@ std::unique_ptr<AuditDatabase> OpenDatabase(const GlobalOptions& global, int* co
   return std::move(db.value());
 }
 
-void PrintHeldRecords(AuditDatabase& db) {
+void PrintHeldRecords(AuditStore& db) {
   std::vector<std::string> held = db.FlushHeldRecords();
   if (held.empty()) return;
   PrintError(std::to_string(held.size()) + " audit record" + (held.size() == 1 ? "" : "s") +

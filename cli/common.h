@@ -35,11 +35,11 @@ bool ReportLoad(const LoadedRunbook& loaded);
 
 /// Opens the audit database the options select; on failure prints why and sets `*code`
 /// (engine/exit_code.h). Says what opening did with records waiting in its journal.
-std::unique_ptr<AuditDatabase> OpenDatabase(const GlobalOptions& global, int* code);
+std::unique_ptr<AuditStore> OpenDatabase(const GlobalOptions& global, int* code);
 
 /// Prints to stderr the audit records that could be written neither to `db` nor to its
 /// journal and are still held in memory, after one more try: the last place they can go.
-void PrintHeldRecords(AuditDatabase& db);
+void PrintHeldRecords(AuditStore& db);
 
 /// The top-level command `name` of `app`, with its help line set to `description`. main.cc
 /// creates every top-level command first, because `runbook --help` lists them in the order

@@ -43,7 +43,7 @@ std::string ApprovalsCell(const PlanView& v) {
 // The plan service over the audit database the options select; null (and `*code`) when it
 // cannot be opened.
 struct PlanContext {
-  std::unique_ptr<AuditDatabase> db;
+  std::unique_ptr<AuditStore> db;
   std::unique_ptr<Signer> signer = MakeSshKeygenSigner();
   std::unique_ptr<PlanService> service;
 };

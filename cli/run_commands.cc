@@ -78,7 +78,7 @@ int Run(const GlobalOptions& global, const RunCommandOptions& options) {
   int code = kExitOk;
   LoadedRunbook loaded = LoadRunbookWithParams(options.file, options.params);
   if (!ReportLoad(loaded)) return kExitInvalid;
-  std::unique_ptr<AuditDatabase> db = OpenDatabase(global, &code);
+  std::unique_ptr<AuditStore> db = OpenDatabase(global, &code);
   if (!db) return code;
   std::unique_ptr<Signer> signer = MakeSshKeygenSigner();
   RunService service(*db, *signer, SystemEnv());
@@ -129,7 +129,7 @@ int Run(const GlobalOptions& global, const RunCommandOptions& options) {
 
 int Recover(const GlobalOptions& global, bool json) {
   int code = kExitOk;
-  std::unique_ptr<AuditDatabase> db = OpenDatabase(global, &code);
+  std::unique_ptr<AuditStore> db = OpenDatabase(global, &code);
   if (!db) return code;
   RecoverService service(*db, SystemEnv(), [](std::string_view note) {
     std::fprintf(stderr, "%.*s\n", static_cast<int>(note.size()), note.data());

@@ -47,7 +47,7 @@ int Plan(const GlobalOptions& global, const PlanOptions& options) {
   LoadedRunbook loaded = LoadRunbookWithParams(options.file, options.params);
   if (!ReportLoad(loaded)) return kExitInvalid;
   int code = kExitOk;
-  std::unique_ptr<AuditDatabase> db = OpenDatabase(global, &code);
+  std::unique_ptr<AuditStore> db = OpenDatabase(global, &code);
   if (!db) return code;
   std::unique_ptr<Signer> signer = MakeSshKeygenSigner();
   PlanService plans(*db, *signer, SystemEnv());
