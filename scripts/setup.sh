@@ -10,6 +10,8 @@ packages=(
   libssh2-1-dev libspdlog-dev libcurl4-openssl-dev nlohmann-json3-dev libcli11-dev
   libcpp-httplib-dev libkainjow-mustache-dev libre2-dev libgtest-dev libgmock-dev openssh-server
   openssh-client curl
+  # The PostgreSQL store (audit/pg_store.h): libpq, and the server its tests start.
+  libpq-dev postgresql
 )
 
 missing=()

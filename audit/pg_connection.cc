@@ -1,0 +1,411 @@
+#include "audit/pg_connection.h"
+
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <charconv>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+namespace runbook {
+
+namespace {
+
+// SQLSTATEs that mean "PostgreSQL rolled the transaction back; running it again may work".
+bool Retryable(const std::string& sqlstate) {
+  return sqlstate == "40001"      // serialization_failure
+         || sqlstate == "40P01";  // deadlock_detected
+}
+
+// The kind of error that SQLSTATE `state` names (PostgreSQL manual, appendix A).
+StatusKind KindOf(const std::string& state) {
+  if (state.empty()) return StatusKind::kFailed;
+  if (Retryable(state)) return StatusKind::kBusy;
+  if (state == "55P03"        // lock_not_available: lock_timeout passed
+      || state == "57014"     // query_canceled (statement_timeout)
+      || state == "53300"     // too_many_connections
+      || state == "57P03") {  // cannot_connect_now: starting up, shutting down
+    return StatusKind::kBusy;
+  }
+  if (state == "XX001" || state == "XX002") return StatusKind::kCorruption;  // data, index
+  const std::string cls = state.substr(0, 2);
+  if (cls == "08"                              // connection exception
+      || cls == "53"                           // insufficient resources: disk full, out of memory
+      || cls == "58"                           // system error: I/O error
+      || state == "57P01" || state == "57P02"  // the server is shutting down, crashed
+      || state == "25006") {                   // read_only_sql_transaction: a standby
+    return StatusKind::kIOError;
+  }
+  if (cls == "22") return StatusKind::kInvalid;  // data exception: a value it refuses
+  return StatusKind::kFailed;
+}
+
+// Why connecting failed, as libpq says it (no SQLSTATE then): a server that is there but
+// cannot take us now is busy; one that cannot be reached is an I/O error; anything else
+// (authentication, an unknown database or role) is a failure of its own.
+StatusKind ConnectFailureKind(const std::string& message) {
+  for (const char* busy : {"too many clients", "remaining connection slots", "starting up",
+                           "shutting down", "in recovery mode"}) {
+    if (message.find(busy) != std::string::npos) return StatusKind::kBusy;
+  }
+  for (const char* failed : {"authentication failed", "no password supplied", "does not exist",
+                             "not permitted", "pg_hba.conf"}) {
+    if (message.find(failed) != std::string::npos) return StatusKind::kFailed;
+  }
+  return StatusKind::kIOError;
+}
+
+// libpq's messages on one line: "connection to server ... failed: Connection refused\n\tIs
+// the server running ...?\n" becomes "... failed: Connection refused; Is the server ...?".
+std::string OneLine(std::string_view text) {
+  std::string out;
+  bool gap = false;
+  for (char c : text) {
+    if (c == '\n' || c == '\r' || c == '\t') {
+      gap = true;
+      continue;
+    }
+    if (gap && !out.empty()) out += out.back() == '.' || out.back() == ':' ? " " : "; ";
+    gap = false;
+    out += c;
+  }
+  return out;
+}
+
+// The statement a message names: its SQL on one line, cut where it grows long.
+std::string Describe(std::string_view sql) {
+  std::string text;
+  for (char c : sql) {
+    if (c == '\n' || c == '\t') c = ' ';
+    if (c == ' ' && (text.empty() || text.back() == ' ')) continue;
+    text += c;
+  }
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  if (text.size() > 80) text = text.substr(0, 77) + "...";
+  return text;
+}
+
+bool IsValidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    int more = 0;
+    uint32_t cp = 0;
+    if (c >= 0xC2 && c <= 0xDF) {
+      more = 1;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      more = 2;
+      cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      more = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + more >= s.size()) return false;
+    for (int k = 1; k <= more; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    // Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8.
+    if ((more == 2 && cp < 0x800) || (more == 3 && cp < 0x10000) ||
+        (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) {
+      return false;
+    }
+    i += more + 1;
+  }
+  return true;
+}
+
+void IgnoreNotice(void*, const char*) {}
+
+}  // namespace
+
+bool IsPostgresUrl(std::string_view text) {
+  return text.rfind("postgresql://", 0) == 0 || text.rfind("postgres://", 0) == 0;
+}
+
+std::string RedactPostgresUrl(std::string_view url) {
+  const size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return std::string(url);
+  const size_t start = scheme_end + 3;
+  std::string out(url.substr(0, start));
+  // libpq reads user credentials up to the first '@' that comes before any '/'.
+  size_t at = start;
+  while (at < url.size() && url[at] != '@' && url[at] != '/') ++at;
+  size_t rest = start;
+  if (at < url.size() && url[at] == '@') {
+    std::string_view userinfo = url.substr(start, at - start);
+    out += userinfo.substr(0, userinfo.find(':'));
+    out += '@';
+    rest = at + 1;
+  }
+  std::string_view tail = url.substr(rest);
+  const size_t query = tail.find('?');
+  out += tail.substr(0, query);
+  if (query == std::string_view::npos) return out;
+  std::string kept;
+  std::string_view params = tail.substr(query + 1);
+  while (!params.empty()) {
+    const size_t amp = params.find('&');
+    std::string_view param = params.substr(0, amp);
+    if (param.substr(0, param.find('=')) != "password" && !param.empty()) {
+      kept += (kept.empty() ? "" : "&") + std::string(param);
+    }
+    if (amp == std::string_view::npos) break;
+    params.remove_prefix(amp + 1);
+  }
+  if (!kept.empty()) out += "?" + kept;
+  return out;
+}
+
+std::string ValidUtf8(std::string_view text) {
+  if (IsValidUtf8(text)) return std::string(text);
+  // Rare: let nlohmann's serializer replace what it cannot encode, as CanonicalJson does,
+  // and read the result back.
+  const std::string quoted = nlohmann::json(std::string(text))
+                                 .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return nlohmann::json::parse(quoted).get<std::string>();
+}
+
+// ---- PgRows
+
+void PgRows::Clear::operator()(pg_result* result) const { PQclear(result); }
+
+PgRows::PgRows(pg_result* result) : result_(result) {}
+
+int PgRows::size() const { return PQntuples(result_.get()); }
+
+std::string PgRows::Text(int row, int column) const {
+  if (row >= size() || PQgetisnull(result_.get(), row, column)) return "";
+  return std::string(PQgetvalue(result_.get(), row, column),
+                     static_cast<size_t>(PQgetlength(result_.get(), row, column)));
+}
+
+int64_t PgRows::Int(int row, int column) const {
+  const std::string text = Text(row, column);
+  int64_t value = 0;
+  std::from_chars(text.data(), text.data() + text.size(), value);
+  return value;
+}
+
+bool PgRows::Bool(int row, int column) const { return Text(row, column) == "t"; }
+
+bool PgRows::IsNull(int row, int column) const {
+  return row >= size() || PQgetisnull(result_.get(), row, column);
+}
+
+std::string PgRows::Bytes(int row, int column) const {
+  if (IsNull(row, column)) return "";
+  size_t length = 0;
+  unsigned char* bytes = PQunescapeBytea(
+      reinterpret_cast<const unsigned char*>(PQgetvalue(result_.get(), row, column)), &length);
+  if (bytes == nullptr) return "";
+  std::string out(reinterpret_cast<const char*>(bytes), length);
+  PQfreemem(bytes);
+  return out;
+}
+
+std::string PgRows::command() const {
+  const char* status = PQcmdStatus(result_.get());
+  return status ? status : "";
+}
+
+int64_t PgRows::affected() const {
+  const char* text = PQcmdTuples(result_.get());
+  int64_t value = 0;
+  std::from_chars(text, text + std::char_traits<char>::length(text), value);
+  return value;
+}
+
+// ---- PgConnection
+
+Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& url,
+                                                            const PgConnectOptions& options) {
+  const std::string shown = RedactPostgresUrl(url);
+  if (!IsPostgresUrl(url)) {
+    return Status::Invalid("'" + shown + "' is not a PostgreSQL URL (postgresql://...)");
+  }
+  // The URL comes last, so that what it says (its own connect_timeout, say) wins.
+  const std::string timeout =
+      std::to_string(std::max<long long>(1, options.connect_timeout.count()));
+  const char* keywords[] = {"connect_timeout", "fallback_application_name", "dbname", nullptr};
+  const char* values[] = {timeout.c_str(), "runbook", url.c_str(), nullptr};
+  PGconn* conn = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
+  if (conn == nullptr)
+    return Status::IOError("cannot connect to audit database " + shown + ": out of memory");
+  std::unique_ptr<PgConnection> c(new PgConnection(conn, shown, options));
+  PQsetNoticeProcessor(conn, IgnoreNotice, nullptr);
+  if (PQstatus(conn) != CONNECTION_OK) {
+    const std::string reason = OneLine(PQerrorMessage(conn));
+    return Status::OfKind(ConnectFailureKind(reason),
+                          "cannot connect to audit database " + shown + ": " + reason);
+  }
+  if (PQserverVersion(conn) < 100000) {
+    return Status::Error("audit database " + shown + ": PostgreSQL " +
+                         std::to_string(PQserverVersion(conn) / 10000) +
+                         " is too old; runbook needs version 10 or newer");
+  }
+  if (Status s = c->SetUpSession(); !s.ok()) return s;
+  return c;
+}
+
+PgConnection::~PgConnection() { PQfinish(conn_); }
+
+Status PgConnection::SetUpSession() {
+  const std::string sql =
+      "SET synchronous_commit = on; SET TimeZone = 'UTC'; SET client_min_messages = warning; "
+      "SET lock_timeout = '" +
+      std::to_string(options_.busy_timeout.count()) + "ms'";
+  return ExecScript(sql);
+}
+
+Status PgConnection::Reconnect() {
+  PQreset(conn_);
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    connection_lost_ = true;
+    const std::string reason = OneLine(PQerrorMessage(conn_));
+    return Status::OfKind(ConnectFailureKind(reason), "audit database " + url_ +
+                                                          ": the connection was lost and "
+                                                          "cannot be made again: " +
+                                                          reason);
+  }
+  PQsetNoticeProcessor(conn_, IgnoreNotice, nullptr);
+  broken_ = false;
+  return SetUpSession();
+}
+
+Status PgConnection::Error(std::string_view what, pg_result* result) {
+  const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  last_sqlstate_ = state ? state : "";
+  std::string reason;
+  if (const char* primary =
+          result ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr) {
+    reason = primary;
+  } else {
+    reason = OneLine(PQerrorMessage(conn_));
+  }
+  // The server ends a session it terminates with an error (57P01) before libpq notices
+  // that the socket is closed.
+  connection_lost_ = PQstatus(conn_) != CONNECTION_OK || last_sqlstate_.rfind("08", 0) == 0 ||
+                     last_sqlstate_ == "57P01" || last_sqlstate_ == "57P02";
+  if (connection_lost_) {
+    broken_ = true;
+    last_sqlstate_.clear();
+    return Status::IOError("audit database " + url_ + ": " + Describe(what) +
+                           ": the connection to the server was lost (" + reason + ")");
+  }
+  if (KindOf(last_sqlstate_) == StatusKind::kBusy && !Retryable(last_sqlstate_)) {
+    reason = "the database stayed locked by another session (" + reason + ")";
+  }
+  return Status::OfKind(KindOf(last_sqlstate_),
+                        "audit database " + url_ + ": " + Describe(what) + ": " + reason);
+}
+
+Result<PgRows> PgConnection::Exec(std::string_view sql, const std::vector<PgValue>& params) {
+  last_sqlstate_.clear();
+  connection_lost_ = false;
+  if (!in_transaction_ && (broken_ || PQstatus(conn_) != CONNECTION_OK)) {
+    if (Status s = Reconnect(); !s.ok()) return s;  // sets connection_lost_
+  }
+  std::vector<const char*> values;
+  std::vector<int> lengths;
+  std::vector<int> formats;
+  for (const PgValue& p : params) {
+    if (!p.binary() && p.data().find('\0') != std::string::npos) {
+      return Status::Invalid("audit database " + url_ + ": " + Describe(sql) +
+                             ": a value holds a NUL byte, which PostgreSQL text cannot store");
+    }
+    values.push_back(p.null() ? nullptr : p.data().c_str());
+    lengths.push_back(static_cast<int>(p.data().size()));
+    formats.push_back(p.binary() ? 1 : 0);
+  }
+  const std::string text(sql);
+  PGresult* result = PQexecParams(conn_, text.c_str(), static_cast<int>(params.size()), nullptr,
+                                  values.data(), lengths.data(), formats.data(), /*text=*/0);
+  PgRows rows(result);
+  const ExecStatusType status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return Error(sql, result);
+  return rows;
+}
+
+Status PgConnection::ExecScript(std::string_view sql) {
+  last_sqlstate_.clear();
+  connection_lost_ = false;
+  const std::string text(sql);
+  PGresult* result = PQexec(conn_, text.c_str());
+  PgRows rows(result);
+  const ExecStatusType status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return Error(sql, result);
+  return Status::Ok();
+}
+
+Status PgConnection::RunTransaction(PgIsolation isolation, const std::function<Status()>& body) {
+  if (in_transaction_) {
+    return Status::Error("audit database " + url_ + ": a transaction inside a transaction");
+  }
+  const char* begin = "BEGIN ISOLATION LEVEL READ COMMITTED";
+  switch (isolation) {
+    case PgIsolation::kReadCommitted:
+      break;
+    case PgIsolation::kSnapshot:
+      begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+      break;
+    case PgIsolation::kSerializable:
+      begin = "BEGIN ISOLATION LEVEL SERIALIZABLE";
+      break;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + options_.busy_timeout;
+  std::minstd_rand jitter(std::random_device{}());
+  for (int attempt = 1;; ++attempt) {
+    Status s = Exec(begin).status();
+    bool committing = false;
+    if (s.ok()) {
+      // Until COMMIT has answered, a lost connection must not be made again behind the
+      // body's back: a new session would run the rest outside the transaction.
+      in_transaction_ = true;
+      s = body();
+      if (s.ok()) {
+        committing = true;
+        Result<PgRows> commit = Exec("COMMIT");
+        s = commit.status();
+        // COMMIT of a transaction that an error aborted (one the body ignored) answers
+        // ROLLBACK, without an error. A read-only body loses nothing by it (Verify reports
+        // damaged data it could not read as its outcome).
+        if (s.ok() && commit->command() == "ROLLBACK" && isolation != PgIsolation::kSnapshot) {
+          s = Status::Error("audit database " + url_ +
+                            ": the transaction failed and was rolled back");
+        }
+      }
+      in_transaction_ = false;
+    }
+    if (s.ok()) return s;
+    const std::string sqlstate = last_sqlstate_;
+    const bool lost = connection_lost_;
+    if (!lost) (void)ExecScript("ROLLBACK");  // after COMMIT failed: a warning, no harm
+    if (lost && committing) {
+      return Status::IOError(s.message() + "; whether the transaction was committed is unknown");
+    }
+    const bool again = lost || Retryable(sqlstate);
+    if (!again) return s;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Status::OfKind(
+          lost ? StatusKind::kIOError : StatusKind::kBusy,
+          s.message() + " (gave up after " + std::to_string(attempt) + " attempts)");
+    }
+    // Concurrent writers that collided back off for a random while, so that they do not
+    // collide again in step.
+    const int cap = std::min(100, 2 << std::min(attempt, 6));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1 + jitter() % cap));
+    // A lost connection is made again by the next BEGIN.
+  }
+}
+
+}  // namespace runbook

@@ -1,0 +1,334 @@
+#include "audit/pg_event_log.h"
+
+#include <charconv>
+#include <utility>
+
+#include "audit/audit_time.h"
+#include "audit/chain_append.h"
+#include "audit/chain_verify.h"
+#include "audit/hash_chain.h"
+#include "audit/pg_connection.h"
+
+namespace runbook {
+
+namespace {
+
+constexpr const char* kEventColumns =
+    "seq, run_id, ts, event, phase, step, from_state, to_state, attempt, detail, prev_hash, hash";
+
+// How many events Verify reads at a time: the whole log need not fit in memory.
+constexpr int kVerifyBatch = 2000;
+
+// Reads row `r` of rows selected with kEventColumns. `detail_ok` says whether the detail
+// column held valid JSON; when not, detail holds the raw text as a JSON string.
+StoredEvent ReadEvent(const PgRows& rows, int r, bool* detail_ok) {
+  StoredEvent e;
+  e.seq = rows.Int(r, 0);
+  e.run_id = rows.Text(r, 1);
+  e.ts = rows.Text(r, 2);
+  e.event = rows.Text(r, 3);
+  e.phase = rows.Text(r, 4);
+  e.step = rows.Text(r, 5);
+  e.from = rows.Text(r, 6);
+  e.to = rows.Text(r, 7);
+  e.attempt = static_cast<int>(rows.Int(r, 8));
+  std::string detail = rows.Text(r, 9);
+  std::optional<nlohmann::json> parsed = ParseStoredJson(detail);
+  *detail_ok = parsed.has_value();
+  e.detail = parsed ? std::move(*parsed) : nlohmann::json(detail);
+  e.prev_hash = rows.Text(r, 10);
+  e.hash = rows.Text(r, 11);
+  return e;
+}
+
+// The chain head as `meta` records it; seq 0 and the genesis hash for what is missing.
+ChainHead MetaHead(const PgRows& rows) {
+  ChainHead head;
+  for (int r = 0; r < rows.size(); ++r) {
+    const std::string value = rows.Text(r, 1);
+    if (rows.Text(r, 0) == "chain_head_seq") {
+      long long seq = 0;
+      std::from_chars(value.data(), value.data() + value.size(), seq);
+      head.seq = seq;
+    } else {
+      head.hash = value;
+    }
+  }
+  return head;
+}
+
+constexpr const char* kSelectHead =
+    "SELECT key, value FROM meta WHERE key IN ('chain_head_seq', 'chain_head_hash') "
+    "ORDER BY key";
+
+// Locks the chain head for this transaction and returns it: meta's, or the last event if that
+// is newer (only when meta was edited behind our back; even then no seq is reused). Every
+// append takes this row lock first, so appends from all sessions serialize on it; and since
+// each statement of a READ COMMITTED transaction sees what was committed before it started,
+// the reads after the lock see the event the previous holder appended.
+Result<ChainHead> LockHead(PgConnection& conn) {
+  Result<PgRows> meta = conn.Exec(std::string(kSelectHead) + " FOR UPDATE");
+  if (!meta.ok()) return meta.status();
+  if (meta->size() < 2) {
+    // Deleted behind our back: put the rows back so that there is a row to lock; the last
+    // event below still decides where the chain goes on.
+    Result<PgRows> restore = conn.Exec(
+        "INSERT INTO meta(key, value) VALUES('chain_head_seq', '0'), ('chain_head_hash', $1) "
+        "ON CONFLICT (key) DO NOTHING",
+        {std::string(kGenesisHash)});
+    if (!restore.ok()) return restore.status();
+    meta = conn.Exec(std::string(kSelectHead) + " FOR UPDATE");
+    if (!meta.ok()) return meta.status();
+  }
+  ChainHead head = MetaHead(*meta);
+  Result<PgRows> last = conn.Exec("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1");
+  if (!last.ok()) return last.status();
+  if (!last->empty() && last->Int(0, 0) > head.seq) {
+    head.seq = last->Int(0, 0);
+    head.hash = last->Text(0, 1);
+  }
+  return head;
+}
+
+// Inserts `e` as it is and moves the head in meta to it. Call with the head locked.
+Status InsertEvent(PgConnection& conn, const StoredEvent& e) {
+  Result<PgRows> insert = conn.Exec(
+      "INSERT INTO events(seq, run_id, ts, event, phase, step, from_state, to_state, attempt, "
+      "detail, prev_hash, hash) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+      {e.seq, e.run_id, e.ts, e.event, e.phase, e.step, e.from, e.to, e.attempt,
+       CanonicalJson(e.detail), e.prev_hash, e.hash});
+  if (!insert.ok()) return insert.status();
+  return conn
+      .Exec(
+          "INSERT INTO meta(key, value) VALUES('chain_head_seq', $1), ('chain_head_hash', $2) "
+          "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+          {std::to_string(e.seq), e.hash})
+      .status();
+}
+
+Status RequireRun(PgConnection& conn, const std::string& run_id) {
+  Result<PgRows> run = conn.Exec("SELECT 1 FROM runs WHERE run_id = $1", {run_id});
+  if (!run.ok()) return run.status();
+  if (run->empty()) return Status::NotFound("unknown run (BeginRun must come first)");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status PgEventLog::BeginRun(const RunRecord& run) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string context = "cannot record the start of run " + run.run_id;
+  Status s = conn_.Transact(PgIsolation::kReadCommitted, [&]() -> Status {
+    // ON CONFLICT: of two sessions inserting one id, the second waits for the first and then
+    // finds the row, rather than failing on the unique key.
+    Result<PgRows> insert = conn_.Exec(
+        "INSERT INTO runs(run_id, runbook, runbook_path, runbook_text, runbook_sha256, params, "
+        "operator, host, pid, lock_key, plan_id, dry_run, started_at) "
+        "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
+        "ON CONFLICT (run_id) DO NOTHING",
+        {run.run_id, run.runbook, run.runbook_path, PgValue::Bytes(run.runbook_text),
+         // The text is what was run; its hash is derived here when the caller left it out.
+         run.runbook_sha256.empty() ? Sha256Hex(run.runbook_text) : run.runbook_sha256,
+         CanonicalJson(run.params), run.operator_name, run.host, run.pid, run.lock_key,
+         PgValue::TextOrNull(run.plan_id), run.dry_run, FormatAuditTime(run.started_at)});
+    if (!insert.ok()) return insert.status();
+    if (insert->affected() == 0) return Status::Error("a run with this id already exists");
+    return Status::Ok();
+  });
+  return s.WithContext(context);
+}
+
+Status PgEventLog::Append(const std::string& run_id, const AuditEvent& event) {
+  std::lock_guard<std::mutex> lock(mu_);
+  StoredEvent e;
+  e.run_id = run_id;
+  e.ts = FormatAuditTime(event.ts);
+  e.event = std::string(EventName(event.event));
+  e.phase = event.phase;
+  e.step = event.step;
+  e.from = event.from;
+  e.to = event.to;
+  e.attempt = event.attempt;
+  e.detail = event.detail;
+  Status s = conn_.Transact(PgIsolation::kReadCommitted, [&]() -> Status {
+    if (Status found = RequireRun(conn_, run_id); !found.ok()) return found;
+    Result<ChainHead> head = LockHead(conn_);
+    if (!head.ok()) return head.status();
+    e.seq = head->seq + 1;
+    e.prev_hash = head->hash;
+    e.hash = ChainHash(e.prev_hash, e);
+    return InsertEvent(conn_, e);
+  });
+  return s.WithContext("cannot record event " + e.event + " of run " + run_id);
+}
+
+Status PgEventLog::EndRun(const std::string& run_id, const std::string& state, int exit_code,
+                          std::chrono::system_clock::time_point finished_at) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Status s = conn_.Transact(PgIsolation::kReadCommitted, [&]() -> Status {
+    Result<PgRows> update =
+        conn_.Exec("UPDATE runs SET state = $1, exit_code = $2, finished_at = $3 WHERE run_id = $4",
+                   {state, exit_code, FormatAuditTime(finished_at), run_id});
+    if (!update.ok()) return update.status();
+    if (update->affected() == 0) return Status::NotFound("unknown run");
+    return Status::Ok();
+  });
+  return s.WithContext("cannot record the end of run " + run_id);
+}
+
+Status PgEventLog::CopyRun(const StoredRun& run) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Status s = conn_.Transact(PgIsolation::kReadCommitted, [&]() -> Status {
+    Result<PgRows> insert = conn_.Exec(
+        "INSERT INTO runs(run_id, runbook, runbook_path, runbook_text, runbook_sha256, params, "
+        "operator, host, pid, lock_key, plan_id, dry_run, started_at, finished_at, state, "
+        "exit_code) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
+        "$16) ON CONFLICT (run_id) DO NOTHING",
+        {run.run_id, run.runbook, run.runbook_path, PgValue::Bytes(run.runbook_text),
+         run.runbook_sha256, CanonicalJson(run.params), run.operator_name, run.host, run.pid,
+         run.lock_key, PgValue::TextOrNull(run.plan_id), run.dry_run, run.started_at,
+         PgValue::TextOrNull(run.finished_at), PgValue::TextOrNull(run.state),
+         run.exit_code ? PgValue(*run.exit_code) : PgValue(nullptr)});
+    if (!insert.ok()) return insert.status();
+    if (insert->affected() == 0) return Status::Error("a run with this id already exists");
+    return Status::Ok();
+  });
+  return s.WithContext("cannot copy run " + run.run_id);
+}
+
+Status PgEventLog::CopyEvent(const StoredEvent& event) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Status s = conn_.Transact(PgIsolation::kReadCommitted, [&]() -> Status {
+    if (Status found = RequireRun(conn_, event.run_id); !found.ok()) return found;
+    Result<ChainHead> head = LockHead(conn_);
+    if (!head.ok()) return head.status();
+    if (event.seq != head->seq + 1 || event.prev_hash != head->hash) {
+      return Status::Invalid("it does not follow the chain head (event " +
+                             std::to_string(head->seq) + ")");
+    }
+    return InsertEvent(conn_, event);
+  });
+  return s.WithContext("cannot copy event " + std::to_string(event.seq));
+}
+
+Result<std::vector<StoredRun>> PgEventLog::QueryRuns(const std::string& where,
+                                                     const std::string& arg, bool with_text) {
+  const std::string sql = std::string("SELECT run_id, runbook, runbook_path, ") +
+                          (with_text ? "runbook_text" : "''::bytea") +
+                          ", runbook_sha256, params, operator, host, pid, lock_key, plan_id, "
+                          "dry_run, started_at, finished_at, state, exit_code FROM runs " +
+                          where + " ORDER BY started_at, row_order";
+  std::vector<PgValue> params;
+  if (!arg.empty()) params.push_back(arg);
+  Result<PgRows> rows = conn_.Exec(sql, params);
+  if (!rows.ok()) return rows.status();
+  std::vector<StoredRun> runs;
+  for (int i = 0; i < rows->size(); ++i) {
+    StoredRun r;
+    r.run_id = rows->Text(i, 0);
+    r.runbook = rows->Text(i, 1);
+    r.runbook_path = rows->Text(i, 2);
+    r.runbook_text = rows->Bytes(i, 3);
+    r.runbook_sha256 = rows->Text(i, 4);
+    r.params = ParseStoredJson(rows->Text(i, 5)).value_or(nlohmann::json(rows->Text(i, 5)));
+    r.operator_name = rows->Text(i, 6);
+    r.host = rows->Text(i, 7);
+    r.pid = static_cast<int>(rows->Int(i, 8));
+    r.lock_key = rows->Text(i, 9);
+    r.plan_id = rows->Text(i, 10);
+    r.dry_run = rows->Bool(i, 11);
+    r.started_at = rows->Text(i, 12);
+    r.finished_at = rows->Text(i, 13);
+    r.state = rows->Text(i, 14);
+    if (!rows->IsNull(i, 15)) r.exit_code = static_cast<int>(rows->Int(i, 15));
+    runs.push_back(std::move(r));
+  }
+  return runs;
+}
+
+Result<std::vector<StoredRun>> PgEventLog::ListRuns() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return conn_.Transact(PgIsolation::kReadCommitted,
+                        [&] { return QueryRuns("", "", /*with_text=*/false); });
+}
+
+Result<StoredRun> PgEventLog::GetRun(const std::string& run_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (run_id.empty()) return Status::NotFound("unknown run ''");
+  Result<std::vector<StoredRun>> runs = conn_.Transact(PgIsolation::kReadCommitted, [&] {
+    return QueryRuns("WHERE run_id = $1", run_id, /*with_text=*/true);
+  });
+  if (!runs.ok()) return runs.status();
+  if (runs->empty()) return Status::NotFound("unknown run '" + run_id + "'");
+  return std::move(runs->front());
+}
+
+Result<std::vector<StoredRun>> PgEventLog::LastRunningRuns() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return conn_.Transact(PgIsolation::kReadCommitted, [&] {
+    return QueryRuns("WHERE state IS NULL AND finished_at IS NULL", "", /*with_text=*/true);
+  });
+}
+
+Result<std::vector<StoredEvent>> PgEventLog::Events(const std::optional<std::string>& run_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return conn_.Transact(PgIsolation::kReadCommitted, [&]() -> Result<std::vector<StoredEvent>> {
+    std::vector<PgValue> params;
+    if (run_id) params.push_back(*run_id);
+    Result<PgRows> rows = conn_.Exec(std::string("SELECT ") + kEventColumns + " FROM events" +
+                                         (run_id ? " WHERE run_id = $1" : "") + " ORDER BY seq",
+                                     params);
+    if (!rows.ok()) return rows.status();
+    std::vector<StoredEvent> events;
+    events.reserve(static_cast<size_t>(rows->size()));
+    for (int i = 0; i < rows->size(); ++i) {
+      bool detail_ok = true;
+      events.push_back(ReadEvent(*rows, i, &detail_ok));
+    }
+    return events;
+  });
+}
+
+Result<VerifyReport> PgEventLog::Verify() {
+  std::lock_guard<std::mutex> lock(mu_);
+  // One snapshot for the events, the head and the runs: appends that commit meanwhile are
+  // not half seen.
+  return conn_.Transact(PgIsolation::kSnapshot, [&]() -> Result<VerifyReport> {
+    ChainVerifier verifier;
+    // Damaged data on the server fails the verification; any other error (a lost connection,
+    // a lock) is passed on, so that a database that cannot be read is never reported as
+    // tampered.
+    auto read_error = [&](const Status& s) -> Result<VerifyReport> {
+      if (!s.IsCorruption()) return s;
+      verifier.Fail(s.message());
+      return verifier.Report();
+    };
+    Result<PgRows> declared = conn_.Exec(std::string("DECLARE verify_events NO SCROLL CURSOR FOR "
+                                                     "SELECT ") +
+                                         kEventColumns + " FROM events ORDER BY seq");
+    if (!declared.ok()) return read_error(declared.status());
+    for (;;) {
+      Result<PgRows> batch =
+          conn_.Exec("FETCH " + std::to_string(kVerifyBatch) + " FROM verify_events");
+      if (!batch.ok()) return read_error(batch.status());
+      for (int i = 0; i < batch->size(); ++i) {
+        bool detail_ok = true;
+        StoredEvent e = ReadEvent(*batch, i, &detail_ok);
+        // attempt is an integer column here: PostgreSQL holds nothing else in it.
+        if (!verifier.AddEvent(e, detail_ok, batch->Text(i, 9))) return verifier.Report();
+      }
+      if (batch->size() < kVerifyBatch) break;
+    }
+    Result<PgRows> meta = conn_.Exec(kSelectHead);
+    if (!meta.ok()) return read_error(meta.status());
+    if (!verifier.CheckHead(MetaHead(*meta))) return verifier.Report();
+    Result<std::vector<StoredRun>> runs = QueryRuns("", "", /*with_text=*/true);
+    if (!runs.ok()) return read_error(runs.status());
+    for (const StoredRun& run : *runs) {
+      if (!verifier.CheckRun(run)) return verifier.Report();
+    }
+    return verifier.Report();
+  });
+}
+
+}  // namespace runbook
