@@ -6,6 +6,8 @@
 #include <cstdlib>
 
 #include "app/config.h"
+#include "audit/pg_connection.h"
+#include "audit/pg_store.h"
 #include "engine/loader.h"
 
 namespace runbook {
@@ -16,35 +18,38 @@ std::string AuditDbPath(const std::string& flag, const Environment& env) {
   if (auto config = LoadConfig(env); config.ok() && !config->audit_db.empty())
     return config->audit_db;
   // One log, and so one set of locks, per user, whatever folder a runbook is run from.
+  return StateDir(env) + "/audit.db";
+}
+
+std::string StateDir(const Environment& env) {
   if (auto v = env.GetEnv("XDG_STATE_HOME"); v && !v->empty() && (*v)[0] == '/')
-    return *v + "/runbook/audit.db";
+    return *v + "/runbook";
   std::string home;
   if (auto v = env.GetEnv("HOME"); v && !v->empty()) {
     home = *v;
   } else if (const passwd* pw = getpwuid(getuid()); pw && pw->pw_dir) {
     home = pw->pw_dir;
   }
-  if (home.empty()) return ".runbook/audit.db";  // no home at all: the folder we are in
-  return home + "/.local/state/runbook/audit.db";
+  if (home.empty()) return ".runbook";  // no home at all: the folder we are in
+  return home + "/.local/state/runbook";
 }
 
 Result<std::unique_ptr<AuditStore>> OpenAuditDatabase(const std::string& flag,
                                                        const Environment& env) {
   if (auto config = LoadConfig(env); !config.ok()) return config.status();
   const std::string location = AuditDbPath(flag, env);
-  if (IsStoreUrl(location)) {
-    return Status::Invalid("the audit store " + location +
-                           " is a URL; this build stores the audit log in SQLite files only "
-                           "(give a path)");
+  if (IsPostgresUrl(location)) {
+    PgStoreOptions options;
+    options.state_dir = StateDir(env);
+    auto pg = PgAuditDatabase::Open(location, options);
+    if (!pg.ok()) return pg.status();
+    return std::unique_ptr<AuditStore>(std::move(pg.value()));
   }
   auto db = AuditDatabase::Open(location);
   if (!db.ok()) return db.status();
   return std::unique_ptr<AuditStore>(std::move(db.value()));
 }
 
-bool IsStoreUrl(const std::string& location) {
-  return location.rfind("postgresql://", 0) == 0 || location.rfind("postgres://", 0) == 0;
-}
 
 std::string OperatorName(const std::string& as, const Environment& env) {
   if (!as.empty()) return as;

@@ -20,9 +20,10 @@ namespace runbook {
 /// $HOME/.local/state/runbook/audit.db: one log, and one set of locks, per user.
 std::string AuditDbPath(const std::string& flag, const Environment& env);
 
-/// Whether `location` names a PostgreSQL store (postgresql:// or postgres://) rather than a
-/// SQLite file.
-bool IsStoreUrl(const std::string& location);
+/// This user's state folder: $XDG_STATE_HOME/runbook (when absolute), else
+/// ~/.local/state/runbook. The default SQLite log lives there, and with a shared store what a
+/// run keeps on this machine (objects kept for a rollback).
+std::string StateDir(const Environment& env);
 
 /// Opens (creating when missing) the audit database `flag` selects. A broken settings file is
 /// an error here, the first thing every command that reads or writes the log does.

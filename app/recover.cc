@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "app/crash_hook.h"
+#include "app/lock_heartbeat.h"
 #include "engine/exit_code.h"
 #include "engine/loader.h"
 #include "engine/run_history.h"
@@ -56,11 +57,14 @@ RecoverReport RecoverService::RecoverAll(Reporter& reporter, const std::string& 
   }
   const std::string host = LocalHostName();
   for (const StoredRun& listed : *runs) {
-    if (listed.host != host) {
+    // A store that tells a dead holder on another machine by its heartbeats (PostgreSQL)
+    // lets ClaimForRecovery decide; otherwise only this machine's runs can be judged here.
+    const bool remote = listed.host != host;
+    if (remote && db_.locks().heartbeat_interval().count() == 0) {
       notes_("recover: run " + listed.run_id + " ran on " + listed.host + "; recover it there");
       continue;
     }
-    if (ProcessAlive(listed.pid, "")) {
+    if (!remote && ProcessAlive(listed.pid, "")) {
       notes_("recover: run " + listed.run_id + " is still running (pid " +
              std::to_string(listed.pid) + "); leaving it alone");
       continue;
@@ -156,7 +160,10 @@ RecoveredRun RecoverService::RecoverOne(const StoredRun& listed, Reporter& repor
   CancelFlag interrupt, hard_stop;  // recover itself is not interruptible mid-rollback
   CrashHookSink audit(db_.events(), env_);
   Executor executor(rb, machine, *runner, audit, env_, reporter, {&interrupt, &hard_stop});
-  out.summary = executor.Resume(options, point);
+  {
+    LockHeartbeat heartbeat(db_.locks(), claim_key, run->run_id, pid, host, true);
+    out.summary = executor.Resume(options, point);
+  }
   out.kept_for_rollback = ForgetKeptObjects(db_.restore_dir(), out.summary);
   (void)db_.locks().Unlock(claim_key, run->run_id);
   out.recovered = true;

@@ -9,6 +9,7 @@
 
 #include "app/bound_files.h"
 #include "app/crash_hook.h"
+#include "app/lock_heartbeat.h"
 #include "app/plans.h"
 #include "engine/loader.h"
 #include "engine/state_machine.h"
@@ -203,7 +204,12 @@ RunResult RunService::Execute(PreparedRun& run, Reporter& reporter, Interruption
   CrashHookSink audit(db_.events(), env_);
   Executor executor(*run.runbook_, machine, *runner, audit, env_, reporter, interruption);
   RunResult result;
-  result.summary = executor.Run(run.options_);
+  {
+    LockHeartbeat heartbeat(db_.locks(), run.runbook_->lock, run.options_.run_id, run.options_.pid,
+                            run.options_.host, run.locked_);
+    result.summary = executor.Run(run.options_);
+    result.heartbeat_problem = heartbeat.problem();
+  }
   result.kept_for_rollback = ForgetKeptObjects(db_.restore_dir(), result.summary);
   // Used up before the lock is released, so that no second run can slip in between.
   if (!run.options_.plan_id.empty() && !run.options_.dry_run &&

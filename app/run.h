@@ -76,6 +76,9 @@ struct RunResult {
   /// The folder of objects kept outside the audit log for a rollback (a Secret's earlier
   /// form), left in place because the run did not end cleanly; "" when none is left.
   std::string kept_for_rollback;
+  /// The lock's heartbeat failed during the run (a shared store that could not be reached, or
+  /// a recover elsewhere that took the lock): what the store said; "" when all was well.
+  std::string heartbeat_problem;
 };
 
 class RunService {

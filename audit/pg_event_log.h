@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "audit/audit_records.h"
+#include "audit/store.h"
 #include "engine/audit_sink.h"
 #include "engine/status.h"
 
@@ -33,7 +34,7 @@ class PgConnection;
 ///
 /// Thread-safety: every method takes the mutex, so threads may share it. Errors carry their
 /// kind as EventLog's do (kNotFound for an unknown run, kBusy, kIOError, ...; pg_connection.h).
-class PgEventLog : public AuditSink {
+class PgEventLog : public EventStore {
  public:
   PgEventLog(PgConnection& conn, std::mutex& mu) : conn_(conn), mu_(mu) {}
   PgEventLog(const PgEventLog&) = delete;
@@ -53,18 +54,19 @@ class PgEventLog : public AuditSink {
 
   // Queries, as EventLog's.
   /// Every run, oldest first, without runbook_text.
-  Result<std::vector<StoredRun>> ListRuns();
+  Result<std::vector<StoredRun>> ListRuns() override;
   /// The full run row. kNotFound for an unknown id ("unknown run 'ID'").
-  Result<StoredRun> GetRun(const std::string& run_id);
+  Result<StoredRun> GetRun(const std::string& run_id) override;
   /// Events in seq order: all of them, or those of one run (none for an unknown run).
-  Result<std::vector<StoredEvent>> Events(const std::optional<std::string>& run_id = std::nullopt);
+  Result<std::vector<StoredEvent>> Events(
+      const std::optional<std::string>& run_id = std::nullopt) override;
   /// Runs without a terminal state (no EndRun yet), oldest first: what `recover` must finish.
-  Result<std::vector<StoredRun>> LastRunningRuns();
+  Result<std::vector<StoredRun>> LastRunningRuns() override;
 
   /// Checks the whole chain in one snapshot, as EventLog::Verify does (chain_verify.h), and
   /// names the first bad event in the same words. Returns an error only when the database
   /// cannot be read (kBusy, kIOError, ...), never a "tampered" report for that.
-  Result<VerifyReport> Verify();
+  Result<VerifyReport> Verify() override;
 
   /// Appends `event` as it is: its seq, prev_hash and hash are kept, not computed. For
   /// copying a log from another store with its chain intact (`audit migrate`): the event must

@@ -32,7 +32,8 @@
 #include <mutex>
 #include <string>
 
-#include "audit/lock_table.h"  // LockHolder, LockAttempt, RecoveryClaim
+#include "audit/lock_table.h"  // LocalHostName, ProcessAlive, ProcessStartTime
+#include "audit/store.h"
 #include "engine/status.h"
 
 namespace runbook {
@@ -49,7 +50,7 @@ std::string LocalPidScope();
 /// long as its PgAuditDatabase.
 ///
 /// Thread-safety: every method takes the mutex. Errors carry their kind (pg_connection.h).
-class PgLockTable {
+class PgLockTable : public LockStore {
  public:
   PgLockTable(PgConnection& conn, std::mutex& mu, std::chrono::milliseconds expiry)
       : conn_(conn), mu_(mu), expiry_(expiry) {}
@@ -61,21 +62,23 @@ class PgLockTable {
   /// pid and host. A dead holder's lock is taken over only when its run has ended or never got
   /// a run row. Taking a lock starts its heartbeat.
   Result<LockAttempt> TryLock(const std::string& lock_key, const std::string& run_id, int pid,
-                              const std::string& host);
+                              const std::string& host) override;
   /// As LockTable::ClaimForRecovery: claims unfinished run `run_id`'s lock for a recover
   /// running as `pid` on `host` when the lock is free or held for this run by a holder that is
   /// dead. Of several recovers, on any machines, exactly one claims it.
   Result<RecoveryClaim> ClaimForRecovery(const std::string& lock_key, const std::string& run_id,
-                                         int pid, const std::string& host);
+                                         int pid, const std::string& host) override;
   /// Frees `lock_key` if `run_id` holds it; ok when no one does; kRefused when another run
   /// does. `*journaled` (when given) is set to false: there is no journal here.
-  Status Unlock(const std::string& lock_key, const std::string& run_id, bool* journaled = nullptr);
+  Status Unlock(const std::string& lock_key, const std::string& run_id,
+                bool* journaled = nullptr) override;
 
   /// Says that `run_id`, as `pid` on `host`, still holds `lock_key` and is alive: sets the
   /// heartbeat to the server's now. kRefused when the lock is not (or no longer) held by
   /// exactly that holder, naming who holds it.
   Status Heartbeat(const std::string& lock_key, const std::string& run_id, int pid,
-                   const std::string& host);
+                   const std::string& host) override;
+  std::chrono::milliseconds heartbeat_interval() const override { return expiry_ / 3; }
 
   std::chrono::milliseconds expiry() const { return expiry_; }
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "audit/plan_store.h"  // PlanRecord, ApprovalRecord
+#include "audit/store.h"
 #include "engine/status.h"
 
 namespace runbook {
@@ -22,24 +22,24 @@ class PgConnection;
 /// Thread-safety: every method takes the mutex. Errors carry their kind as PlanStore's do
 /// (kNotFound for an unknown plan, "unknown plan 'ID'"; kInvalid for a bad decision; and
 /// those of pg_connection.h).
-class PgPlanStore {
+class PgPlanStore : public PlanStore {
  public:
   PgPlanStore(PgConnection& conn, std::mutex& mu) : conn_(conn), mu_(mu) {}
   PgPlanStore(const PgPlanStore&) = delete;
   PgPlanStore& operator=(const PgPlanStore&) = delete;
 
   /// Inserts a plan. An existing plan_id is an error.
-  Status SavePlan(const PlanRecord& plan);
+  Status SavePlan(const PlanRecord& plan) override;
   /// kNotFound for an unknown id.
-  Result<PlanRecord> GetPlan(const std::string& plan_id);
+  Result<PlanRecord> GetPlan(const std::string& plan_id) override;
   /// Every plan, oldest first.
-  Result<std::vector<PlanRecord>> ListPlans();
+  Result<std::vector<PlanRecord>> ListPlans() override;
   /// Sets a plan's status. kNotFound for an unknown id.
-  Status SetPlanStatus(const std::string& plan_id, const std::string& status);
+  Status SetPlanStatus(const std::string& plan_id, const std::string& status) override;
   /// Records a decision on an existing plan (kNotFound when there is none).
-  Status AddApproval(const ApprovalRecord& approval);
+  Status AddApproval(const ApprovalRecord& approval) override;
   /// A plan's decisions, oldest first.
-  Result<std::vector<ApprovalRecord>> Approvals(const std::string& plan_id);
+  Result<std::vector<ApprovalRecord>> Approvals(const std::string& plan_id) override;
 
  private:
   PgConnection& conn_;

@@ -1,5 +1,7 @@
 #include "audit/pg_store.h"
 
+#include <cstdlib>
+
 #include <charconv>
 #include <utility>
 
@@ -104,7 +106,14 @@ PgAuditDatabase::PgAuditDatabase(std::unique_ptr<PgConnection> conn, const PgSto
     : conn_(std::move(conn)),
       events_(*conn_, mu_),
       locks_(*conn_, mu_, options.lock_expiry),
-      plans_(*conn_, mu_) {}
+      plans_(*conn_, mu_),
+      state_dir_(options.state_dir) {
+  if (state_dir_.empty()) {
+    const char* home = std::getenv("HOME");
+    state_dir_ = std::string(home != nullptr && *home != '\0' ? home : "/tmp") +
+                 "/.local/state/runbook";
+  }
+}
 
 PgAuditDatabase::~PgAuditDatabase() = default;
 

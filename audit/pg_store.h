@@ -22,7 +22,9 @@
 
 #include "audit/pg_event_log.h"
 #include "audit/pg_lock_table.h"
+#include "audit/audit_writer.h"  // ReplayReport
 #include "audit/pg_plan_store.h"
+#include "audit/store.h"
 #include "engine/status.h"
 
 namespace runbook {
@@ -40,6 +42,9 @@ struct PgStoreOptions {
   std::chrono::milliseconds lock_expiry{30000};
   /// How long connecting may take.
   std::chrono::seconds connect_timeout{10};
+  /// This machine's folder for what a run keeps locally (restore_dir()): the per-user state
+  /// folder, ~/.local/state/runbook, when empty.
+  std::string state_dir;
 };
 
 /// The audit store in the PostgreSQL database at a URL, and the three views of it: events(),
@@ -47,7 +52,7 @@ struct PgStoreOptions {
 ///
 /// Thread-safety: the parts share one mutex (and one connection), so threads may use any of
 /// them at once. Processes on any machine share the database through PostgreSQL's own locks.
-class PgAuditDatabase {
+class PgAuditDatabase : public AuditStore {
  public:
   /// The schema version this code writes and reads. Older versions are migrated on Open;
   /// newer ones are refused.
@@ -65,14 +70,26 @@ class PgAuditDatabase {
   PgAuditDatabase& operator=(const PgAuditDatabase&) = delete;
 
   /// The runs and the hash chain of their events; the engine's AuditSink.
-  PgEventLog& events() { return events_; }
+  PgEventLog& events() override { return events_; }
   /// The run locks.
-  PgLockTable& locks() { return locks_; }
+  PgLockTable& locks() override { return locks_; }
   /// The plans and their approvals.
-  PgPlanStore& plans() { return plans_; }
+  PgPlanStore& plans() override { return plans_; }
 
   /// The URL without its password: what messages and logs show.
   const std::string& url() const;
+  std::string location() const override { return url(); }
+  /// STATE_DIR/restore: kept objects stay on the machine that ran the step.
+  std::string restore_dir() const override { return state_dir_ + "/restore"; }
+
+  // No journal: a record that cannot reach the server fails, and the run rolls back what it
+  // can (the executor counts the records it could not write, exit 3).
+  const std::string& journal_path() const override { return no_journal_; }
+  const ReplayReport& journal_replay() const override { return no_replay_; }
+  Status ReserveJournal() override { return Status::Ok(); }
+  ReplayReport ReplayJournal() override { return {}; }
+  Result<int> JournalRecords() override { return 0; }
+  std::vector<std::string> FlushHeldRecords() override { return {}; }
 
  private:
   PgAuditDatabase(std::unique_ptr<PgConnection> conn, const PgStoreOptions& options);
@@ -83,6 +100,9 @@ class PgAuditDatabase {
   PgEventLog events_;
   PgLockTable locks_;
   PgPlanStore plans_;
+  std::string state_dir_;
+  std::string no_journal_;
+  ReplayReport no_replay_;
 };
 
 }  // namespace runbook

@@ -7,6 +7,7 @@
 // how each store keeps them, and its concurrency, is documented with it.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -105,6 +106,19 @@ class LockStore {
   /// `*journaled` (when given) is set.
   virtual Status Unlock(const std::string& lock_key, const std::string& run_id,
                         bool* journaled = nullptr) = 0;
+  /// Says that `run_id`, as `pid` on `host`, still holds `lock_key`: a store that cannot
+  /// check a holder's process (another machine's) takes a holder whose heartbeats stopped
+  /// for dead. kRefused when the lock is no longer that holder's (a recover elsewhere took
+  /// it): the run must start nothing more. The default does nothing: SQLite checks the
+  /// process itself.
+  virtual Status Heartbeat(const std::string& /*lock_key*/, const std::string& /*run_id*/,
+                           int /*pid*/, const std::string& /*host*/) {
+    return Status::Ok();
+  }
+  /// How often a holder must call Heartbeat; zero when it need not.
+  virtual std::chrono::milliseconds heartbeat_interval() const {
+    return std::chrono::milliseconds(0);
+  }
 };
 
 /// One change-request plan (`runbook plan`).

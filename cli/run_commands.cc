@@ -112,6 +112,11 @@ int Run(const GlobalOptions& global, const RunCommandOptions& options) {
                  "run's other records; the next runbook command that opens the audit database "
                  "writes them and frees the lock\n",
                  start.run->runbook().lock.c_str(), db->journal_path().c_str());
+  if (!result.heartbeat_problem.empty())
+    std::fprintf(stderr,
+                 "runbook: warning: the run's lock could not be kept alive in the shared store "
+                 "(%s); check with `runbook runs` that no recover elsewhere took the run over\n",
+                 result.heartbeat_problem.c_str());
   if (!result.kept_for_rollback.empty())
     std::fprintf(stderr,
                  "runbook: note: objects this run must not write to the audit log (Secrets) were "

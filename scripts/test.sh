@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test: the unit and end-to-end tests (ctest),
-# the acceptance groups of ../shared/acceptance whose issues are resolved, then the ctest tests
+# the acceptance groups of ../shared/acceptance whose issues are resolved (and some of them again
+# on a PostgreSQL store started here), then the ctest tests
 # again under ASan and UBSan (scripts/test-sanitized.sh; SANITIZED=0 skips that part).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,21 @@ status=0
 (cd build && ctest --output-on-failure -j 2 --timeout 300) || status=1
 if [ -x ../shared/acceptance/run ] || [ -f ../shared/acceptance/run ]; then
   python3 ../shared/acceptance/run --group "$groups" || status=1
+  # The same groups on the shared store (SPEC section 6): a PostgreSQL server of its own, a
+  # fresh database per case.
+  pg_groups=${ACCEPTANCE_PG_GROUPS:-core,recovery,approval}
+  if [ -n "$pg_groups" ]; then
+    pgdir=$(mktemp -d /tmp/runbook-acceptance-pg.XXXXXX)
+    trap 'scripts/stop-postgres.sh "$pgdir"' EXIT
+    if url=$(scripts/start-postgres.sh "$pgdir"); then
+      ACCEPTANCE_PG_URL=$url python3 ../shared/acceptance/run --group "$pg_groups" || status=1
+    else
+      echo "test: could not start PostgreSQL for the acceptance groups on the shared store" >&2
+      status=1
+    fi
+    scripts/stop-postgres.sh "$pgdir"
+    trap - EXIT
+  fi
 else
   echo "test: ../shared/acceptance/run not found; acceptance cases not run" >&2
   status=1
