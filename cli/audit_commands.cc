@@ -7,6 +7,7 @@
 
 #include "app/atomic_file.h"
 #include "app/history.h"
+#include "app/migrate.h"
 #include "audit/audit_format.h"
 #include "cli/commands.h"
 
@@ -100,10 +101,40 @@ int AuditVerify(const GlobalOptions& global, bool json) {
                             .dump(2)
                             .c_str());
   } else {
-    std::fputs(VerifyText(*report, AuditDbPath(global.audit_db, SystemEnv())).c_str(),
+    std::fputs(VerifyText(*report, db->location()).c_str(),
                report->ok ? stdout : stderr);
   }
   return report->ok ? kExitOk : kExitTampered;
+}
+
+int AuditMigrate(const GlobalOptions& global, const std::string& to, bool json) {
+  int code = kExitOk;
+  std::unique_ptr<AuditStore> db = OpenDatabase(global, &code);
+  if (!db) return code;
+  auto report = MigrateAuditLog(*db, to);
+  if (!report.ok()) return Fail(report.status());
+  const VerifyReport& v = report->verified;
+  if (json) {
+    std::printf("%s\n", nlohmann::json({{"to", report->to},
+                                        {"runs", report->runs},
+                                        {"events", report->events},
+                                        {"plans", report->plans},
+                                        {"approvals", report->approvals},
+                                        {"verified", v.ok},
+                                        {"head_seq", v.head_seq},
+                                        {"head_hash", v.head_hash}})
+                            .dump(2)
+                            .c_str());
+  } else {
+    std::printf("copied %d runs, %d events, %d plans and %d approvals from %s to %s\n",
+                report->runs, report->events, report->plans, report->approvals,
+                db->location().c_str(), report->to.c_str());
+    std::fputs(VerifyText(v, report->to).c_str(), v.ok ? stdout : stderr);
+    if (v.ok)
+      std::printf("next: point --audit-db, $RUNBOOK_AUDIT_DB or audit_db in the settings file at "
+                  "%s\n", report->to.c_str());
+  }
+  return v.ok ? kExitOk : kExitTampered;
 }
 
 int AuditExport(const GlobalOptions& global, const std::string& run_id, const std::string& format) {
@@ -132,6 +163,15 @@ void AddAuditSubcommands(CLI::App* audit, GlobalOptions& global, AuditCommandArg
   exp->add_option("--run", args.export_run, "only this run's events");
   exp->add_option("--format", args.export_format, "jsonl (the only format)");
   AddAuditDbOption(exp, &global);
+  CLI::App* migrate = audit->add_subcommand(
+      "migrate", "copy this audit log into an empty PostgreSQL store, chain intact, and verify it");
+  migrate->add_option("--to", args.migrate_to, "postgresql://USER@HOST:PORT/DB (password: "
+                      "~/.pgpass or PGPASSWORD)")->required();
+  migrate->add_flag("--json", args.migrate_json, "print JSON");
+  AddAuditDbOption(migrate, &global);
+  migrate->callback([&global, &args, &code] {
+    code = AuditMigrate(global, args.migrate_to, args.migrate_json);
+  });
   exp->callback(
       [&global, &args, &code] { code = AuditExport(global, args.export_run, args.export_format); });
 }

@@ -106,6 +106,8 @@ struct AuditCommandArgs {
   std::string report_id, report_out, report_template;
   bool verify_json = false;
   std::string export_run, export_format = "jsonl";
+  std::string migrate_to;
+  bool migrate_json = false;
 };
 void AddAuditCommands(CLI::App& app, GlobalOptions& global, AuditCommandArgs& args, int& code);
 
