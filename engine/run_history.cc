@@ -17,6 +17,8 @@ void UpdateResult(const AttemptFinishedDetail& d, StepResult& r) {
     hr.ok = h.ok;
     hr.reached = h.reached;
     hr.exit_status = h.exit_status;
+    hr.error = h.error;
+    hr.outputs = h.outputs;
     r.hosts.push_back(hr);
   }
   if (!d.undo_state.is_null()) r.undo_state = d.undo_state;
@@ -71,6 +73,7 @@ RunHistory ReadRunHistory(const std::vector<EventView>& events, int executor_pid
     if (!e.kind) continue;  // a newer version's event: nothing this reader relies on
     const EventKind kind = *e.kind;
     FoldResumePoint(e, kind, p, state_seq, state_step);
+    p.hosts.Add(e);
     switch (kind) {
       case EventKind::kStateChanged:
         h.transitions.push_back({e.seq, e.from, e.to, e.detail.get<StateChangedDetail>().trigger});
@@ -92,6 +95,9 @@ RunHistory ReadRunHistory(const std::vector<EventView>& events, int executor_pid
         auto& v = p.values[e.step];
         v.stdout_text = TrimTrailingNewlines(d.stdout_tail);
         v.stderr_text = TrimTrailingNewlines(d.stderr_tail);
+        v.host_outputs.clear();
+        for (const HostDetail& host : d.hosts)
+          if (!host.outputs.empty()) v.host_outputs[host.host] = host.outputs;
         UpdateResult(d, p.results[e.step]);
         h.steps[{e.phase, e.step}].last_attempt = std::move(d);
         break;
@@ -116,6 +122,8 @@ RunHistory ReadRunHistory(const std::vector<EventView>& events, int executor_pid
       case EventKind::kKubectlTarget:
       case EventKind::kKubectlRevisions:
       case EventKind::kKubectlUndo:
+      case EventKind::kHostFailed:
+      case EventKind::kHostSkipped:
         break;
     }
   }
