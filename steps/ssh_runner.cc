@@ -84,15 +84,18 @@ class Observer : public FanoutObserver {
                                     .stdout_tail = CutTail(context_, r.stdout_text, kAuditTailBytes),
                                     .stderr_tail = CutTail(context_, r.stderr_text, kAuditTailBytes),
                                     .error = r.error,
-                                    .reached = r.reached};
+                                    .reached = r.reached,
+                                    .ok = r.ok};
     Status s = context_.Record(EventKind::kHostFinished, detail);
     if (!s.ok() && record_error_.empty()) record_error_ = s.message();
     if (!r.ok) ++failed_;
-    // Progress for fleets: every host when small, every tenth of the fleet when large.
+    // Progress for fleets, naming the host: every host when small, every failed host and
+    // every tenth of the fleet when large.
     const int step = std::max(1, total / 10);
-    if (total > 1 && (total <= 20 || finished % step == 0 || finished == total)) {
-      context_.Progress(std::to_string(finished) + "/" + std::to_string(total) +
-                        " hosts done, " + std::to_string(failed_) + " failed");
+    if (total > 1 && (total <= 20 || !r.ok || finished % step == 0 || finished == total)) {
+      context_.Progress(r.host + (r.ok ? " ok" : " failed: " + r.error) + " (" +
+                        std::to_string(finished) + "/" + std::to_string(total) +
+                        " hosts done, " + std::to_string(failed_) + " failed)");
     }
   }
 
@@ -139,6 +142,21 @@ class SshRunner : public StepRunner {
       if (hosts.empty()) {
         result.outcome = StepResult::Outcome::kSucceeded;
         result.detail["note"] = "the step being undone reached no host; nothing to roll back";
+        return result;
+      }
+    }
+    // Hosts the executor leaves out (they failed in an earlier step; it has recorded why).
+    if (!request.skip_hosts.empty()) {
+      const size_t before = hosts.size();
+      std::erase_if(hosts, [&](const std::string& h) {
+        return std::find(request.skip_hosts.begin(), request.skip_hosts.end(), h) !=
+               request.skip_hosts.end();
+      });
+      result.detail["skipped_hosts"] = request.skip_hosts;
+      if (hosts.empty() && before > 0) {
+        result.outcome = StepResult::Outcome::kSucceeded;
+        result.exit_status = 0;
+        result.detail["note"] = "every host of the target is left out; nothing to run";
         return result;
       }
     }
