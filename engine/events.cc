@@ -353,6 +353,7 @@ void to_json(json& j, const HostFinishedDetail& d) {
        {"error", d.error},
        {"reached", d.reached}};
   if (d.ok) j["ok"] = *d.ok;
+  if (!d.outputs.empty()) j["outputs"] = d.outputs;
 }
 
 void from_json(const json& j, HostFinishedDetail& d) {
@@ -365,6 +366,7 @@ void from_json(const json& j, HostFinishedDetail& d) {
   d.error = String(j, "error");
   d.reached = Bool(j, "reached");
   d.ok = OptBool(j, "ok");
+  d.outputs = OptStringMap(j, "outputs").value_or(std::map<std::string, std::string>{});
 }
 
 bool HostFinishedOk(const HostFinishedDetail& d) {

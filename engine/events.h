@@ -24,8 +24,8 @@
 //   host_failed         precheck | step | verify, after the attempt that succeeded although
 //                       this host failed (within max_fail): the step's ssh rollback runs on it
 //                       next, and later steps leave it out. HostFailedDetail
-//   host_skipped        any phase, after step_started / rollback_started: this host of the
-//                       target is left out (it failed in an earlier step, or the step's
+//   host_skipped        any phase, just before step_started / rollback_started: this host of
+//                       the target is left out (it failed in an earlier step, or the step's
 //                       rollback already ran there). HostSkippedDetail
 //   kubectl_target      the cluster endpoint a kubectl step talks to (steps/kubectl_command.h)
 //   kubectl_revisions   workload revisions recorded before an apply: context, objects
@@ -247,6 +247,10 @@ struct HostFinishedDetail {
   /// The host succeeded. Records written before this key existed lack it: readers take
   /// exit status 0 and no error for success (HostFinishedOk).
   std::optional<bool> ok;
+  /// The step's outputs as this host gave them, in full (also when it failed): durable as
+  /// soon as the host is done, so that a rollback there after a crash sees them. Written
+  /// when not empty.
+  std::map<std::string, std::string> outputs;
   bool operator==(const HostFinishedDetail&) const = default;
 };
 

@@ -142,7 +142,8 @@ TEST(EventDetailTest, RecordsRoundTrip) {
                                      .stderr_tail = "",
                                      .error = "",
                                      .reached = true});
-  ExpectRoundTrip(HostFinishedDetail{.host = "web2", .exit_status = 1, .ok = false});
+  ExpectRoundTrip(HostFinishedDetail{
+      .host = "web2", .exit_status = 1, .ok = false, .outputs = {{"prev", "releases/0.9"}}});
   ExpectRoundTrip(HostFailedDetail{
       .host = "web2:2222", .error = "exit status 3", .exit_status = 3, .reached = true});
   ExpectRoundTrip(HostSkippedDetail{.host = "web2", .reason = "left out", .failed_in = "flip"});

@@ -542,6 +542,7 @@ Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Ph
                                          .auto_rollback = state.auto_rollback,
                                          .dry_run = forward_dry_run,
                                          .only_hosts = plan.only};
+  RecordSkippedHosts(step, phase, plan);  // before the start: a started step's are known
   Status ahead = Emit({{}, rollback ? EventKind::kRollbackStarted : EventKind::kStepStarted,
                        PhaseName(phase), step.id, "", "", 0, started_detail});
 
@@ -555,7 +556,6 @@ Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Ph
     last.error = "not started: the audit log cannot be written (" + ahead.message() + ")";
     not_started_.insert(step.id);
   } else {
-    RecordSkippedHosts(step, phase, plan);
     StepRequest request;
     request.step = &step;
     request.phase = phase;

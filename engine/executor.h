@@ -134,7 +134,8 @@ class Executor {
   /// failed within max_fail earlier; a rollback runs only where the step it undoes ran and
   /// its action has not already run at once.
   HostPlan PlanHosts(const State& state, const StepSpec& step, Phase phase);
-  /// Records (host_skipped) each host `plan` leaves out; RunStep reports them.
+  /// Records (host_skipped) each host `plan` leaves out, before the step's start is
+  /// recorded; RunStep reports them with its first attempt.
   void RecordSkippedHosts(const StepSpec& step, Phase phase, const HostPlan& plan);
   /// After `step` succeeded although some hosts failed (within max_fail): records each
   /// (host_failed) and runs the step's ssh rollback actions on them at once. Returns why the

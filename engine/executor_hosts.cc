@@ -62,10 +62,26 @@ Executor::HostPlan Executor::PlanHosts(const State& state, const StepSpec& step,
   }
 
   // A rollback of an ssh step runs where that step reached (the runner filters on the
-  // result's hosts), minus the hosts where this action already ran at once.
+  // result's hosts), minus the hosts where this action already ran at once. Without a
+  // recorded result (the executor died during the step) it runs on every host but those
+  // the step left out.
   if (state.undoes == nullptr || KindOf(state.undoes->action) != ActionKind::kSsh) return plan;
+  const std::set<std::string> left_out = ledger_.LeftOutBy(state.undoes->id);
   auto recorded = results_.find(state.undoes->id);
-  if (recorded == results_.end()) return plan;  // nothing recorded: every host, to be safe
+  if (recorded == results_.end()) {
+    for (const std::string& host : target) {
+      if (!left_out.count(host)) {
+        plan.run_on.push_back(host);
+        continue;
+      }
+      plan.skipped.push_back({.host = host,
+                              .reason = "step " + state.undoes->id + " left it out",
+                              .failed_in = "",
+                              .undone_by = ""});
+    }
+    plan.narrowed = !plan.skipped.empty();
+    return plan;
+  }
   const std::set<std::string> undone = ledger_.UndoneAtOnce(step.id);
   StepResult narrowed = recorded->second;
   std::set<std::string> reached;

@@ -70,6 +70,15 @@ HostTally& HostLedger::TallyOf(const std::string& host) {
   return t;
 }
 
+const std::vector<EventKind>& HostLedger::Kinds() {
+  static const std::vector<EventKind> kinds = {
+      EventKind::kStepStarted,       EventKind::kRollbackStarted,   EventKind::kAttemptStarted,
+      EventKind::kHostFinished,      EventKind::kHostFailed,        EventKind::kHostSkipped,
+      EventKind::kStepSucceeded,     EventKind::kStepFailed,        EventKind::kRollbackSucceeded,
+      EventKind::kRollbackFailed};
+  return kinds;
+}
+
 void HostLedger::Add(const EventView& e) {
   if (!e.kind) return;
   const EventKind kind = *e.kind;
@@ -119,7 +128,9 @@ void HostLedger::Add(const EventView& e) {
     }
     case EventKind::kHostSkipped: {
       const auto d = e.detail.get<HostSkippedDetail>();
-      if (!d.host.empty() && IsForwardPhase(e.phase)) ++TallyOf(d.host).skipped;
+      if (d.host.empty() || !IsForwardPhase(e.phase)) break;
+      ++TallyOf(d.host).skipped;
+      left_out_by_[e.step].insert(d.host);
       break;
     }
     case EventKind::kStepSucceeded:
@@ -192,6 +203,11 @@ std::vector<HostTally> HostLedger::Tally() const {
   out.reserve(tally_.size());
   for (const auto& [host, tally] : tally_) out.push_back(tally);
   return out;
+}
+
+std::set<std::string> HostLedger::LeftOutBy(const std::string& step) const {
+  auto it = left_out_by_.find(step);
+  return it == left_out_by_.end() ? std::set<std::string>{} : it->second;
 }
 
 std::set<std::string> HostLedger::UndoneAtOnce(const std::string& action) const {

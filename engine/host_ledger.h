@@ -67,6 +67,8 @@ bool SameSshHost(std::string_view a, int a_port, std::string_view b, int b_port)
 /// The fold. Not thread-safe: the executor feeds it under its own lock.
 class HostLedger {
  public:
+  /// The kinds of event Add reads: a reader may fold only those.
+  static const std::vector<EventKind>& Kinds();
   /// Folds one event; events must come in seq order. Other kinds are ignored.
   void Add(const EventView& event);
 
@@ -80,6 +82,9 @@ class HostLedger {
   /// The hosts where rollback action `action` already succeeded when it ran at once for the
   /// failed hosts of its step: the run's rollback does not run it there again.
   std::set<std::string> UndoneAtOnce(const std::string& action) const;
+  /// The hosts step `step` left out (host_skipped in its own phase): its rollback has
+  /// nothing to undo there, even when no result of the step was recorded.
+  std::set<std::string> LeftOutBy(const std::string& step) const;
   /// True when no ssh host appeared in the run.
   bool empty() const { return tally_.empty(); }
 
@@ -104,6 +109,7 @@ class HostLedger {
   // (undone step, host) -> rollback action -> how it ended there (its last run)
   std::map<std::pair<std::string, std::string>, std::map<std::string, HostOutcome>> undo_;
   std::map<std::string, std::set<std::string>> undone_at_once_;  // action -> hosts
+  std::map<std::string, std::set<std::string>> left_out_by_;     // forward step -> hosts
   std::vector<FailedHost> failed_;
   std::vector<std::pair<std::string, std::string>> left_out_;  // host, step
   std::map<std::string, HostTally> tally_;

@@ -95,7 +95,6 @@ RunHistory ReadRunHistory(const std::vector<EventView>& events, int executor_pid
         auto& v = p.values[e.step];
         v.stdout_text = TrimTrailingNewlines(d.stdout_tail);
         v.stderr_text = TrimTrailingNewlines(d.stderr_tail);
-        v.host_outputs.clear();
         for (const HostDetail& host : d.hosts)
           if (!host.outputs.empty()) v.host_outputs[host.host] = host.outputs;
         UpdateResult(d, p.results[e.step]);
@@ -115,10 +114,16 @@ RunHistory ReadRunHistory(const std::vector<EventView>& events, int executor_pid
             p.values[e.step].outputs[name] = value;
         break;
       }
+      case EventKind::kHostFinished: {
+        // Each host's outputs are durable when the host is done, before the attempt ends.
+        auto d = e.detail.get<HostFinishedDetail>();
+        if (!d.host.empty() && !d.outputs.empty())
+          p.values[e.step].host_outputs[d.host] = std::move(d.outputs);
+        break;
+      }
       case EventKind::kRunStarted:
       case EventKind::kRunRecovered:
       case EventKind::kProcessStarted:
-      case EventKind::kHostFinished:
       case EventKind::kKubectlTarget:
       case EventKind::kKubectlRevisions:
       case EventKind::kKubectlUndo:

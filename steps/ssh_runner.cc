@@ -68,9 +68,19 @@ std::string Merge(const StepContext& context, const std::vector<HostResult>& hos
   return Tail(out, kStepTailBytes);
 }
 
+// The step's outputs as host `h` gave them (stdout and stderr sources; trimmed).
+std::map<std::string, std::string> HostOutputs(const StepSpec& step, const HostResult& h) {
+  std::map<std::string, std::string> outputs;
+  for (const OutputSpec& out : step.outputs) {
+    if (out.source == "stdout") outputs[out.name] = Trim(h.stdout_text);
+    if (out.source == "stderr") outputs[out.name] = Trim(h.stderr_text);
+  }
+  return outputs;
+}
+
 class Observer : public FanoutObserver {
  public:
-  explicit Observer(StepContext& context) : context_(context) {}
+  Observer(StepContext& context, const StepSpec& step) : context_(context), step_(step) {}
 
   void OnOutputLine(const std::string& host, bool is_stderr, std::string_view line,
                     bool continues) override {
@@ -85,7 +95,8 @@ class Observer : public FanoutObserver {
                                     .stderr_tail = CutTail(context_, r.stderr_text, kAuditTailBytes),
                                     .error = r.error,
                                     .reached = r.reached,
-                                    .ok = r.ok};
+                                    .ok = r.ok,
+                                    .outputs = HostOutputs(step_, r)};
     Status s = context_.Record(EventKind::kHostFinished, detail);
     if (!s.ok() && record_error_.empty()) record_error_ = s.message();
     if (!r.ok) ++failed_;
@@ -103,6 +114,7 @@ class Observer : public FanoutObserver {
 
  private:
   StepContext& context_;
+  const StepSpec& step_;
   int failed_ = 0;
   std::string record_error_;
 };
@@ -224,15 +236,10 @@ class SshRunner : public StepRunner {
     options.kill_grace = request.step->kill_grace;
     options.cancel_fd = context.cancel_fd();
 
-    Observer observer(context);
+    Observer observer(context, *request.step);
     FanoutReport report = RunFanout(jobs, login, *known, options, observer);
 
-    for (HostResult& h : report.hosts) {
-      for (const OutputSpec& out : request.step->outputs) {
-        if (out.source == "stdout") h.outputs[out.name] = Trim(h.stdout_text);
-        if (out.source == "stderr") h.outputs[out.name] = Trim(h.stderr_text);
-      }
-    }
+    for (HostResult& h : report.hosts) h.outputs = HostOutputs(*request.step, h);
     result.hosts = report.hosts;
     result.stdout_text = Merge(context, result.hosts, false);
     result.stderr_text = Merge(context, result.hosts, true);
