@@ -167,10 +167,28 @@ void AddHosts(const std::vector<StoredEvent>& events, nlohmann::json* context) {
   };
   std::vector<Group> groups;
   std::map<std::pair<std::string, std::string>, size_t> current;  // (phase, step) -> group
+  // host_skipped comes just before its step's start: kept for the group that start opens.
+  std::map<std::pair<std::string, std::string>, nlohmann::json> skipped;
   for (const StoredEvent& e : events) {
     const auto key = std::make_pair(e.phase, e.step);
+    if (e.is(EventKind::kHostSkipped)) {
+      const auto d = e.detail.get<HostSkippedDetail>();
+      auto& rows = skipped[key];
+      if (!rows.is_array()) rows = nlohmann::json::array();
+      rows.push_back({{"host", d.host},
+                      {"result", "skipped"},
+                      {"row_class", "undo"},
+                      {"exit_status", ""},
+                      {"duration", ""},
+                      {"error", d.reason}});
+      continue;
+    }
     if (e.is(EventKind::kStepStarted) || e.is(EventKind::kRollbackStarted)) {
       Group g{e.phase, e.step, Str(e.detail, "undoes"), "", nlohmann::json::array()};
+      if (auto pending = skipped.find(key); pending != skipped.end()) {
+        g.hosts = std::move(pending->second);
+        skipped.erase(pending);
+      }
       const auto only = e.detail.is_object() ? e.detail.find("only_hosts") : e.detail.end();
       if (e.detail.is_object() && only != e.detail.end() && only->is_array() && !only->empty())
         g.only = "run at once on the host(s) that failed";
@@ -197,14 +215,6 @@ void AddHosts(const std::vector<StoredEvent>& events, nlohmann::json* context) {
                       {"exit_status", d.exit_status >= 0 ? std::to_string(d.exit_status) : ""},
                       {"duration", ms ? FormatDurationMs(*ms) : ""},
                       {"error", d.error}});
-    } else if (e.is(EventKind::kHostSkipped)) {
-      const auto d = e.detail.get<HostSkippedDetail>();
-      rows.push_back({{"host", d.host},
-                      {"result", "skipped"},
-                      {"row_class", "undo"},
-                      {"exit_status", ""},
-                      {"duration", ""},
-                      {"error", d.reason}});
     }
   }
   nlohmann::json steps = nlohmann::json::array();
