@@ -177,6 +177,8 @@ std::string Executor::UndoFailedHosts(const StepSpec& step, Phase phase,
   std::string error = "failed within max_fail on " + JoinHosts(undone_hosts) +
                       ", and undoing it there failed: ";
   for (size_t i = 0; i < failures.size(); ++i) error += (i ? "; " : "") + failures[i];
+  std::lock_guard<std::mutex> lock(mu_);
+  reporter_.Note(step.id + " counts as failed after all: " + redactor_.Redact(error));
   return error;
 }
 
