@@ -281,22 +281,23 @@ nlohmann::json EventRows(const StoredRun& run, const std::vector<StoredEvent>& e
       if (const std::string d = Str(e.detail, "description"); !d.empty())
         fact(ShortenText(SingleLine(d), 200), true);
     }
-    rows.push_back(
-        {{"seq", e.seq},
-         {"offset", Offset(EventOffsetMs(run, e))},
-         {"phase", e.phase},
-         {"step", e.step},
-         {"host", HostColumn(e)},
-         {"event", e.event},
-         {"attempt", e.attempt > 0 ? std::to_string(e.attempt) : ""},
-         {"row_class", bad ? "bad" : undo ? "undo" : ""},
-         {"transition", !(e.from.empty() && e.to.empty())},
-         {"from", e.from},
-         {"to", e.to},
-         {"facts", facts},
-         {"detail", e.detail.is_object() && !e.detail.empty()
-                        ? e.detail.dump(2, ' ', false, kReplace)
-                        : ""}});
+    rows.push_back({{"seq", e.seq},
+                    {"offset", Offset(EventOffsetMs(run, e))},
+                    {"phase", e.phase},
+                    {"step", e.step},
+                    {"host", HostColumn(e)},
+                    {"event", e.event},
+                    {"attempt", e.attempt > 0 ? std::to_string(e.attempt) : ""},
+                    {"row_class", bad    ? "bad"
+                                  : undo ? "undo"
+                                         : ""},
+                    {"transition", !(e.from.empty() && e.to.empty())},
+                    {"from", e.from},
+                    {"to", e.to},
+                    {"facts", facts},
+                    {"detail", e.detail.is_object() && !e.detail.empty()
+                                   ? e.detail.dump(2, ' ', false, kReplace)
+                                   : ""}});
   }
   return rows;
 }

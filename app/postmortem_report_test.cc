@@ -225,7 +225,10 @@ TEST_F(ReportTest, ShowsEachHostOfSshStepsAndTheFailedHosts) {
   Add(3, "host_finished", "step", "flip", 1,
       {{"host", "web1"}, {"exit_status", 0}, {"duration_ms", 12}, {"ok", true}});
   Add(4, "host_finished", "step", "flip", 1,
-      {{"host", "web2<b>"}, {"exit_status", 3}, {"error", "exit status 3"}, {"ok", false},
+      {{"host", "web2<b>"},
+       {"exit_status", 3},
+       {"error", "exit status 3"},
+       {"ok", false},
        {"reached", true}});
   Add(5, "attempt_finished", "step", "flip", 1, {{"outcome", "succeeded"}, {"exit_status", 0}});
   Add(6, "host_failed", "step", "flip", 0,

@@ -100,7 +100,7 @@ std::string HostOf(const StoredEvent& e) {
 // One failed host as a sentence: "web2 in flip: exit status 1 (within max_fail; rolled back)".
 std::string FailedHostLine(const FailedHost& f) {
   std::string fate = f.within_max_fail ? "within max_fail, left out of later steps; " : "";
-  fate += f.rolled_back                ? "rolled back there"
+  fate += f.rolled_back               ? "rolled back there"
           : !f.rollback_error.empty() ? "rollback failed there: " + f.rollback_error
           : !f.reached                ? "never reached"
                                       : "not rolled back there";
@@ -289,8 +289,9 @@ std::string RunsText(const std::vector<StoredRun>& runs,
   return Table(rows, "");
 }
 
-nlohmann::ordered_json RunsJson(const std::vector<StoredRun>& runs,
-                                const std::map<std::string, std::vector<FailedHost>>& failed_hosts) {
+nlohmann::ordered_json RunsJson(
+    const std::vector<StoredRun>& runs,
+    const std::map<std::string, std::vector<FailedHost>>& failed_hosts) {
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
   for (const StoredRun& r : runs) {
     nlohmann::ordered_json row = RunToJson(r, /*with_text=*/false);

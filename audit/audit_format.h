@@ -7,8 +7,8 @@
 //   seq, run_id, ts, event, phase, step, from, to, attempt, detail, prev_hash, hash
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>

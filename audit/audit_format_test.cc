@@ -199,12 +199,14 @@ std::vector<StoredEvent> HostEvents(const std::string& run_id) {
   add("attempt_started", "step", "flip", nlohmann::json::object());
   add("host_finished", "step", "flip", {{"host", "web1"}, {"exit_status", 0}, {"ok", true}});
   add("host_finished", "step", "flip",
-      {{"host", "web2"}, {"exit_status", 3}, {"error", "exit status 3"}, {"ok", false},
+      {{"host", "web2"},
+       {"exit_status", 3},
+       {"error", "exit status 3"},
+       {"ok", false},
        {"reached", true}});
   add("host_failed", "step", "flip",
       {{"host", "web2"}, {"exit_status", 3}, {"error", "exit status 3"}, {"reached", true}});
-  add("rollback_started", "rollback", "flip-rb",
-      {{"undoes", "flip"}, {"only_hosts", {"web2"}}});
+  add("rollback_started", "rollback", "flip-rb", {{"undoes", "flip"}, {"only_hosts", {"web2"}}});
   add("attempt_started", "rollback", "flip-rb", nlohmann::json::object());
   add("host_finished", "rollback", "flip-rb", {{"host", "web2"}, {"exit_status", 0}, {"ok", true}});
   add("rollback_succeeded", "rollback", "flip-rb", nlohmann::json::object());

@@ -192,8 +192,7 @@ Result<std::vector<StoredEvent>> EventLog::EventsOfKinds(const std::vector<Event
   for (size_t i = 0; i < kinds.size(); ++i) placeholders += i == 0 ? "?" : ", ?";
   Statement st(db_, std::string("SELECT ") + kEventColumns + " FROM events WHERE event IN (" +
                         placeholders + ") ORDER BY seq");
-  for (size_t i = 0; i < kinds.size(); ++i)
-    st.Bind(static_cast<int>(i + 1), EventName(kinds[i]));
+  for (size_t i = 0; i < kinds.size(); ++i) st.Bind(static_cast<int>(i + 1), EventName(kinds[i]));
   return ReadEvents(st);
 }
 

@@ -140,8 +140,8 @@ void AddAuditSubcommands(CLI::App* audit, GlobalOptions& global, AuditCommandArg
 
 void AddAuditCommands(CLI::App& app, GlobalOptions& global, AuditCommandArgs& args, int& code) {
   CLI::App* runs = Command(app, "runs",
-                          "list runs: id, runbook, state, start, duration, operator, exit code, "
-                          "failed hosts");
+                           "list runs: id, runbook, state, start, duration, operator, exit code, "
+                           "failed hosts");
   runs->add_flag("--json", args.runs_json, "print JSON");
   AddAuditDbOption(runs, &global);
   runs->callback([&global, &args, &code] { code = Runs(global, args.runs_json); });

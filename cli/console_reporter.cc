@@ -103,8 +103,8 @@ class ConsoleReporter : public Reporter {
     for (const HostTally& t : s.hosts) {
       const bool bad = t.failed > 0 || t.rollback_failed > 0;
       Print("  %s%-*s%s  ok=%d  failed=%d  skipped=%d  rolled_back=%d  rollback_failed=%d\n",
-            bad ? Color("31") : Color("32"), static_cast<int>(width), t.host.c_str(), Reset(),
-            t.ok, t.failed, t.skipped, t.rolled_back, t.rollback_failed);
+            bad ? Color("31") : Color("32"), static_cast<int>(width), t.host.c_str(), Reset(), t.ok,
+            t.failed, t.skipped, t.rolled_back, t.rollback_failed);
     }
     for (const FailedHost& f : s.failed_hosts) {
       std::string fate;

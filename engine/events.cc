@@ -24,8 +24,10 @@ std::string_view EventName(EventKind kind) {
     case EventKind::kKubectlTarget: return "kubectl_target";
     case EventKind::kKubectlRevisions: return "kubectl_revisions";
     case EventKind::kKubectlUndo: return "kubectl_undo";
-    case EventKind::kHostFailed: return "host_failed";
-    case EventKind::kHostSkipped: return "host_skipped";
+    case EventKind::kHostFailed:
+      return "host_failed";
+    case EventKind::kHostSkipped:
+      return "host_skipped";
   }
   return "unknown";
 }
@@ -376,10 +378,8 @@ bool HostFinishedOk(const HostFinishedDetail& d) {
 // ----------------------------------------------------------------------------- host events
 
 void to_json(json& j, const HostFailedDetail& d) {
-  j = {{"host", d.host},
-       {"error", d.error},
-       {"exit_status", d.exit_status},
-       {"reached", d.reached}};
+  j = {
+      {"host", d.host}, {"error", d.error}, {"exit_status", d.exit_status}, {"reached", d.reached}};
 }
 
 void from_json(const json& j, HostFailedDetail& d) {

@@ -259,7 +259,7 @@ bool HostFinishedOk(const HostFinishedDetail& d);
 
 /// host_failed.
 struct HostFailedDetail {
-  std::string host;     // as the step's target writes it
+  std::string host;  // as the step's target writes it
   std::string error;
   int exit_status = -1;
   bool reached = false;  // a session was established: something may have changed there

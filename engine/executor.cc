@@ -34,12 +34,12 @@ long long Ms(Duration d) { return static_cast<long long>(d.count()); }
 
 // The value of each of the step's outputs: what the runner computed, else the stream named.
 std::map<std::string, std::string> OutputValues(const StepSpec& step,
-                                               const std::map<std::string, std::string>& computed,
-                                               const std::string& out, const std::string& err) {
+                                                const std::map<std::string, std::string>& computed,
+                                                const std::string& out, const std::string& err) {
   std::map<std::string, std::string> values;
   for (const OutputSpec& o : step.outputs) {
     auto it = computed.find(o.name);
-    values[o.name] = it != computed.end()  ? it->second
+    values[o.name] = it != computed.end()   ? it->second
                      : o.source == "stdout" ? out
                      : o.source == "stderr" ? err
                                             : std::string();
@@ -175,8 +175,8 @@ Status Executor::Emit(AuditEvent event) {
   event.detail = RedactJson(event.detail);
   std::lock_guard<std::mutex> lock(mu_);
   // What the run did, whether or not the store took the record.
-  ledger_.Add({0, event.event, event.phase, event.step, event.from, event.to, event.attempt,
-               event.detail});
+  ledger_.Add(
+      {0, event.event, event.phase, event.step, event.from, event.to, event.attempt, event.detail});
   Status s = audit_.Append(options_.run_id, event);
   if (!s.ok() && audit_write_failures_++ == 0) {
     reporter_.Note("audit log write failed: " + s.message() +
@@ -530,9 +530,9 @@ Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Ph
     return redactor_.Redact(RenderTemplateText(tmpl, scope_, q, shown_host, true));
   };
   const std::vector<std::string>* run_on = plan.narrowed ? &plan.run_on : nullptr;
-  const std::string description =
-      state.auto_rollback ? "undo " + DescribeAction(step.action, display, run_on)
-                          : DescribeAction(step.action, display, run_on);
+  const std::string description = state.auto_rollback
+                                      ? "undo " + DescribeAction(step.action, display, run_on)
+                                      : DescribeAction(step.action, display, run_on);
   const StepStartedDetail started_detail{.name = step.name,
                                          .action = ActionKindName(KindOf(step.action)),
                                          .description = description,
@@ -560,7 +560,8 @@ Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Ph
     request.step = &step;
     request.phase = phase;
     request.dry_run = forward_dry_run;
-    for (const HostSkippedDetail& skipped : plan.skipped) request.skip_hosts.push_back(skipped.host);
+    for (const HostSkippedDetail& skipped : plan.skipped)
+      request.skip_hosts.push_back(skipped.host);
     if (state.undoes) {
       request.undoing = state.undoes;
       auto it = results_.find(state.undoes->id);

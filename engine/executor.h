@@ -114,10 +114,10 @@ class Executor {
   /// Which hosts an ssh action runs on in one state, when the executor narrows its target
   /// (executor_hosts.cc).
   struct HostPlan {
-    bool narrowed = false;                  // run_on is fewer hosts than the target's
-    std::vector<std::string> run_on;        // the target's hosts it runs on
+    bool narrowed = false;                   // run_on is fewer hosts than the target's
+    std::vector<std::string> run_on;         // the target's hosts it runs on
     std::vector<HostSkippedDetail> skipped;  // the target's hosts it leaves out
-    std::vector<std::string> only;          // a rollback run at once for failed hosts
+    std::vector<std::string> only;           // a rollback run at once for failed hosts
     /// For a rollback: the step it undoes as this action sees it (the hosts to undo).
     std::optional<StepResult> undoing;
   };

@@ -43,8 +43,7 @@ Executor::HostPlan Executor::PlanHosts(const State& state, const StepSpec& step,
     // Hosts that failed earlier within max_fail were undone there: nothing later runs there.
     for (const std::string& host : target) {
       for (const auto& [failed, in_step] : ledger_.LeftOut()) {
-        if (!SameSshHost(host, ssh->resolved.port, failed, PortOfStep(runbook_, in_step)))
-          continue;
+        if (!SameSshHost(host, ssh->resolved.port, failed, PortOfStep(runbook_, in_step))) continue;
         plan.skipped.push_back({.host = host,
                                 .reason = "left out: it failed in step " + in_step,
                                 .failed_in = in_step,
@@ -110,8 +109,7 @@ void Executor::RecordSkippedHosts(const StepSpec& step, Phase phase, const HostP
   }
 }
 
-std::string Executor::UndoFailedHosts(const StepSpec& step, Phase phase,
-                                      const StepResult& result) {
+std::string Executor::UndoFailedHosts(const StepSpec& step, Phase phase, const StepResult& result) {
   std::vector<const HostResult*> failed;
   for (const HostResult& h : result.hosts)
     if (!h.ok) failed.push_back(&h);
@@ -123,8 +121,8 @@ std::string Executor::UndoFailedHosts(const StepSpec& step, Phase phase,
   // back. Prechecks and checks change nothing and have no rollback.
   std::vector<std::pair<const State*, HostPlan>> undo;
   for (const State& state : machine_.states()) {
-    if (phase != Phase::kStep || state.kind != StateKind::kStepRollback ||
-        state.undoes != &step || state.auto_rollback)
+    if (phase != Phase::kStep || state.kind != StateKind::kStepRollback || state.undoes != &step ||
+        state.auto_rollback)
       continue;
     const auto* ssh = std::get_if<SshAction>(&state.step->action);
     if (ssh == nullptr) continue;
@@ -145,7 +143,13 @@ std::string Executor::UndoFailedHosts(const StepSpec& step, Phase phase,
 
   for (const HostResult* h : failed) {
     // Durable before the rollback runs there and before any later step leaves it out.
-    (void)Emit({{}, EventKind::kHostFailed, PhaseName(phase), step.id, "", "", 0,
+    (void)Emit({{},
+                EventKind::kHostFailed,
+                PhaseName(phase),
+                step.id,
+                "",
+                "",
+                0,
                 HostFailedDetail{.host = h->host,
                                  .error = h->error,
                                  .exit_status = h->exit_status,
@@ -174,8 +178,8 @@ std::string Executor::UndoFailedHosts(const StepSpec& step, Phase phase,
                        (s && !s->error.empty() ? ": " + s->error : ""));
   }
   if (failures.empty()) return "";
-  std::string error = "failed within max_fail on " + JoinHosts(undone_hosts) +
-                      ", and undoing it there failed: ";
+  std::string error =
+      "failed within max_fail on " + JoinHosts(undone_hosts) + ", and undoing it there failed: ";
   for (size_t i = 0; i < failures.size(); ++i) error += (i ? "; " : "") + failures[i];
   std::lock_guard<std::mutex> lock(mu_);
   reporter_.Note(step.id + " counts as failed after all: " + redactor_.Redact(error));

@@ -37,8 +37,8 @@ StepSpec Ssh(const std::string& id, Phase phase = Phase::kStep, int max_fail = 0
 
 StepSpec WithSshUndo(StepSpec s) {
   s.rollback.kind = RollbackSpec::Kind::kActions;
-  StepSpec undo = Ssh(s.id + "-rb", Phase::kRollback, 0,
-                      std::get<SshAction>(s.action).resolved.hosts);
+  StepSpec undo =
+      Ssh(s.id + "-rb", Phase::kRollback, 0, std::get<SshAction>(s.action).resolved.hosts);
   s.rollback.actions.push_back(undo);
   return s;
 }
@@ -208,11 +208,10 @@ TEST_F(ExecutorHostsTest, TheRunsRollbackRunsOnlyWhereAStepRanAndWasNotUndoneYet
   FlipThenAfter(true);
   RunSummary s = Run();
   EXPECT_EQ(s.state, "rolled_back");
-  EXPECT_EQ(runner.calls,
-            (std::vector<std::string>{"flip@web1", "flip@web2", "flip@web3", "flip-rb@web2",
-                                      "after@web1", "after@web3", "tail", "after-rb@web1",
-                                      "after-rb@web3", "flip-rb@web1", "flip-rb@web3",
-                                      "flip-local"}));
+  EXPECT_EQ(runner.calls, (std::vector<std::string>{"flip@web1", "flip@web2", "flip@web3",
+                                                    "flip-rb@web2", "after@web1", "after@web3",
+                                                    "tail", "after-rb@web1", "after-rb@web3",
+                                                    "flip-rb@web1", "flip-rb@web3", "flip-local"}));
   EXPECT_EQ(runner.rendered,
             (std::vector<std::string>{"flip-rb@web2=was-web2", "flip-rb@web1=was-web1",
                                       "flip-rb@web3=was-web3"}));
@@ -223,8 +222,7 @@ TEST_F(ExecutorHostsTest, TheRunsRollbackRunsOnlyWhereAStepRanAndWasNotUndoneYet
   for (const AuditEvent& e : audit.events) {
     if (e.event == EventKind::kRollbackStarted && e.step == "flip-rb" && ++chain_starts == 2) {
       EXPECT_FALSE(e.detail.contains("only_hosts"));
-      EXPECT_NE(e.detail["description"].get<std::string>().find("2 of 3 hosts"),
-                std::string::npos)
+      EXPECT_NE(e.detail["description"].get<std::string>().find("2 of 3 hosts"), std::string::npos)
           << e.detail.dump();
     }
     if (e.event == EventKind::kHostSkipped && e.step == "flip-rb") {
@@ -243,10 +241,9 @@ TEST_F(ExecutorHostsTest, AFailedUndoOnAFailedHostFailsTheStepAndTheRun) {
   RunSummary s = Run();
   EXPECT_EQ(s.state, "rollback_failed");
   EXPECT_EQ(s.exit_code, 3);
-  EXPECT_EQ(runner.calls,
-            (std::vector<std::string>{"flip@web1", "flip@web2", "flip@web3", "flip-rb@web2",
-                                      "flip-rb@web1", "flip-rb@web2", "flip-rb@web3",
-                                      "flip-local"}));
+  EXPECT_EQ(runner.calls, (std::vector<std::string>{"flip@web1", "flip@web2", "flip@web3",
+                                                    "flip-rb@web2", "flip-rb@web1", "flip-rb@web2",
+                                                    "flip-rb@web3", "flip-local"}));
   EXPECT_NE(s.error.find("flip: failed within max_fail on web2, and undoing it there failed"),
             std::string::npos)
       << s.error;
@@ -278,8 +275,8 @@ TEST_F(ExecutorHostsTest, AHostIsMatchedAcrossTargetsByNameAndPort) {
   runner.fails["flip"] = {"web2:2222"};
   RunSummary s = Run();
   EXPECT_EQ(s.state, "succeeded");
-  EXPECT_EQ(runner.calls, (std::vector<std::string>{"flip@web1", "flip@web2:2222",
-                                                    "other@WEB1:22", "other@web2"}));
+  EXPECT_EQ(runner.calls, (std::vector<std::string>{"flip@web1", "flip@web2:2222", "other@WEB1:22",
+                                                    "other@web2"}));
 }
 
 TEST_F(ExecutorHostsTest, AStepEveryHostOfWhichFailedEarlierRunsNowhere) {
@@ -343,8 +340,8 @@ TEST_F(ExecutorHostsTest, RecoverFromEveryPrefixOfTheRecordUndoesWhereTheStepsRa
       // A host's output is durable once the host is done; before that, nobody knows it (a
       // rollback must then refuse to guess: runbooks/library/ssh-release.yaml).
       if (undone_now) {
-        EXPECT_TRUE(Has(again.rendered, "flip-rb@" + host + "=" +
-                                            (flip_done.count(host) ? "was-" + host : "")))
+        EXPECT_TRUE(Has(again.rendered,
+                        "flip-rb@" + host + "=" + (flip_done.count(host) ? "was-" + host : "")))
             << "the undo on " << host << " did not see its own output";
       }
     }

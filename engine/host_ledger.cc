@@ -72,9 +72,9 @@ HostTally& HostLedger::TallyOf(const std::string& host) {
 
 const std::vector<EventKind>& HostLedger::Kinds() {
   static const std::vector<EventKind> kinds = {
-      EventKind::kStepStarted,       EventKind::kRollbackStarted,   EventKind::kAttemptStarted,
-      EventKind::kHostFinished,      EventKind::kHostFailed,        EventKind::kHostSkipped,
-      EventKind::kStepSucceeded,     EventKind::kStepFailed,        EventKind::kRollbackSucceeded,
+      EventKind::kStepStarted,   EventKind::kRollbackStarted, EventKind::kAttemptStarted,
+      EventKind::kHostFinished,  EventKind::kHostFailed,      EventKind::kHostSkipped,
+      EventKind::kStepSucceeded, EventKind::kStepFailed,      EventKind::kRollbackSucceeded,
       EventKind::kRollbackFailed};
   return kinds;
 }

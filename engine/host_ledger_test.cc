@@ -15,8 +15,8 @@ class Events {
     views.push_back({++seq, kind, phase, step, "", "", 0, std::move(detail)});
     return *this;
   }
-  Events& Host(const std::string& phase, const std::string& step, const std::string& host,
-               bool ok, bool reached = true) {
+  Events& Host(const std::string& phase, const std::string& step, const std::string& host, bool ok,
+               bool reached = true) {
     return Add(EventKind::kHostFinished, phase, step,
                HostFinishedDetail{.host = host,
                                   .exit_status = ok ? 0 : 1,
@@ -43,8 +43,8 @@ Events FlipWithOneFailure(bool undo_ok) {
       .Host("step", "flip", "web2", false)
       .Host("step", "flip", "web3", true)
       .Add(EventKind::kHostFailed, "step", "flip",
-           HostFailedDetail{.host = "web2", .error = "exit status 1", .exit_status = 1,
-                            .reached = true})
+           HostFailedDetail{
+               .host = "web2", .error = "exit status 1", .exit_status = 1, .reached = true})
       .Add(EventKind::kRollbackStarted, "rollback", "flip-rb",
            StepStartedDetail{.undoes = "flip", .only_hosts = {"web2"}})
       .Add(EventKind::kAttemptStarted, "rollback", "flip-rb")

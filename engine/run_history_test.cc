@@ -279,12 +279,16 @@ TEST(RunHistoryTest, EachHostsOutputsAreRebuiltAlsoBeforeTheAttemptEnds) {
       .Add(EventKind::kStepStarted, "step", "flip")
       .Add(EventKind::kAttemptStarted, "step", "flip", json::object(), 1)
       .Add(EventKind::kHostFinished, "step", "flip",
-           HostFinishedDetail{.host = "web1", .exit_status = 0, .ok = true,
-                              .outputs = {{"prev", "releases/1.0"}}},
+           HostFinishedDetail{
+               .host = "web1", .exit_status = 0, .ok = true, .outputs = {{"prev", "releases/1.0"}}},
            1)
       .Add(EventKind::kHostFinished, "step", "flip",
-           HostFinishedDetail{.host = "web2", .exit_status = 1, .error = "exit status 1",
-                              .reached = true, .ok = false, .outputs = {{"prev", "releases/0.9"}}},
+           HostFinishedDetail{.host = "web2",
+                              .exit_status = 1,
+                              .error = "exit status 1",
+                              .reached = true,
+                              .ok = false,
+                              .outputs = {{"prev", "releases/0.9"}}},
            1);
   RunHistory cut = h.Read();
   EXPECT_EQ(cut.resume.values["flip"].host_outputs["web1"]["prev"], "releases/1.0");
@@ -292,9 +296,13 @@ TEST(RunHistoryTest, EachHostsOutputsAreRebuiltAlsoBeforeTheAttemptEnds) {
   EXPECT_EQ(cut.resume.hosts.FailedHosts().size(), 0u) << "the step has not ended";
 
   AttemptFinishedDetail attempt = Succeeded("");
-  attempt.hosts = {{.host = "web1", .ok = true, .reached = true, .outputs = {{"prev", "releases/1.0"}}},
-                   {.host = "web2", .ok = false, .reached = true, .error = "exit status 1",
-                    .outputs = {{"prev", "releases/0.9"}}}};
+  attempt.hosts = {
+      {.host = "web1", .ok = true, .reached = true, .outputs = {{"prev", "releases/1.0"}}},
+      {.host = "web2",
+       .ok = false,
+       .reached = true,
+       .error = "exit status 1",
+       .outputs = {{"prev", "releases/0.9"}}}};
   h.Add(EventKind::kAttemptFinished, "step", "flip", attempt, 1)
       .Add(EventKind::kHostFailed, "step", "flip",
            HostFailedDetail{.host = "web2", .error = "exit status 1", .reached = true});

@@ -88,15 +88,16 @@ class Observer : public FanoutObserver {
   }
 
   void OnHostFinished(const HostResult& r, int finished, int total) override {
-    const HostFinishedDetail detail{.host = r.host,
-                                    .exit_status = r.exit_status,
-                                    .duration_ms = r.duration.count(),
-                                    .stdout_tail = CutTail(context_, r.stdout_text, kAuditTailBytes),
-                                    .stderr_tail = CutTail(context_, r.stderr_text, kAuditTailBytes),
-                                    .error = r.error,
-                                    .reached = r.reached,
-                                    .ok = r.ok,
-                                    .outputs = HostOutputs(step_, r)};
+    const HostFinishedDetail detail{
+        .host = r.host,
+        .exit_status = r.exit_status,
+        .duration_ms = r.duration.count(),
+        .stdout_tail = CutTail(context_, r.stdout_text, kAuditTailBytes),
+        .stderr_tail = CutTail(context_, r.stderr_text, kAuditTailBytes),
+        .error = r.error,
+        .reached = r.reached,
+        .ok = r.ok,
+        .outputs = HostOutputs(step_, r)};
     Status s = context_.Record(EventKind::kHostFinished, detail);
     if (!s.ok() && record_error_.empty()) record_error_ = s.message();
     if (!r.ok) ++failed_;
@@ -105,8 +106,8 @@ class Observer : public FanoutObserver {
     const int step = std::max(1, total / 10);
     if (total > 1 && (total <= 20 || !r.ok || finished % step == 0 || finished == total)) {
       context_.Progress(r.host + (r.ok ? " ok" : " failed: " + r.error) + " (" +
-                        std::to_string(finished) + "/" + std::to_string(total) +
-                        " hosts done, " + std::to_string(failed_) + " failed)");
+                        std::to_string(finished) + "/" + std::to_string(total) + " hosts done, " +
+                        std::to_string(failed_) + " failed)");
     }
   }
 

@@ -374,9 +374,8 @@ std::vector<std::string> FileLines(const fs::path& file) {
 }
 
 size_t CountOf(const std::vector<std::string>& lines, const std::string& prefix) {
-  return static_cast<size_t>(std::count_if(lines.begin(), lines.end(), [&](const std::string& l) {
-    return l.rfind(prefix, 0) == 0;
-  }));
+  return static_cast<size_t>(std::count_if(
+      lines.begin(), lines.end(), [&](const std::string& l) { return l.rfind(prefix, 0) == 0; }));
 }
 
 // flip runs on three hosts and fails on 127.0.0.2 within max_fail 1: its rollback runs there
@@ -444,8 +443,10 @@ class CrashMatrixSshTest : public CrashMatrixTest {
       // A host's output is durable once the host is done; the undo recover runs there sees
       // it then, and an empty value (nobody knows it) only before.
       const bool output_recorded =
-          One(dir, "SELECT count(*) FROM events WHERE event = 'host_finished' AND step = "
-                   "'flip' AND json_extract(detail, '$.host') LIKE '" + host + ":%'") != "0";
+          One(dir,
+              "SELECT count(*) FROM events WHERE event = 'host_finished' AND step = "
+              "'flip' AND json_extract(detail, '$.host') LIKE '" +
+                  host + ":%'") != "0";
       for (const std::string& line : added) {
         if (line.rfind("undo-flip-" + host + "=", 0) != 0) continue;
         const std::string value = line.substr(("undo-flip-" + host + "=").size());
@@ -455,9 +456,10 @@ class CrashMatrixSshTest : public CrashMatrixTest {
     }
     // The failed host's undo, once recorded as done, is not run again.
     if (CountOf(before, "undo-flip-127.0.0.2=") > 0 &&
-        One(dir, "SELECT count(*) FROM events WHERE event = 'host_finished' AND phase = "
-                 "'rollback' AND json_extract(detail, '$.ok') = 1 AND json_extract(detail, "
-                 "'$.host') LIKE '127.0.0.2:%'") != "0") {
+        One(dir,
+            "SELECT count(*) FROM events WHERE event = 'host_finished' AND phase = "
+            "'rollback' AND json_extract(detail, '$.ok') = 1 AND json_extract(detail, "
+            "'$.host') LIKE '127.0.0.2:%'") != "0") {
       EXPECT_EQ(CountOf(added, "undo-flip-127.0.0.2="), 0u) << "undone twice on 127.0.0.2";
     }
   }
@@ -504,9 +506,10 @@ TEST_F(CrashMatrixSshTest, RunWithAHostFailingWithinMaxFailKilledAtEveryRecordIs
     EXPECT_EQ(next.code, 0) << "the lock is not free: " << next.output;
     if (HasFailure()) break;
   }
-  std::printf("crash matrix: a run with a host failing within max_fail killed at %d kill "
-              "points, each recovered\n",
-              kill_points);
+  std::printf(
+      "crash matrix: a run with a host failing within max_fail killed at %d kill "
+      "points, each recovered\n",
+      kill_points);
   EXPECT_GE(kill_points, 40 / stride);
 }
 
