@@ -1,6 +1,7 @@
 #include "app/history.h"
 
 #include "app/postmortem_report.h"
+#include "audit/audit_format.h"
 #include "audit/replay_check.h"
 
 namespace runbook {
@@ -14,6 +15,17 @@ Result<StoredRun> FindRun(EventStore& log, const std::string& run_id) {
 }
 
 }  // namespace
+
+Result<RunList> ListRuns(EventStore& log) {
+  auto runs = log.ListRuns();
+  if (!runs.ok()) return runs.status();
+  auto host_events = log.EventsOfKinds(HostLedger::Kinds());
+  if (!host_events.ok()) return host_events.status();
+  RunList list;
+  list.runs = std::move(runs.value());
+  list.failed_hosts = FailedHostsByRun(*host_events);
+  return list;
+}
 
 Result<RunHistoryView> ReplayRun(EventStore& log, const std::string& run_id, bool verify) {
   auto run = FindRun(log, run_id);

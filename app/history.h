@@ -3,15 +3,27 @@
 // whole chain's verification, the export, and the post-mortem report.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "app/document_renderer.h"
 #include "audit/event_log.h"
+#include "engine/host_ledger.h"
 #include "engine/status.h"
 
 namespace runbook {
+
+/// The runs as `runs` lists them: every run, oldest first, and the failed ssh hosts of
+/// each run that had any (engine/host_ledger.h).
+struct RunList {
+  std::vector<StoredRun> runs;
+  std::map<std::string, std::vector<FailedHost>> failed_hosts;  // by run id
+};
+
+/// Every run with its failed hosts; reads only the events the host fold needs.
+Result<RunList> ListRuns(EventStore& log);
 
 /// One run as `replay` shows it.
 struct RunHistoryView {

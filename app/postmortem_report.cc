@@ -155,7 +155,112 @@ void AddSummary(const std::vector<StoredEvent>& events, const std::string& state
   c["nothing_rolled_back"] = undone.empty() && state != "succeeded";
 }
 
+// ----------------------------------------------------------------------------- ssh hosts
+
+// One row per host of each ssh step or rollback action (its last attempt), and the failed
+// hosts with what became of them: the "Hosts" section.
+void AddHosts(const std::vector<StoredEvent>& events, nlohmann::json* context) {
+  nlohmann::json& c = *context;
+  struct Group {
+    std::string phase, step, undoes, only;
+    nlohmann::json hosts = nlohmann::json::array();
+  };
+  std::vector<Group> groups;
+  std::map<std::pair<std::string, std::string>, size_t> current;  // (phase, step) -> group
+  // host_skipped comes just before its step's start: kept for the group that start opens.
+  std::map<std::pair<std::string, std::string>, nlohmann::json> skipped;
+  for (const StoredEvent& e : events) {
+    const auto key = std::make_pair(e.phase, e.step);
+    if (e.is(EventKind::kHostSkipped)) {
+      const auto d = e.detail.get<HostSkippedDetail>();
+      auto& rows = skipped[key];
+      if (!rows.is_array()) rows = nlohmann::json::array();
+      rows.push_back({{"host", d.host},
+                      {"result", "skipped"},
+                      {"row_class", "undo"},
+                      {"exit_status", ""},
+                      {"duration", ""},
+                      {"error", d.reason}});
+      continue;
+    }
+    if (e.is(EventKind::kStepStarted) || e.is(EventKind::kRollbackStarted)) {
+      Group g{e.phase, e.step, Str(e.detail, "undoes"), "", nlohmann::json::array()};
+      if (auto pending = skipped.find(key); pending != skipped.end()) {
+        g.hosts = std::move(pending->second);
+        skipped.erase(pending);
+      }
+      const auto only = e.detail.is_object() ? e.detail.find("only_hosts") : e.detail.end();
+      if (e.detail.is_object() && only != e.detail.end() && only->is_array() && !only->empty())
+        g.only = "run at once on the host(s) that failed";
+      current[key] = groups.size();
+      groups.push_back(std::move(g));
+      continue;
+    }
+    auto group = current.find(key);
+    if (group == current.end()) continue;
+    nlohmann::json& rows = groups[group->second].hosts;
+    if (e.is(EventKind::kAttemptStarted)) {
+      // Only the last attempt's hosts; the skipped ones stay.
+      nlohmann::json kept = nlohmann::json::array();
+      for (const auto& row : rows)
+        if (row["result"] == "skipped") kept.push_back(row);
+      rows = std::move(kept);
+    } else if (e.is(EventKind::kHostFinished)) {
+      const auto d = e.detail.get<HostFinishedDetail>();
+      const bool ok = HostFinishedOk(d);
+      const auto ms = Num(e.detail, "duration_ms");
+      rows.push_back({{"host", d.host},
+                      {"result", ok ? "ok" : "failed"},
+                      {"row_class", ok ? "" : "bad"},
+                      {"exit_status", d.exit_status >= 0 ? std::to_string(d.exit_status) : ""},
+                      {"duration", ms ? FormatDurationMs(*ms) : ""},
+                      {"error", d.error}});
+    }
+  }
+  nlohmann::json steps = nlohmann::json::array();
+  for (const Group& g : groups) {
+    if (g.hosts.empty()) continue;
+    steps.push_back({{"phase", g.phase},
+                     {"step", g.step},
+                     {"undoes", g.undoes},
+                     {"note", g.only},
+                     {"hosts", g.hosts}});
+  }
+  c["has_ssh_steps"] = !steps.empty();
+  c["ssh_steps"] = steps;
+
+  nlohmann::json failed = nlohmann::json::array();
+  for (const FailedHost& f : FailedHostsOf(events)) {
+    failed.push_back({{"host", f.host},
+                      {"step", f.step},
+                      {"phase", f.phase},
+                      {"error", f.error},
+                      {"within_max_fail", f.within_max_fail},
+                      {"reached", f.reached},
+                      {"rolled_back", f.rolled_back},
+                      {"rollback_error", f.rollback_error}});
+  }
+  c["has_failed_hosts"] = !failed.empty();
+  c["failed_hosts"] = failed;
+}
+
 // ----------------------------------------------------------------------------- events
+
+// The host a host event is about; for a rollback run at once, the hosts it runs on.
+std::string HostColumn(const StoredEvent& e) {
+  if (e.is(EventKind::kHostFinished) || e.is(EventKind::kHostFailed) ||
+      e.is(EventKind::kHostSkipped))
+    return Str(e.detail, "host");
+  if (e.is(EventKind::kRollbackStarted) && e.detail.is_object()) {
+    const auto only = e.detail.find("only_hosts");
+    if (only == e.detail.end() || !only->is_array()) return "";
+    std::string hosts;
+    for (const auto& h : *only)
+      if (h.is_string()) hosts += (hosts.empty() ? "" : ", ") + h.get<std::string>();
+    return hosts;
+  }
+  return "";
+}
 
 nlohmann::json EventRows(const StoredRun& run, const std::vector<StoredEvent>& events) {
   nlohmann::json rows = nlohmann::json::array();
@@ -176,21 +281,23 @@ nlohmann::json EventRows(const StoredRun& run, const std::vector<StoredEvent>& e
       if (const std::string d = Str(e.detail, "description"); !d.empty())
         fact(ShortenText(SingleLine(d), 200), true);
     }
-    rows.push_back(
-        {{"seq", e.seq},
-         {"offset", Offset(EventOffsetMs(run, e))},
-         {"phase", e.phase},
-         {"step", e.step},
-         {"event", e.event},
-         {"attempt", e.attempt > 0 ? std::to_string(e.attempt) : ""},
-         {"row_class", bad ? "bad" : undo ? "undo" : ""},
-         {"transition", !(e.from.empty() && e.to.empty())},
-         {"from", e.from},
-         {"to", e.to},
-         {"facts", facts},
-         {"detail", e.detail.is_object() && !e.detail.empty()
-                        ? e.detail.dump(2, ' ', false, kReplace)
-                        : ""}});
+    rows.push_back({{"seq", e.seq},
+                    {"offset", Offset(EventOffsetMs(run, e))},
+                    {"phase", e.phase},
+                    {"step", e.step},
+                    {"host", HostColumn(e)},
+                    {"event", e.event},
+                    {"attempt", e.attempt > 0 ? std::to_string(e.attempt) : ""},
+                    {"row_class", bad    ? "bad"
+                                  : undo ? "undo"
+                                         : ""},
+                    {"transition", !(e.from.empty() && e.to.empty())},
+                    {"from", e.from},
+                    {"to", e.to},
+                    {"facts", facts},
+                    {"detail", e.detail.is_object() && !e.detail.empty()
+                                   ? e.detail.dump(2, ' ', false, kReplace)
+                                   : ""}});
   }
   return rows;
 }
@@ -241,6 +348,7 @@ nlohmann::json PostmortemContext(const StoredRun& run, const std::vector<StoredE
       {"runbook_text", run.runbook_text},
   };
   AddSummary(events, state, &c);
+  AddHosts(events, &c);
   return c;
 }
 

@@ -215,6 +215,68 @@ TEST_F(ReportTest, SucceededRunSaysNothingWasRolledBack) {
   EXPECT_NE(html.find("state-succeeded"), std::string::npos);
 }
 
+// A host failing within max_fail: listed with its fate, and one row per host of each ssh
+// step and rollback action, skipped hosts too.
+TEST_F(ReportTest, ShowsEachHostOfSshStepsAndTheFailedHosts) {
+  Begin(MakeRun("r-ssh", "web"));
+  Add(0, "run_started", "run", "", 0, {}, "", "pending");
+  Add(1, "step_started", "step", "flip", 0, {{"name", "flip"}, {"action", "ssh"}});
+  Add(2, "attempt_started", "step", "flip", 1);
+  Add(3, "host_finished", "step", "flip", 1,
+      {{"host", "web1"}, {"exit_status", 0}, {"duration_ms", 12}, {"ok", true}});
+  Add(4, "host_finished", "step", "flip", 1,
+      {{"host", "web2<b>"},
+       {"exit_status", 3},
+       {"error", "exit status 3"},
+       {"ok", false},
+       {"reached", true}});
+  Add(5, "attempt_finished", "step", "flip", 1, {{"outcome", "succeeded"}, {"exit_status", 0}});
+  Add(6, "host_failed", "step", "flip", 0,
+      {{"host", "web2<b>"}, {"error", "exit status 3"}, {"exit_status", 3}, {"reached", true}});
+  Add(7, "rollback_started", "rollback", "flip-rb", 0,
+      {{"undoes", "flip"}, {"only_hosts", {"web2<b>"}}});
+  Add(8, "attempt_started", "rollback", "flip-rb", 1);
+  Add(9, "host_finished", "rollback", "flip-rb", 1,
+      {{"host", "web2<b>"}, {"exit_status", 0}, {"ok", true}});
+  Add(10, "rollback_succeeded", "rollback", "flip-rb", 1);
+  Add(11, "step_succeeded", "step", "flip", 1);
+  Add(12, "host_skipped", "step", "after", 0,
+      {{"host", "web2<b>"}, {"reason", "left out: it failed in step flip"}});
+  Add(13, "step_started", "step", "after");
+  Add(14, "attempt_started", "step", "after", 1);
+  Add(15, "host_finished", "step", "after", 1, {{"host", "web1"}, {"exit_status", 0}});
+  Add(16, "step_succeeded", "step", "after", 1);
+  End(20, "succeeded", 0);
+  const std::string html = Render();
+  EXPECT_NE(html.find("<h2>Hosts</h2>"), std::string::npos);
+  EXPECT_NE(html.find("<li><strong><code>web2&lt;b&gt;</code></strong> failed in step "
+                      "<code>flip</code>: <code>exit status 3</code> (within max_fail"),
+            std::string::npos)
+      << html;
+  EXPECT_NE(html.find("; rolled back there</li>"), std::string::npos);
+  EXPECT_NE(html.find("<td class=\"mono\">web1</td><td>ok</td><td class=\"num\">0</td><td "
+                      "class=\"num\">12ms</td>"),
+            std::string::npos);
+  EXPECT_NE(html.find("<tr class=\"bad\"><td class=\"mono\">web2&lt;b&gt;</td><td>failed</td>"),
+            std::string::npos);
+  EXPECT_NE(html.find("run at once on the host(s) that failed"), std::string::npos);
+  EXPECT_NE(html.find("<td>skipped</td><td class=\"num\"></td><td class=\"num\"></td><td><code>"
+                      "left out: it failed in step flip</code>"),
+            std::string::npos);
+  // The event table has the host column.
+  EXPECT_NE(html.find("<th>host</th><th>event</th>"), std::string::npos);
+  EXPECT_NE(html.find("<td class=\"mono\">web2&lt;b&gt;</td><td>host_failed</td>"),
+            std::string::npos);
+}
+
+TEST_F(ReportTest, ARunWithoutSshHasNoHostsSection) {
+  Begin(MakeRun("r-local", "web"));
+  Add(0, "run_started", "run", "", 0, {}, "", "pending");
+  Step(5, "step", "one", {{20, true}});
+  End(60, "succeeded", 0);
+  EXPECT_EQ(Render().find("<h2>Hosts</h2>"), std::string::npos);
+}
+
 TEST_F(ReportTest, UnfinishedRunShowsTheOpenAttemptUpToTheLastEvent) {
   Begin(MakeRun("r-crash", "web"));
   Add(0, "run_started", "run", "", 0, {}, "", "pending");

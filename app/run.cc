@@ -71,7 +71,8 @@ nlohmann::json RunSummaryJson(const RunSummary& s) {
   nlohmann::json out = {{"run_id", s.run_id},   {"runbook", s.runbook},
                         {"state", s.state},     {"exit_code", s.exit_code},
                         {"dry_run", s.dry_run}, {"duration_ms", s.duration.count()},
-                        {"steps", steps}};
+                        {"steps", steps},       {"failed_hosts", s.failed_hosts}};
+  if (!s.hosts.empty()) out["hosts"] = s.hosts;
   if (!s.error.empty()) out["error"] = s.error;
   if (s.audit_write_failures > 0) out["audit_write_failures"] = s.audit_write_failures;
   if (!s.audit_journal.empty()) out["audit_journal"] = s.audit_journal;

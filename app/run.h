@@ -105,7 +105,9 @@ class RunService {
 std::string NewRunId(std::chrono::system_clock::time_point now);
 
 /// `run --json`'s object: run_id, runbook, state, exit_code, dry_run, duration_ms, steps
-/// (id, name, phase, state, attempts, duration_ms, error, undoes), error.
+/// (id, name, phase, state, attempts, duration_ms, error, undoes), failed_hosts (FailedHost,
+/// engine/host_ledger.h; empty when none), hosts (the per-host recap, when the run used ssh),
+/// error.
 nlohmann::json RunSummaryJson(const RunSummary& summary);
 
 }  // namespace runbook

@@ -79,6 +79,40 @@ std::string ExitText(const StoredRun& run) {
   return run.exit_code ? std::to_string(*run.exit_code) : "-";
 }
 
+// The host an event is about: a host event's host, or the hosts a rollback action run at
+// once for failed hosts is limited to.
+std::string HostOf(const StoredEvent& e) {
+  if (!e.detail.is_object()) return "";
+  if (e.is(EventKind::kHostFinished) || e.is(EventKind::kHostFailed) ||
+      e.is(EventKind::kHostSkipped))
+    return DetailField(e.detail, "host");
+  if (e.is(EventKind::kRollbackStarted)) {
+    auto only = e.detail.find("only_hosts");
+    if (only == e.detail.end() || !only->is_array()) return "";
+    std::string hosts;
+    for (const auto& h : *only)
+      if (h.is_string()) hosts += (hosts.empty() ? "" : ",") + h.get<std::string>();
+    return hosts;
+  }
+  return "";
+}
+
+// One failed host as a sentence: "web2 in flip: exit status 1 (within max_fail; rolled back)".
+std::string FailedHostLine(const FailedHost& f) {
+  std::string fate = f.within_max_fail ? "within max_fail, left out of later steps; " : "";
+  fate += f.rolled_back               ? "rolled back there"
+          : !f.rollback_error.empty() ? "rollback failed there: " + f.rollback_error
+          : !f.reached                ? "never reached"
+                                      : "not rolled back there";
+  return f.host + " in " + f.step + ": " + OneLine(f.error) + " (" + fate + ")";
+}
+
+nlohmann::ordered_json FailedHostsJson(const std::vector<FailedHost>& failed) {
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  for (const FailedHost& f : failed) list.push_back(nlohmann::ordered_json(nlohmann::json(f)));
+  return list;
+}
+
 }  // namespace
 
 nlohmann::ordered_json EventToJson(const StoredEvent& event) {
@@ -169,15 +203,21 @@ std::string ReplayText(const StoredRun& run, const std::vector<StoredEvent>& eve
   out += "\n";
 
   std::vector<std::vector<std::string>> rows = {
-      {"OFFSET", "PHASE", "STEP", "EVENT", "FROM→TO", "DURATION", "EXIT", "ERROR"}};
+      {"OFFSET", "PHASE", "STEP", "HOST", "EVENT", "FROM→TO", "DURATION", "EXIT", "ERROR"}};
   for (const StoredEvent& e : events) {
-    rows.push_back({Offset(EventOffsetMs(run, e)), e.phase, e.step,
+    rows.push_back({Offset(EventOffsetMs(run, e)), e.phase, e.step, HostOf(e),
                     e.event + (e.attempt > 0 ? " #" + std::to_string(e.attempt) : ""),
                     Transition(e), Duration(e.detail), DetailField(e.detail, "exit_status"),
                     DetailField(e.detail, "error")});
   }
   out += Table(rows, "  ");
   out += "\n";
+  const std::vector<FailedHost> failed = FailedHostsOf(events);
+  if (!failed.empty()) {
+    out += "failed hosts:\n";
+    for (const FailedHost& f : failed) out += "  " + FailedHostLine(f) + "\n";
+    out += "\n";
+  }
 
   if (run.state.empty()) {
     // The run row has no end; the last run_finished event, if any, still says how it ended.
@@ -210,26 +250,56 @@ nlohmann::ordered_json ReplayJson(const StoredRun& run, const std::vector<Stored
     list.push_back(std::move(item));
   }
   j["events"] = std::move(list);
+  j["failed_hosts"] = FailedHostsJson(FailedHostsOf(events));
   return j;
 }
 
-std::string RunsText(const std::vector<StoredRun>& runs) {
+std::vector<FailedHost> FailedHostsOf(const std::vector<StoredEvent>& events) {
+  HostLedger ledger;
+  for (const StoredEvent& e : events) ledger.Add(e.view());
+  return ledger.FailedHosts();
+}
+
+std::map<std::string, std::vector<FailedHost>> FailedHostsByRun(
+    const std::vector<StoredEvent>& events) {
+  std::map<std::string, HostLedger> ledgers;
+  for (const StoredEvent& e : events) ledgers[e.run_id].Add(e.view());
+  std::map<std::string, std::vector<FailedHost>> out;
+  for (const auto& [run_id, ledger] : ledgers) {
+    std::vector<FailedHost> failed = ledger.FailedHosts();
+    if (!failed.empty()) out[run_id] = std::move(failed);
+  }
+  return out;
+}
+
+std::string RunsText(const std::vector<StoredRun>& runs,
+                     const std::map<std::string, std::vector<FailedHost>>& failed_hosts) {
   if (runs.empty()) return "no runs recorded\n";
   std::vector<std::vector<std::string>> rows = {
-      {"RUN ID", "RUNBOOK", "STATE", "STARTED", "DURATION", "OPERATOR", "EXIT"}};
+      {"RUN ID", "RUNBOOK", "STATE", "STARTED", "DURATION", "OPERATOR", "EXIT", "FAILED HOSTS"}};
   for (const StoredRun& r : runs) {
     std::optional<long long> duration = RunDurationMs(r);
     std::string state = r.state.empty() ? "unfinished" : r.state;
     if (r.dry_run) state += " (dry run)";
+    auto failed = failed_hosts.find(r.run_id);
     rows.push_back({r.run_id, r.runbook, state, r.started_at,
-                    duration ? FormatDurationMs(*duration) : "-", r.operator_name, ExitText(r)});
+                    duration ? FormatDurationMs(*duration) : "-", r.operator_name, ExitText(r),
+                    failed == failed_hosts.end() ? "-" : std::to_string(failed->second.size())});
   }
   return Table(rows, "");
 }
 
-nlohmann::ordered_json RunsJson(const std::vector<StoredRun>& runs) {
+nlohmann::ordered_json RunsJson(
+    const std::vector<StoredRun>& runs,
+    const std::map<std::string, std::vector<FailedHost>>& failed_hosts) {
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
-  for (const StoredRun& r : runs) list.push_back(RunToJson(r, /*with_text=*/false));
+  for (const StoredRun& r : runs) {
+    nlohmann::ordered_json row = RunToJson(r, /*with_text=*/false);
+    auto failed = failed_hosts.find(r.run_id);
+    row["failed_hosts"] =
+        FailedHostsJson(failed == failed_hosts.end() ? std::vector<FailedHost>{} : failed->second);
+    list.push_back(std::move(row));
+  }
   return list;
 }
 

@@ -7,12 +7,14 @@
 //   seq, run_id, ts, event, phase, step, from, to, attempt, detail, prev_hash, hash
 #pragma once
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "audit/audit_records.h"
+#include "engine/host_ledger.h"
 
 namespace runbook {
 
@@ -34,21 +36,36 @@ std::optional<long long> RunDurationMs(const StoredRun& run);
 /// Milliseconds from the run's start to the event; nullopt when a timestamp is unparsable.
 std::optional<long long> EventOffsetMs(const StoredRun& run, const StoredEvent& event);
 
+/// The failed ssh hosts of one run (`events`: its events, or those of HostLedger::Kinds(), in
+/// seq order).
+std::vector<FailedHost> FailedHostsOf(const std::vector<StoredEvent>& events);
+
+/// The failed hosts of each run, by run id (`events`: of any runs, in seq order).
+std::map<std::string, std::vector<FailedHost>> FailedHostsByRun(
+    const std::vector<StoredEvent>& events);
+
 /// The post-mortem timeline of `run` (`events` are its events in seq order): a header (run
 /// id, runbook, operator, host, started, state, exit code), one row per event (offset from
-/// the start like +12.345s, phase, step, event, from→to, detail.duration_ms,
-/// detail.exit_status, detail.error), then a line with the terminal state.
+/// the start like +12.345s, phase, step, host (detail.host of host events, or the hosts a
+/// rollback action runs on), event, from→to, detail.duration_ms, detail.exit_status,
+/// detail.error), then the failed hosts, one a line, and a line with the terminal state.
 std::string ReplayText(const StoredRun& run, const std::vector<StoredEvent>& events);
 
-/// {"run": RunToJson(run, true), "events": [EventToJson + "offset_ms"]}.
+/// {"run": RunToJson(run, true), "events": [EventToJson + "offset_ms"], "failed_hosts":
+/// [FailedHost]}.
 nlohmann::ordered_json ReplayJson(const StoredRun& run, const std::vector<StoredEvent>& events);
 
 /// `runbook runs`: an aligned table (run id, runbook, state, started, duration, operator,
-/// exit), oldest first as given; "no runs recorded\n" when empty.
-std::string RunsText(const std::vector<StoredRun>& runs);
+/// exit, failed hosts: how many, "-" for none), oldest first as given; "no runs recorded\n"
+/// when empty. `failed_hosts`: FailedHostsByRun.
+std::string RunsText(const std::vector<StoredRun>& runs,
+                     const std::map<std::string, std::vector<FailedHost>>& failed_hosts = {});
 
-/// `runbook runs --json`: an array of RunToJson(run, false).
-nlohmann::ordered_json RunsJson(const std::vector<StoredRun>& runs);
+/// `runbook runs --json`: an array of RunToJson(run, false), each with "failed_hosts" (a
+/// list of FailedHost; empty when none).
+nlohmann::ordered_json RunsJson(
+    const std::vector<StoredRun>& runs,
+    const std::map<std::string, std::vector<FailedHost>>& failed_hosts = {});
 
 /// `runbook audit verify`, one line ending in '\n': "audit log PATH: N events, hash chain
 /// intact (head: event S, hash H)" or "audit log PATH: PROBLEM".

@@ -179,6 +179,93 @@ TEST(AuditFormatTest, RunsTableIsAlignedAndJsonHasNullsForUnfinished) {
   EXPECT_EQ(j[1]["dry_run"], true);
 }
 
+// A run over ssh where web2 failed within max_fail and was undone at once, as stored rows.
+std::vector<StoredEvent> HostEvents(const std::string& run_id) {
+  std::vector<StoredEvent> events;
+  auto add = [&](const std::string& name, const std::string& phase, const std::string& step,
+                 nlohmann::json detail) {
+    StoredEvent e;
+    e.seq = static_cast<int64_t>(events.size()) + 1;
+    e.run_id = run_id;
+    e.ts = "2026-11-23T15:04:05.000Z";
+    e.event = name;
+    e.phase = phase;
+    e.step = step;
+    e.detail = std::move(detail);
+    events.push_back(std::move(e));
+  };
+  add("run_started", "run", "", nlohmann::json::object());
+  add("step_started", "step", "flip", nlohmann::json::object());
+  add("attempt_started", "step", "flip", nlohmann::json::object());
+  add("host_finished", "step", "flip", {{"host", "web1"}, {"exit_status", 0}, {"ok", true}});
+  add("host_finished", "step", "flip",
+      {{"host", "web2"},
+       {"exit_status", 3},
+       {"error", "exit status 3"},
+       {"ok", false},
+       {"reached", true}});
+  add("host_failed", "step", "flip",
+      {{"host", "web2"}, {"exit_status", 3}, {"error", "exit status 3"}, {"reached", true}});
+  add("rollback_started", "rollback", "flip-rb", {{"undoes", "flip"}, {"only_hosts", {"web2"}}});
+  add("attempt_started", "rollback", "flip-rb", nlohmann::json::object());
+  add("host_finished", "rollback", "flip-rb", {{"host", "web2"}, {"exit_status", 0}, {"ok", true}});
+  add("rollback_succeeded", "rollback", "flip-rb", nlohmann::json::object());
+  add("step_succeeded", "step", "flip", nlohmann::json::object());
+  add("host_skipped", "step", "after",
+      {{"host", "web2"}, {"reason", "left out: it failed in step flip"}, {"failed_in", "flip"}});
+  return events;
+}
+
+TEST(AuditFormatTest, ReplayNamesTheHostOfHostEventsAndListsTheFailedHosts) {
+  StoredRun run;
+  run.run_id = "r-1";
+  run.started_at = "2026-11-23T15:04:05.000Z";
+  run.state = "succeeded";
+  const std::vector<StoredEvent> events = HostEvents("r-1");
+  const std::string text = ReplayText(run, events);
+  const std::vector<std::string> lines = Lines(text);
+  size_t header = 0;
+  while (header < lines.size() && lines[header].find("OFFSET") == std::string::npos) ++header;
+  ASSERT_LT(header, lines.size());
+  const size_t host_column = lines[header].find("HOST");
+  ASSERT_NE(host_column, std::string::npos);
+  EXPECT_EQ(lines[header + 5].substr(host_column, 4), "web2") << lines[header + 5];  // failed
+  EXPECT_EQ(lines[header + 6].substr(host_column, 4), "web2") << "the hosts a rollback runs on";
+  EXPECT_EQ(lines[header + 2].find("web"), std::string::npos) << "not a host event";
+  EXPECT_NE(text.find("failed hosts:\n  web2 in flip: exit status 3 (within max_fail, left out "
+                      "of later steps; rolled back there)\n"),
+            std::string::npos)
+      << text;
+
+  nlohmann::json j = nlohmann::json::parse(ReplayJson(run, events).dump());
+  ASSERT_EQ(j["failed_hosts"].size(), 1u);
+  EXPECT_EQ(j["failed_hosts"][0]["host"], "web2");
+  EXPECT_EQ(j["failed_hosts"][0]["step"], "flip");
+  EXPECT_EQ(j["failed_hosts"][0]["rolled_back"], true);
+}
+
+TEST(AuditFormatTest, RunsCountTheFailedHostsOfEachRun) {
+  StoredRun a, b;
+  a.run_id = "r-1";
+  a.started_at = b.started_at = "2026-11-23T15:04:05.000Z";
+  b.run_id = "r-2";
+  std::vector<StoredEvent> events = HostEvents("r-1");
+  const auto failed = FailedHostsByRun(events);
+  ASSERT_EQ(failed.size(), 1u) << "r-2 had none";
+  const std::vector<std::string> lines = Lines(RunsText({a, b}, failed));
+  const size_t column = lines[0].find("FAILED HOSTS");
+  ASSERT_NE(column, std::string::npos);
+  EXPECT_EQ(lines[1].substr(column), "1");
+  EXPECT_EQ(lines[2].substr(column), "-");
+
+  nlohmann::json j = nlohmann::json::parse(RunsJson({a, b}, failed).dump());
+  ASSERT_EQ(j[0]["failed_hosts"].size(), 1u);
+  EXPECT_EQ(j[0]["failed_hosts"][0]["host"], "web2");
+  EXPECT_EQ(j[0]["failed_hosts"][0]["error"], "exit status 3");
+  EXPECT_EQ(j[0]["failed_hosts"][0]["within_max_fail"], true);
+  EXPECT_TRUE(j[1]["failed_hosts"].empty());
+}
+
 TEST(AuditFormatTest, VerifyTextNamesTheProblemOrTheHead) {
   VerifyReport ok;
   ok.events_checked = 12;

@@ -38,6 +38,19 @@ StoredEvent ReadEvent(const Statement& row, bool* detail_ok) {
   return e;
 }
 
+// Every row of `st`, selected with kEventColumns.
+Result<std::vector<StoredEvent>> ReadEvents(Statement& st) {
+  std::vector<StoredEvent> events;
+  for (;;) {
+    Result<bool> row = st.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    bool detail_ok = true;
+    events.push_back(ReadEvent(st, &detail_ok));
+  }
+  return events;
+}
+
 }  // namespace
 
 Status EventLog::BeginRun(const RunRecord& run) {
@@ -169,15 +182,18 @@ Result<std::vector<StoredEvent>> EventLog::Events(const std::optional<std::strin
   Statement st(db_, std::string("SELECT ") + kEventColumns + " FROM events" +
                         (run_id ? " WHERE run_id = ?" : "") + " ORDER BY seq");
   if (run_id) st.Bind(1, *run_id);
-  std::vector<StoredEvent> events;
-  for (;;) {
-    Result<bool> row = st.Step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    bool detail_ok = true;
-    events.push_back(ReadEvent(st, &detail_ok));
-  }
-  return events;
+  return ReadEvents(st);
+}
+
+Result<std::vector<StoredEvent>> EventLog::EventsOfKinds(const std::vector<EventKind>& kinds) {
+  if (kinds.empty()) return std::vector<StoredEvent>{};
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string placeholders;
+  for (size_t i = 0; i < kinds.size(); ++i) placeholders += i == 0 ? "?" : ", ?";
+  Statement st(db_, std::string("SELECT ") + kEventColumns + " FROM events WHERE event IN (" +
+                        placeholders + ") ORDER BY seq");
+  for (size_t i = 0; i < kinds.size(); ++i) st.Bind(static_cast<int>(i + 1), EventName(kinds[i]));
+  return ReadEvents(st);
 }
 
 namespace {

@@ -62,6 +62,9 @@ class EventLog : public EventStore {
   /// Events in seq order: all of them, or those of one run (none for an unknown run).
   Result<std::vector<StoredEvent>> Events(
       const std::optional<std::string>& run_id = std::nullopt) override;
+  /// The events of the given kinds, of every run, in seq order: what a reader that needs
+  /// only those (the failed hosts of every run, for `runs`) folds without reading the rest.
+  Result<std::vector<StoredEvent>> EventsOfKinds(const std::vector<EventKind>& kinds) override;
   /// Runs without a terminal state (no EndRun yet), oldest first: what `recover` must finish.
   Result<std::vector<StoredRun>> LastRunningRuns() override;
 

@@ -83,6 +83,25 @@ TEST(EventLogTest, AppendBuildsOneChainAcrossRuns) {
   EXPECT_EQ(report.head_hash, all->back().hash);
 }
 
+TEST(EventLogTest, EventsOfKindsReadsOnlyThoseOfEveryRunInOrder) {
+  TempDir dir;
+  auto db = OpenOrDie(dir.File("audit.db"));
+  EventLog& log = db->events();
+  RecordTwoRuns(log);
+  Result<std::vector<StoredEvent>> started = log.EventsOfKinds({EventKind::kRunStarted});
+  ASSERT_TRUE(started.ok()) << started.message();
+  ASSERT_EQ(started->size(), 2u);
+  EXPECT_EQ((*started)[0].run_id, "run-a");
+  EXPECT_EQ((*started)[1].run_id, "run-b");
+  Result<std::vector<StoredEvent>> both =
+      log.EventsOfKinds({EventKind::kStepStarted, EventKind::kRunStarted});
+  ASSERT_TRUE(both.ok());
+  EXPECT_EQ(both->size(), 10u);
+  for (size_t i = 1; i < both->size(); ++i) EXPECT_LT((*both)[i - 1].seq, (*both)[i].seq);
+  EXPECT_TRUE(log.EventsOfKinds({EventKind::kHostFailed})->empty());
+  EXPECT_TRUE(log.EventsOfKinds({})->empty());
+}
+
 TEST(EventLogTest, StoresEveryColumnOfAnEvent) {
   TempDir dir;
   const std::string path = dir.File("audit.db");

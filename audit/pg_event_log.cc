@@ -289,6 +289,30 @@ Result<std::vector<StoredEvent>> PgEventLog::Events(const std::optional<std::str
   });
 }
 
+Result<std::vector<StoredEvent>> PgEventLog::EventsOfKinds(const std::vector<EventKind>& kinds) {
+  if (kinds.empty()) return std::vector<StoredEvent>{};
+  std::lock_guard<std::mutex> lock(mu_);
+  return conn_.Transact(PgIsolation::kReadCommitted, [&]() -> Result<std::vector<StoredEvent>> {
+    std::vector<PgValue> params;
+    std::string placeholders;
+    for (const EventKind kind : kinds) {
+      params.push_back(std::string(EventName(kind)));
+      placeholders += (placeholders.empty() ? "$" : ", $") + std::to_string(params.size());
+    }
+    Result<PgRows> rows = conn_.Exec(std::string("SELECT ") + kEventColumns +
+                                         " FROM events WHERE event IN (" + placeholders +
+                                         ") ORDER BY seq",
+                                     params);
+    if (!rows.ok()) return rows.status();
+    std::vector<StoredEvent> events;
+    for (int i = 0; i < rows->size(); ++i) {
+      bool detail_ok = true;
+      events.push_back(ReadEvent(*rows, i, &detail_ok));
+    }
+    return events;
+  });
+}
+
 Result<VerifyReport> PgEventLog::Verify() {
   std::lock_guard<std::mutex> lock(mu_);
   // One snapshot for the events, the head and the runs: appends that commit meanwhile are

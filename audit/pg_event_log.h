@@ -61,6 +61,7 @@ class PgEventLog : public EventStore {
   Result<std::vector<StoredEvent>> Events(
       const std::optional<std::string>& run_id = std::nullopt) override;
   /// Runs without a terminal state (no EndRun yet), oldest first: what `recover` must finish.
+  Result<std::vector<StoredEvent>> EventsOfKinds(const std::vector<EventKind>& kinds) override;
   Result<std::vector<StoredRun>> LastRunningRuns() override;
 
   /// Checks the whole chain in one snapshot, as EventLog::Verify does (chain_verify.h), and

@@ -38,6 +38,9 @@ class EventStore : public AuditSink {
   /// Events in seq order: all of them, or those of one run (none for an unknown run).
   virtual Result<std::vector<StoredEvent>> Events(
       const std::optional<std::string>& run_id = std::nullopt) = 0;
+  /// The events of the given kinds, of every run, in seq order: what a reader that needs only
+  /// those (the failed hosts of every run, for `runs`) folds without reading the rest.
+  virtual Result<std::vector<StoredEvent>> EventsOfKinds(const std::vector<EventKind>& kinds) = 0;
   /// Runs without a terminal state (no EndRun yet), oldest first: what `recover` must finish.
   virtual Result<std::vector<StoredRun>> LastRunningRuns() = 0;
   /// Checks the whole chain in seq order (docs/audit.md): each hash against its row, each

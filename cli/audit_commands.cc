@@ -17,12 +17,12 @@ int Runs(const GlobalOptions& global, bool json) {
   int code = kExitOk;
   std::unique_ptr<AuditStore> db = OpenDatabase(global, &code);
   if (!db) return code;
-  auto runs = db->events().ListRuns();
-  if (!runs.ok()) return Fail(runs.status());
+  auto list = ListRuns(db->events());
+  if (!list.ok()) return Fail(list.status());
   if (json) {
-    std::printf("%s\n", RunsJson(*runs).dump(2).c_str());
+    std::printf("%s\n", RunsJson(list->runs, list->failed_hosts).dump(2).c_str());
   } else {
-    std::fputs(RunsText(*runs).c_str(), stdout);
+    std::fputs(RunsText(list->runs, list->failed_hosts).c_str(), stdout);
   }
   return kExitOk;
 }
@@ -179,7 +179,9 @@ void AddAuditSubcommands(CLI::App* audit, GlobalOptions& global, AuditCommandArg
 }  // namespace
 
 void AddAuditCommands(CLI::App& app, GlobalOptions& global, AuditCommandArgs& args, int& code) {
-  CLI::App* runs = Command(app, "runs", "list runs: id, runbook, state, start, duration, operator");
+  CLI::App* runs = Command(app, "runs",
+                           "list runs: id, runbook, state, start, duration, operator, exit code, "
+                           "failed hosts");
   runs->add_flag("--json", args.runs_json, "print JSON");
   AddAuditDbOption(runs, &global);
   runs->callback([&global, &args, &code] { code = Runs(global, args.runs_json); });

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 
@@ -80,6 +81,7 @@ class ConsoleReporter : public Reporter {
   }
 
   void RunFinished(const RunSummary& s) override {
+    PrintHostRecap(s);
     const bool good = s.exit_code == 0;
     Print("%s%s %s%s in %s (exit %d)\n", good ? Color("32") : Color("31"),
           s.dry_run ? "dry run" : "run", s.state.c_str(), Reset(),
@@ -91,6 +93,36 @@ class ConsoleReporter : public Reporter {
   }
 
  private:
+  // Like Ansible's PLAY RECAP: one line per ssh host with its counts, then each failed host
+  // with what became of it.
+  void PrintHostRecap(const RunSummary& s) {
+    if (s.hosts.empty()) return;
+    size_t width = 0;
+    for (const HostTally& t : s.hosts) width = std::max(width, t.host.size());
+    Print("%shost recap%s\n", Bold(), Reset());
+    for (const HostTally& t : s.hosts) {
+      const bool bad = t.failed > 0 || t.rollback_failed > 0;
+      Print("  %s%-*s%s  ok=%d  failed=%d  skipped=%d  rolled_back=%d  rollback_failed=%d\n",
+            bad ? Color("31") : Color("32"), static_cast<int>(width), t.host.c_str(), Reset(), t.ok,
+            t.failed, t.skipped, t.rolled_back, t.rollback_failed);
+    }
+    for (const FailedHost& f : s.failed_hosts) {
+      std::string fate;
+      if (f.within_max_fail) fate = "within max_fail, left out of later steps; ";
+      if (f.rolled_back) {
+        fate += "rolled back there";
+      } else if (!f.rollback_error.empty()) {
+        fate += "ROLLBACK FAILED there: " + f.rollback_error;
+      } else if (!f.reached) {
+        fate += "never reached: nothing to undo";
+      } else {
+        fate += "not rolled back there";
+      }
+      Print("  %s✗ %s%s failed in %s: %s (%s)\n", Color("31"), f.host.c_str(), Reset(),
+            f.step.c_str(), f.error.c_str(), fate.c_str());
+    }
+  }
+
   template <typename... Args>
   void Print(const char* fmt, Args... args) {
     std::fprintf(out_, fmt, args...);

@@ -5,21 +5,32 @@
 namespace runbook {
 namespace {
 
-std::string Hosts(const SshAction& a) {
+// Hosts named in a banner at most; more are counted only.
+constexpr size_t kNamedHosts = 5;
+
+std::string Hosts(const SshAction& a, const std::vector<std::string>* only) {
   const size_t n = a.resolved.hosts.size();
-  return (a.target.empty() ? std::string("ssh") : "ssh " + a.target) + " (" + std::to_string(n) +
-         (n == 1 ? " host" : " hosts") + ")";
+  const std::string ssh = a.target.empty() ? std::string("ssh") : "ssh " + a.target;
+  if (only == nullptr || only->size() == n)
+    return ssh + " (" + std::to_string(n) + (n == 1 ? " host" : " hosts") + ")";
+  std::string names;
+  for (size_t i = 0; i < only->size() && i < kNamedHosts; ++i)
+    names += (i == 0 ? ": " : ", ") + (*only)[i];
+  if (only->size() > kNamedHosts) names += ", ...";
+  return ssh + " (" + std::to_string(only->size()) + " of " + std::to_string(n) +
+         (n == 1 ? " host" : " hosts") + names + ")";
 }
 
 }  // namespace
 
-std::string DescribeAction(const Action& action, const FieldRenderer& render) {
+std::string DescribeAction(const Action& action, const FieldRenderer& render,
+                           const std::vector<std::string>* ssh_hosts) {
   switch (KindOf(action)) {
     case ActionKind::kShell:
       return render(std::get<ShellAction>(action).command, Quoting::kShell);
     case ActionKind::kSsh: {
       const auto& a = std::get<SshAction>(action);
-      return Hosts(a) + ": " + render(a.command, Quoting::kShell);
+      return Hosts(a, ssh_hosts) + ": " + render(a.command, Quoting::kShell);
     }
     case ActionKind::kKubectl: {
       const auto& a = std::get<KubectlAction>(action);

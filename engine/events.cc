@@ -24,6 +24,10 @@ std::string_view EventName(EventKind kind) {
     case EventKind::kKubectlTarget: return "kubectl_target";
     case EventKind::kKubectlRevisions: return "kubectl_revisions";
     case EventKind::kKubectlUndo: return "kubectl_undo";
+    case EventKind::kHostFailed:
+      return "host_failed";
+    case EventKind::kHostSkipped:
+      return "host_skipped";
   }
   return "unknown";
 }
@@ -57,6 +61,8 @@ bool IsStepEnd(EventKind kind) {
     case EventKind::kKubectlTarget:
     case EventKind::kKubectlRevisions:
     case EventKind::kKubectlUndo:
+    case EventKind::kHostFailed:
+    case EventKind::kHostSkipped:
       return false;
   }
   return false;
@@ -118,6 +124,16 @@ std::optional<std::map<std::string, std::string>> OptStringMap(const json& j, co
   return out;
 }
 
+// The strings of an array of strings (other values are left out).
+std::vector<std::string> Strings(const json& j, const char* key) {
+  std::vector<std::string> out;
+  const json* v = Field(j, key);
+  if (!v || !v->is_array()) return out;
+  for (const json& e : *v)
+    if (e.is_string()) out.push_back(e.get<std::string>());
+  return out;
+}
+
 }  // namespace
 
 // ----------------------------------------------------------------------------- run_started
@@ -171,6 +187,7 @@ void to_json(json& j, const StepStartedDetail& d) {
   if (!d.undoes.empty()) j["undoes"] = d.undoes;
   if (d.auto_rollback) j["auto"] = true;
   if (d.dry_run) j["dry_run"] = true;
+  if (!d.only_hosts.empty()) j["only_hosts"] = d.only_hosts;
 }
 
 void from_json(const json& j, StepStartedDetail& d) {
@@ -183,6 +200,7 @@ void from_json(const json& j, StepStartedDetail& d) {
   d.undoes = String(j, "undoes");
   d.auto_rollback = Bool(j, "auto");
   d.dry_run = Bool(j, "dry_run");
+  d.only_hosts = Strings(j, "only_hosts");
 }
 
 // ----------------------------------------------------------------------------- attempts
@@ -198,6 +216,7 @@ void to_json(json& j, const HostDetail& d) {
        {"exit_status", d.exit_status},
        {"duration_ms", d.duration_ms},
        {"error", d.error}};
+  if (!d.outputs.empty()) j["outputs"] = d.outputs;
 }
 
 void from_json(const json& j, HostDetail& d) {
@@ -208,6 +227,7 @@ void from_json(const json& j, HostDetail& d) {
   d.exit_status = static_cast<int>(Int(j, "exit_status", -1));
   d.duration_ms = Int(j, "duration_ms", 0);
   d.error = String(j, "error");
+  d.outputs = OptStringMap(j, "outputs").value_or(std::map<std::string, std::string>{});
 }
 
 void to_json(json& j, const AttemptFinishedDetail& d) {
@@ -334,6 +354,8 @@ void to_json(json& j, const HostFinishedDetail& d) {
        {"stderr_tail", d.stderr_tail},
        {"error", d.error},
        {"reached", d.reached}};
+  if (d.ok) j["ok"] = *d.ok;
+  if (!d.outputs.empty()) j["outputs"] = d.outputs;
 }
 
 void from_json(const json& j, HostFinishedDetail& d) {
@@ -345,6 +367,41 @@ void from_json(const json& j, HostFinishedDetail& d) {
   d.stderr_tail = String(j, "stderr_tail");
   d.error = String(j, "error");
   d.reached = Bool(j, "reached");
+  d.ok = OptBool(j, "ok");
+  d.outputs = OptStringMap(j, "outputs").value_or(std::map<std::string, std::string>{});
+}
+
+bool HostFinishedOk(const HostFinishedDetail& d) {
+  return d.ok.value_or(d.exit_status == 0 && d.error.empty());
+}
+
+// ----------------------------------------------------------------------------- host events
+
+void to_json(json& j, const HostFailedDetail& d) {
+  j = {
+      {"host", d.host}, {"error", d.error}, {"exit_status", d.exit_status}, {"reached", d.reached}};
+}
+
+void from_json(const json& j, HostFailedDetail& d) {
+  d = {};
+  d.host = String(j, "host");
+  d.error = String(j, "error");
+  d.exit_status = static_cast<int>(Int(j, "exit_status", -1));
+  d.reached = Bool(j, "reached");
+}
+
+void to_json(json& j, const HostSkippedDetail& d) {
+  j = {{"host", d.host}, {"reason", d.reason}};
+  if (!d.failed_in.empty()) j["failed_in"] = d.failed_in;
+  if (!d.undone_by.empty()) j["undone_by"] = d.undone_by;
+}
+
+void from_json(const json& j, HostSkippedDetail& d) {
+  d = {};
+  d.host = String(j, "host");
+  d.reason = String(j, "reason");
+  d.failed_in = String(j, "failed_in");
+  d.undone_by = String(j, "undone_by");
 }
 
 }  // namespace runbook

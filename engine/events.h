@@ -20,6 +20,13 @@
 // Written by step runners inside an attempt (same phase, step and attempt):
 //   process_started     a local child process started. ProcessStartedDetail
 //   host_finished       one SSH host finished. HostFinishedDetail
+// Written by the executor about SSH hosts (docs/ssh.md "When a host fails"):
+//   host_failed         precheck | step | verify, after the attempt that succeeded although
+//                       this host failed (within max_fail): the step's ssh rollback runs on it
+//                       next, and later steps leave it out. HostFailedDetail
+//   host_skipped        any phase, just before step_started / rollback_started: this host of
+//                       the target is left out (it failed in an earlier step, or the step's
+//                       rollback already ran there). HostSkippedDetail
 //   kubectl_target      the cluster endpoint a kubectl step talks to (steps/kubectl_command.h)
 //   kubectl_revisions   workload revisions recorded before an apply: context, objects
 //   kubectl_undo        one workload undone to its recorded revision
@@ -63,9 +70,11 @@ enum class EventKind {
   kHostFinished,
   kKubectlTarget,
   kKubectlRevisions,
-  kKubectlUndo,  // the last kind: keep kEventKindCount in step
+  kKubectlUndo,
+  kHostFailed,
+  kHostSkipped,  // the last kind: keep kEventKindCount in step
 };
-inline constexpr int kEventKindCount = static_cast<int>(EventKind::kKubectlUndo) + 1;
+inline constexpr int kEventKindCount = static_cast<int>(EventKind::kHostSkipped) + 1;
 
 /// The stored name of `kind` (e.g. step_failed): the one place event names are spelled.
 std::string_view EventName(EventKind kind);
@@ -131,6 +140,9 @@ struct StepStartedDetail {
   std::string undoes;          // rollback actions: the step undone; written when not empty
   bool auto_rollback = false;  // key "auto"; written when true (`rollback: auto`)
   bool dry_run = false;        // written when true
+  /// Rollback actions run at once on the hosts where the step they undo failed within
+  /// max_fail: those hosts (key "only_hosts"); written when not empty.
+  std::vector<std::string> only_hosts;
   bool operator==(const StepStartedDetail&) const = default;
 };
 
@@ -148,6 +160,10 @@ struct HostDetail {
   int exit_status = -1;
   int64_t duration_ms = 0;
   std::string error;
+  /// The step's outputs as this host gave them (also when it failed: what it printed up to
+  /// the failure), so that a rollback after a crash sees each host's own values; written
+  /// when not empty.
+  std::map<std::string, std::string> outputs;
   bool operator==(const HostDetail&) const = default;
 };
 
@@ -228,7 +244,35 @@ struct HostFinishedDetail {
   std::string stderr_tail;
   std::string error;
   bool reached = false;
+  /// The host succeeded. Records written before this key existed lack it: readers take
+  /// exit status 0 and no error for success (HostFinishedOk).
+  std::optional<bool> ok;
+  /// The step's outputs as this host gave them, in full (also when it failed): durable as
+  /// soon as the host is done, so that a rollback there after a crash sees them. Written
+  /// when not empty.
+  std::map<std::string, std::string> outputs;
   bool operator==(const HostFinishedDetail&) const = default;
+};
+
+/// Whether a host_finished record says the host succeeded (`ok`, else exit 0 and no error).
+bool HostFinishedOk(const HostFinishedDetail& d);
+
+/// host_failed.
+struct HostFailedDetail {
+  std::string host;  // as the step's target writes it
+  std::string error;
+  int exit_status = -1;
+  bool reached = false;  // a session was established: something may have changed there
+  bool operator==(const HostFailedDetail&) const = default;
+};
+
+/// host_skipped.
+struct HostSkippedDetail {
+  std::string host;       // as this step's target writes it
+  std::string reason;     // for people
+  std::string failed_in;  // the step it failed in (left out of later steps); written when set
+  std::string undone_by;  // the rollback action that already ran there; written when set
+  bool operator==(const HostSkippedDetail&) const = default;
 };
 
 // nlohmann::json conversions (found by ADL: `nlohmann::json j = detail;`,
@@ -257,5 +301,9 @@ void to_json(nlohmann::json& j, const ProcessStartedDetail& d);
 void from_json(const nlohmann::json& j, ProcessStartedDetail& d);
 void to_json(nlohmann::json& j, const HostFinishedDetail& d);
 void from_json(const nlohmann::json& j, HostFinishedDetail& d);
+void to_json(nlohmann::json& j, const HostFailedDetail& d);
+void from_json(const nlohmann::json& j, HostFailedDetail& d);
+void to_json(nlohmann::json& j, const HostSkippedDetail& d);
+void from_json(const nlohmann::json& j, HostSkippedDetail& d);
 
 }  // namespace runbook

@@ -42,6 +42,8 @@ TEST(EventKindTest, NamesAreTheStoredOnes) {
       {EventKind::kKubectlTarget, "kubectl_target"},
       {EventKind::kKubectlRevisions, "kubectl_revisions"},
       {EventKind::kKubectlUndo, "kubectl_undo"},
+      {EventKind::kHostFailed, "host_failed"},
+      {EventKind::kHostSkipped, "host_skipped"},
   };
   ASSERT_EQ(stored.size(), static_cast<size_t>(kEventKindCount));
   for (const auto& [kind, name] : stored) EXPECT_EQ(EventName(kind), name);
@@ -140,6 +142,26 @@ TEST(EventDetailTest, RecordsRoundTrip) {
                                      .stderr_tail = "",
                                      .error = "",
                                      .reached = true});
+  ExpectRoundTrip(HostFinishedDetail{
+      .host = "web2", .exit_status = 1, .ok = false, .outputs = {{"prev", "releases/0.9"}}});
+  ExpectRoundTrip(HostFailedDetail{
+      .host = "web2:2222", .error = "exit status 3", .exit_status = 3, .reached = true});
+  ExpectRoundTrip(HostSkippedDetail{.host = "web2", .reason = "left out", .failed_in = "flip"});
+  ExpectRoundTrip(HostSkippedDetail{.host = "web2", .reason = "undone", .undone_by = "flip-rb"});
+  ExpectRoundTrip(StepStartedDetail{.name = "undo", .undoes = "flip", .only_hosts = {"w2", "w3"}});
+  AttemptFinishedDetail per_host;
+  per_host.outcome = "succeeded";
+  per_host.hosts = {{.host = "web1", .ok = true, .outputs = {{"prev", "releases/1.0"}}},
+                    {.host = "web2", .ok = false, .outputs = {{"prev", "releases/0.9"}}}};
+  ExpectRoundTrip(per_host);
+}
+
+TEST(EventDetailTest, AHostRecordWithoutOkReadsItFromItsExitStatusAndError) {
+  EXPECT_TRUE(HostFinishedOk(json{{"exit_status", 0}}.get<HostFinishedDetail>()));
+  EXPECT_FALSE(HostFinishedOk(json{{"exit_status", 1}}.get<HostFinishedDetail>()));
+  EXPECT_FALSE(
+      HostFinishedOk(json{{"exit_status", 0}, {"error", "timeout"}}.get<HostFinishedDetail>()));
+  EXPECT_FALSE(HostFinishedOk(json{{"exit_status", 0}, {"ok", false}}.get<HostFinishedDetail>()));
 }
 
 // ----------------------------------------------------------------------------- the format
@@ -198,6 +220,8 @@ TEST(EventDetailTest, MissingFieldsReadAsDefaults) {
   EXPECT_EQ(empty.get<RunRecoveredDetail>(), RunRecoveredDetail{});
   EXPECT_EQ(empty.get<ProcessStartedDetail>(), ProcessStartedDetail{});
   EXPECT_EQ(empty.get<HostFinishedDetail>(), HostFinishedDetail{});
+  EXPECT_EQ(empty.get<HostFailedDetail>(), HostFailedDetail{});
+  EXPECT_EQ(empty.get<HostSkippedDetail>(), HostSkippedDetail{});
   EXPECT_EQ(empty.get<HostDetail>().exit_status, -1);
   EXPECT_EQ(empty.get<AttemptFinishedDetail>().exit_status, -1);
 }

@@ -32,6 +32,26 @@ const char* OutcomeName(StepResult::Outcome o) {
 
 long long Ms(Duration d) { return static_cast<long long>(d.count()); }
 
+// The value of each of the step's outputs: what the runner computed, else the stream named.
+std::map<std::string, std::string> OutputValues(const StepSpec& step,
+                                                const std::map<std::string, std::string>& computed,
+                                                const std::string& out, const std::string& err) {
+  std::map<std::string, std::string> values;
+  for (const OutputSpec& o : step.outputs) {
+    auto it = computed.find(o.name);
+    values[o.name] = it != computed.end()   ? it->second
+                     : o.source == "stdout" ? out
+                     : o.source == "stderr" ? err
+                                            : std::string();
+  }
+  return values;
+}
+
+std::map<std::string, std::string> HostOutputValues(const StepSpec& step, const HostResult& h) {
+  return OutputValues(step, h.outputs, TrimTrailingNewlines(h.stdout_text),
+                      TrimTrailingNewlines(h.stderr_text));
+}
+
 std::string EnvName(const std::string& name) {
   std::string out = "RUNBOOK_PARAM_";
   for (char c : name) out += std::isalnum(static_cast<unsigned char>(c)) ? std::toupper(c) : '_';
@@ -104,11 +124,6 @@ class Executor::AttemptContext : public StepContext {
   std::map<std::pair<std::string, bool>, RedactingStream> streams_;
 };
 
-struct Executor::Outcome {
-  bool ok = false;
-  bool interrupted = false;
-};
-
 Executor::Executor(const Runbook& runbook, const StateMachine& machine, StepRunner& runner,
                    AuditSink& audit, const Environment& env, Reporter& reporter,
                    Interruption interruption)
@@ -159,6 +174,9 @@ Status Executor::Emit(AuditEvent event) {
   event.ts = env_.Now();
   event.detail = RedactJson(event.detail);
   std::lock_guard<std::mutex> lock(mu_);
+  // What the run did, whether or not the store took the record.
+  ledger_.Add(
+      {0, event.event, event.phase, event.step, event.from, event.to, event.attempt, event.detail});
   Status s = audit_.Append(options_.run_id, event);
   if (!s.ok() && audit_write_failures_++ == 0) {
     reporter_.Note("audit log write failed: " + s.message() +
@@ -279,6 +297,7 @@ RunSummary Executor::Walk(int current, Trigger trigger) {
   summary.duration = std::chrono::duration_cast<Duration>(env_.Monotonic() - start_);
   summary.error = redactor_.Redact(first_error_);
   CountMissingRecords(&summary);
+  AddHosts(&summary);
   (void)Emit({{}, EventKind::kRunFinished, "run", "", "", end.name, 0,
               RunFinishedDetail{.state = end.name,
                                 .exit_code = summary.exit_code,
@@ -338,6 +357,7 @@ RunSummary Executor::Resume(const RunOptions& options, const ResumePoint& point)
   Setup(options);
   for (const auto& [id, values] : point.values) scope_.steps[id] = values;
   results_ = point.results;
+  ledger_ = point.hosts;
   rollback_failed_ = point.rollback_failed;
   first_error_ = point.cause;
   int current = machine_.Find(point.state);
@@ -420,6 +440,7 @@ RunSummary Executor::Resume(const RunOptions& options, const ResumePoint& point)
     summary.error = point.finished ? point.finished->error.value_or("") : "";
     summary.steps = summaries_;
     CountMissingRecords(&summary);
+    AddHosts(&summary);
     if (!point.finished)
       (void)Emit({{}, EventKind::kRunFinished, "run", "", "", state.name, 0,
                   RunFinishedDetail{.state = state.name, .exit_code = summary.exit_code}});
@@ -493,7 +514,8 @@ Trigger Executor::RunState(const State& state) {
   return Trigger::kFailure;
 }
 
-Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Phase phase) {
+Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Phase phase,
+                                    const HostPlan* hosts) {
   const bool rollback = phase == Phase::kRollback;
   const bool forward_dry_run =
       (options_.dry_run && phase == Phase::kStep) || state.early_dry_run;
@@ -509,12 +531,16 @@ Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Ph
   }
   const size_t summary_index = static_cast<size_t>(summary - summaries_.data());
 
+  const HostPlan plan = hosts ? *hosts : PlanHosts(state, step, phase);
+  // An action on one host shows that host's values (a step's per-host outputs).
+  const std::string shown_host = plan.narrowed && plan.run_on.size() == 1 ? plan.run_on[0] : "";
   auto display = [&](std::string_view tmpl, Quoting q) {
-    return redactor_.Redact(RenderTemplateText(tmpl, scope_, q, "", true));
+    return redactor_.Redact(RenderTemplateText(tmpl, scope_, q, shown_host, true));
   };
-  const std::string description =
-      state.auto_rollback ? "undo " + DescribeAction(step.action, display)
-                          : DescribeAction(step.action, display);
+  const std::vector<std::string>* run_on = plan.narrowed ? &plan.run_on : nullptr;
+  const std::string description = state.auto_rollback
+                                      ? "undo " + DescribeAction(step.action, display, run_on)
+                                      : DescribeAction(step.action, display, run_on);
   const StepStartedDetail started_detail{.name = step.name,
                                          .action = ActionKindName(KindOf(step.action)),
                                          .description = description,
@@ -522,7 +548,9 @@ Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Ph
                                          .timeout_ms = Ms(step.timeout),
                                          .undoes = undoes,
                                          .auto_rollback = state.auto_rollback,
-                                         .dry_run = forward_dry_run};
+                                         .dry_run = forward_dry_run,
+                                         .only_hosts = plan.only};
+  RecordSkippedHosts(step, phase, plan);  // before the start: a started step's are known
   Status ahead = Emit({{}, rollback ? EventKind::kRollbackStarted : EventKind::kStepStarted,
                        PhaseName(phase), step.id, "", "", 0, started_detail});
 
@@ -541,10 +569,13 @@ Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Ph
     request.phase = phase;
     request.dry_run = forward_dry_run;
     request.early_dry_run = state.early_dry_run;
+    for (const HostSkippedDetail& skipped : plan.skipped)
+      request.skip_hosts.push_back(skipped.host);
     if (state.undoes) {
       request.undoing = state.undoes;
       auto it = results_.find(state.undoes->id);
       if (it != results_.end()) request.undoing_result = &it->second;
+      if (plan.undoing) request.undoing_result = &*plan.undoing;
       request.auto_rollback = state.auto_rollback;
     }
     // What `rollback: auto` must restore is what the FIRST attempt recorded: a later attempt
@@ -557,6 +588,9 @@ Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Ph
       {
         std::lock_guard<std::mutex> lock(mu_);
         reporter_.StepStarted(step, phase, attempt, max_attempts, description, forward_dry_run);
+        if (attempt == 1)
+          for (const HostSkippedDetail& skipped : plan.skipped)
+            reporter_.StepProgress(step, skipped.host + " skipped (" + skipped.reason + ")");
       }
       AttemptContext context(*this, step, phase, attempt, cancel);
       last = runner_.Run(request, context);
@@ -579,7 +613,8 @@ Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Ph
                                 .reached = h.reached,
                                 .exit_status = h.exit_status,
                                 .duration_ms = Ms(h.duration),
-                                .error = h.error});
+                                .error = h.error,
+                                .outputs = HostOutputValues(step, h)});
       detail.undo_state = last.undo_state;
       (void)Emit({{}, EventKind::kAttemptFinished, PhaseName(phase), step.id, "", "", attempt,
                   detail});
@@ -607,6 +642,14 @@ Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Ph
     if (!first_undo_state.is_null()) last.undo_state = first_undo_state;
     StoreValues(step, last);
     results_[step.id] = last;
+    if (!rollback && last.ok() && !outcome.interrupted) {
+      // Hosts that failed within max_fail are undone where they failed, at once.
+      const std::string undo_error = UndoFailedHosts(step, phase, last);
+      if (!undo_error.empty()) {
+        last.outcome = results_[step.id].outcome = StepResult::Outcome::kFailed;
+        last.error = results_[step.id].error = undo_error;
+      }
+    }
   }
   outcome.ok = last.ok();
   const Duration took = std::chrono::duration_cast<Duration>(env_.Monotonic() - t0);
@@ -647,22 +690,8 @@ void Executor::StoreValues(const StepSpec& step, const StepResult& result) {
   TemplateScope::StepValues v;
   v.stdout_text = TrimTrailingNewlines(result.stdout_text);
   v.stderr_text = TrimTrailingNewlines(result.stderr_text);
-  auto pick = [](const OutputSpec& o, const std::map<std::string, std::string>& computed,
-                 const std::string& out, const std::string& err) {
-    auto it = computed.find(o.name);
-    if (it != computed.end()) return it->second;
-    if (o.source == "stdout") return out;
-    if (o.source == "stderr") return err;
-    return std::string();
-  };
-  for (const OutputSpec& o : step.outputs)
-    v.outputs[o.name] = pick(o, result.outputs, v.stdout_text, v.stderr_text);
-  for (const HostResult& h : result.hosts) {
-    auto& per_host = v.host_outputs[h.host];
-    for (const OutputSpec& o : step.outputs)
-      per_host[o.name] =
-          pick(o, h.outputs, TrimTrailingNewlines(h.stdout_text), TrimTrailingNewlines(h.stderr_text));
-  }
+  v.outputs = OutputValues(step, result.outputs, v.stdout_text, v.stderr_text);
+  for (const HostResult& h : result.hosts) v.host_outputs[h.host] = HostOutputValues(step, h);
   scope_.steps[step.id] = std::move(v);
 }
 

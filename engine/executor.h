@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "engine/cancel.h"
 #include "engine/environment.h"
 #include "engine/exit_code.h"
+#include "engine/host_ledger.h"
 #include "engine/model.h"
 #include "engine/redactor.h"
 #include "engine/reporter.h"
@@ -53,6 +55,11 @@ struct RunSummary {
   int audit_write_failures = 0;
   /// The journal file when some of those records wait in it, else "".
   std::string audit_journal;
+  /// Hosts where an ssh precheck, step or check failed, whether the step went on without
+  /// them (within max_fail) or not, and whether its rollback ran there (docs/ssh.md).
+  std::vector<FailedHost> failed_hosts;
+  /// Every ssh host of the run with its counts, for the recap; empty without ssh steps.
+  std::vector<HostTally> hosts;
 };
 
 
@@ -100,12 +107,42 @@ class Executor {
 
  private:
   class AttemptContext;
-  struct Outcome;
+  struct Outcome {
+    bool ok = false;
+    bool interrupted = false;
+  };
+  /// Which hosts an ssh action runs on in one state, when the executor narrows its target
+  /// (executor_hosts.cc).
+  struct HostPlan {
+    bool narrowed = false;                   // run_on is fewer hosts than the target's
+    std::vector<std::string> run_on;         // the target's hosts it runs on
+    std::vector<HostSkippedDetail> skipped;  // the target's hosts it leaves out
+    std::vector<std::string> only;           // a rollback run at once for failed hosts
+    /// For a rollback: the step it undoes as this action sees it (the hosts to undo).
+    std::optional<StepResult> undoing;
+  };
 
   void Setup(const RunOptions& options);
   RunSummary Walk(int current, Trigger trigger);
   Trigger RunState(const State& state);
-  Outcome RunStep(const State& state, const StepSpec& step, Phase phase);
+  /// Runs one step of any phase. `hosts` narrows an ssh action's hosts; by default
+  /// PlanHosts decides.
+  Outcome RunStep(const State& state, const StepSpec& step, Phase phase,
+                  const HostPlan* hosts = nullptr);
+  // Per-host failures of ssh steps (executor_hosts.cc, docs/ssh.md "When a host fails").
+  /// The hosts of `step`'s ssh action in `state`: a forward step leaves out the hosts that
+  /// failed within max_fail earlier; a rollback runs only where the step it undoes ran and
+  /// its action has not already run at once.
+  HostPlan PlanHosts(const State& state, const StepSpec& step, Phase phase);
+  /// Records (host_skipped) each host `plan` leaves out, before the step's start is
+  /// recorded; RunStep reports them with its first attempt.
+  void RecordSkippedHosts(const StepSpec& step, Phase phase, const HostPlan& plan);
+  /// After `step` succeeded although some hosts failed (within max_fail): records each
+  /// (host_failed) and runs the step's ssh rollback actions on them at once. Returns why the
+  /// step must count as failed after all (a rollback there failed), else "".
+  std::string UndoFailedHosts(const StepSpec& step, Phase phase, const StepResult& result);
+  /// Puts the failed hosts and the per-host recap on `summary`.
+  void AddHosts(RunSummary* summary);
   void StoreValues(const StepSpec& step, const StepResult& result);
   Status Emit(AuditEvent event);
   /// Puts the count of audit records not in the store, and where they are, on `summary`
@@ -133,6 +170,7 @@ class Executor {
   TemplateScope scope_;
   std::map<std::string, std::string> extra_env_;
   std::map<std::string, StepResult> results_;  // last attempt of each step that ran
+  HostLedger ledger_;  // every event written, folded per ssh host; guarded by mu_
   std::vector<StepSummary> summaries_;
   bool rollback_failed_ = false;
   /// Forward steps whose start was never recorded: they did not run (write-ahead), so their

@@ -17,6 +17,8 @@ void UpdateResult(const AttemptFinishedDetail& d, StepResult& r) {
     hr.ok = h.ok;
     hr.reached = h.reached;
     hr.exit_status = h.exit_status;
+    hr.error = h.error;
+    hr.outputs = h.outputs;
     r.hosts.push_back(hr);
   }
   if (!d.undo_state.is_null()) r.undo_state = d.undo_state;
@@ -71,6 +73,7 @@ RunHistory ReadRunHistory(const std::vector<EventView>& events, int executor_pid
     if (!e.kind) continue;  // a newer version's event: nothing this reader relies on
     const EventKind kind = *e.kind;
     FoldResumePoint(e, kind, p, state_seq, state_step);
+    p.hosts.Add(e);
     switch (kind) {
       case EventKind::kStateChanged:
         h.transitions.push_back({e.seq, e.from, e.to, e.detail.get<StateChangedDetail>().trigger});
@@ -92,6 +95,8 @@ RunHistory ReadRunHistory(const std::vector<EventView>& events, int executor_pid
         auto& v = p.values[e.step];
         v.stdout_text = TrimTrailingNewlines(d.stdout_tail);
         v.stderr_text = TrimTrailingNewlines(d.stderr_tail);
+        for (const HostDetail& host : d.hosts)
+          if (!host.outputs.empty()) v.host_outputs[host.host] = host.outputs;
         UpdateResult(d, p.results[e.step]);
         h.steps[{e.phase, e.step}].last_attempt = std::move(d);
         break;
@@ -109,13 +114,21 @@ RunHistory ReadRunHistory(const std::vector<EventView>& events, int executor_pid
             p.values[e.step].outputs[name] = value;
         break;
       }
+      case EventKind::kHostFinished: {
+        // Each host's outputs are durable when the host is done, before the attempt ends.
+        auto d = e.detail.get<HostFinishedDetail>();
+        if (!d.host.empty() && !d.outputs.empty())
+          p.values[e.step].host_outputs[d.host] = std::move(d.outputs);
+        break;
+      }
       case EventKind::kRunStarted:
       case EventKind::kRunRecovered:
       case EventKind::kProcessStarted:
-      case EventKind::kHostFinished:
       case EventKind::kKubectlTarget:
       case EventKind::kKubectlRevisions:
       case EventKind::kKubectlUndo:
+      case EventKind::kHostFailed:
+      case EventKind::kHostSkipped:
         break;
     }
   }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/events.h"
+#include "engine/host_ledger.h"
 #include "engine/step_runner.h"
 #include "engine/template.h"
 
@@ -27,8 +28,11 @@ struct ResumePoint {
   std::optional<RunFinishedDetail> finished;
   int dead_pid = 0;
   std::string cause;  // the recorded failure that started the rollback, if any
-  std::map<std::string, TemplateScope::StepValues> values;  // recorded stdout and outputs
+  /// Recorded stdout and outputs, per host too (an ssh step's attempt records each host's).
+  std::map<std::string, TemplateScope::StepValues> values;
   std::map<std::string, StepResult> results;  // recorded hosts and undo_state per step
+  /// What became of each ssh host: where it failed, where a rollback already ran.
+  HostLedger hosts;
   /// The processes the step of `state` started in their own process groups (process_started
   /// with a pgid, since that state was entered), with what identifies each group's leader:
   /// they may outlive the dead executor.

@@ -271,6 +271,48 @@ TEST(RunHistoryTest, HostsAndUndoStateAreRebuilt) {
   EXPECT_TRUE(h.resume.processes.empty()) << "no process group 0";
 }
 
+// Each host's outputs, also a failed host's: from its host_finished as soon as the host is
+// done (the attempt may never end), then from the attempt's host records.
+TEST(RunHistoryTest, EachHostsOutputsAreRebuiltAlsoBeforeTheAttemptEnds) {
+  History h;
+  h.Enter("pending", "step:flip", "flip")
+      .Add(EventKind::kStepStarted, "step", "flip")
+      .Add(EventKind::kAttemptStarted, "step", "flip", json::object(), 1)
+      .Add(EventKind::kHostFinished, "step", "flip",
+           HostFinishedDetail{
+               .host = "web1", .exit_status = 0, .ok = true, .outputs = {{"prev", "releases/1.0"}}},
+           1)
+      .Add(EventKind::kHostFinished, "step", "flip",
+           HostFinishedDetail{.host = "web2",
+                              .exit_status = 1,
+                              .error = "exit status 1",
+                              .reached = true,
+                              .ok = false,
+                              .outputs = {{"prev", "releases/0.9"}}},
+           1);
+  RunHistory cut = h.Read();
+  EXPECT_EQ(cut.resume.values["flip"].host_outputs["web1"]["prev"], "releases/1.0");
+  EXPECT_EQ(cut.resume.values["flip"].host_outputs["web2"]["prev"], "releases/0.9");
+  EXPECT_EQ(cut.resume.hosts.FailedHosts().size(), 0u) << "the step has not ended";
+
+  AttemptFinishedDetail attempt = Succeeded("");
+  attempt.hosts = {
+      {.host = "web1", .ok = true, .reached = true, .outputs = {{"prev", "releases/1.0"}}},
+      {.host = "web2",
+       .ok = false,
+       .reached = true,
+       .error = "exit status 1",
+       .outputs = {{"prev", "releases/0.9"}}}};
+  h.Add(EventKind::kAttemptFinished, "step", "flip", attempt, 1)
+      .Add(EventKind::kHostFailed, "step", "flip",
+           HostFailedDetail{.host = "web2", .error = "exit status 1", .reached = true});
+  RunHistory after = h.Read();
+  EXPECT_EQ(after.resume.values["flip"].host_outputs["web2"]["prev"], "releases/0.9");
+  ASSERT_EQ(after.resume.results["flip"].hosts.size(), 2u);
+  EXPECT_EQ(after.resume.results["flip"].hosts[1].outputs.at("prev"), "releases/0.9");
+  EXPECT_EQ(after.resume.hosts.LeftOut().size(), 1u);
+}
+
 TEST(RunHistoryTest, AFinishedRunAndItsTransitions) {
   History events = StepAThenB();
   events.Attempt("step", "b", 1, 200, Succeeded(""))

@@ -66,6 +66,10 @@ struct StepRequest {
   const StepSpec* undoing = nullptr;
   const StepResult* undoing_result = nullptr;
   bool auto_rollback = false;
+  /// ssh: hosts of the target to leave out, as the target writes them (they failed in an
+  /// earlier step, or this rollback action already ran there). The executor has recorded
+  /// each (host_skipped) before the attempt.
+  std::vector<std::string> skip_hosts;
 };
 
 /// What the executor offers a runner during one attempt. Thread-safe: an SSH runner may call

@@ -68,9 +68,19 @@ std::string Merge(const StepContext& context, const std::vector<HostResult>& hos
   return Tail(out, kStepTailBytes);
 }
 
+// The step's outputs as host `h` gave them (stdout and stderr sources; trimmed).
+std::map<std::string, std::string> HostOutputs(const StepSpec& step, const HostResult& h) {
+  std::map<std::string, std::string> outputs;
+  for (const OutputSpec& out : step.outputs) {
+    if (out.source == "stdout") outputs[out.name] = Trim(h.stdout_text);
+    if (out.source == "stderr") outputs[out.name] = Trim(h.stderr_text);
+  }
+  return outputs;
+}
+
 class Observer : public FanoutObserver {
  public:
-  explicit Observer(StepContext& context) : context_(context) {}
+  Observer(StepContext& context, const StepSpec& step) : context_(context), step_(step) {}
 
   void OnOutputLine(const std::string& host, bool is_stderr, std::string_view line,
                     bool continues) override {
@@ -78,21 +88,26 @@ class Observer : public FanoutObserver {
   }
 
   void OnHostFinished(const HostResult& r, int finished, int total) override {
-    const HostFinishedDetail detail{.host = r.host,
-                                    .exit_status = r.exit_status,
-                                    .duration_ms = r.duration.count(),
-                                    .stdout_tail = CutTail(context_, r.stdout_text, kAuditTailBytes),
-                                    .stderr_tail = CutTail(context_, r.stderr_text, kAuditTailBytes),
-                                    .error = r.error,
-                                    .reached = r.reached};
+    const HostFinishedDetail detail{
+        .host = r.host,
+        .exit_status = r.exit_status,
+        .duration_ms = r.duration.count(),
+        .stdout_tail = CutTail(context_, r.stdout_text, kAuditTailBytes),
+        .stderr_tail = CutTail(context_, r.stderr_text, kAuditTailBytes),
+        .error = r.error,
+        .reached = r.reached,
+        .ok = r.ok,
+        .outputs = HostOutputs(step_, r)};
     Status s = context_.Record(EventKind::kHostFinished, detail);
     if (!s.ok() && record_error_.empty()) record_error_ = s.message();
     if (!r.ok) ++failed_;
-    // Progress for fleets: every host when small, every tenth of the fleet when large.
+    // Progress for fleets, naming the host: every host when small, every failed host and
+    // every tenth of the fleet when large.
     const int step = std::max(1, total / 10);
-    if (total > 1 && (total <= 20 || finished % step == 0 || finished == total)) {
-      context_.Progress(std::to_string(finished) + "/" + std::to_string(total) +
-                        " hosts done, " + std::to_string(failed_) + " failed");
+    if (total > 1 && (total <= 20 || !r.ok || finished % step == 0 || finished == total)) {
+      context_.Progress(r.host + (r.ok ? " ok" : " failed: " + r.error) + " (" +
+                        std::to_string(finished) + "/" + std::to_string(total) + " hosts done, " +
+                        std::to_string(failed_) + " failed)");
     }
   }
 
@@ -100,6 +115,7 @@ class Observer : public FanoutObserver {
 
  private:
   StepContext& context_;
+  const StepSpec& step_;
   int failed_ = 0;
   std::string record_error_;
 };
@@ -139,6 +155,21 @@ class SshRunner : public StepRunner {
       if (hosts.empty()) {
         result.outcome = StepResult::Outcome::kSucceeded;
         result.detail["note"] = "the step being undone reached no host; nothing to roll back";
+        return result;
+      }
+    }
+    // Hosts the executor leaves out (they failed in an earlier step; it has recorded why).
+    if (!request.skip_hosts.empty()) {
+      const size_t before = hosts.size();
+      std::erase_if(hosts, [&](const std::string& h) {
+        return std::find(request.skip_hosts.begin(), request.skip_hosts.end(), h) !=
+               request.skip_hosts.end();
+      });
+      result.detail["skipped_hosts"] = request.skip_hosts;
+      if (hosts.empty() && before > 0) {
+        result.outcome = StepResult::Outcome::kSucceeded;
+        result.exit_status = 0;
+        result.detail["note"] = "every host of the target is left out; nothing to run";
         return result;
       }
     }
@@ -206,15 +237,10 @@ class SshRunner : public StepRunner {
     options.kill_grace = request.step->kill_grace;
     options.cancel_fd = context.cancel_fd();
 
-    Observer observer(context);
+    Observer observer(context, *request.step);
     FanoutReport report = RunFanout(jobs, login, *known, options, observer);
 
-    for (HostResult& h : report.hosts) {
-      for (const OutputSpec& out : request.step->outputs) {
-        if (out.source == "stdout") h.outputs[out.name] = Trim(h.stdout_text);
-        if (out.source == "stderr") h.outputs[out.name] = Trim(h.stderr_text);
-      }
-    }
+    for (HostResult& h : report.hosts) h.outputs = HostOutputs(*request.step, h);
     result.hosts = report.hosts;
     result.stdout_text = Merge(context, result.hosts, false);
     result.stderr_text = Merge(context, result.hosts, true);

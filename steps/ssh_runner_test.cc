@@ -615,6 +615,44 @@ TEST_F(SshRunnerTest, RollbackRunsOnlyWhereTheStepReached) {
   EXPECT_TRUE(r.hosts.empty());
 }
 
+// A failed host's outputs are kept (what it printed up to the failure), in the result and in
+// its host_finished record, which is durable as soon as the host is done: a rollback there
+// sees them, also after a crash.
+TEST_F(SshRunnerTest, AFailedHostKeepsItsOutputsAndRecordsThemWhenDone) {
+  StepSpec step = Step("echo was-" + kAddr + "; test " + kAddr + " != 127.0.0.2");
+  step.outputs = {{"prev", "stdout"}};
+  Action(step).max_fail.value = 1;
+  StepResult r = Run(step);
+  ASSERT_TRUE(r.ok()) << r.error;
+  ASSERT_EQ(r.hosts.size(), 3u);
+  EXPECT_FALSE(r.hosts[1].ok);
+  EXPECT_EQ(r.hosts[1].outputs.at("prev"), "was-127.0.0.2");
+  for (const nlohmann::json& rec : ctx_.HostRecords()) {
+    const std::string addr = rec["host"].get<std::string>().substr(0, 9);
+    EXPECT_EQ(rec["outputs"]["prev"], "was-" + addr) << rec.dump();
+    EXPECT_EQ(rec["ok"], addr != "127.0.0.2") << rec.dump();
+  }
+}
+
+// The executor leaves out hosts that failed in an earlier step: they are not contacted.
+TEST_F(SshRunnerTest, SkippedHostsAreNotContacted) {
+  StepSpec step = Step("touch " + work_ / "ran-" + kAddr);
+  StepRequest request;
+  request.skip_hosts = {sshd_->specs[1]};
+  StepResult r = Run(step, request);
+  ASSERT_TRUE(r.ok()) << r.error;
+  ASSERT_EQ(r.hosts.size(), 2u);
+  EXPECT_TRUE(Exists("ran-127.0.0.1"));
+  EXPECT_FALSE(Exists("ran-127.0.0.2"));
+  EXPECT_TRUE(Exists("ran-127.0.0.3"));
+  EXPECT_EQ(r.detail["skipped_hosts"], nlohmann::json({sshd_->specs[1]}));
+
+  request.skip_hosts = Hosts(3);
+  r = Run(step, request);
+  EXPECT_TRUE(r.ok()) << "nothing left to run on is not a failure: " << r.error;
+  EXPECT_TRUE(r.hosts.empty());
+}
+
 TEST_F(SshRunnerTest, RollbackOfAShellStepRunsOnEveryHost) {
   StepSpec forward;
   forward.id = "local";

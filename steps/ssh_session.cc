@@ -451,17 +451,29 @@ int SshSession::AuthenticateWithAgent() {
 
 void SshSession::ReadOutput() {
   char buf[32768];
-  for (int stream = 0; stream <= 1; ++stream) {
-    for (;;) {
-      ssize_t n = libssh2_channel_read_ex(channel_, stream, buf, sizeof buf);
-      if (n > 0) {
-        OnData(stream == 1, std::string_view(buf, static_cast<size_t>(n)));
-        continue;
+  // Reading one stream drains the socket into libssh2's packet list, stdout data (and the
+  // remote EOF) included while reading stderr. Data left there would never wake poll(2) again,
+  // and libssh2_channel_eof() hides the EOF while it waits (the session hung, its command long
+  // done): read until libssh2 holds no data for either stream.
+  // A second pass in a row that reads nothing although libssh2 says it holds data ends it
+  // too: a kind of extended data no stream reads must not spin the loop.
+  for (int idle = 0;;) {
+    bool read = false;
+    for (int stream = 0; stream <= 1; ++stream) {
+      for (;;) {
+        ssize_t n = libssh2_channel_read_ex(channel_, stream, buf, sizeof buf);
+        if (n > 0) {
+          OnData(stream == 1, std::string_view(buf, static_cast<size_t>(n)));
+          read = true;
+          continue;
+        }
+        if (n == 0 || n == LIBSSH2_ERROR_EAGAIN) break;
+        Fail("connection lost: " + SessionError());
+        return;
       }
-      if (n == 0 || n == LIBSSH2_ERROR_EAGAIN) break;
-      Fail("connection lost: " + SessionError());
-      return;
     }
+    idle = read ? 0 : idle + 1;
+    if (idle >= 2 || libssh2_poll_channel_read(channel_, /*either stream=*/1) != 1) return;
   }
 }
 

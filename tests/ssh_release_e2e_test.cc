@@ -1,6 +1,7 @@
 // Runs tests/ssh_release_e2e.sh: the library runbook runbooks/library/ssh-release.yaml through
-// the built binary against a real sshd on loopback (release, release, broken release that
-// rolls back).
+// the built binary against a real sshd on loopback standing for two hosts (release, release,
+// broken release that rolls back, a release that fails half-way on one host with and without
+// max_fail, and the executor killed while a host activates, then recovered).
 #include <sys/wait.h>
 
 #include <cstdio>
