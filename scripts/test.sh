@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 BUILD_TYPE=${BUILD_TYPE:-Release} scripts/setup.sh
 
 # Acceptance groups this tree passes in full. Add a group when its issue is resolved.
-groups=${ACCEPTANCE_GROUPS:-core,http,ssh,recovery,approval,safety,trust}
+groups=${ACCEPTANCE_GROUPS:-core,http,ssh,recovery,approval,safety,trust,restore}
 
 status=0
 (cd build && ctest --output-on-failure -j 2 --timeout 300) || status=1
