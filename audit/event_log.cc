@@ -1,5 +1,7 @@
 #include "audit/event_log.h"
 
+#include "audit/chain_verify.h"
+
 #include <map>
 #include <utility>
 
@@ -196,57 +198,15 @@ Result<std::vector<StoredEvent>> EventLog::EventsOfKinds(const std::vector<Event
   return ReadEvents(st);
 }
 
-namespace {
-
-std::string JsonString(const nlohmann::json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-/// Which column of a runs row differs from what its run_started event recorded ("" if none).
-/// The row's runbook text is checked through its sha256, which run_started carries since
-/// the runs row joined the chain (older logs: only the columns run_started has).
-std::string RunRowProblem(const StoredRun& run, const nlohmann::json& started) {
-  if (!started.is_object()) return "row";
-  // Each column that run_started recorded (the executor records them all).
-  auto differs = [&](const char* key, const std::string& column) {
-    return started.contains(key) && JsonString(started, key) != column;
-  };
-  if (differs("runbook", run.runbook)) return "runbook name";
-  if (differs("operator", run.operator_name)) return "operator";
-  if (differs("host", run.host)) return "host";
-  if (started.contains("pid") && started.value("pid", 0) != run.pid) return "pid";
-  if (started.contains("dry_run") && started.value("dry_run", false) != run.dry_run)
-    return "dry_run";
-  if (differs("plan_id", run.plan_id)) return "plan_id";
-  if (differs("lock", run.lock_key)) return "lock";
-  if (started.contains("params") && started["params"] != run.params) return "params";
-  if (started.contains("runbook_sha256")) {
-    const std::string sha = JsonString(started, "runbook_sha256");
-    if (run.runbook_sha256 != sha) return "runbook_sha256";
-    if (Sha256Hex(run.runbook_text) != sha) return "runbook text";
-  }
-  return "";
-}
-
-}  // namespace
-
 Result<VerifyReport> EventLog::Verify() {
   std::lock_guard<std::mutex> lock(mu_);
-  VerifyReport report;
-  auto fail = [&](int64_t seq, std::string problem) {
-    report.ok = false;
-    report.bad_seq = seq;
-    report.problem = std::move(problem);
-    report.head_seq = 0;
-    report.head_hash.clear();
-    return report;
-  };
+  ChainVerifier verifier;
   // A damaged file is a failed verification; any other error (busy, I/O) is passed on, so
   // that a database that is merely locked is never reported as tampered.
   auto read_error = [&](const Status& s) -> Result<VerifyReport> {
-    if (s.IsCorruption()) return fail(0, s.message());
-    return s;
+    if (!s.IsCorruption()) return s;
+    verifier.Fail(s.message());
+    return verifier.Report();
   };
 
   Transaction tx(db_, Transaction::Kind::kRead);
@@ -255,93 +215,27 @@ Result<VerifyReport> EventLog::Verify() {
   Result<bool> row = check.Step();
   if (!row.ok()) return read_error(row.status());
   if (*row && check.Text(0) != "ok") {
-    return fail(0, "audit database " + db_.path() + " is corrupt: " + check.Text(0));
+    verifier.Fail("audit database " + db_.path() + " is corrupt: " + check.Text(0));
+    return verifier.Report();
   }
 
   Statement st(db_, std::string("SELECT ") + kEventColumns + " FROM events ORDER BY seq");
-  // What the chain says about each run, to check the runs table against (SPEC §5).
-  std::map<std::string, std::pair<int64_t, nlohmann::json>> started;  // run -> seq, detail
-  std::map<std::string, std::pair<int64_t, std::string>> finished;    // run -> seq, state
-  int64_t prev_seq = 0;
-  std::string prev_hash(kGenesisHash);
   for (;;) {
     row = st.Step();
     if (!row.ok()) return read_error(row.status());
     if (!*row) break;
     bool detail_ok = true;
     StoredEvent e = ReadEvent(st, &detail_ok);
-    const std::string name = "event " + std::to_string(e.seq) + ": ";
-    ++report.events_checked;
-    if (e.seq != prev_seq + 1) {
-      std::string missing = e.seq == prev_seq + 2
-                                ? "event " + std::to_string(prev_seq + 1) + " is missing"
-                                : "events " + std::to_string(prev_seq + 1) + " to " +
-                                      std::to_string(e.seq - 1) + " are missing";
-      return fail(e.seq, name +
-                             (prev_seq == 0 ? "is the first event; "
-                                            : "follows event " + std::to_string(prev_seq) + "; ") +
-                             missing + " (deleted?)");
-    }
-    if (e.prev_hash != prev_hash) {
-      return fail(e.seq, name +
-                             (prev_seq == 0
-                                  ? "prev_hash is not the chain's start (64 zeros)"
-                                  : "prev_hash does not match event " + std::to_string(prev_seq)) +
-                             " (an event was deleted or reordered, or prev_hash was edited)");
-    }
-    if (!detail_ok) return fail(e.seq, name + "detail is not valid JSON (edited?)");
-    if (HasDuplicateKeys(st.Text(9)))
-      return fail(e.seq, name + "detail has a key twice, which its hash cannot cover (edited?)");
-    if (e.event == "run_started" && !started.count(e.run_id)) started[e.run_id] = {e.seq, e.detail};
-    if (e.event == "run_finished") finished[e.run_id] = {e.seq, e.to};
-    if (!st.IsInteger(8)) return fail(e.seq, name + "attempt is not an integer (edited?)");
-    if (ChainHash(e.prev_hash, e) != e.hash) {
-      return fail(e.seq, name + "hash does not match its contents (edited?)");
-    }
-    prev_seq = e.seq;
-    prev_hash = e.hash;
+    if (!verifier.AddEvent(e, detail_ok, st.Text(9), st.IsInteger(8))) return verifier.Report();
   }
-
   Result<ChainHead> head = ReadMetaHead(db_);
   if (!head.ok()) return read_error(head.status());
-  if (head->seq > prev_seq) {
-    return fail(prev_seq + 1, "event " + std::to_string(prev_seq + 1) +
-                                  ": missing; the log ends at event " + std::to_string(prev_seq) +
-                                  " but the chain head recorded in meta is event " +
-                                  std::to_string(head->seq) + " (events at the end were deleted)");
-  }
-  if (head->seq < prev_seq) {
-    return fail(prev_seq, "event " + std::to_string(prev_seq) +
-                              ": the chain head recorded in meta is event " +
-                              std::to_string(head->seq) + ", behind the log (meta edited?)");
-  }
-  if (head->hash != prev_hash) {
-    return fail(prev_seq, "event " + std::to_string(prev_seq) +
-                              ": hash differs from the chain head recorded in meta (edited?)");
-  }
-
+  if (!verifier.CheckHead(*head)) return verifier.Report();
   auto runs = QueryRuns("", "", /*with_text=*/true);
   if (!runs.ok()) return read_error(runs.status());
-  for (const StoredRun& run : *runs) {
-    auto s = started.find(run.run_id);
-    // A run whose executor died before its run_started was durable has no recorded facts
-    // to hold its row to (recover ends it as aborted); there is nothing to check.
-    if (s == started.end()) continue;
-    if (std::string problem = RunRowProblem(run, s->second.second); !problem.empty())
-      return fail(s->second.first, "run " + run.run_id + ": the runs table's " + problem +
-                                       " does not match its run_started (event " +
-                                       std::to_string(s->second.first) + "; edited?)");
-    auto f = finished.find(run.run_id);
-    if (f != finished.end() && !run.state.empty() && !f->second.second.empty() &&
-        run.state != f->second.second)
-      return fail(f->second.first, "run " + run.run_id + ": the runs table's state '" +
-                                       run.state + "' does not match its run_finished ('" +
-                                       f->second.second + "'; edited?)");
-  }
-
-  report.head_seq = prev_seq;
-  report.head_hash = prev_seq == 0 ? "" : prev_hash;
-  return report;
+  for (const StoredRun& run : *runs)
+    if (!verifier.CheckRun(run)) return verifier.Report();
+  return verifier.Report();
 }
 
 }  // namespace runbook
