@@ -26,6 +26,48 @@ bool HasPassword(const std::string& url) {
   return url.substr(scheme + 3, at - scheme - 3).find(':') != std::string::npos;
 }
 
+// "LINE:COL: error: MESSAGE" at `node`.
+Status At(const YAML::Node& node, const std::string& message) {
+  const YAML::Mark mark = node.Mark();
+  return Status::Invalid(std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1) +
+                         ": error: " + message);
+}
+
+// `defaults:` — COMMAND: {FLAG: VALUE | [VALUE, ...]}.
+Status ParseDefaults(const YAML::Node& node, Config* config) {
+  if (node.IsNull()) return Status::Ok();
+  if (!node.IsMap())
+    return At(node, "defaults: expected a mapping of commands to their flags, e.g. "
+                    "`run: {json: true}`");
+  for (const auto& command : node) {
+    const std::string name = command.first.IsScalar() ? command.first.Scalar() : "";
+    if (name.empty()) return At(command.first, "defaults: expected a command name");
+    if (!command.second.IsMap())
+      return At(command.second, "defaults." + name + ": expected a mapping of flags to values");
+    std::vector<FlagDefault>& flags = config->defaults[name];
+    for (const auto& flag : command.second) {
+      FlagDefault d;
+      d.name = flag.first.IsScalar() ? flag.first.Scalar() : "";
+      d.line = flag.first.Mark().line + 1;
+      if (d.name.rfind("--", 0) == 0) d.name = d.name.substr(2);
+      const std::string where = "defaults." + name + "." + d.name;
+      if (d.name.empty()) return At(flag.first, "defaults." + name + ": expected a flag name");
+      if (flag.second.IsScalar()) {
+        d.values.push_back(flag.second.Scalar());
+      } else if (flag.second.IsSequence()) {
+        for (const auto& v : flag.second) {
+          if (!v.IsScalar()) return At(v, where + ": expected a value");
+          d.values.push_back(v.Scalar());
+        }
+      } else {
+        return At(flag.second, where + ": expected a value or a list of values");
+      }
+      flags.push_back(std::move(d));
+    }
+  }
+  return Status::Ok();
+}
+
 Result<Config> Parse(const std::string& path, const std::string& text, const std::string& home) {
   auto invalid = [&path](const YAML::Mark& mark, const std::string& message) {
     std::string where = path;
@@ -41,14 +83,21 @@ Result<Config> Parse(const std::string& path, const std::string& text, const std
   Config config;
   config.path = path;
   if (root.IsNull()) return config;
-  if (!root.IsMap()) return invalid(root.Mark(), "expected a mapping of settings (audit_db, operator)");
+  if (!root.IsMap())
+    return invalid(root.Mark(), "expected a mapping of settings (audit_db, operator, defaults)");
   for (const auto& kv : root) {
     const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
+    if (key == "defaults") {
+      if (Status s = ParseDefaults(kv.second, &config); !s.ok())
+        return Status::Invalid(path + ":" + s.message());
+      continue;
+    }
     std::string* target = key == "audit_db" ? &config.audit_db
                           : key == "operator" ? &config.operator_name
                                               : nullptr;
     if (target == nullptr)
-      return invalid(kv.first.Mark(), "unknown setting '" + key + "' (known: audit_db, operator)");
+      return invalid(kv.first.Mark(),
+                     "unknown setting '" + key + "' (known: audit_db, operator, defaults)");
     if (!kv.second.IsScalar() || kv.second.Scalar().empty())
       return invalid(kv.second.Mark(), key + ": expected text");
     *target = kv.second.Scalar();
@@ -77,6 +126,15 @@ std::string UserConfigPath(const Environment& env) {
 }
 
 Result<Config> LoadConfig(const Environment& env, const std::string& system_path) {
+  if (auto chosen = env.GetEnv("RUNBOOK_CONFIG"); chosen && !chosen->empty()) {
+    std::error_code ec;
+    if (!fs::is_regular_file(*chosen, ec))
+      return Status::Invalid(*chosen + ": error: no such settings file (RUNBOOK_CONFIG, --config)");
+    std::ifstream in(*chosen, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    return Parse(*chosen, text.str(), Home(env));
+  }
   for (const std::string& path : {UserConfigPath(env), system_path}) {
     std::error_code ec;
     if (path.empty() || !fs::exists(path, ec)) continue;

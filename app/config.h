@@ -4,30 +4,49 @@
 //   # ~/.config/runbook/config.yaml (or /etc/runbook/config.yaml for every user of a machine)
 //   audit_db: postgresql://deploy@db.internal:5432/runbook
 //   operator: alice
+//   defaults:                # flags a command gets when the command line does not give them
+//     run: {json: true}
+//     plans: {limit: 20}
+//     audit verify: {json: true}
 //
 // A flag beats the environment, which beats this file (app/inputs.h says the order for each
-// setting). The first file that exists is read: $XDG_CONFIG_HOME/runbook/config.yaml (when
-// absolute, else ~/.config/runbook/config.yaml), then /etc/runbook/config.yaml. A password
+// setting). The file is $RUNBOOK_CONFIG when set (`runbook --config FILE` sets it), else the
+// first that exists of $XDG_CONFIG_HOME/runbook/config.yaml (when absolute, else
+// ~/.config/runbook/config.yaml) and /etc/runbook/config.yaml. A password
 // never belongs here: libpq reads it from ~/.pgpass (PGPASSFILE) or PGPASSWORD.
 #pragma once
 
+#include <map>
 #include <string>
+#include <vector>
 
 #include "engine/environment.h"
 #include "engine/status.h"
 
 namespace runbook {
 
+/// One default flag of one command, from `defaults:`.
+struct FlagDefault {
+  std::string name;                 // the long flag without dashes: "json", "limit"
+  std::vector<std::string> values;  // one for a value; several for a flag taken many times;
+                                    // "true"/"false" for a switch
+  int line = 0;                     // where it is in the file, for messages
+};
+
 struct Config {
   std::string path;           // the file read; "" when there is none
   std::string audit_db;       // a path (relative to the file's folder, ~ expanded) or a URL
   std::string operator_name;  // `operator:`
+  /// `defaults:`, by command ("run", "audit verify"): what the command line does not give.
+  /// Which commands and flags exist is the command line's to check (cli/).
+  std::map<std::string, std::vector<FlagDefault>> defaults;
 };
 
 /// The settings file's location for this user, whether or not it exists.
 std::string UserConfigPath(const Environment& env);
 
-/// Reads the first settings file that exists (none: an empty Config). An unreadable file,
+/// Reads $RUNBOOK_CONFIG (which must exist), else the first settings file that exists (none:
+/// an empty Config). An unreadable file,
 /// malformed YAML, an unknown key or a value that is not text is kInvalid, naming the file
 /// and line, and a URL with a password in it is refused.
 Result<Config> LoadConfig(const Environment& env, const std::string& system_path =

@@ -90,5 +90,48 @@ TEST_F(ConfigTest, BadFilesAreLocatedErrors) {
   EXPECT_THAT(db.message(), HasSubstr("~/.pgpass"));
 }
 
+TEST_F(ConfigTest, DefaultsAreReadByCommandWithTheirLines) {
+  dir_.Write("xdg/runbook/config.yaml",
+             "operator: alice\n"
+             "defaults:\n"
+             "  run:\n"
+             "    json: true\n"
+             "    --confirm: [backups checked, on call told]\n"
+             "  audit verify: {json: false}\n");
+  auto config = LoadConfig(env_, system_);
+  ASSERT_TRUE(config.ok()) << config.message();
+  ASSERT_EQ(config->defaults.size(), 2u);
+  const std::vector<FlagDefault>& run = config->defaults.at("run");
+  ASSERT_EQ(run.size(), 2u);
+  EXPECT_EQ(run[0].name, "json");
+  EXPECT_EQ(run[0].values, std::vector<std::string>{"true"});
+  EXPECT_EQ(run[0].line, 4);
+  EXPECT_EQ(run[1].name, "confirm");  // dashes are optional
+  EXPECT_EQ(run[1].values, (std::vector<std::string>{"backups checked", "on call told"}));
+  EXPECT_EQ(config->defaults.at("audit verify")[0].values, std::vector<std::string>{"false"});
+}
+
+TEST_F(ConfigTest, MalformedDefaultsAreRefusedWithTheirPlace) {
+  const std::string file = dir_.path() + "/xdg/runbook/config.yaml";
+  dir_.Write("xdg/runbook/config.yaml", "defaults: [run]\n");
+  EXPECT_THAT(LoadConfig(env_, system_).message(),
+              HasSubstr(file + ":1:11: error: defaults: expected a mapping of commands"));
+  dir_.Write("xdg/runbook/config.yaml", "defaults:\n  run: true\n");
+  EXPECT_THAT(LoadConfig(env_, system_).message(),
+              HasSubstr(file + ":2:8: error: defaults.run: expected a mapping of flags"));
+  dir_.Write("xdg/runbook/config.yaml", "defaults:\n  run: {json: {a: 1}}\n");
+  EXPECT_THAT(LoadConfig(env_, system_).message(),
+              HasSubstr("defaults.run.json: expected a value or a list of values"));
+}
+
+TEST_F(ConfigTest, RunbookConfigNamesTheFileAndMustExist) {
+  dir_.Write("xdg/runbook/config.yaml", "operator: usual\n");
+  dir_.Write("chosen.yaml", "operator: chosen\n");
+  env_.SetEnv("RUNBOOK_CONFIG", dir_.path() + "/chosen.yaml");
+  EXPECT_EQ(LoadConfig(env_, system_)->operator_name, "chosen");
+  env_.SetEnv("RUNBOOK_CONFIG", dir_.path() + "/missing.yaml");
+  EXPECT_THAT(LoadConfig(env_, system_).message(), HasSubstr("no such settings file"));
+}
+
 }  // namespace
 }  // namespace runbook

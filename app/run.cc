@@ -202,12 +202,16 @@ RunStart RunService::Prepare(RunRequest request) {
 RunResult RunService::Execute(PreparedRun& run, Reporter& reporter, Interruption interruption) {
   const StateMachine machine = StateMachine::Compile(*run.runbook_);
   std::unique_ptr<StepRunner> runner = MakeStepRunner({.restore_dir = db_.restore_dir()});
-  CrashHookSink audit(db_.events(), env_);
+  CrashHookSink hooked(db_.events(), env_);
+  // On a store several machines share, the run stops when its lock or its records are in
+  // doubt (app/lock_heartbeat.h): it starts nothing more and rolls back what it did.
+  const bool shared = db_.locks().heartbeat_interval().count() > 0;
+  OutOfReachGuard audit(hooked, interruption.interrupt, shared);
   Executor executor(*run.runbook_, machine, *runner, audit, env_, reporter, interruption);
   RunResult result;
   {
     LockHeartbeat heartbeat(db_.locks(), run.runbook_->lock, run.options_.run_id, run.options_.pid,
-                            run.options_.host, run.locked_);
+                            run.options_.host, run.locked_, interruption.interrupt);
     result.summary = executor.Run(run.options_);
     result.heartbeat_problem = heartbeat.problem();
   }

@@ -95,7 +95,8 @@ CREATE INDEX approvals_by_plan ON approvals(plan_id, id);
 
 AuditDatabase::AuditDatabase(std::unique_ptr<SqliteDb> db)
     : db_(std::move(db)),
-      writer_(*db_, JournalPath(db_->path())),
+      records_(*db_),
+      writer_(records_, JournalPath(db_->path())),
       events_(*db_, mu_, writer_),
       locks_(*db_, mu_, writer_),
       plans_(*db_, mu_) {}

@@ -93,6 +93,7 @@ class AuditDatabase : public AuditStore {
 
   std::mutex mu_;
   std::unique_ptr<SqliteDb> db_;
+  SqliteRecords records_;
   AuditWriter writer_;
   ReplayReport replay_;
   EventLog events_;

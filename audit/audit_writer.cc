@@ -6,6 +6,7 @@
 #include <optional>
 #include <utility>
 
+#include "audit/audit_time.h"
 #include "audit/chain_append.h"
 #include "audit/hash_chain.h"
 #include "audit/sqlite_db.h"
@@ -57,10 +58,13 @@ Result<bool> EventStored(SqliteDb& db, const StoredEvent& e) {
   return same.Step();
 }
 
+}  // namespace
+
 // Applies `r` inside the caller's write transaction: true when written, false when it was an
 // event already in the database (only looked for when `from_journal`). Checks come before
 // writes, so a refusal (kNotFound, kRefused) leaves the transaction as it was.
-Result<bool> Apply(SqliteDb& db, const AuditRecord& r, bool from_journal) {
+Result<bool> SqliteRecords::Apply(const AuditRecord& r, bool from_journal) {
+  SqliteDb& db = db_;
   switch (r.kind) {
     case AuditRecord::Kind::kEvent: {
       Statement exists(db, "SELECT 1 FROM runs WHERE run_id = ?");
@@ -109,6 +113,21 @@ Result<bool> Apply(SqliteDb& db, const AuditRecord& r, bool from_journal) {
   return Status::Error("unknown record kind");
 }
 
+Status SqliteRecords::InTransaction(const std::function<Status()>& body) {
+  Transaction tx(db_);
+  if (!tx.status().ok()) return tx.status();
+  if (Status s = body(); !s.ok()) return s;
+  return tx.Commit();
+}
+
+void SqliteRecords::AfterReplay() {
+  // Space came back: copy the WAL into the database now, so that later writes reuse the WAL
+  // file from its start instead of growing it. PASSIVE never waits for other connections.
+  (void)db_.Exec("PRAGMA wal_checkpoint(PASSIVE)");
+}
+
+namespace {
+
 // Every string in `value` longer than kCutKeep, cut to its last kCutKeep bytes.
 nlohmann::json CutStrings(const nlohmann::json& value) {
   switch (value.type()) {
@@ -141,6 +160,41 @@ AuditRecord CutToFit(const AuditRecord& r) {
 }
 
 }  // namespace
+
+AuditRecord EventRecord(const std::string& run_id, const AuditEvent& event) {
+  AuditRecord record;
+  record.kind = AuditRecord::Kind::kEvent;
+  record.run_id = run_id;
+  record.event.run_id = run_id;
+  record.event.ts = FormatAuditTime(event.ts);
+  record.event.event = std::string(EventName(event.event));
+  record.event.phase = event.phase;
+  record.event.step = event.step;
+  record.event.from = event.from;
+  record.event.to = event.to;
+  record.event.attempt = event.attempt;
+  record.event.detail = event.detail;
+  return record;
+}
+
+AuditRecord RunEndRecord(const std::string& run_id, const std::string& state, int exit_code,
+                         std::chrono::system_clock::time_point finished_at) {
+  AuditRecord record;
+  record.kind = AuditRecord::Kind::kRunEnd;
+  record.run_id = run_id;
+  record.state = state;
+  record.exit_code = exit_code;
+  record.finished_at = FormatAuditTime(finished_at);
+  return record;
+}
+
+AuditRecord UnlockRecord(const std::string& run_id, const std::string& lock_key) {
+  AuditRecord record;
+  record.kind = AuditRecord::Kind::kUnlock;
+  record.run_id = run_id;
+  record.lock_key = lock_key;
+  return record;
+}
 
 std::string EncodeRecord(const AuditRecord& r) {
   nlohmann::json j = {{"v", kRecordVersion}, {"kind", KindName(r.kind)}, {"run_id", r.run_id}};
@@ -229,7 +283,7 @@ Result<AuditRecord> DecodeRecord(std::string_view payload) {
   return r;
 }
 
-AuditWriter::AuditWriter(SqliteDb& db, std::string journal_path)
+AuditWriter::AuditWriter(RecordDatabase& db, std::string journal_path)
     : db_(db), journal_(std::move(journal_path)) {}
 
 Result<AuditWriter::Outcome> AuditWriter::Write(const AuditRecord& record) {
@@ -242,11 +296,8 @@ Result<AuditWriter::Outcome> AuditWriter::Write(const AuditRecord& record) {
 }
 
 Status AuditWriter::Store(const AuditRecord& record) {
-  Transaction tx(db_);
-  if (!tx.status().ok()) return tx.status();
-  Result<bool> applied = Apply(db_, record, /*from_journal=*/false);
-  if (!applied.ok()) return applied.status();
-  return tx.Commit();
+  return db_.InTransaction(
+      [&]() -> Status { return db_.Apply(record, /*from_journal=*/false).status(); });
 }
 
 Status AuditWriter::Journal(const AuditRecord& record, JournalFile::Contents* contents) {
@@ -372,9 +423,9 @@ void AuditWriter::ReplayLocked(JournalFile::Contents* contents, ReplayReport* re
   int written = 0;
   int duplicates = 0;
   std::vector<std::string> warnings;
-  {
-    Transaction tx(db_);
-    if (!tx.status().ok()) return fail(tx.status());
+  Status stored = db_.InTransaction([&]() -> Status {
+    written = duplicates = 0;
+    warnings.clear();
     for (int i = 0; i < total; ++i) {
       const std::string where =
           "audit journal " + journal_.path() + ": record " + std::to_string(i + 1);
@@ -383,14 +434,14 @@ void AuditWriter::ReplayLocked(JournalFile::Contents* contents, ReplayReport* re
         warnings.push_back(where + " skipped: " + record.message());
         continue;
       }
-      Result<bool> applied = Apply(db_, *record, /*from_journal=*/true);
+      Result<bool> applied = db_.Apply(*record, /*from_journal=*/true);
       if (!applied.ok()) {
         // A record the database refuses for good (its run is unknown, its lock is another
         // run's) is skipped, so that it cannot hold up the others; anything else stops the
         // replay and the journal keeps every record.
         const StatusKind kind = applied.status().kind();
         if (kind != StatusKind::kNotFound && kind != StatusKind::kRefused) {
-          return fail(applied.status());
+          return applied.status();
         }
         warnings.push_back(where + " (" + KindName(record->kind) + " of run " + record->run_id +
                            ") skipped: " + applied.message());
@@ -398,8 +449,9 @@ void AuditWriter::ReplayLocked(JournalFile::Contents* contents, ReplayReport* re
       }
       ++(*applied ? written : duplicates);
     }
-    if (Status s = tx.Commit(); !s.ok()) return fail(s);
-  }
+    return Status::Ok();
+  });
+  if (!stored.ok()) return fail(stored);
   report->written += written;
   report->duplicates += duplicates;
   report->warnings.insert(report->warnings.end(), warnings.begin(), warnings.end());
@@ -407,9 +459,7 @@ void AuditWriter::ReplayLocked(JournalFile::Contents* contents, ReplayReport* re
     // Harmless: the next replay finds these records in the database and skips them.
     report->warnings.push_back(s.message() + " (its records are in the database already)");
   }
-  // Space came back: copy the WAL into the database now, so that later writes reuse the WAL
-  // file from its start instead of growing it. PASSIVE never waits for other connections.
-  (void)db_.Exec("PRAGMA wal_checkpoint(PASSIVE)");
+  db_.AfterReplay();
   Result<JournalFile::Contents> reread = journal_.Read();
   if (reread.ok()) {
     *contents = std::move(reread).value();

@@ -25,8 +25,10 @@
 // what the journal holds; every Write replays first, too.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -57,6 +59,13 @@ struct AuditRecord {
   std::string lock_key;
 };
 
+/// The records the stores' event logs and lock tables write: an executor's event (its time
+/// formatted, its kind named), a run's end, a lock's release.
+AuditRecord EventRecord(const std::string& run_id, const AuditEvent& event);
+AuditRecord RunEndRecord(const std::string& run_id, const std::string& state, int exit_code,
+                         std::chrono::system_clock::time_point finished_at);
+AuditRecord UnlockRecord(const std::string& run_id, const std::string& lock_key);
+
 /// The record as one line of JSON (the journal's payload), and back. Decode refuses what it
 /// does not understand (another format version, a missing field) with kCorruption.
 std::string EncodeRecord(const AuditRecord& record);
@@ -71,13 +80,44 @@ struct ReplayReport {
   Status status;                      // why the journal could not be written into the database
 };
 
-/// The writer over one database connection and its journal. Made by AuditDatabase; every
-/// method must be called with the database's mutex held (EventLog and LockTable do).
+/// Where an AuditWriter's records go: one store's write transactions and the way it applies
+/// a record. SqliteRecords (below) and PgRecords (pg_event_log.h) are the two.
+class RecordDatabase {
+ public:
+  virtual ~RecordDatabase() = default;
+  /// Runs `body` in one write transaction and commits when it returns ok; rolls back when it
+  /// does not. `body` may run more than once (a store that retries conflicts), so it must
+  /// start from scratch each time.
+  virtual Status InTransaction(const std::function<Status()>& body) = 0;
+  /// Applies `record` inside the caller's transaction: true when written, false when it was
+  /// an event already in the store (looked for only when `from_journal`). An event's run
+  /// must have its row (kNotFound); the release of a lock another run holds is kRefused.
+  /// Checks come before writes, so such a refusal leaves the transaction as it was.
+  virtual Result<bool> Apply(const AuditRecord& record, bool from_journal) = 0;
+  /// Called after a replay has committed (SQLite copies its WAL into the file).
+  virtual void AfterReplay() {}
+};
+
+/// The SQLite audit database as a RecordDatabase: BEGIN IMMEDIATE transactions.
+class SqliteRecords : public RecordDatabase {
+ public:
+  explicit SqliteRecords(SqliteDb& db) : db_(db) {}
+  Status InTransaction(const std::function<Status()>& body) override;
+  Result<bool> Apply(const AuditRecord& record, bool from_journal) override;
+  void AfterReplay() override;
+
+ private:
+  SqliteDb& db_;
+};
+
+/// The writer over one store and its journal. Made by the store (AuditDatabase,
+/// PgAuditDatabase); every method must be called with the store's mutex held (its event log
+/// and lock table do).
 class AuditWriter {
  public:
   enum class Outcome { kStored, kJournaled };
 
-  AuditWriter(SqliteDb& db, std::string journal_path);
+  AuditWriter(RecordDatabase& db, std::string journal_path);
   AuditWriter(const AuditWriter&) = delete;
   AuditWriter& operator=(const AuditWriter&) = delete;
 
@@ -133,7 +173,7 @@ class AuditWriter {
   // Appends `record` to the journal behind `*contents` and advances it.
   Status Journal(const AuditRecord& record, JournalFile::Contents* contents);
 
-  SqliteDb& db_;
+  RecordDatabase& db_;
   JournalFile journal_;
   std::deque<Held> held_;
   uint64_t next_serial_ = 1;

@@ -41,21 +41,7 @@ AuditRecord EventRecord(const std::string& run_id, const std::string& name, long
 }
 
 AuditRecord RunEndRecord(const std::string& run_id, const std::string& state, int code) {
-  AuditRecord r;
-  r.kind = AuditRecord::Kind::kRunEnd;
-  r.run_id = run_id;
-  r.state = state;
-  r.exit_code = code;
-  r.finished_at = FormatAuditTime(At(9000));
-  return r;
-}
-
-AuditRecord UnlockRecord(const std::string& run_id, const std::string& lock_key) {
-  AuditRecord r;
-  r.kind = AuditRecord::Kind::kUnlock;
-  r.run_id = run_id;
-  r.lock_key = lock_key;
-  return r;
+  return runbook::RunEndRecord(run_id, state, code, At(9000));
 }
 
 // Writes `records` into the journal of the database at `db_path`, as a writer that could not

@@ -89,18 +89,7 @@ Status EventLog::BeginRun(const RunRecord& run) {
 
 Status EventLog::Append(const std::string& run_id, const AuditEvent& event) {
   std::lock_guard<std::mutex> lock(mu_);
-  AuditRecord record;
-  record.kind = AuditRecord::Kind::kEvent;
-  record.run_id = run_id;
-  record.event.run_id = run_id;
-  record.event.ts = FormatAuditTime(event.ts);
-  record.event.event = std::string(EventName(event.event));
-  record.event.phase = event.phase;
-  record.event.step = event.step;
-  record.event.from = event.from;
-  record.event.to = event.to;
-  record.event.attempt = event.attempt;
-  record.event.detail = event.detail;
+  const AuditRecord record = EventRecord(run_id, event);
   Result<AuditWriter::Outcome> written = writer_.Write(record);
   return written.status().WithContext("cannot record event " + record.event.event + " of run " +
                                       run_id);
@@ -109,13 +98,8 @@ Status EventLog::Append(const std::string& run_id, const AuditEvent& event) {
 Status EventLog::EndRun(const std::string& run_id, const std::string& state, int exit_code,
                         std::chrono::system_clock::time_point finished_at) {
   std::lock_guard<std::mutex> lock(mu_);
-  AuditRecord record;
-  record.kind = AuditRecord::Kind::kRunEnd;
-  record.run_id = run_id;
-  record.state = state;
-  record.exit_code = exit_code;
-  record.finished_at = FormatAuditTime(finished_at);
-  Result<AuditWriter::Outcome> written = writer_.Write(record);
+  Result<AuditWriter::Outcome> written =
+      writer_.Write(RunEndRecord(run_id, state, exit_code, finished_at));
   return written.status().WithContext("cannot record the end of run " + run_id);
 }
 

@@ -167,11 +167,7 @@ Result<RecoveryClaim> LockTable::ClaimForRecovery(const std::string& lock_key,
 
 Status LockTable::Unlock(const std::string& lock_key, const std::string& run_id, bool* journaled) {
   std::lock_guard<std::mutex> lock(mu_);
-  AuditRecord record;
-  record.kind = AuditRecord::Kind::kUnlock;
-  record.run_id = run_id;
-  record.lock_key = lock_key;
-  Result<AuditWriter::Outcome> written = writer_.Write(record);
+  Result<AuditWriter::Outcome> written = writer_.Write(UnlockRecord(run_id, lock_key));
   if (journaled) *journaled = written.ok() && *written == AuditWriter::Outcome::kJournaled;
   return written.status();
 }

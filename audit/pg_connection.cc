@@ -12,6 +12,13 @@ namespace runbook {
 
 namespace {
 
+// After the server could not be reached, how long statements fail at once before the next
+// attempt to connect.
+constexpr std::chrono::milliseconds kConnectPause{1000};
+// How long a transaction waits for a server that has just gone out of reach (a restart)
+// before it fails.
+constexpr std::chrono::milliseconds kReachGrace{2000};
+
 // SQLSTATEs that mean "PostgreSQL rolled the transaction back; running it again may work".
 bool Retryable(const std::string& sqlstate) {
   return sqlstate == "40001"      // serialization_failure
@@ -268,10 +275,19 @@ Status PgConnection::SetUpSession() {
 }
 
 Status PgConnection::Reconnect() {
+  const auto now = std::chrono::steady_clock::now();
+  if (cannot_connect_ && now < next_connect_) {
+    connection_lost_ = true;
+    return Status::IOError("audit database " + url_ + ": the server cannot be reached (" +
+                           last_connect_error_ + "; tried again in a moment)");
+  }
   PQreset(conn_);
   if (PQstatus(conn_) != CONNECTION_OK) {
     connection_lost_ = true;
+    cannot_connect_ = true;
+    next_connect_ = std::chrono::steady_clock::now() + kConnectPause;
     const std::string reason = OneLine(PQerrorMessage(conn_));
+    last_connect_error_ = reason;
     return Status::OfKind(ConnectFailureKind(reason), "audit database " + url_ +
                                                           ": the connection was lost and "
                                                           "cannot be made again: " +
@@ -279,6 +295,7 @@ Status PgConnection::Reconnect() {
   }
   PQsetNoticeProcessor(conn_, IgnoreNotice, nullptr);
   broken_ = false;
+  cannot_connect_ = false;
   return SetUpSession();
 }
 
@@ -362,7 +379,11 @@ Status PgConnection::RunTransaction(PgIsolation isolation, const std::function<S
       begin = "BEGIN ISOLATION LEVEL SERIALIZABLE";
       break;
   }
-  const auto deadline = std::chrono::steady_clock::now() + options_.busy_timeout;
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + options_.busy_timeout;
+  // A server that cannot be reached is waited for a little (a restart), and not at all when
+  // it could not be reached before this transaction either.
+  const auto reach_deadline = cannot_connect_ ? start : start + kReachGrace;
   std::minstd_rand jitter(std::random_device{}());
   for (int attempt = 1;; ++attempt) {
     Status s = Exec(begin).status();
@@ -395,6 +416,11 @@ Status PgConnection::RunTransaction(PgIsolation isolation, const std::function<S
     }
     const bool again = lost || Retryable(sqlstate);
     if (!again) return s;
+    if (lost && cannot_connect_ && std::chrono::steady_clock::now() >= reach_deadline) return s;
+    if (lost && cannot_connect_) {
+      std::this_thread::sleep_until(std::min(next_connect_, reach_deadline));
+      continue;
+    }
     if (std::chrono::steady_clock::now() >= deadline) {
       return Status::OfKind(
           lost ? StatusKind::kIOError : StatusKind::kBusy,

@@ -185,6 +185,12 @@ class PgConnection {
   bool in_transaction_ = false;
   bool connection_lost_ = false;  // the last error was a lost connection
   bool broken_ = false;           // the session is gone: make it again before the next statement
+  // The server could not be reached when the session was last made again: until
+  // next_connect_, statements fail at once rather than each waiting to connect (a run whose
+  // store is out of reach writes to its journal without a pause per record).
+  bool cannot_connect_ = false;
+  std::chrono::steady_clock::time_point next_connect_{};
+  std::string last_connect_error_;
 };
 
 template <typename F>

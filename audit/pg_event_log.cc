@@ -140,40 +140,80 @@ Status PgEventLog::BeginRun(const RunRecord& run) {
 
 Status PgEventLog::Append(const std::string& run_id, const AuditEvent& event) {
   std::lock_guard<std::mutex> lock(mu_);
-  StoredEvent e;
-  e.run_id = run_id;
-  e.ts = FormatAuditTime(event.ts);
-  e.event = std::string(EventName(event.event));
-  e.phase = event.phase;
-  e.step = event.step;
-  e.from = event.from;
-  e.to = event.to;
-  e.attempt = event.attempt;
-  e.detail = event.detail;
-  Status s = conn_.Transact(PgIsolation::kReadCommitted, [&]() -> Status {
-    if (Status found = RequireRun(conn_, run_id); !found.ok()) return found;
-    Result<ChainHead> head = LockHead(conn_);
-    if (!head.ok()) return head.status();
-    e.seq = head->seq + 1;
-    e.prev_hash = head->hash;
-    e.hash = ChainHash(e.prev_hash, e);
-    return InsertEvent(conn_, e);
-  });
-  return s.WithContext("cannot record event " + e.event + " of run " + run_id);
+  const AuditRecord record = EventRecord(run_id, event);
+  Result<AuditWriter::Outcome> written = writer_.Write(record);
+  return written.status().WithContext("cannot record event " + record.event.event + " of run " +
+                                      run_id);
 }
 
 Status PgEventLog::EndRun(const std::string& run_id, const std::string& state, int exit_code,
                           std::chrono::system_clock::time_point finished_at) {
   std::lock_guard<std::mutex> lock(mu_);
-  Status s = conn_.Transact(PgIsolation::kReadCommitted, [&]() -> Status {
-    Result<PgRows> update =
-        conn_.Exec("UPDATE runs SET state = $1, exit_code = $2, finished_at = $3 WHERE run_id = $4",
-                   {state, exit_code, FormatAuditTime(finished_at), run_id});
-    if (!update.ok()) return update.status();
-    if (update->affected() == 0) return Status::NotFound("unknown run");
-    return Status::Ok();
-  });
-  return s.WithContext("cannot record the end of run " + run_id);
+  Result<AuditWriter::Outcome> written =
+      writer_.Write(RunEndRecord(run_id, state, exit_code, finished_at));
+  return written.status().WithContext("cannot record the end of run " + run_id);
+}
+
+AuditBacklog PgEventLog::Backlog(const std::string& run_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return writer_.Backlog(run_id);
+}
+
+Status PgRecords::InTransaction(const std::function<Status()>& body) {
+  return conn_.Transact(PgIsolation::kReadCommitted, body);
+}
+
+Result<bool> PgRecords::Apply(const AuditRecord& r, bool from_journal) {
+  switch (r.kind) {
+    case AuditRecord::Kind::kEvent: {
+      if (Status found = RequireRun(conn_, r.run_id); !found.ok()) return found;
+      StoredEvent e = r.event;
+      e.run_id = r.run_id;
+      if (from_journal) {
+        // Already there (a replay cut off between its COMMIT and the clearing of the journal,
+        // or a COMMIT whose answer was lost): recognised by its contents, as in SQLite.
+        Result<PgRows> same = conn_.Exec(
+            "SELECT 1 FROM events WHERE run_id = $1 AND ts = $2 AND event = $3 AND phase = $4 "
+            "AND step = $5 AND from_state = $6 AND to_state = $7 AND attempt = $8 AND "
+            "detail = $9 LIMIT 1",
+            {e.run_id, e.ts, e.event, e.phase, e.step, e.from, e.to, e.attempt,
+             CanonicalJson(e.detail)});
+        if (!same.ok()) return same.status();
+        if (!same->empty()) return false;
+      }
+      Result<ChainHead> head = LockHead(conn_);
+      if (!head.ok()) return head.status();
+      e.seq = head->seq + 1;
+      e.prev_hash = head->hash;
+      e.hash = ChainHash(e.prev_hash, e);
+      if (Status s = InsertEvent(conn_, e); !s.ok()) return s;
+      return true;
+    }
+    case AuditRecord::Kind::kRunEnd: {
+      Result<PgRows> update = conn_.Exec(
+          "UPDATE runs SET state = $1, exit_code = $2, finished_at = $3 WHERE run_id = $4",
+          {r.state, r.exit_code, r.finished_at, r.run_id});
+      if (!update.ok()) return update.status();
+      if (update->affected() == 0) return Status::NotFound("unknown run");
+      return true;
+    }
+    case AuditRecord::Kind::kUnlock: {
+      // The row stays locked until COMMIT, so no one takes it over in between.
+      Result<PgRows> held =
+          conn_.Exec("SELECT run_id FROM locks WHERE lock_key = $1 FOR UPDATE", {r.lock_key});
+      if (!held.ok()) return held.status();
+      if (held->empty()) return true;
+      if (held->Text(0, 0) != r.run_id) {
+        return Status::Refused("cannot release lock '" + r.lock_key + "' for run " + r.run_id +
+                               ": it is held by run " + held->Text(0, 0));
+      }
+      Result<PgRows> del = conn_.Exec("DELETE FROM locks WHERE lock_key = $1 AND run_id = $2",
+                                      {r.lock_key, r.run_id});
+      if (!del.ok()) return del.status();
+      return true;
+    }
+  }
+  return Status::Error("unknown record kind");
 }
 
 Status PgEventLog::CopyRun(const StoredRun& run) {

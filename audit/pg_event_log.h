@@ -10,8 +10,9 @@
 // chain. Write-ahead holds as in SQLite: Append returns after COMMIT, and the session runs
 // with synchronous_commit=on (pg_connection.h).
 //
-// There is no journal: what PostgreSQL cannot store, Append and EndRun refuse (kIOError for a
-// lost connection or a full disk on the server), and Backlog() is always empty.
+// Events and run ends go through the AuditWriter (audit_writer.h), as in SQLite: when the
+// server cannot be reached (or its disk is full), a record waits, durable, in a journal on
+// this machine and reaches the chain later in the order it was written.
 #pragma once
 
 #include <mutex>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "audit/audit_records.h"
+#include "audit/audit_writer.h"
 #include "audit/store.h"
 #include "engine/audit_sink.h"
 #include "engine/status.h"
@@ -27,6 +29,19 @@
 namespace runbook {
 
 class PgConnection;
+
+/// The PostgreSQL store as the AuditWriter's RecordDatabase: each write one READ COMMITTED
+/// transaction, run again after a lost connection before its COMMIT; each event appended with
+/// the chain head locked, as PgEventLog::Append does.
+class PgRecords : public RecordDatabase {
+ public:
+  explicit PgRecords(PgConnection& conn) : conn_(conn) {}
+  Status InTransaction(const std::function<Status()>& body) override;
+  Result<bool> Apply(const AuditRecord& record, bool from_journal) override;
+
+ private:
+  PgConnection& conn_;
+};
 
 /// The runs and their events in PostgreSQL. Made by PgAuditDatabase (pg_store.h), which owns
 /// the connection and the mutex this shares with the lock table and the plan store; it lives
@@ -36,7 +51,8 @@ class PgConnection;
 /// kind as EventLog's do (kNotFound for an unknown run, kBusy, kIOError, ...; pg_connection.h).
 class PgEventLog : public EventStore {
  public:
-  PgEventLog(PgConnection& conn, std::mutex& mu) : conn_(conn), mu_(mu) {}
+  PgEventLog(PgConnection& conn, std::mutex& mu, AuditWriter& writer)
+      : conn_(conn), mu_(mu), writer_(writer) {}
   PgEventLog(const PgEventLog&) = delete;
   PgEventLog& operator=(const PgEventLog&) = delete;
 
@@ -45,12 +61,14 @@ class PgEventLog : public EventStore {
   /// existing run_id is an error.
   Status BeginRun(const RunRecord& run) override;
   /// Appends an event to the chain: assigns seq, prev_hash and hash. kNotFound when the run
-  /// has no row.
+  /// has no row. Ok too when the event went to the journal instead (Backlog counts it).
   Status Append(const std::string& run_id, const AuditEvent& event) override;
-  /// Sets state, exit_code and finished_at on the run row. kNotFound for an unknown run.
+  /// Sets state, exit_code and finished_at on the run row. kNotFound for an unknown run. Ok
+  /// too when the end went to the journal instead.
   Status EndRun(const std::string& run_id, const std::string& state, int exit_code,
                 std::chrono::system_clock::time_point finished_at) override;
-  // Backlog(): the AuditSink default, empty: nothing waits in a journal here.
+  /// The run's records that went to the journal or are held in memory (audit_writer.h).
+  AuditBacklog Backlog(const std::string& run_id) const override;
 
   // Queries, as EventLog's.
   /// Every run, oldest first, without runbook_text.
@@ -85,6 +103,7 @@ class PgEventLog : public EventStore {
 
   PgConnection& conn_;
   std::mutex& mu_;
+  AuditWriter& writer_;
 };
 
 }  // namespace runbook

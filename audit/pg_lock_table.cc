@@ -133,18 +133,9 @@ Result<RecoveryClaim> PgLockTable::ClaimForRecovery(const std::string& lock_key,
 Status PgLockTable::Unlock(const std::string& lock_key, const std::string& run_id,
                            bool* journaled) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (journaled) *journaled = false;
-  return conn_.Transact(PgIsolation::kSerializable, [&]() -> Status {
-    Result<PgRows> held = conn_.Exec("SELECT run_id FROM locks WHERE lock_key = $1", {lock_key});
-    if (!held.ok()) return held.status();
-    if (held->empty()) return Status::Ok();
-    if (held->Text(0, 0) != run_id) {
-      return Status::Refused("cannot release lock '" + lock_key + "' for run " + run_id +
-                             ": it is held by run " + held->Text(0, 0));
-    }
-    return conn_.Exec("DELETE FROM locks WHERE lock_key = $1 AND run_id = $2", {lock_key, run_id})
-        .status();
-  });
+  Result<AuditWriter::Outcome> written = writer_.Write(UnlockRecord(run_id, lock_key));
+  if (journaled) *journaled = written.ok() && *written == AuditWriter::Outcome::kJournaled;
+  return written.status();
 }
 
 Status PgLockTable::Heartbeat(const std::string& lock_key, const std::string& run_id, int pid,

@@ -32,6 +32,7 @@
 #include <mutex>
 #include <string>
 
+#include "audit/audit_writer.h"
 #include "audit/lock_table.h"  // LocalHostName, ProcessAlive, ProcessStartTime
 #include "audit/store.h"
 #include "engine/status.h"
@@ -52,8 +53,9 @@ std::string LocalPidScope();
 /// Thread-safety: every method takes the mutex. Errors carry their kind (pg_connection.h).
 class PgLockTable : public LockStore {
  public:
-  PgLockTable(PgConnection& conn, std::mutex& mu, std::chrono::milliseconds expiry)
-      : conn_(conn), mu_(mu), expiry_(expiry) {}
+  PgLockTable(PgConnection& conn, std::mutex& mu, AuditWriter& writer,
+              std::chrono::milliseconds expiry)
+      : conn_(conn), mu_(mu), writer_(writer), expiry_(expiry) {}
   PgLockTable(const PgLockTable&) = delete;
   PgLockTable& operator=(const PgLockTable&) = delete;
 
@@ -69,7 +71,8 @@ class PgLockTable : public LockStore {
   Result<RecoveryClaim> ClaimForRecovery(const std::string& lock_key, const std::string& run_id,
                                          int pid, const std::string& host) override;
   /// Frees `lock_key` if `run_id` holds it; ok when no one does; kRefused when another run
-  /// does. `*journaled` (when given) is set to false: there is no journal here.
+  /// does. When the server cannot be reached the release waits in the journal behind the
+  /// run's other records (audit_writer.h): ok, and `*journaled` (when given) is set.
   Status Unlock(const std::string& lock_key, const std::string& run_id,
                 bool* journaled = nullptr) override;
 
@@ -85,6 +88,7 @@ class PgLockTable : public LockStore {
  private:
   PgConnection& conn_;
   std::mutex& mu_;
+  AuditWriter& writer_;
   std::chrono::milliseconds expiry_;
 };
 

@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include <charconv>
+#include <filesystem>
 #include <utility>
 
 #include "audit/audit_time.h"
@@ -102,22 +103,58 @@ constexpr const char* kSchemaLock = "32217264303337323";
 
 }  // namespace
 
+namespace {
+
+std::string StateDirOrDefault(const std::string& state_dir) {
+  if (!state_dir.empty()) return state_dir;
+  const char* home = std::getenv("HOME");
+  return std::string(home != nullptr && *home != '\0' ? home : "/tmp") + "/.local/state/runbook";
+}
+
+}  // namespace
+
+std::string PgAuditDatabase::JournalPath(const std::string& state_dir, const std::string& url) {
+  return state_dir + "/journal/" + Sha256Hex(RedactPostgresUrl(url)).substr(0, 16) + ".pending";
+}
+
 PgAuditDatabase::PgAuditDatabase(std::unique_ptr<PgConnection> conn, const PgStoreOptions& options)
     : conn_(std::move(conn)),
-      events_(*conn_, mu_),
-      locks_(*conn_, mu_, options.lock_expiry),
-      plans_(*conn_, mu_),
-      state_dir_(options.state_dir) {
-  if (state_dir_.empty()) {
-    const char* home = std::getenv("HOME");
-    state_dir_ = std::string(home != nullptr && *home != '\0' ? home : "/tmp") +
-                 "/.local/state/runbook";
-  }
-}
+      state_dir_(StateDirOrDefault(options.state_dir)),
+      records_(*conn_),
+      writer_(records_, JournalPath(state_dir_, conn_->url())),
+      events_(*conn_, mu_, writer_),
+      locks_(*conn_, mu_, writer_, options.lock_expiry),
+      plans_(*conn_, mu_) {}
 
 PgAuditDatabase::~PgAuditDatabase() = default;
 
 const std::string& PgAuditDatabase::url() const { return conn_->url(); }
+
+Status PgAuditDatabase::ReserveJournal() {
+  std::lock_guard<std::mutex> lock(mu_);
+  // The journal's folder is private: records may name hosts and commands.
+  std::error_code ec;
+  const std::filesystem::path dir = std::filesystem::path(writer_.journal_path()).parent_path();
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::IOError("cannot create folder " + dir.string() + ": " + ec.message());
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
+  return writer_.Reserve();
+}
+
+ReplayReport PgAuditDatabase::ReplayJournal() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return writer_.Replay();
+}
+
+Result<int> PgAuditDatabase::JournalRecords() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return writer_.JournalRecords();
+}
+
+std::vector<std::string> PgAuditDatabase::FlushHeldRecords() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return writer_.FlushHeld();
+}
 
 Result<std::unique_ptr<PgAuditDatabase>> PgAuditDatabase::Open(const std::string& url,
                                                                const PgStoreOptions& options) {
@@ -128,6 +165,8 @@ Result<std::unique_ptr<PgAuditDatabase>> PgAuditDatabase::Open(const std::string
   if (!conn.ok()) return conn.status();
   std::unique_ptr<PgAuditDatabase> opened(new PgAuditDatabase(std::move(conn).value(), options));
   if (Status s = opened->Initialize(); !s.ok()) return s;
+  // Records this machine could not write earlier go in first, as for SQLite.
+  opened->replay_ = opened->ReplayJournal();
   return opened;
 }
 

@@ -42,8 +42,9 @@ struct PgStoreOptions {
   std::chrono::milliseconds lock_expiry{30000};
   /// How long connecting may take.
   std::chrono::seconds connect_timeout{10};
-  /// This machine's folder for what a run keeps locally (restore_dir()): the per-user state
-  /// folder, ~/.local/state/runbook, when empty.
+  /// This machine's folder for what a run keeps locally (restore_dir()) and for the journal
+  /// of records the server could not take (journal_path()): the per-user state folder,
+  /// ~/.local/state/runbook, when empty.
   std::string state_dir;
 };
 
@@ -82,14 +83,20 @@ class PgAuditDatabase : public AuditStore {
   /// STATE_DIR/restore: kept objects stay on the machine that ran the step.
   std::string restore_dir() const override { return state_dir_ + "/restore"; }
 
-  // No journal: a record that cannot reach the server fails, and the run rolls back what it
-  // can (the executor counts the records it could not write, exit 3).
-  const std::string& journal_path() const override { return no_journal_; }
-  const ReplayReport& journal_replay() const override { return no_replay_; }
-  Status ReserveJournal() override { return Status::Ok(); }
-  ReplayReport ReplayJournal() override { return {}; }
-  Result<int> JournalRecords() override { return 0; }
-  std::vector<std::string> FlushHeldRecords() override { return {}; }
+  /// Records the server could not take (it could not be reached, its disk was full) wait,
+  /// durable, in a journal on this machine: STATE_DIR/journal/ID.pending, where ID is made
+  /// from the URL (without its password), so that each store has its own. Open writes what
+  /// it holds into the store, as for SQLite (audit_writer.h).
+  const std::string& journal_path() const override { return writer_.journal_path(); }
+  const ReplayReport& journal_replay() const override { return replay_; }
+  Status ReserveJournal() override;
+  ReplayReport ReplayJournal() override;
+  Result<int> JournalRecords() override;
+  std::vector<std::string> FlushHeldRecords() override;
+
+  /// The journal's path for the store at `url` (shown without its password) under
+  /// `state_dir`.
+  static std::string JournalPath(const std::string& state_dir, const std::string& url);
 
  private:
   PgAuditDatabase(std::unique_ptr<PgConnection> conn, const PgStoreOptions& options);
@@ -97,12 +104,13 @@ class PgAuditDatabase : public AuditStore {
 
   std::mutex mu_;
   std::unique_ptr<PgConnection> conn_;
+  std::string state_dir_;
+  PgRecords records_;
+  AuditWriter writer_;
+  ReplayReport replay_;
   PgEventLog events_;
   PgLockTable locks_;
   PgPlanStore plans_;
-  std::string state_dir_;
-  std::string no_journal_;
-  ReplayReport no_replay_;
 };
 
 }  // namespace runbook

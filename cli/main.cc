@@ -4,13 +4,78 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <exception>
+#include <sstream>
 
+#include "app/config.h"
 #include "cli/commands.h"
 
 namespace {
 
 using namespace runbook::cli;
+
+/// The settings file's `defaults:` as CLI11 configuration: CLI11 gives each flag of the
+/// command being run its default when the command line did not give it (the command line
+/// wins), before the command runs. The file itself is read by app/config.h.
+class SettingsDefaults : public CLI::Config {
+ public:
+  explicit SettingsDefaults(const runbook::Config& config) : config_(config) {}
+  std::string to_config(const CLI::App*, bool, bool, std::string) const override { return ""; }
+  std::vector<CLI::ConfigItem> from_config(std::istream&) const override {
+    std::vector<CLI::ConfigItem> items;
+    for (const auto& [command, flags] : config_.defaults) {
+      std::vector<std::string> parents;
+      std::istringstream words(command);
+      for (std::string w; words >> w;) parents.push_back(w);
+      for (const runbook::FlagDefault& flag : flags) items.push_back({parents, flag.name, flag.values});
+    }
+    return items;
+  }
+
+ private:
+  const runbook::Config& config_;
+};
+
+/// Checks that every command and flag `defaults:` names exists: a typo there would otherwise
+/// be silently ignored. "" when they all do, else the message.
+std::string CheckDefaults(CLI::App& app, const runbook::Config& config) {
+  for (const auto& [command, flags] : config.defaults) {
+    CLI::App* cmd = &app;
+    std::istringstream words(command);
+    for (std::string w; words >> w;) {
+      try {
+        cmd = cmd->get_subcommand(w);
+      } catch (const CLI::OptionNotFound&) {
+        return config.path + ": error: defaults: there is no command `runbook " + command + "`";
+      }
+    }
+    for (const runbook::FlagDefault& flag : flags) {
+      const CLI::Option* opt = cmd->get_option_no_throw("--" + flag.name);
+      if (opt == nullptr || !opt->get_configurable())
+        return config.path + ":" + std::to_string(flag.line) + ": error: defaults: `runbook " +
+               command + "` has no flag --" + flag.name + " (see `runbook " + command +
+               " --help`)";
+    }
+  }
+  return "";
+}
+
+/// `--config FILE` before the command: the settings file to use instead of the usual ones,
+/// passed on to app/ as $RUNBOOK_CONFIG (app/config.h).
+void TakeConfigFlag(int argc, char** argv) {
+  for (int i = 1; i < argc && argv[i][0] == '-'; ++i) {
+    if (std::strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+      setenv("RUNBOOK_CONFIG", argv[i + 1], 1);
+      return;
+    }
+    if (std::strncmp(argv[i], "--config=", 9) == 0) {
+      setenv("RUNBOOK_CONFIG", argv[i] + 9, 1);
+      return;
+    }
+  }
+}
 
 int Main(int argc, char** argv) {
   CLI::App app{
@@ -37,6 +102,21 @@ int Main(int argc, char** argv) {
   AddPlanCommands(app, global, plan_args, code);
   AddAuditCommands(app, global, audit_args, code);
 
+  TakeConfigFlag(argc, argv);
+  runbook::Result<runbook::Config> config = runbook::LoadConfig(SystemEnv());
+  if (!config.ok()) {
+    std::fprintf(stderr, "runbook: %s\n", config.message().c_str());
+    return runbook::kExitInvalid;
+  }
+  if (std::string bad = CheckDefaults(app, *config); !bad.empty()) {
+    std::fprintf(stderr, "runbook: %s\n", bad.c_str());
+    return runbook::kExitInvalid;
+  }
+  app.config_formatter(std::make_shared<SettingsDefaults>(*config));
+  app.set_config("--config", config->path,
+                 "the settings file (default: $RUNBOOK_CONFIG, else "
+                 "~/.config/runbook/config.yaml, else /etc/runbook/config.yaml); its "
+                 "`defaults:` give commands the flags their command line leaves out");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

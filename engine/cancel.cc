@@ -26,6 +26,19 @@ void CancelFlag::Cancel() {
   }
 }
 
+void CancelFlag::Cancel(const std::string& reason) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (reason_.empty() && !cancelled()) reason_ = reason;
+  }
+  Cancel();
+}
+
+std::string CancelFlag::reason() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return reason_;
+}
+
 bool CancelFlag::SleepFor(long ms) const {
   if (cancelled()) return false;
   if (ms <= 0) return true;

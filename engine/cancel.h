@@ -3,6 +3,8 @@
 #pragma once
 
 #include <atomic>
+#include <mutex>
+#include <string>
 
 namespace runbook {
 
@@ -15,6 +17,12 @@ class CancelFlag {
 
   /// Marks the flag and makes fd() readable. Async-signal-safe; idempotent.
   void Cancel();
+  /// Cancel() saying why, for a cancellation that comes from the program rather than a signal
+  /// (the run's lock was lost, the shared store is out of reach). The first reason given is
+  /// kept. Not async-signal-safe.
+  void Cancel(const std::string& reason);
+  /// The reason given to Cancel(reason), or "".
+  std::string reason() const;
   bool cancelled() const { return cancelled_.load(std::memory_order_acquire); }
   /// Readable once Cancel() was called (the byte is never consumed).
   int fd() const { return fds_[0]; }
@@ -27,6 +35,8 @@ class CancelFlag {
  private:
   std::atomic<bool> cancelled_{false};
   std::atomic<int> signal_{0};
+  mutable std::mutex mu_;
+  std::string reason_;  // guarded by mu_
   int fds_[2] = {-1, -1};
 };
 

@@ -140,7 +140,14 @@ Executor::Executor(const Runbook& runbook, const StateMachine& machine, StepRunn
 
 Executor::~Executor() = default;
 
-bool Executor::Interrupted() const { return interruption_.interrupt->cancelled(); }
+bool Executor::Interrupted() {
+  if (!interruption_.interrupt->cancelled()) return false;
+  // A cancellation with a reason (the run's lock was lost) is the run's cause when nothing
+  // failed before it.
+  const std::string reason = interruption_.interrupt->reason();
+  if (!reason.empty() && first_error_.empty()) first_error_ = "interrupted: " + reason;
+  return true;
+}
 
 nlohmann::json Executor::RedactJson(const nlohmann::json& value) const {
   // Also makes every string valid UTF-8: captured output is bytes, the audit log is JSON.
@@ -186,9 +193,12 @@ Status Executor::Emit(AuditEvent event) {
     const AuditBacklog backlog = audit_.Backlog(options_.run_id);
     if (backlog.journaled > 0) {
       journal_noted_ = true;
+      // A store that stops the run then (a shared one) has cancelled it by now.
+      const bool stopping = interruption_.interrupt->cancelled();
       reporter_.Note("the audit database cannot be written (" + backlog.store_error +
-                     "): audit records wait in the journal " + backlog.journal +
-                     " until it can (the run goes on to its end)");
+                     "): audit records wait in the journal " + backlog.journal + " until it can" +
+                     (stopping ? "; the run stops and rolls back what it did"
+                               : " (the run goes on to its end)"));
     }
   }
   return s;
@@ -563,6 +573,12 @@ Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Ph
     // run regardless: undoing is safer than leaving a half-done change.
     last.error = "not started: the audit log cannot be written (" + ahead.message() + ")";
     not_started_.insert(step.id);
+  } else if (!rollback && cancel.cancelled()) {
+    // Interrupted while its start was being recorded: it does not start at all.
+    last.outcome = StepResult::Outcome::kCancelled;
+    last.error = "not started";
+    outcome.interrupted = true;
+    not_started_.insert(step.id);
   } else {
     StepRequest request;
     request.step = &step;
@@ -658,7 +674,10 @@ Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Ph
   if (!outcome.ok && attempt > 1)
     error += " after " + std::to_string(attempt) + " attempts over " +
              std::to_string(Ms(took) / 1000) + "." + std::to_string((Ms(took) % 1000) / 100) + "s";
-  if (outcome.interrupted && !rollback) error = "interrupted (" + error + ")";
+  if (outcome.interrupted && !rollback) {
+    const std::string reason = cancel.reason();
+    error = (reason.empty() ? "interrupted (" : "interrupted: " + reason + " (") + error + ")";
+  }
   error = redactor_.Redact(error);
 
   StepSummary& s = summaries_[summary_index];

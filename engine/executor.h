@@ -78,11 +78,13 @@ struct RunOptions {
   std::vector<BoundFile> files;  // the files the run uses (app/bound_files.h), for run_started
 };
 
-/// Signals from outside the run. `interrupt` (SIGINT/SIGTERM) stops the forward steps and
-/// starts the rollback; `hard_stop` also cancels rollback actions (a human gave up on them).
+/// Signals from outside the run. `interrupt` (SIGINT/SIGTERM, or the program itself with a
+/// reason: the run's lock was lost) stops the forward steps and starts the rollback;
+/// `hard_stop` also cancels rollback actions (a human gave up on them). The executor only
+/// reads them; whoever holds the run may cancel them.
 struct Interruption {
-  const CancelFlag* interrupt = nullptr;
-  const CancelFlag* hard_stop = nullptr;
+  CancelFlag* interrupt = nullptr;
+  CancelFlag* hard_stop = nullptr;
 };
 
 /// Runs one runbook once. Not reusable: construct one per run.
@@ -153,7 +155,7 @@ class Executor {
   nlohmann::json RedactJson(const nlohmann::json& value) const;
   std::string CutTail(const std::string& text) const;
   StepSummary* Summary(const std::string& id, Phase phase);
-  bool Interrupted() const;
+  bool Interrupted();
 
   const Runbook& runbook_;
   const StateMachine& machine_;
