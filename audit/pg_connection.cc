@@ -8,6 +8,8 @@
 #include <random>
 #include <thread>
 
+#include "audit/pg_append_only.h"
+
 namespace runbook {
 
 namespace {
@@ -45,6 +47,9 @@ StatusKind KindOf(const std::string& state) {
     return StatusKind::kIOError;
   }
   if (cls == "22") return StatusKind::kInvalid;  // data exception: a value it refuses
+  // A rule said no: the role lacks a grant, or the append-only triggers refuse a change
+  // (pg_append_only.h).
+  if (state == "42501" || state == kAppendOnlySqlstate) return StatusKind::kRefused;
   return StatusKind::kFailed;
 }
 
@@ -57,7 +62,7 @@ StatusKind ConnectFailureKind(const std::string& message) {
     if (message.find(busy) != std::string::npos) return StatusKind::kBusy;
   }
   for (const char* failed : {"authentication failed", "no password supplied", "does not exist",
-                             "not permitted", "pg_hba.conf"}) {
+                             "not permitted", "permission denied", "pg_hba.conf"}) {
     if (message.find(failed) != std::string::npos) return StatusKind::kFailed;
   }
   return StatusKind::kIOError;

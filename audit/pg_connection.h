@@ -127,7 +127,8 @@ struct PgConnectOptions {
 /// disk or an I/O error on the server; kBusy when a lock stayed held past the busy timeout,
 /// serialization failures went on past it, or the server is starting up, shutting down or out
 /// of connection slots; kCorruption for damaged data on the server; kInvalid for a value the
-/// server refuses (a NUL byte in text); kFailed otherwise (a unique key taken, say:
+/// server refuses (a NUL byte in text); kRefused for a statement the role has no grant for or
+/// the append-only triggers refuse (pg_append_only.h); kFailed otherwise (a unique key taken, say:
 /// last_sqlstate() tells which).
 class PgConnection {
  public:

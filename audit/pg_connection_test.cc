@@ -189,6 +189,9 @@ TEST_F(PgConnectionTest, CommandsStartedTogetherOnANewDatabaseAllOpenIt) {
   for (std::thread& t : openers) t.join();
   EXPECT_EQ(opened.load(), kOpeners);
   EXPECT_EQ(server_->Value(fresh, "SELECT count(*) FROM meta WHERE key = 'schema_version'"), "1");
+  // The append-only triggers were made once too (pg_append_only.h).
+  EXPECT_EQ(server_->Value(fresh, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'runbook_%'"),
+            "8");
   EXPECT_TRUE(OpenPgOrDie(fresh)->events().Verify()->ok);
 }
 

@@ -8,6 +8,7 @@
 
 #include "audit/audit_time.h"
 #include "audit/hash_chain.h"
+#include "audit/pg_append_only.h"
 #include "audit/pg_connection.h"
 
 namespace runbook {
@@ -196,6 +197,7 @@ Status PgAuditDatabase::Initialize() {
                              "table beside its other tables)");
       }
       if (Status s = conn.ExecScript(kSchema); !s.ok()) return s;
+      if (Status s = EnsureAppendOnlyTriggers(conn); !s.ok()) return s;
       // The chain starts empty: its head is event 0 with the genesis hash.
       return conn
           .Exec(
@@ -217,7 +219,8 @@ Status PgAuditDatabase::Initialize() {
                            std::to_string(kSchemaVersion));
     }
     // found < kSchemaVersion: migrations go here, in this transaction, one version at a time.
-    return Status::Ok();
+    // A store made before the append-only triggers gets them from its owner's next open.
+    return EnsureAppendOnlyTriggers(conn);
   });
 }
 

@@ -12,7 +12,8 @@
 // The schema (version 1; docs/audit.md has it with the reasons) is the SQLite one with
 // PostgreSQL types, plus: `row_order` identity columns for SQLite's rowid order, runbook texts
 // as bytea (byte for byte, as their sha256 covers them), a unique events.prev_hash, and the
-// lock rows' `pid_scope` and `heartbeat_at`.
+// lock rows' `pid_scope` and `heartbeat_at`; and triggers that keep the log append-only
+// (pg_append_only.h).
 #pragma once
 
 #include <chrono>

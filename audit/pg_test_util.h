@@ -17,6 +17,10 @@
 
 namespace runbook::audit_test {
 
+/// What a superuser's session starts with to edit what the append-only triggers guard:
+/// triggers fire only for sessions in the "origin" role (a superuser's setting).
+inline const std::string kTriggersOff = "SET session_replication_role = replica; ";
+
 /// The store on `url`; null, with a test failure, when it cannot be opened.
 inline std::unique_ptr<PgAuditDatabase> OpenPgOrDie(const std::string& url,
                                                     const PgStoreOptions& options = {}) {
@@ -38,11 +42,16 @@ class PgTest : public ::testing::Test {
     ASSERT_TRUE(db_);
   }
 
-  /// Runs `sql` on this test's database as the superuser (a tamperer with psql, say).
+  /// Runs `sql` on this test's database as the superuser (an administrator with psql, say).
+  /// The append-only triggers (pg_append_only.h) hold for the superuser too: edits of events,
+  /// runs, plans or approvals go through Tamper.
   void Sql(const std::string& sql) {
     std::string error = server_->Sql(url_, sql);
     ASSERT_TRUE(error.empty()) << error;
   }
+  /// Runs `sql` as a tamperer with the rights to rewrite history: the superuser, with the
+  /// append-only triggers off for the session. `audit verify` must find what it does.
+  void Tamper(const std::string& sql) { Sql(kTriggersOff + sql); }
   std::string SqlValue(const std::string& sql) { return server_->Value(url_, sql); }
 
   testing::PostgresServer* server_ = nullptr;

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <string>
@@ -99,6 +100,46 @@ class PostgresServer {
   std::string Value(const std::string& database, const std::string& sql) const {
     std::string value;
     return Sql(database, sql, &value).empty() ? value : "";
+  }
+
+  /// Gives login role `role` a new password and adds it to the PGPASSFILE file, as a team
+  /// member's ~/.pgpass holds it, so that URLs naming the role need no password. Returns the
+  /// error, "" when it worked.
+  std::string SetPassword(const std::string& role) {
+    const std::string password = RandomHex(12);
+    if (std::string e = Sql("postgres", "ALTER ROLE \"" + role + "\" PASSWORD '" + password + "'");
+        !e.empty()) {
+      return e;
+    }
+    const std::string line =
+        "127.0.0.1:" + std::to_string(port_) + ":*:" + role + ":" + password + "\n";
+    // libpq takes the first line that matches: the new one goes first.
+    dir_.Write("pgpass", line + ReadFile(dir_ / "pgpass"));
+    chmod((dir_ / "pgpass").c_str(), 0600);
+    return "";
+  }
+
+  /// Runs the server's psql as the superuser, through the socket, with `args` (say "-f",
+  /// FILE, "-v", "name=value"), as a DBA would. Returns its exit status (-1 when it did not
+  /// run) and puts what it printed, stdout and stderr, in `*output`.
+  int Psql(const std::vector<std::string>& args, std::string* output) const {
+    auto quote = [](const std::string& s) {
+      std::string q = "'";
+      for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+      return q + "'";
+    };
+    std::string cmd = quote(BinDir() + "/psql") + " -X -h " + quote(dir_.path()) + " -p " +
+                      std::to_string(port_) + " -U postgres";
+    for (const std::string& a : args) cmd += " " + quote(a);
+    cmd += " 2>&1 </dev/null";
+    FILE* p = popen(cmd.c_str(), "r");
+    if (p == nullptr) return -1;
+    output->clear();
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) output->append(buf, n);
+    const int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
 
  private:
