@@ -106,6 +106,13 @@ RecoveredRun RecoverService::RecoverOne(const StoredRun& listed, Reporter& repor
       notes_("recover: run " + run->run_id + " has already been finished by another recover");
       return out;
     case RecoveryClaim::Outcome::kBeingRecovered:
+      // The live holder may be the run's own executor on another machine, alive by its
+      // heartbeat: that run is not being recovered, it is running.
+      if (claim->holder.pid == run->pid && claim->holder.host == run->host) {
+        notes_("recover: run " + run->run_id + " is still running (pid " +
+               std::to_string(run->pid) + " on " + run->host + "); leaving it alone");
+        return out;
+      }
       notes_("recover: run " + run->run_id + " is being recovered by pid " +
              std::to_string(claim->holder.pid) + " on " + claim->holder.host +
              "; leaving it to that one");
