@@ -308,7 +308,9 @@ Result<Measurement> Measure(const BenchOptions& options) {
     m.location = (*store)->location();
     Result<VerifyReport> before = (*store)->events().Verify();
     if (!before.ok()) return before.status();
-    if (!before->ok) return Status::Error("the store's chain is not intact before the run");
+    if (!before->ok) {
+      return Status::Error("the store's chain is not intact before the run: " + before->problem);
+    }
     events_before = before->events_checked;
   }
 
@@ -422,7 +424,11 @@ int Main(int argc, char** argv) {
   app.add_option("--events,-e", options.events, "events each executor appends")
       ->check(CLI::Range(1, 10000000));
   app.add_flag("--json", options.json, "print one JSON object");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // a usage error exits 2, as runbook's do
+  }
 
   Result<Measurement> m = Measure(options);
   if (!m.ok()) {
