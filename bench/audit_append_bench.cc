@@ -13,6 +13,7 @@
 // The executors are forked processes, not threads, because a real executor is a process of its
 // own (often on another machine) with a connection of its own. They connect first and then
 // wait on a pipe, so that connecting is not measured and all start together.
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -60,7 +61,8 @@ struct ExecutorSlot {
 class SharedResults {
  public:
   SharedResults(int executors, int events)
-      : executors_(executors), events_(events),
+      : executors_(executors),
+        events_(events),
         bytes_(sizeof(ExecutorSlot) * executors + sizeof(double) * executors * events) {
     void* p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     base_ = p == MAP_FAILED ? nullptr : static_cast<char*>(p);
@@ -86,8 +88,7 @@ class SharedResults {
 };
 
 double SteadySeconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 // ------------------------------------------------------------------------------ the events
@@ -134,12 +135,12 @@ AuditEvent BenchEvent(int i) {
     case 0: {
       e.event = EventKind::kStepStarted;
       e.attempt = 0;
-      StepStartedDetail d{.name = "roll out checkout-api to eu-west-1 (batch " +
-                                  std::to_string(step) + ")",
-                          .action = "shell",
-                          .description = command,
-                          .max_attempts = 3,
-                          .timeout_ms = 600000};
+      StepStartedDetail d{
+          .name = "roll out checkout-api to eu-west-1 (batch " + std::to_string(step) + ")",
+          .action = "shell",
+          .description = command,
+          .max_attempts = 3,
+          .timeout_ms = 600000};
       e.detail = d;
       break;
     }
@@ -202,7 +203,7 @@ AuditEvent BenchEvent(int i) {
     close(ready_fd);
     char c;
     while (read(go_fd, &c, 1) > 0) {
-    }  // the parent closes the pipe: end of file for every executor at once
+    }  // until the parent closes the pipe
     EventStore& events = (*store)->events();
     slot.start_s = SteadySeconds();
     if (Status s = events.BeginRun(BenchRun(run_id, executor)); !s.ok()) {
@@ -221,8 +222,8 @@ AuditEvent BenchEvent(int i) {
     slot.end_s = SteadySeconds();
     // A store that would keep an event back in a journal has not put it in the chain.
     if (AuditBacklog backlog = events.Backlog(run_id); backlog.journaled || backlog.held) {
-      fail(std::to_string(backlog.journaled + backlog.held) + " events went to the journal: " +
-           backlog.store_error);
+      fail(std::to_string(backlog.journaled + backlog.held) +
+           " events went to the journal: " + backlog.store_error);
       _exit(1);
     }
   }  // closes the connection
@@ -238,8 +239,8 @@ struct Measurement {
   std::string location;    // without a password
   int executors = 0;
   int events_each = 0;
-  double detail_bytes = 0;  // mean size of an event's detail, as JSON
-  double wall_s = 0;        // from the start signal to the last append
+  double detail_bytes = 0;          // mean size of an event's detail, as JSON
+  double wall_s = 0;                // from the start signal to the last append
   std::vector<double> latencies_s;  // every append, sorted
   double first_done_s = 0;          // when the first executor finished, after the start
   int64_t events_checked = 0;       // by Verify, the whole chain
@@ -292,6 +293,57 @@ Status CheckChain(const std::string& location, int64_t events_before,
   return Status::Ok();
 }
 
+/// Forks one executor per run id, lets them all start at once when all are connected, and
+/// reaps them. Returns when the start signal was given (steady clock seconds), or what failed.
+Result<double> RunExecutors(const BenchOptions& options, const std::vector<std::string>& run_ids,
+                            SharedResults& results) {
+  int ready[2], go[2];
+  if (pipe(ready) != 0) return Status::Error(std::string("pipe: ") + std::strerror(errno));
+  if (pipe(go) != 0) return Status::Error(std::string("pipe: ") + std::strerror(errno));
+  std::vector<pid_t> children;
+  std::fflush(nullptr);  // nothing buffered may be written twice
+  for (int i = 0; i < static_cast<int>(run_ids.size()); ++i) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      close(ready[0]);
+      close(go[1]);
+      RunExecutor(options, i, run_ids[i], ready[1], go[0], results);
+    }
+    if (pid < 0) {
+      const std::string error = std::string("fork: ") + std::strerror(errno);
+      for (pid_t child : children) kill(child, SIGKILL);  // before they are told to start
+      for (pid_t child : children) waitpid(child, nullptr, 0);
+      return Status::Error(error);
+    }
+    children.push_back(pid);
+  }
+  close(ready[1]);
+  close(go[0]);
+  int connected = 0;
+  char c;
+  while (read(ready[0], &c, 1) == 1) connected += c == 'r';  // EOF: every executor answered
+  close(ready[0]);
+  const double go_s = SteadySeconds();
+  close(go[1]);  // the start signal: end of file for every executor at once
+
+  std::string failures;
+  for (int i = 0; i < static_cast<int>(children.size()); ++i) {
+    int status = 0;
+    waitpid(children[i], &status, 0);
+    const ExecutorSlot& slot = results.slot(i);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && slot.ok) continue;
+    std::string why = slot.error;
+    if (why.empty() && WIFSIGNALED(status))
+      why = "killed by signal " + std::to_string(WTERMSIG(status));
+    if (why.empty()) why = "exited with status " + std::to_string(WEXITSTATUS(status));
+    failures += "\n  executor " + std::to_string(i) + ": " + why;
+  }
+  if (!failures.empty() || connected != static_cast<int>(children.size())) {
+    return Status::Error("executors failed:" + failures);
+  }
+  return go_s;
+}
+
 Result<Measurement> Measure(const BenchOptions& options) {
   Measurement m;
   m.store_kind = IsPostgresUrl(options.store) ? "postgresql" : "sqlite";
@@ -316,51 +368,16 @@ Result<Measurement> Measure(const BenchOptions& options) {
 
   SharedResults results(options.executors, options.events);
   if (!results.ok()) return Status::Error(std::string("mmap: ") + std::strerror(errno));
-  int ready[2], go[2];
-  if (pipe(ready) != 0 || pipe(go) != 0) return Status::Error(std::strerror(errno));
-  const std::string run_prefix = "bench-" + std::to_string(getpid()) + "-" +
-                                 std::to_string(std::chrono::system_clock::now()
-                                                    .time_since_epoch()
-                                                    .count());
+  const std::string run_prefix =
+      "bench-" + std::to_string(getpid()) + "-" +
+      std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
   std::vector<std::string> run_ids;
-  std::vector<pid_t> children;
-  std::fflush(nullptr);  // nothing buffered may be written twice
-  for (int i = 0; i < options.executors; ++i) {
+  for (int i = 0; i < options.executors; ++i)
     run_ids.push_back(run_prefix + "-e" + std::to_string(i));
-    pid_t pid = fork();
-    if (pid < 0) return Status::Error(std::string("fork: ") + std::strerror(errno));
-    if (pid == 0) {
-      close(ready[0]);
-      close(go[1]);
-      RunExecutor(options, i, run_ids.back(), ready[1], go[0], results);
-    }
-    children.push_back(pid);
-  }
-  close(ready[1]);
-  close(go[0]);
-  int connected = 0;
-  char c;
-  while (read(ready[0], &c, 1) == 1) connected += c == 'r';
-  close(ready[0]);
-  const double go_s = SteadySeconds();
-  close(go[1]);  // the start signal
+  Result<double> go_s = RunExecutors(options, run_ids, results);
+  if (!go_s.ok()) return go_s.status();
 
-  std::string failures;
-  for (int i = 0; i < options.executors; ++i) {
-    int status = 0;
-    waitpid(children[i], &status, 0);
-    ExecutorSlot& slot = results.slot(i);
-    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0 && slot.ok)) {
-      failures += "\n  executor " + std::to_string(i) + ": " +
-                  (slot.error[0] ? std::string(slot.error) : "exited with status " +
-                                                                  std::to_string(status));
-    }
-  }
-  if (!failures.empty() || connected != options.executors) {
-    return Status::Error("executors failed:" + failures);
-  }
-
-  double last_end = go_s, first_end = 1e300;
+  double last_end = *go_s, first_end = 1e300;
   for (int i = 0; i < options.executors; ++i) {
     last_end = std::max(last_end, results.slot(i).end_s);
     first_end = std::min(first_end, results.slot(i).end_s);
@@ -368,8 +385,8 @@ Result<Measurement> Measure(const BenchOptions& options) {
     m.latencies_s.insert(m.latencies_s.end(), l, l + options.events);
   }
   std::sort(m.latencies_s.begin(), m.latencies_s.end());
-  m.wall_s = last_end - go_s;
-  m.first_done_s = first_end - go_s;
+  m.wall_s = last_end - *go_s;
+  m.first_done_s = first_end - *go_s;
   if (Status s = CheckChain(options.store, events_before, run_ids, m); !s.ok()) return s;
   return m;
 }
@@ -394,8 +411,10 @@ nlohmann::json ToJson(const Measurement& m) {
         {"p99", ms(Percentile(m.latencies_s, 0.99))},
         {"max", ms(m.latencies_s.empty() ? 0 : m.latencies_s.back())}}},
       {"first_executor_done_s", std::round(m.first_done_s * 1000) / 1000},
-      {"verify", {{"intact", true}, {"events", m.events_checked},
-                  {"seconds", std::round(m.verify_s * 1000) / 1000}}},
+      {"verify",
+       {{"intact", true},
+        {"events", m.events_checked},
+        {"seconds", std::round(m.verify_s * 1000) / 1000}}},
   };
 }
 
@@ -408,16 +427,16 @@ void PrintText(const Measurement& m) {
   std::printf("wall: %.3f s, %.1f events/s\n", m.wall_s, total / m.wall_s);
   std::printf("append: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n", ms(0.5), ms(0.9),
               ms(0.99), ms(1.0));
-  std::printf("executors done: first after %.3f s, last after %.3f s\n", m.first_done_s,
-              m.wall_s);
-  std::printf("verify: intact, %lld events in %.3f s\n",
-              static_cast<long long>(m.events_checked), m.verify_s);
+  std::printf("executors done: first after %.3f s, last after %.3f s\n", m.first_done_s, m.wall_s);
+  std::printf("verify: intact, %lld events in %.3f s\n", static_cast<long long>(m.events_checked),
+              m.verify_s);
 }
 
 int Main(int argc, char** argv) {
   BenchOptions options;
-  CLI::App app{"Appends events into one audit hash chain from N executor processes at once and "
-               "reports events per second; then verifies the chain (docs/performance.md)."};
+  CLI::App app{
+      "Appends events into one audit hash chain from N executor processes at once and "
+      "reports events per second; then verifies the chain (docs/performance.md)."};
   app.add_option("--store", options.store, "a SQLite file or a postgresql:// URL")->required();
   app.add_option("--executors,-n", options.executors, "concurrent executor processes")
       ->check(CLI::Range(1, 256));
