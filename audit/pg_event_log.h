@@ -40,6 +40,8 @@ class PgRecords : public RecordDatabase {
   Result<bool> Apply(const AuditRecord& record, bool from_journal) override;
 
  private:
+  Result<bool> ApplyOne(const AuditRecord& record, bool from_journal);
+
   PgConnection& conn_;
 };
 
