@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test: the unit and end-to-end tests (ctest),
 # the acceptance groups of ../shared/acceptance whose issues are resolved (and some of them again
-# on a PostgreSQL store started here), then the ctest tests
-# again under ASan and UBSan (scripts/test-sanitized.sh; SANITIZED=0 skips that part).
+# on a PostgreSQL store started here), then the library unit tests again under ASan and UBSan
+# (scripts/test-sanitized.sh, built beside the acceptance cases; SANITIZED=0 skips that part).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_TYPE=${BUILD_TYPE:-Release} scripts/setup.sh
@@ -12,6 +12,13 @@ groups=${ACCEPTANCE_GROUPS:-core,http,ssh,recovery,approval,safety,trust,restore
 
 status=0
 (cd build && ctest --output-on-failure -j 2 --timeout 300) || status=1
+# The sanitizer tree compiles while the acceptance cases run: they mostly wait on processes,
+# servers and disks, so the two share the 2 cores without doubling the time.
+sanitized_build=
+if [ "${SANITIZED:-1}" != 0 ]; then
+  scripts/test-sanitized.sh build >build-asan.log 2>&1 &
+  sanitized_build=$!
+fi
 if [ -x ../shared/acceptance/run ] || [ -f ../shared/acceptance/run ]; then
   python3 ../shared/acceptance/run --group "$groups" || status=1
   # The same groups on the shared store (SPEC section 6): a PostgreSQL server of its own, a
@@ -35,7 +42,14 @@ else
 fi
 # The same tests again under AddressSanitizer and UndefinedBehaviorSanitizer, in build-asan
 # (docs/recovery.md). SANITIZED=0 leaves them out of a quick local run; CI runs them.
-if [ "${SANITIZED:-1}" != 0 ]; then
-  scripts/test-sanitized.sh || status=1
+if [ -n "$sanitized_build" ]; then
+  if wait "$sanitized_build"; then
+    tail -n 1 build-asan.log
+    scripts/test-sanitized.sh test || status=1
+  else
+    tail -n 40 build-asan.log >&2
+    echo "test: the sanitizer build failed (build-asan.log)" >&2
+    status=1
+  fi
 fi
 exit $status
