@@ -152,7 +152,14 @@ RecoveredRun RecoverService::RecoverOne(const StoredRun& listed, Reporter& repor
   const int state = machine.Find(point.state);
   Duration grace{5000};
   if (state >= 0 && machine.state(state).step) grace = machine.state(state).step->kill_grace;
-  StopInterruptedProcesses(point.processes, grace);
+  if (run->host == host) {
+    StopInterruptedProcesses(point.processes, grace);
+  } else if (!point.processes.empty()) {
+    // A pid names a process only on its own machine: here it could be a stranger's.
+    notes_("recover: the interrupted step ran on " + run->host +
+           "; its processes there cannot be stopped from " + host +
+           ": check that machine (if it is up) before trusting the rollback");
+  }
 
   RunOptions options;
   options.run_id = run->run_id;

@@ -560,6 +560,11 @@ TEST_F(TeamStoreTest, DeadExecutorOnAnotherHostIsRecoveredOnceAfterItsHeartbeatE
   const Machine& by = b_recovered ? b : c;
   EXPECT_EQ(b_recovered ? b_code : c_code, 1) << "the recovering recover: " << both;
   EXPECT_EQ(b_recovered ? c_code : b_code, 0) << "the other recover: " << both;
+  // The step's process ran on host-a: its pid means nothing here, so it is not signalled.
+  EXPECT_NE(by.output().find("the interrupted step ran on host-a; its processes there cannot "
+                             "be stopped from"),
+            std::string::npos)
+      << by.output();
 
   EXPECT_EQ(Sql("SELECT state FROM runs WHERE run_id = '" + run_id + "'"), "rolled_back");
   EXPECT_EQ(ReadFile(undo_log), "undo-migrate " + by.host() + "\nundo-prepare " + by.host() + "\n")
