@@ -74,6 +74,10 @@ int Report(const GlobalOptions& global, const std::string& run_id, const std::st
   StoredRun run;
   auto html = RenderRunReport(db->events(), run_id, custom, &run);
   if (!html.ok()) return Fail(html.status());
+  if (out == "-") {  // to stdout, for a pipe or a redirection
+    std::fwrite(html->data(), 1, html->size(), stdout);
+    return std::fflush(stdout) == 0 ? kExitOk : kExitInvalid;
+  }
   if (Status s = WriteFileAtomically(out, *html); !s.ok()) {
     PrintError("cannot write the report: " + s.message());
     return kExitInvalid;
@@ -203,7 +207,8 @@ void AddAuditCommands(CLI::App& app, GlobalOptions& global, AuditCommandArgs& ar
 
   CLI::App* report = Command(app, "report", "write the post-mortem report of a run as HTML");
   report->add_option("RUN_ID", args.report_id, "the run (see `runbook runs`)")->required();
-  report->add_option("--out", args.report_out, "the HTML file to write")->required();
+  report->add_option("--out", args.report_out, "the HTML file to write; - for standard output")
+      ->required();
   report->add_option("--template", args.report_template,
                      "render the report through this Mustache template instead of the "
                      "built-in one (docs/templates.md)");

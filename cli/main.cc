@@ -3,14 +3,21 @@
 // exit 2 (SPEC §4).
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "app/config.h"
+#include "audit/library_versions.h"
+#include "cli/build_info.h"  // generated: cmake/build_info.cmake
 #include "cli/commands.h"
+#include "cli/suggest.h"
+#include "steps/library_versions.h"
 
 namespace {
 
@@ -62,6 +69,76 @@ std::string CheckDefaults(CLI::App& app, const runbook::Config& config) {
   return "";
 }
 
+/// What `runbook --version` prints: the version, the build, and the libraries as linked.
+std::string VersionText() {
+  return std::string("runbook 0.1.0\n") + "commit " + RUNBOOK_GIT_COMMIT + ", " +
+         (std::string(RUNBOOK_BUILD_TYPE).empty() ? "default" : RUNBOOK_BUILD_TYPE) +
+         " build\n" + "yaml-cpp " + RUNBOOK_YAML_CPP_VERSION + ", libssh2 " +
+         runbook::Libssh2Version() + ", libcurl " + runbook::LibcurlVersion() + ", SQLite " +
+         runbook::SqliteVersion() + ", RE2 " + RUNBOOK_RE2_VERSION + ", libpq " +
+         runbook::LibpqVersion();
+}
+
+/// The names of `app`'s commands.
+std::vector<std::string> CommandNames(const CLI::App& app) {
+  std::vector<std::string> names;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+    names.push_back(sub->get_name());
+  return names;
+}
+
+/// "runbook: unknown command 'rnu'; did you mean `run`?" and what to do next.
+int UnknownCommand(const CLI::App& app, const std::string& typed, const std::string& in = "") {
+  const std::string closest = Closest(typed, CommandNames(app));
+  std::fprintf(stderr, "runbook: unknown command '%s%s'%s\n", in.c_str(), typed.c_str(),
+               closest.empty() ? "" : ("; did you mean `runbook " + in + closest + "`?").c_str());
+  std::fprintf(stderr, "run `runbook %s--help` for the commands\n", in.c_str());
+  return runbook::kExitInvalid;
+}
+
+/// `runbook help [COMMAND...]`: the help of that command, as `runbook COMMAND --help`.
+int Help(CLI::App& app, const std::vector<std::string>& words) {
+  CLI::App* cmd = &app;
+  std::string path;  // the words before cmd's own, as its usage line shows them
+  for (const std::string& w : words) {
+    CLI::App* sub = nullptr;
+    try {
+      sub = cmd->get_subcommand(w);
+    } catch (const CLI::OptionNotFound&) {
+      return UnknownCommand(*cmd, w, path);
+    }
+    path += (cmd == &app ? std::string() : cmd->get_name() + " ");
+    cmd = sub;
+  }
+  // help(PREV) shows "PREV NAME" in the usage line, as `runbook audit verify --help` does.
+  if (!path.empty()) path.pop_back();
+  std::printf("%s", cmd == &app ? app.help().c_str()
+                                : cmd->help(path.empty() ? "runbook" : "runbook " + path).c_str());
+  return 0;
+}
+
+/// The flags `cmd` knows, as typed: "--json", "-p".
+std::vector<std::string> FlagNames(const CLI::App& cmd) {
+  std::vector<std::string> names;
+  for (const CLI::Option* opt : cmd.get_options()) {
+    for (const std::string& l : opt->get_lnames()) names.push_back("--" + l);
+    for (const std::string& sn : opt->get_snames()) names.push_back("-" + sn);
+  }
+  return names;
+}
+
+/// After a parse error: for each argument `cmd` did not expect that looks like a mistyped
+/// flag, the flag it probably meant.
+void SuggestFlags(const CLI::App& cmd) {
+  for (const std::string& extra : cmd.remaining()) {
+    if (extra.size() < 2 || extra[0] != '-') continue;
+    const std::string name = extra.substr(0, extra.find('='));
+    const std::string closest = Closest(name, FlagNames(cmd));
+    if (!closest.empty())
+      std::fprintf(stderr, "runbook: %s: did you mean %s?\n", name.c_str(), closest.c_str());
+  }
+}
+
 /// `--config FILE` before the command: the settings file to use instead of the usual ones,
 /// passed on to app/ as $RUNBOOK_CONFIG (app/config.h).
 void TakeConfigFlag(int argc, char** argv) {
@@ -82,8 +159,10 @@ int Main(int argc, char** argv) {
       "runbook: run deployments from YAML runbooks, roll them back by themselves when "
       "anything fails, and keep a tamper-evident audit log.\n"
       "Start with `runbook validate FILE`, then `runbook plan FILE`, then `runbook run FILE`."};
+  app.name("runbook");  // in usage lines, rather than the path it was started by
   app.require_subcommand(1);
-  app.set_version_flag("--version", "runbook 0.1.0");
+  app.set_version_flag("--version", VersionText(),
+                       "print the version, the build and the libraries it links, and exit");
   // `runbook --help` lists the commands in the order they are created, which is not by
   // family: create them all here; each family then adds its arguments (commands.h).
   for (const char* name : {"validate", "plan", "graph", "run", "runs", "replay", "audit",
@@ -117,6 +196,18 @@ int Main(int argc, char** argv) {
                  "the settings file (default: $RUNBOOK_CONFIG, else "
                  "~/.config/runbook/config.yaml, else /etc/runbook/config.yaml); its "
                  "`defaults:` give commands the flags their command line leaves out");
+  // The first word that is not a flag before it names the command.
+  int first = 1;
+  while (first < argc && argv[first][0] == '-') {
+    first += std::strcmp(argv[first], "--config") == 0 ? 2 : 1;
+  }
+  if (first < argc) {
+    const std::string word = argv[first];
+    if (word == "help") return Help(app, std::vector<std::string>(argv + first + 1, argv + argc));
+    const std::vector<std::string> names = CommandNames(app);
+    if (std::find(names.begin(), names.end(), word) == names.end())
+      return UnknownCommand(app, word);
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -126,7 +217,21 @@ int Main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
+    // The deepest command given is the one whose words were meant.
+    const CLI::App* cmd = &app;
+    std::string path;
+    for (std::vector<CLI::App*> subs = app.get_subcommands(); !subs.empty();
+         subs = subs.front()->get_subcommands()) {
+      cmd = subs.front();
+      path += cmd->get_name() + " ";
+    }
+    if (cmd != &app && !CommandNames(*cmd).empty()) {  // `runbook audit vrify`
+      for (const std::string& extra : cmd->remaining())
+        if (!extra.empty() && extra[0] != '-')
+          return UnknownCommand(*cmd, extra, path);
+    }
     app.exit(e);
+    SuggestFlags(*cmd);
     std::fprintf(stderr, "run `runbook --help` or `runbook COMMAND --help` for usage\n");
     return runbook::kExitInvalid;
   }
