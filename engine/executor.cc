@@ -205,9 +205,15 @@ Status Executor::Emit(AuditEvent event) {
 }
 
 StepSummary* Executor::Summary(const std::string& id, Phase phase) {
-  for (StepSummary& s : summaries_)
-    if (s.id == id && s.phase == phase) return &s;
-  return nullptr;
+  auto it = summary_at_.find({id, phase});
+  return it == summary_at_.end() ? nullptr : &summaries_[it->second];
+}
+
+StepSummary* Executor::AddSummary(StepSummary summary) {
+  const auto key = std::make_pair(summary.id, summary.phase);
+  summaries_.push_back(std::move(summary));
+  summary_at_.emplace(key, summaries_.size() - 1);  // the first of an id and phase is found
+  return &summaries_.back();
 }
 
 void Executor::Setup(const RunOptions& options) {
@@ -229,7 +235,7 @@ void Executor::Setup(const RunOptions& options) {
   extra_env_["RUNBOOK_NAME"] = runbook_.name;
 
   for (const auto* list : {&runbook_.prechecks, &runbook_.steps, &runbook_.verify})
-    for (const StepSpec& s : *list) summaries_.push_back({s.id, s.name, s.phase});
+    for (const StepSpec& s : *list) AddSummary({s.id, s.name, s.phase});
 }
 
 RunSummary Executor::Run(const RunOptions& options) {
@@ -535,9 +541,9 @@ Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Ph
 
   StepSummary* summary = Summary(step.id, phase);
   if (!summary) {
-    summaries_.push_back({step.id, step.name, phase});
-    summaries_.back().undoes = undoes;
-    summary = &summaries_.back();
+    StepSummary added{step.id, step.name, phase};
+    added.undoes = undoes;
+    summary = AddSummary(std::move(added));
   }
   const size_t summary_index = static_cast<size_t>(summary - summaries_.data());
 

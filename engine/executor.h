@@ -155,6 +155,8 @@ class Executor {
   nlohmann::json RedactJson(const nlohmann::json& value) const;
   std::string CutTail(const std::string& text) const;
   StepSummary* Summary(const std::string& id, Phase phase);
+  /// Appends `summary` to summaries_ and indexes it; returns it.
+  StepSummary* AddSummary(StepSummary summary);
   bool Interrupted();
 
   const Runbook& runbook_;
@@ -174,6 +176,9 @@ class Executor {
   std::map<std::string, StepResult> results_;  // last attempt of each step that ran
   HostLedger ledger_;  // every event written, folded per ssh host; guarded by mu_
   std::vector<StepSummary> summaries_;
+  // Where each (step id, phase) is in summaries_: Summary() is called for every event, and a
+  // search through 10,000 steps each time would make a long run quadratic.
+  std::map<std::pair<std::string, Phase>, size_t> summary_at_;
   bool rollback_failed_ = false;
   /// Forward steps whose start was never recorded: they did not run (write-ahead), so their
   /// rollback is skipped (SPEC §5).
