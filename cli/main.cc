@@ -86,7 +86,7 @@ int Main(int argc, char** argv) {
   app.set_version_flag("--version", "runbook 0.1.0");
   // `runbook --help` lists the commands in the order they are created, which is not by
   // family: create them all here; each family then adds its arguments (commands.h).
-  for (const char* name : {"validate", "plan", "graph", "run", "runs", "replay", "audit",
+  for (const char* name : {"validate", "plan", "graph", "run", "runs", "stats", "replay", "audit",
                            "recover", "report", "plans", "approve", "reject", "schema"}) {
     app.add_subcommand(name);
   }
