@@ -1,11 +1,21 @@
 #include "app/history.h"
 
+#include <algorithm>
+
+#include "app/plan_history.h"
 #include "app/postmortem_report.h"
+#include "audit/audit_time.h"
 #include "audit/audit_format.h"
 #include "audit/replay_check.h"
 
 namespace runbook {
 namespace {
+
+std::string JoinStates(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
 
 Result<StoredRun> FindRun(EventStore& log, const std::string& run_id) {
   auto run = log.GetRun(run_id);
@@ -16,14 +26,55 @@ Result<StoredRun> FindRun(EventStore& log, const std::string& run_id) {
 
 }  // namespace
 
-Result<RunList> ListRuns(EventStore& log) {
+bool RunQuery::Matches(const StoredRun& run) const {
+  if (!runbook.empty() && run.runbook != runbook) return false;
+  if (!operator_name.empty() && run.operator_name != operator_name) return false;
+  if (!states.empty()) {
+    const std::string state = run.state.empty() ? kUnfinishedState : run.state;
+    if (std::find(states.begin(), states.end(), state) == states.end()) return false;
+  }
+  if (since) {
+    // Stored times are fixed-width RFC 3339 UTC: text order is time order.
+    if (run.started_at < FormatAuditTime(*since)) return false;
+  }
+  return true;
+}
+
+const std::vector<std::string>& RunStateNames() {
+  static const std::vector<std::string> names = {"succeeded", "aborted", "rolled_back",
+                                                 "rollback_failed", kUnfinishedState};
+  return names;
+}
+
+Status CheckRunQuery(const RunQuery& query) {
+  const std::vector<std::string>& known = RunStateNames();
+  for (const std::string& state : query.states) {
+    if (std::find(known.begin(), known.end(), state) == known.end())
+      return Status::Invalid("--state " + state + " is not a run state; use one of " +
+                             JoinStates(known));
+  }
+  if (query.limit < 0)
+    return Status::Invalid("--limit " + std::to_string(query.limit) + " is negative");
+  return Status::Ok();
+}
+
+Result<RunList> ListRuns(EventStore& log, const RunQuery& query) {
+  if (Status s = CheckRunQuery(query); !s.ok()) return s;
   auto runs = log.ListRuns();
   if (!runs.ok()) return runs.status();
+  RunList list;
+  // The store lists oldest first; `runs` shows the newest first.
+  for (auto it = runs->rbegin(); it != runs->rend(); ++it) {
+    if (query.limit > 0 && static_cast<int>(list.runs.size()) >= query.limit) break;
+    if (query.Matches(*it)) list.runs.push_back(std::move(*it));
+  }
   auto host_events = log.EventsOfKinds(HostLedger::Kinds());
   if (!host_events.ok()) return host_events.status();
-  RunList list;
-  list.runs = std::move(runs.value());
-  list.failed_hosts = FailedHostsByRun(*host_events);
+  std::map<std::string, std::vector<FailedHost>> failed = FailedHostsByRun(*host_events);
+  for (const StoredRun& run : list.runs) {
+    auto f = failed.find(run.run_id);
+    if (f != failed.end()) list.failed_hosts[run.run_id] = std::move(f->second);
+  }
   return list;
 }
 
@@ -37,7 +88,9 @@ Result<RunHistoryView> ReplayRun(EventStore& log, const std::string& run_id, boo
   view.events = std::move(events.value());
   view.verified = verify;
   if (verify) {
-    view.divergences = CheckReplay(view.run, view.events);
+    // A `plans prune` record has no runbook to re-derive its transitions from.
+    if (view.run.runbook != kPlansPruneRecord)
+      view.divergences = CheckReplay(view.run, view.events);
     auto chain = log.Verify();
     // A chain that could not be read (busy, I/O) is an error, not a divergence.
     if (!chain.ok()) return chain.status();

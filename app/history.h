@@ -3,6 +3,7 @@
 // whole chain's verification, the export, and the post-mortem report.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <optional>
 #include <string>
@@ -15,15 +16,40 @@
 
 namespace runbook {
 
-/// The runs as `runs` lists them: every run, oldest first, and the failed ssh hosts of
-/// each run that had any (engine/host_ledger.h).
+/// The runs as `runs` lists them: newest first (SPEC §7), and the failed ssh hosts of each
+/// run that had any (engine/host_ledger.h).
 struct RunList {
   std::vector<StoredRun> runs;
   std::map<std::string, std::vector<FailedHost>> failed_hosts;  // by run id
 };
 
-/// Every run with its failed hosts; reads only the events the host fold needs.
-Result<RunList> ListRuns(EventStore& log);
+/// The state `runs --state` names a run that has not ended by.
+inline constexpr char kUnfinishedState[] = "unfinished";
+
+/// Which runs `runs` lists: every field left at its default matches every run; the fields
+/// given must all match.
+struct RunQuery {
+  std::string runbook;              // the runbook's name, exactly
+  std::vector<std::string> states;  // any of these terminal states, or kUnfinishedState
+  std::optional<std::chrono::system_clock::time_point> since;  // started at or after
+  std::string operator_name;        // exactly
+  int limit = 0;                    // the newest `limit` that match; 0: all of them
+
+  /// Whether `run` matches everything but `limit`.
+  bool Matches(const StoredRun& run) const;
+};
+
+/// The states `--state` accepts: the terminal states (succeeded, aborted, rolled_back,
+/// rollback_failed) and kUnfinishedState.
+const std::vector<std::string>& RunStateNames();
+
+/// Checks `query`'s states and limit: kInvalid naming a state that is not one of
+/// RunStateNames(), or a negative limit.
+Status CheckRunQuery(const RunQuery& query);
+
+/// The runs `query` selects, newest first, with their failed hosts; reads only the events
+/// the host fold needs. kInvalid for a query CheckRunQuery refuses.
+Result<RunList> ListRuns(EventStore& log, const RunQuery& query = {});
 
 /// One run as `replay` shows it.
 struct RunHistoryView {

@@ -75,6 +75,7 @@ void AddClusterDiffs(const Runbook& runbook, const std::map<std::string, std::st
 std::string PlanView::status() const {
   if (rejected()) return "rejected";
   if (plan.status == kPlanExecuted) return kPlanExecuted;
+  if (plan.status == kPlanPruned) return kPlanPruned;
   if (!runbook) return "unknown (" + plan.status + ")";
   if (!policy()) return "no approval needed";
   return tally.approved() ? "approved" : "pending";
@@ -282,6 +283,9 @@ Result<PlanService::ApproveOutcome> PlanService::Approve(const ApproveRequest& r
   if (plan->status == kPlanExecuted)
     return Status::Refused("plan " + request.plan_id +
                            " is used up (a run of it succeeded); approvals are for a new plan");
+  if (plan->status == kPlanPruned)
+    return Status::Refused("plan " + request.plan_id +
+                           " was pruned (`runbook plans prune`); approvals are for a new plan");
   auto view = View(*plan, /*verify_signatures=*/false);
   if (!view.ok()) return view.status();
   if (!view->runbook)
@@ -455,6 +459,10 @@ Result<std::string> PlanService::CheckApproved(const Runbook& runbook,
     return Status::Refused("plan " + plan_id + " is used up: a run of it succeeded (see `runbook "
                            "plans show " + plan_id + "`); an approval is for one change, so "
                            "make a new plan with `runbook plan " + ShellWord(runbook.path) +
+                           " ...` and have it approved");
+  if (plan->status == kPlanPruned)
+    return Status::Refused("plan " + plan_id + " was pruned unused (`runbook plans prune`); make "
+                           "a new plan with `runbook plan " + ShellWord(runbook.path) +
                            " ...` and have it approved");
   auto view = View(*plan, /*verify_signatures=*/false);
   if (!view.ok()) return Status::Refused(view.message());

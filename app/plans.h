@@ -38,7 +38,7 @@ struct PlanView {
   }
   bool rejected() const { return tally.rejection.has_value() || plan.status == "rejected"; }
   /// The status as it stands now (approvals may have expired since the stored one was set):
-  /// rejected, pending, approved, "no approval needed", or "unknown (STORED)".
+  /// rejected, executed, pruned, pending, approved, "no approval needed", or "unknown (STORED)".
   std::string status() const;
 };
 
@@ -60,6 +60,9 @@ std::string StillNeeded(const PlanRecord& plan, const ApprovalSpec* policy,
 /// `items` joined by `sep`.
 /// The stored status of a plan whose run succeeded: it cannot run again (SPEC §5).
 inline constexpr char kPlanExecuted[] = "executed";
+/// The stored status of a pending plan `plans prune` removed (app/plan_history.h): it cannot
+/// be approved or run.
+inline constexpr char kPlanPruned[] = "pruned";
 
 std::string JoinWords(const std::vector<std::string>& items, const std::string& sep = ", ");
 

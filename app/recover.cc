@@ -10,6 +10,7 @@
 
 #include "app/crash_hook.h"
 #include "app/lock_heartbeat.h"
+#include "app/plan_history.h"
 #include "engine/exit_code.h"
 #include "engine/loader.h"
 #include "engine/run_history.h"
@@ -67,6 +68,19 @@ RecoverReport RecoverService::RecoverAll(Reporter& reporter, const std::string& 
     if (!remote && ProcessAlive(listed.pid, "")) {
       notes_("recover: run " + listed.run_id + " is still running (pid " +
              std::to_string(listed.pid) + "); leaving it alone");
+      continue;
+    }
+    if (listed.runbook == kPlansPruneRecord) {
+      // A `plans prune` that died: there is nothing to roll back, only its record to end.
+      if (remote) {
+        notes_("recover: the `plans prune` record " + listed.run_id + " of " + listed.host +
+               " is unfinished; run recover there");
+      } else if (Status s = EndInterruptedPrune(db_, env_, listed.run_id); !s.ok()) {
+        notes_("recover: " + s.message());
+      } else {
+        notes_("recover: ended the interrupted `plans prune` record " + listed.run_id +
+               " (aborted)");
+      }
       continue;
     }
     RecoveredRun r = RecoverOne(listed, reporter, operator_name);

@@ -295,6 +295,7 @@ nlohmann::ordered_json RunsJson(
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
   for (const StoredRun& r : runs) {
     nlohmann::ordered_json row = RunToJson(r, /*with_text=*/false);
+    row["started"] = r.started_at;  // SPEC §7's name for started_at
     auto failed = failed_hosts.find(r.run_id);
     row["failed_hosts"] =
         FailedHostsJson(failed == failed_hosts.end() ? std::vector<FailedHost>{} : failed->second);

@@ -56,13 +56,13 @@ std::string ReplayText(const StoredRun& run, const std::vector<StoredEvent>& eve
 nlohmann::ordered_json ReplayJson(const StoredRun& run, const std::vector<StoredEvent>& events);
 
 /// `runbook runs`: an aligned table (run id, runbook, state, started, duration, operator,
-/// exit, failed hosts: how many, "-" for none), oldest first as given; "no runs recorded\n"
+/// exit, failed hosts: how many, "-" for none), in the order given; "no runs recorded\n"
 /// when empty. `failed_hosts`: FailedHostsByRun.
 std::string RunsText(const std::vector<StoredRun>& runs,
                      const std::map<std::string, std::vector<FailedHost>>& failed_hosts = {});
 
-/// `runbook runs --json`: an array of RunToJson(run, false), each with "failed_hosts" (a
-/// list of FailedHost; empty when none).
+/// `runbook runs --json`: an array of RunToJson(run, false), each with "started" (SPEC §7's
+/// name for started_at) and "failed_hosts" (a list of FailedHost; empty when none).
 nlohmann::ordered_json RunsJson(
     const std::vector<StoredRun>& runs,
     const std::map<std::string, std::vector<FailedHost>>& failed_hosts = {});

@@ -1,28 +1,140 @@
-// runs, replay, report, audit verify, audit export: the commands that read the audit log
-// (app/history.h).
+// runs, stats, replay, report, audit verify, audit export: the commands that read the audit
+// log (app/history.h, app/stats.h).
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
 #include "app/atomic_file.h"
 #include "app/history.h"
 #include "app/migrate.h"
+#include "app/stats.h"
+#include "app/time_filter.h"
 #include "audit/audit_format.h"
+#include "audit/audit_time.h"
 #include "cli/commands.h"
 
 namespace runbook::cli {
 
-int Runs(const GlobalOptions& global, bool json) {
+int Runs(const GlobalOptions& global, const RunsOptions& options) {
+  RunQuery query;
+  query.limit = options.limit;
+  query.runbook = options.runbook;
+  query.states = options.states;
+  query.operator_name = options.operator_name;
+  if (!options.since.empty()) {
+    auto since = ParseSince(options.since, SystemEnv().Now());
+    if (!since.ok()) return Fail(Status::Invalid("--since: " + since.message()));
+    query.since = *since;
+  }
+  if (Status s = CheckRunQuery(query); !s.ok()) return Fail(s);
   int code = kExitOk;
   std::unique_ptr<AuditStore> db = OpenDatabase(global, &code);
   if (!db) return code;
-  auto list = ListRuns(db->events());
+  auto list = ListRuns(db->events(), query);
   if (!list.ok()) return Fail(list.status());
-  if (json) {
+  if (options.json) {
     std::printf("%s\n", RunsJson(list->runs, list->failed_hosts).dump(2).c_str());
+  } else if (list->runs.empty() && (query.limit > 0 || !query.runbook.empty() ||
+                                    !query.states.empty() || query.since ||
+                                    !query.operator_name.empty())) {
+    std::printf("no runs match\n");
   } else {
     std::fputs(RunsText(list->runs, list->failed_hosts).c_str(), stdout);
+  }
+  return kExitOk;
+}
+
+namespace {
+
+// Columns two spaces apart, the last one not padded.
+std::string Columns(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths;
+  for (const auto& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()), 0);
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size(); ++i) {
+      out += row[i];
+      if (i + 1 < row.size()) out.append(widths[i] - row[i].size() + 2, ' ');
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+std::string Fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+std::string RateText(const DeployStats& s) {
+  auto rate = s.change_failure_rate();
+  return rate ? Fixed(*rate * 100, 1) + "%" : "-";
+}
+
+std::string MsText(const std::optional<long long>& ms) {
+  return ms ? FormatDurationMs(*ms) : "-";
+}
+
+std::string StatsText(const StatsReport& r) {
+  const DeployStats& a = r.all;
+  if (a.runs == 0 && a.dry_runs == 0) return "no runs recorded in this period\n";
+  std::string out = "period: " + r.since + " to " + r.until + " (" + Fixed(a.days, 1) +
+                    " days)\n";
+  out += "runs: " + std::to_string(a.runs) + " (and " + std::to_string(a.dry_runs) +
+         " dry runs), " + std::to_string(a.changed) + " changed something\n";
+  out += "deployment frequency: " + Fixed(a.deployments_per_day(), 2) + " a day, " +
+         Fixed(a.deployments_per_week(), 2) + " a week\n";
+  out += "change failure rate: " + RateText(a) + " (" + std::to_string(a.failed) + " of " +
+         std::to_string(a.changed) + ": " + std::to_string(a.rolled_back) + " rolled back, " +
+         std::to_string(a.rollback_failed) + " rollback failed)\n";
+  out += "time to restore: median " + MsText(a.time_to_restore.median_ms()) + ", p90 " +
+         MsText(a.time_to_restore.p90_ms()) + " (" +
+         std::to_string(a.time_to_restore.values_ms.size()) + " restored)\n";
+  out += "rollback duration: median " + MsText(a.rollback.median_ms()) + ", p90 " +
+         MsText(a.rollback.p90_ms()) + "; " + std::to_string(a.rollbacks_within_target()) +
+         " of " + std::to_string(a.rollback.values_ms.size()) +
+         " within target, " + std::to_string(a.rollbacks_over_target) + " over\n\n";
+  std::vector<std::vector<std::string>> rows = {
+      {"RUNBOOK", "ENVIRONMENT", "RUNS", "CHANGED", "FAILED", "FAILURE RATE", "PER DAY",
+       "RESTORE MEDIAN", "RESTORE P90", "ROLLBACKS OVER TARGET"}};
+  for (const RunbookStats& g : r.by_runbook) {
+    const DeployStats& s = g.stats;
+    rows.push_back({g.runbook, g.environment.empty() ? "-" : g.environment,
+                    std::to_string(s.runs), std::to_string(s.changed), std::to_string(s.failed),
+                    RateText(s), Fixed(s.deployments_per_day(), 2),
+                    MsText(s.time_to_restore.median_ms()), MsText(s.time_to_restore.p90_ms()),
+                    std::to_string(s.rollbacks_over_target) + " of " +
+                        std::to_string(s.rollback.values_ms.size())});
+  }
+  return out + Columns(rows);
+}
+
+}  // namespace
+
+int Stats(const GlobalOptions& global, const StatsOptions& options) {
+  StatsQuery query;
+  query.runbook = options.runbook;
+  query.now = SystemEnv().Now();
+  if (!options.since.empty()) {
+    auto since = ParseSince(options.since, query.now);
+    if (!since.ok()) return Fail(Status::Invalid("--since: " + since.message()));
+    query.since = *since;
+  }
+  int code = kExitOk;
+  std::unique_ptr<AuditStore> db = OpenDatabase(global, &code);
+  if (!db) return code;
+  auto report = ComputeStats(db->events(), query);
+  if (!report.ok()) return Fail(report.status());
+  if (options.json) {
+    std::printf("%s\n", StatsJson(*report).dump(2).c_str());
+  } else {
+    std::fputs(StatsText(*report).c_str(), stdout);
   }
   return kExitOk;
 }
@@ -155,6 +267,22 @@ int AuditExport(const GlobalOptions& global, const std::string& run_id, const st
 
 namespace {
 
+// `runs`' filters (app/history.h RunQuery).
+void AddRunsFilters(CLI::App* runs, RunsOptions& options) {
+  runs->add_option("--limit", options.limit,
+                   "list only the newest N runs that match (default: all)")
+      ->check(CLI::NonNegativeNumber);
+  runs->add_option("--runbook", options.runbook, "only runs of the runbook with this name");
+  runs->add_option("--state", options.states,
+                   "only runs that ended in this state: succeeded, aborted, rolled_back, "
+                   "rollback_failed or unfinished (repeat it, or separate states by commas)")
+      ->delimiter(',');
+  runs->add_option("--since", options.since,
+                   "only runs started since WHEN: an age (7d, 12h, 30m: that long ago), a UTC "
+                   "date (2026-11-01) or time (2026-11-01T12:00:00Z)");
+  runs->add_option("--operator", options.operator_name, "only runs by this operator");
+}
+
 // `audit verify` and `audit export`, under `audit`.
 void AddAuditSubcommands(CLI::App* audit, GlobalOptions& global, AuditCommandArgs& args,
                          int& code) {
@@ -184,11 +312,26 @@ void AddAuditSubcommands(CLI::App* audit, GlobalOptions& global, AuditCommandArg
 
 void AddAuditCommands(CLI::App& app, GlobalOptions& global, AuditCommandArgs& args, int& code) {
   CLI::App* runs = Command(app, "runs",
-                           "list runs: id, runbook, state, start, duration, operator, exit code, "
-                           "failed hosts");
-  runs->add_flag("--json", args.runs_json, "print JSON");
+                           "list runs, newest first: id, runbook, state, start, duration, operator, "
+                           "exit code, failed hosts");
+  AddRunsFilters(runs, args.runs);
+  runs->add_flag("--json", args.runs.json,
+                 "print a JSON array of {run_id, runbook, state, started, duration_ms, operator, "
+                 "exit_code, plan_id, failed_hosts, ...}");
   AddAuditDbOption(runs, &global);
-  runs->callback([&global, &args, &code] { code = Runs(global, args.runs_json); });
+  runs->callback([&global, &args, &code] { code = Runs(global, args.runs); });
+
+  CLI::App* stats = Command(app, "stats",
+                            "deployment frequency, change failure rate, time to restore and "
+                            "rollback duration, per runbook and environment, from the audit log "
+                            "(docs/history.md)");
+  stats->add_option("--since", args.stats.since,
+                    "count runs started since WHEN: an age (7d, 12h: that long ago), a UTC "
+                    "date (2026-11-01) or time (2026-11-01T12:00:00Z); default: all");
+  stats->add_option("--runbook", args.stats.runbook, "count only the runs of this runbook");
+  stats->add_flag("--json", args.stats.json, "print JSON");
+  AddAuditDbOption(stats, &global);
+  stats->callback([&global, &args, &code] { code = Stats(global, args.stats); });
 
   CLI::App* replay = Command(app, "replay", "post-mortem timeline of a run from the audit log");
   replay->add_option("RUN_ID", args.replay_id, "the run (see `runbook runs`)")->required();

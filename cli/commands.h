@@ -1,6 +1,6 @@
 // One function per `runbook` command, in one file per command family: runbook_commands.cc
 // (validate, plan, graph, schema), run_commands.cc (run, recover), plan_commands.cc (plans,
-// approve, reject), audit_commands.cc (runs, replay, report, audit). Each family also
+// approve, reject), audit_commands.cc (runs, stats, replay, report, audit). Each family also
 // declares its commands' arguments (the Add*Commands functions at the bottom of its file);
 // main.cc only parses. Each command calls app/ and prints; each returns the process exit code
 // (SPEC §4, engine/exit_code.h).
@@ -43,7 +43,24 @@ struct RunCommandOptions {
 };
 int Run(const GlobalOptions& global, const RunCommandOptions& options);
 
-int Runs(const GlobalOptions& global, bool json);
+/// `runbook runs`: the runs `query` selects (app/history.h), newest first.
+struct RunsOptions {
+  int limit = 0;
+  std::string runbook;
+  std::vector<std::string> states;
+  std::string since;
+  std::string operator_name;
+  bool json = false;
+};
+int Runs(const GlobalOptions& global, const RunsOptions& options);
+
+/// `runbook stats`: deployment figures from the audit log (app/stats.h).
+struct StatsOptions {
+  std::string since;
+  std::string runbook;
+  bool json = false;
+};
+int Stats(const GlobalOptions& global, const StatsOptions& options);
 
 /// `runbook recover`: finishes runs whose executor died.
 int Recover(const GlobalOptions& global, bool json);
@@ -54,7 +71,24 @@ int Report(const GlobalOptions& global, const std::string& run_id, const std::st
            const std::string& template_file);
 
 // The change-request approval flow (plan_commands.cc).
-int Plans(const GlobalOptions& global, bool json);
+/// `runbook plans`: the plans the filters select (app/plan_history.h), newest first.
+struct PlansOptions {
+  int limit = 0;
+  std::string runbook;
+  std::vector<std::string> statuses;
+  std::string since;
+  std::string requester;
+  bool json = false;
+};
+int Plans(const GlobalOptions& global, const PlansOptions& options);
+/// `runbook plans prune --older-than D [--dry-run] [--json] [--as NAME]`.
+struct PruneOptions {
+  std::string older_than;
+  bool dry_run = false;
+  bool json = false;
+  std::string as;
+};
+int PlansPrune(const GlobalOptions& global, const PruneOptions& options);
 int PlansShow(const GlobalOptions& global, const std::string& plan_id, bool json);
 int Approve(const GlobalOptions& global, const std::string& plan_id, const std::string& as,
             const std::string& comment, const std::string& key);
@@ -88,19 +122,23 @@ struct RunCommandArgs {
 };
 void AddRunCommands(CLI::App& app, GlobalOptions& global, RunCommandArgs& args, int& code);
 
-/// The values `plans`, `plans show`, `approve` and `reject` parse into (plan_commands.cc).
+/// The values `plans`, `plans show`, `plans prune`, `approve` and `reject` parse into
+/// (plan_commands.cc).
 struct PlanCommandArgs {
-  bool plans_json = false;
+  PlansOptions plans;
+  PruneOptions prune;
+  bool show_json = false;
   std::string show_id;
   std::string approve_id, approve_as, approve_comment, approve_key;
   std::string reject_id, reject_as, reject_comment;
 };
 void AddPlanCommands(CLI::App& app, GlobalOptions& global, PlanCommandArgs& args, int& code);
 
-/// The values `runs`, `replay`, `report` and `audit verify|export` parse into
+/// The values `runs`, `stats`, `replay`, `report` and `audit verify|export` parse into
 /// (audit_commands.cc).
 struct AuditCommandArgs {
-  bool runs_json = false;
+  RunsOptions runs;
+  StatsOptions stats;
   std::string replay_id;
   bool replay_json = false, replay_verify = false;
   std::string report_id, report_out, report_template;

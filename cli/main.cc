@@ -165,7 +165,7 @@ int Main(int argc, char** argv) {
                        "print the version, the build and the libraries it links, and exit");
   // `runbook --help` lists the commands in the order they are created, which is not by
   // family: create them all here; each family then adds its arguments (commands.h).
-  for (const char* name : {"validate", "plan", "graph", "run", "runs", "replay", "audit",
+  for (const char* name : {"validate", "plan", "graph", "run", "runs", "stats", "replay", "audit",
                            "recover", "report", "plans", "approve", "reject", "schema"}) {
     app.add_subcommand(name);
   }

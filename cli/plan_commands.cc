@@ -1,12 +1,16 @@
-// plans, plans show, approve, reject: the change-request flow (app/plans.h, docs/approval.md).
+// plans, plans show, plans prune, approve, reject: the change-request flow (app/plans.h,
+// app/plan_history.h, docs/approval.md, docs/history.md).
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <cstdio>
 
 #include "app/change_request.h"
+#include "app/inputs.h"
+#include "app/plan_history.h"
 #include "app/plans.h"
 #include "app/signer.h"
+#include "app/time_filter.h"
 #include "cli/commands.h"
 #include "engine/loader.h"
 
@@ -55,31 +59,112 @@ bool OpenPlans(const GlobalOptions& global, PlanContext* plans, int* code) {
   return true;
 }
 
+// `plans`' filters (app/plan_history.h PlanQuery).
+void AddPlansFilters(CLI::App* plans, PlansOptions& options) {
+  plans->add_option("--limit", options.limit,
+                    "list only the newest N plans that match (default: all)")
+      ->check(CLI::NonNegativeNumber);
+  plans->add_option("--runbook", options.runbook, "only plans of the runbook with this name");
+  plans->add_option("--state,--status", options.statuses,
+                    "only plans with this status: pending, approved, rejected, executed, pruned "
+                    "or \"no approval needed\" (repeat it, or separate statuses by commas)")
+      ->delimiter(',');
+  plans->add_option("--since", options.since,
+                    "only plans made since WHEN: an age (7d, 12h, 30m: that long ago), a UTC "
+                    "date (2026-11-01) or time (2026-11-01T12:00:00Z)");
+  plans->add_option("--requester", options.requester, "only plans requested by this person");
+}
+
 }  // namespace
 
-int Plans(const GlobalOptions& global, bool json) {
+int Plans(const GlobalOptions& global, const PlansOptions& options) {
+  PlanQuery query;
+  query.limit = options.limit;
+  query.runbook = options.runbook;
+  query.statuses = options.statuses;
+  query.requested_by = options.requester;
+  if (!options.since.empty()) {
+    auto since = ParseSince(options.since, SystemEnv().Now());
+    if (!since.ok()) return Fail(Status::Invalid("--since: " + since.message()));
+    query.since = *since;
+  }
+  const bool json = options.json;
   int code = kExitOk;
   PlanContext p;
   if (!OpenPlans(global, &p, &code)) return code;
-  auto views = p.service->List();
-  if (!views.ok()) {
-    PrintError(views.message());
+  auto all = p.service->List();
+  if (!all.ok()) {
+    PrintError(all.message());
     return kExitInvalid;
   }
+  const bool recorded = !all->empty();
+  const std::vector<PlanView> views = FilterPlans(std::move(all.value()), query);
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
   std::vector<std::vector<std::string>> rows = {
       {"PLAN ID", "RUNBOOK", "REQUESTED BY", "CREATED", "STATUS", "APPROVALS"}};
-  for (const PlanView& v : *views) {
+  for (const PlanView& v : views) {
     list.push_back(PlanViewJson(v));
     rows.push_back({v.plan.plan_id, v.plan.runbook, v.plan.requested_by, v.plan.created_at,
                     v.status(), ApprovalsCell(v)});
   }
   if (json) {
     std::printf("%s\n", list.dump(2).c_str());
-  } else if (views->empty()) {
+  } else if (!recorded) {
     std::printf("no plans recorded; make one with `runbook plan FILE -p NAME=VALUE --as YOU`\n");
+  } else if (views.empty()) {
+    std::printf("no plans match\n");
   } else {
     std::fputs(Table(rows).c_str(), stdout);
+  }
+  return kExitOk;
+}
+
+int PlansPrune(const GlobalOptions& global, const PruneOptions& options) {
+  auto age = ParseAge(options.older_than);
+  if (!age.ok()) return Fail(Status::Invalid("--older-than: " + age.message()));
+  int code = kExitOk;
+  std::unique_ptr<AuditStore> db = OpenDatabase(global, &code);
+  if (!db) return code;
+  PruneRequest request;
+  request.older_than = *age;
+  request.dry_run = options.dry_run;
+  request.operator_name = OperatorName(options.as, SystemEnv());
+  auto outcome = PrunePlans(*db, SystemEnv(), request);
+  if (!outcome.ok()) return Fail(outcome.status());
+  if (options.json) {
+    nlohmann::ordered_json j = nlohmann::ordered_json::object();
+    j["dry_run"] = options.dry_run;
+    j["cutoff"] = outcome->cutoff;
+    j["record_run_id"] = outcome->record_run_id.empty()
+                             ? nlohmann::ordered_json(nullptr)
+                             : nlohmann::ordered_json(outcome->record_run_id);
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
+    for (const PlanRecord& plan : outcome->pruned)
+      list.push_back({{"plan_id", plan.plan_id},
+                      {"runbook", plan.runbook},
+                      {"requested_by", plan.requested_by},
+                      {"created_at", plan.created_at}});
+    j["pruned"] = std::move(list);
+    std::printf("%s\n", j.dump(2).c_str());
+    return kExitOk;
+  }
+  if (outcome->pruned.empty()) {
+    std::printf("no unused pending plans created before %s\n", outcome->cutoff.c_str());
+    return kExitOk;
+  }
+  for (const PlanRecord& plan : outcome->pruned)
+    std::printf("%s %s  %s  requested by %s at %s\n",
+                options.dry_run ? "would prune" : "pruned", plan.plan_id.c_str(),
+                plan.runbook.c_str(), plan.requested_by.c_str(), plan.created_at.c_str());
+  if (options.dry_run) {
+    std::printf("dry run: %zu unused pending plans created before %s would be pruned; "
+                "nothing changed\n",
+                outcome->pruned.size(), outcome->cutoff.c_str());
+  } else {
+    std::printf("pruned %zu unused pending plans created before %s; recorded in the audit log "
+                "as run %s\n",
+                outcome->pruned.size(), outcome->cutoff.c_str(),
+                outcome->record_run_id.c_str());
   }
   return kExitOk;
 }
@@ -197,16 +282,34 @@ int Reject(const GlobalOptions& global, const std::string& plan_id, const std::s
 }
 
 void AddPlanCommands(CLI::App& app, GlobalOptions& global, PlanCommandArgs& args, int& code) {
-  CLI::App* plans = Command(app, "plans", "list plans with their status and approvals");
-  plans->add_flag("--json", args.plans_json, "print JSON");
+  CLI::App* plans =
+      Command(app, "plans", "list plans, newest first, with their status and approvals");
+  AddPlansFilters(plans, args.plans);
+  plans->add_flag("--json", args.plans.json, "print JSON");
   AddAuditDbOption(plans, &global);
   CLI::App* show = plans->add_subcommand("show", "one plan with its approvals");
   show->add_option("PLAN_ID", args.show_id, "the plan")->required();
-  show->add_flag("--json", args.plans_json, "print JSON");
+  show->add_flag("--json", args.show_json, "print JSON");
   AddAuditDbOption(show, &global);
-  plans->callback([&global, &args, &code, show] {
-    code = show->parsed() ? PlansShow(global, args.show_id, args.plans_json)
-                          : Plans(global, args.plans_json);
+  CLI::App* prune = plans->add_subcommand(
+      "prune", "mark unused pending plans older than a given age `pruned`, recorded in the "
+               "audit log (docs/history.md)");
+  prune->add_option("--older-than", args.prune.older_than,
+                    "prune pending plans created longer ago than this age (30d, 2w, 12h) that "
+                    "no run used")
+      ->required();
+  prune->add_flag("--dry-run", args.prune.dry_run, "list what would be pruned; change nothing");
+  prune->add_flag("--json", args.prune.json, "print JSON");
+  prune->add_option("--as", args.prune.as, "who prunes, for the audit record (default: $USER)");
+  AddAuditDbOption(prune, &global);
+  plans->callback([&global, &args, &code, show, prune] {
+    if (show->parsed()) {
+      code = PlansShow(global, args.show_id, args.show_json || args.plans.json);
+    } else if (prune->parsed()) {
+      code = PlansPrune(global, args.prune);
+    } else {
+      code = Plans(global, args.plans);
+    }
   });
 
   CLI::App* approve = Command(app, "approve", "approve a plan (bound to its plan hash)");

@@ -28,6 +28,8 @@ std::string_view EventName(EventKind kind) {
       return "host_failed";
     case EventKind::kHostSkipped:
       return "host_skipped";
+    case EventKind::kPlansPruned:
+      return "plans_pruned";
   }
   return "unknown";
 }
@@ -63,6 +65,7 @@ bool IsStepEnd(EventKind kind) {
     case EventKind::kKubectlUndo:
     case EventKind::kHostFailed:
     case EventKind::kHostSkipped:
+    case EventKind::kPlansPruned:
       return false;
   }
   return false;

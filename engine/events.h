@@ -30,6 +30,10 @@
 //   kubectl_target      the cluster endpoint a kubectl step talks to (steps/kubectl_command.h)
 //   kubectl_revisions   workload revisions recorded before an apply: context, objects
 //   kubectl_undo        one workload undone to its recorded revision
+// Written by `runbook plans prune` in its own maintenance record (a run row named
+// "(plans prune)", app/plan_history.h; docs/history.md):
+//   plans_pruned        run      the pending plans marked `pruned`: detail {older_than,
+//                       cutoff, plans: [{plan_id, hash, runbook, requested_by, created_at}]}
 //
 // Detail keys are written exactly as the records' to_json write them. Readers are tolerant:
 // a log may hold names this version does not know (ParseEventKind gives nullopt) and from_json
@@ -72,9 +76,10 @@ enum class EventKind {
   kKubectlRevisions,
   kKubectlUndo,
   kHostFailed,
-  kHostSkipped,  // the last kind: keep kEventKindCount in step
+  kHostSkipped,
+  kPlansPruned,  // the last kind: keep kEventKindCount in step
 };
-inline constexpr int kEventKindCount = static_cast<int>(EventKind::kHostSkipped) + 1;
+inline constexpr int kEventKindCount = static_cast<int>(EventKind::kPlansPruned) + 1;
 
 /// The stored name of `kind` (e.g. step_failed): the one place event names are spelled.
 std::string_view EventName(EventKind kind);

@@ -44,6 +44,7 @@ TEST(EventKindTest, NamesAreTheStoredOnes) {
       {EventKind::kKubectlUndo, "kubectl_undo"},
       {EventKind::kHostFailed, "host_failed"},
       {EventKind::kHostSkipped, "host_skipped"},
+      {EventKind::kPlansPruned, "plans_pruned"},
   };
   ASSERT_EQ(stored.size(), static_cast<size_t>(kEventKindCount));
   for (const auto& [kind, name] : stored) EXPECT_EQ(EventName(kind), name);

@@ -149,6 +149,7 @@ void HostLedger::Add(const EventView& e) {
     case EventKind::kKubectlTarget:
     case EventKind::kKubectlRevisions:
     case EventKind::kKubectlUndo:
+    case EventKind::kPlansPruned:
       break;
   }
 }

@@ -129,6 +129,7 @@ RunHistory ReadRunHistory(const std::vector<EventView>& events, int executor_pid
       case EventKind::kKubectlUndo:
       case EventKind::kHostFailed:
       case EventKind::kHostSkipped:
+      case EventKind::kPlansPruned:
         break;
     }
   }

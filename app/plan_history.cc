@@ -1,0 +1,151 @@
+#include "app/plan_history.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
+
+#include "app/run.h"
+#include "audit/audit_time.h"
+#include "audit/lock_table.h"
+#include "engine/events.h"
+#include "engine/loader.h"
+#include "engine/sha256.h"
+
+namespace runbook {
+namespace {
+
+// Appends one event of the maintenance record.
+Status Record(AuditStore& db, const std::string& run_id, const Environment& env, EventKind kind,
+              nlohmann::json detail, const std::string& to = "") {
+  AuditEvent e;
+  e.ts = env.Now();
+  e.event = kind;
+  e.phase = "run";
+  e.to = to;
+  e.detail = std::move(detail);
+  return db.events().Append(run_id, e);
+}
+
+}  // namespace
+
+bool PlanQuery::Matches(const PlanView& view) const {
+  const PlanRecord& p = view.plan;
+  if (!runbook.empty() && p.runbook != runbook) return false;
+  if (!requested_by.empty() && p.requested_by != requested_by) return false;
+  if (!statuses.empty()) {
+    const std::string now = view.status();
+    if (std::find(statuses.begin(), statuses.end(), now) == statuses.end() &&
+        std::find(statuses.begin(), statuses.end(), p.status) == statuses.end())
+      return false;
+  }
+  // Fixed-width RFC 3339 UTC text: text order is time order.
+  if (since && p.created_at < FormatAuditTime(*since)) return false;
+  return true;
+}
+
+std::vector<PlanView> FilterPlans(std::vector<PlanView> all, const PlanQuery& query) {
+  std::vector<PlanView> out;
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    if (query.limit > 0 && static_cast<int>(out.size()) >= query.limit) break;
+    if (query.Matches(*it)) out.push_back(std::move(*it));
+  }
+  return out;
+}
+
+Status EndInterruptedPrune(AuditStore& db, const Environment& env, const std::string& run_id) {
+  RunFinishedDetail finished;
+  finished.state = "aborted";
+  finished.exit_code = 1;
+  finished.error = "the prune was interrupted; the plans it names may or may not be marked "
+                   "pruned (see `runbook plans --status pruned`)";
+  nlohmann::json detail;
+  to_json(detail, finished);
+  Status s = Record(db, run_id, env, EventKind::kRunFinished, detail, "aborted");
+  if (s.ok()) s = db.events().EndRun(run_id, "aborted", 1, env.Now());
+  return s.WithContext("cannot end the `plans prune` record " + run_id);
+}
+
+Result<PruneOutcome> PrunePlans(AuditStore& db, const Environment& env,
+                                const PruneRequest& request) {
+  if (request.older_than.count() <= 0)
+    return Status::Invalid("--older-than must be longer than nothing, e.g. 30d");
+  PruneOutcome out;
+  out.cutoff = FormatAuditTime(env.Now() - request.older_than);
+  auto plans = db.plans().ListPlans();
+  if (!plans.ok()) return plans.status();
+  auto runs = db.events().ListRuns();
+  if (!runs.ok()) return runs.status();
+  std::set<std::string> used;
+  for (const StoredRun& r : *runs)
+    if (!r.plan_id.empty()) used.insert(r.plan_id);
+  for (PlanRecord& p : *plans) {
+    if (p.status == "pending" && p.created_at < out.cutoff && !used.count(p.plan_id))
+      out.pruned.push_back(std::move(p));
+  }
+  if (request.dry_run || out.pruned.empty()) return out;
+
+  // The record first, then the change: a prune cut short leaves a record of what it meant to
+  // do, never a change without one.
+  RunRecord record;
+  record.run_id = NewRunId(env.Now());
+  record.runbook = kPlansPruneRecord;
+  record.runbook_path = "";
+  record.runbook_text = "";
+  record.runbook_sha256 = Sha256Hex("");
+  record.operator_name = request.operator_name;
+  record.host = LocalHostName();
+  record.pid = static_cast<int>(getpid());
+  record.started_at = env.Now();
+  if (Status s = db.events().BeginRun(record); !s.ok())
+    return s.WithContext("cannot record the prune");
+  out.record_run_id = record.run_id;
+  RunStartedDetail started;
+  started.runbook = record.runbook;
+  started.operator_name = record.operator_name;
+  started.host = record.host;
+  started.pid = record.pid;
+  started.runbook_sha256 = record.runbook_sha256;
+  nlohmann::json started_json;
+  to_json(started_json, started);
+  if (Status s = Record(db, record.run_id, env, EventKind::kRunStarted, started_json, "pending");
+      !s.ok())
+    return s.WithContext("cannot record the prune");
+  nlohmann::json list = nlohmann::json::array();
+  for (const PlanRecord& p : out.pruned)
+    list.push_back({{"plan_id", p.plan_id},
+                    {"hash", p.hash},
+                    {"runbook", p.runbook},
+                    {"requested_by", p.requested_by},
+                    {"created_at", p.created_at}});
+  if (Status s = Record(db, record.run_id, env, EventKind::kPlansPruned,
+                        {{"older_than", FormatDuration(request.older_than)},
+                         {"cutoff", out.cutoff},
+                         {"plans", list}});
+      !s.ok())
+    return s.WithContext("cannot record the prune");
+
+  Status failed = Status::Ok();
+  for (const PlanRecord& p : out.pruned) {
+    failed = db.plans().SetPlanStatus(p.plan_id, kPlanPruned);
+    if (!failed.ok()) {
+      failed = failed.WithContext("cannot mark plan " + p.plan_id + " pruned");
+      break;
+    }
+  }
+  const std::string state = failed.ok() ? "succeeded" : "aborted";
+  const int exit_code = failed.ok() ? 0 : 1;
+  RunFinishedDetail finished;
+  finished.state = state;
+  finished.exit_code = exit_code;
+  if (!failed.ok()) finished.error = failed.message();
+  nlohmann::json finished_json;
+  to_json(finished_json, finished);
+  Status end = Record(db, record.run_id, env, EventKind::kRunFinished, finished_json, state);
+  if (end.ok()) end = db.events().EndRun(record.run_id, state, exit_code, env.Now());
+  if (!failed.ok()) return failed;
+  if (!end.ok()) return end.WithContext("the plans are pruned, but the record could not be ended");
+  return out;
+}
+
+}  // namespace runbook
