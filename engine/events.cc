@@ -28,6 +28,10 @@ std::string_view EventName(EventKind kind) {
       return "host_failed";
     case EventKind::kHostSkipped:
       return "host_skipped";
+    case EventKind::kNotificationSent:
+      return "notification_sent";
+    case EventKind::kNotificationFailed:
+      return "notification_failed";
   }
   return "unknown";
 }
@@ -63,6 +67,8 @@ bool IsStepEnd(EventKind kind) {
     case EventKind::kKubectlUndo:
     case EventKind::kHostFailed:
     case EventKind::kHostSkipped:
+    case EventKind::kNotificationSent:
+    case EventKind::kNotificationFailed:
       return false;
   }
   return false;
@@ -402,6 +408,21 @@ void from_json(const json& j, HostSkippedDetail& d) {
   d.reason = String(j, "reason");
   d.failed_in = String(j, "failed_in");
   d.undone_by = String(j, "undone_by");
+}
+
+void to_json(json& j, const NotificationDetail& d) {
+  j = {{"event", d.event}, {"target", d.target}, {"duration_ms", d.duration_ms}};
+  if (d.status != 0) j["status"] = d.status;
+  if (!d.error.empty()) j["error"] = d.error;
+}
+
+void from_json(const json& j, NotificationDetail& d) {
+  d = {};
+  d.event = String(j, "event");
+  d.target = String(j, "target");
+  d.status = static_cast<int>(Int(j, "status", 0));
+  d.duration_ms = Int(j, "duration_ms", 0);
+  d.error = String(j, "error");
 }
 
 }  // namespace runbook

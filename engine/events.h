@@ -30,6 +30,9 @@
 //   kubectl_target      the cluster endpoint a kubectl step talks to (steps/kubectl_command.h)
 //   kubectl_revisions   workload revisions recorded before an apply: context, objects
 //   kubectl_undo        one workload undone to its recorded revision
+// Written by the app layer about notifications (docs/notifications.md):
+//   notification_sent   run      a webhook of `notify:` answered 2xx. NotificationDetail
+//   notification_failed run      a webhook could not be told (the run goes on). NotificationDetail
 //
 // Detail keys are written exactly as the records' to_json write them. Readers are tolerant:
 // a log may hold names this version does not know (ParseEventKind gives nullopt) and from_json
@@ -72,9 +75,11 @@ enum class EventKind {
   kKubectlRevisions,
   kKubectlUndo,
   kHostFailed,
-  kHostSkipped,  // the last kind: keep kEventKindCount in step
+  kHostSkipped,
+  kNotificationSent,
+  kNotificationFailed,  // the last kind: keep kEventKindCount in step
 };
-inline constexpr int kEventKindCount = static_cast<int>(EventKind::kHostSkipped) + 1;
+inline constexpr int kEventKindCount = static_cast<int>(EventKind::kNotificationFailed) + 1;
 
 /// The stored name of `kind` (e.g. step_failed): the one place event names are spelled.
 std::string_view EventName(EventKind kind);
@@ -275,6 +280,17 @@ struct HostSkippedDetail {
   bool operator==(const HostSkippedDetail&) const = default;
 };
 
+/// notification_sent and notification_failed: one webhook of `notify:` told (or not) about
+/// one event. Never holds a secret: `target` is the webhook redacted (notify.h).
+struct NotificationDetail {
+  std::string event;    // the notify event: run_started, run_succeeded, ...
+  std::string target;   // scheme://host/... with the path left out, or *** for a secret
+  int status = 0;       // the HTTP status; 0: no answer. Written when not 0
+  int64_t duration_ms = 0;
+  std::string error;    // notification_failed: why; written when not empty
+  bool operator==(const NotificationDetail&) const = default;
+};
+
 // nlohmann::json conversions (found by ADL: `nlohmann::json j = detail;`,
 // `j.get<StepEndDetail>()`). from_json never throws.
 void to_json(nlohmann::json& j, const RunStartedDetail& d);
@@ -305,5 +321,7 @@ void to_json(nlohmann::json& j, const HostFailedDetail& d);
 void from_json(const nlohmann::json& j, HostFailedDetail& d);
 void to_json(nlohmann::json& j, const HostSkippedDetail& d);
 void from_json(const nlohmann::json& j, HostSkippedDetail& d);
+void to_json(nlohmann::json& j, const NotificationDetail& d);
+void from_json(const nlohmann::json& j, NotificationDetail& d);
 
 }  // namespace runbook

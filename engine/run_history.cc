@@ -129,6 +129,8 @@ RunHistory ReadRunHistory(const std::vector<EventView>& events, int executor_pid
       case EventKind::kKubectlUndo:
       case EventKind::kHostFailed:
       case EventKind::kHostSkipped:
+      case EventKind::kNotificationSent:
+      case EventKind::kNotificationFailed:
         break;
     }
   }
