@@ -6,6 +6,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "engine/loader.h"
+#include "engine/template.h"
+
 namespace runbook {
 namespace fs = std::filesystem;
 
@@ -68,6 +71,71 @@ Status ParseDefaults(const YAML::Node& node, Config* config) {
   return Status::Ok();
 }
 
+// `notify:` — [{webhook: URL, events: [...], timeout: 5s, ca_file: F, insecure: B}, ...].
+Status ParseNotifySettings(const YAML::Node& node, const std::string& path,
+                           const std::string& home, NotifySettings* out) {
+  if (node.IsNull()) return Status::Ok();
+  if (!node.IsSequence())
+    return At(node, "notify: expected a list of webhooks, e.g. "
+                    "`- {webhook: \"{{ env.SLACK_WEBHOOK }}\", events: [rollback_failed]}`");
+  for (const auto& item : node) {
+    if (!item.IsMap()) return At(item, "notify: expected {webhook: URL, events: [...]}");
+    NotifyTarget t;
+    t.loc = {item.Mark().line + 1, item.Mark().column + 1};
+    for (const auto& kv : item) {
+      const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
+      const YAML::Node& v = kv.second;
+      if (key == "events") {
+        if (!v.IsSequence()) return At(v, "notify: events: expected a list of event names");
+        for (const auto& name : v) {
+          std::optional<NotifyEvent> event;
+          if (name.IsScalar()) event = ParseNotifyEvent(name.Scalar());
+          if (!event) {
+            std::string known;
+            for (int i = 0; i < kNotifyEventCount; ++i)
+              known += std::string(i ? ", " : "") + NotifyEventName(static_cast<NotifyEvent>(i));
+            return At(name, "notify: unknown event '" + (name.IsScalar() ? name.Scalar() : "") +
+                                "' (known: " + known + ")");
+          }
+          t.events.push_back(*event);
+        }
+        continue;
+      }
+      if (!v.IsScalar() || v.Scalar().empty()) return At(v, "notify: " + key + ": expected text");
+      const std::string text = v.Scalar();
+      if (key == "webhook") {
+        Template tmpl;
+        TemplateError error;
+        if (!ParseTemplate(text, Quoting::kNone, &tmpl, &error))
+          return At(v, "notify: webhook: " + error.message);
+        for (const Template::Piece& piece : tmpl.pieces)
+          if (piece.is_ref && piece.ref.kind != TemplateRef::Kind::kEnv)
+            return At(v, "notify: webhook: only {{ env.NAME }} can be used in the settings file");
+        if (!tmpl.has_refs() && text.rfind("http://", 0) != 0 && text.rfind("https://", 0) != 0)
+          return At(v, "notify: webhook: '" + text + "' is not an http:// or https:// URL");
+        t.webhook = text;
+      } else if (key == "timeout") {
+        if (!ParseDuration(text, &t.timeout) || t.timeout.count() <= 0)
+          return At(v, "notify: timeout: '" + text + "' is not a duration such as 5s");
+      } else if (key == "ca_file") {
+        fs::path p = text.rfind("~/", 0) == 0 ? fs::path(home) / text.substr(2) : fs::path(text);
+        if (p.is_relative()) p = fs::path(path).parent_path() / p;
+        t.ca_file = p.lexically_normal().string();
+      } else if (key == "insecure") {
+        if (text != "true" && text != "false")
+          return At(v, "notify: insecure: expected true or false");
+        t.insecure = text == "true";
+      } else {
+        return At(kv.first, "notify: unknown key '" + key +
+                                "' (known: webhook, events, timeout, ca_file, insecure)");
+      }
+    }
+    if (t.webhook.empty()) return At(item, "notify: missing 'webhook' (the URL to post to)");
+    out->targets.push_back(std::move(t));
+  }
+  return Status::Ok();
+}
+
 Result<Config> Parse(const std::string& path, const std::string& text, const std::string& home) {
   auto invalid = [&path](const YAML::Mark& mark, const std::string& message) {
     std::string where = path;
@@ -92,12 +160,17 @@ Result<Config> Parse(const std::string& path, const std::string& text, const std
         return Status::Invalid(path + ":" + s.message());
       continue;
     }
+    if (key == "notify") {
+      if (Status s = ParseNotifySettings(kv.second, path, home, &config.notify); !s.ok())
+        return Status::Invalid(path + ":" + s.message());
+      continue;
+    }
     std::string* target = key == "audit_db" ? &config.audit_db
                           : key == "operator" ? &config.operator_name
                                               : nullptr;
     if (target == nullptr)
       return invalid(kv.first.Mark(),
-                     "unknown setting '" + key + "' (known: audit_db, operator, defaults)");
+                     "unknown setting '" + key + "' (known: audit_db, operator, defaults, notify)");
     if (!kv.second.IsScalar() || kv.second.Scalar().empty())
       return invalid(kv.second.Mark(), key + ": expected text");
     *target = kv.second.Scalar();

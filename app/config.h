@@ -8,6 +8,8 @@
 //     run: {json: true}
 //     plans: {limit: 20}
 //     audit verify: {json: true}
+//   notify:                  # webhooks told about every run (docs/notifications.md)
+//     - {webhook: "{{ env.DEPLOYS_WEBHOOK }}", events: [rollback_failed]}
 //
 // A flag beats the environment, which beats this file (app/inputs.h says the order for each
 // setting). The file is $RUNBOOK_CONFIG when set (`runbook --config FILE` sets it), else the
@@ -21,6 +23,7 @@
 #include <vector>
 
 #include "engine/environment.h"
+#include "engine/model.h"
 #include "engine/status.h"
 
 namespace runbook {
@@ -33,6 +36,14 @@ struct FlagDefault {
   int line = 0;                     // where it is in the file, for messages
 };
 
+/// `notify:`: webhooks told about every run and approval of this machine's users, besides the
+/// runbook's own (docs/notifications.md). The same shape as a runbook's `notify:`; a webhook
+/// may take its URL from the environment (`{{ env.SLACK_WEBHOOK }}`), never from the file's
+/// text alone when it is a credential.
+struct NotifySettings {
+  std::vector<NotifyTarget> targets;
+};
+
 struct Config {
   std::string path;           // the file read; "" when there is none
   std::string audit_db;       // a path (relative to the file's folder, ~ expanded) or a URL
@@ -40,6 +51,7 @@ struct Config {
   /// `defaults:`, by command ("run", "audit verify"): what the command line does not give.
   /// Which commands and flags exist is the command line's to check (cli/).
   std::map<std::string, std::vector<FlagDefault>> defaults;
+  NotifySettings notify;
 };
 
 /// The settings file's location for this user, whether or not it exists.

@@ -133,5 +133,44 @@ TEST_F(ConfigTest, RunbookConfigNamesTheFileAndMustExist) {
   EXPECT_THAT(LoadConfig(env_, system_).message(), HasSubstr("no such settings file"));
 }
 
+TEST_F(ConfigTest, NotifyWebhooks) {
+  dir_.Write("xdg/runbook/config.yaml",
+             "notify:\n"
+             "  - webhook: \"{{ env.SLACK_WEBHOOK }}\"\n"
+             "    events: [rollback_failed, approval_requested]\n"
+             "    timeout: 2s\n"
+             "  - {webhook: https://hooks.example/x, ca_file: ca.pem, insecure: false}\n");
+  auto config = LoadConfig(env_, system_);
+  ASSERT_TRUE(config.ok()) << config.message();
+  ASSERT_EQ(config->notify.targets.size(), 2u);
+  const NotifyTarget& a = config->notify.targets[0];
+  EXPECT_EQ(a.webhook, "{{ env.SLACK_WEBHOOK }}");
+  EXPECT_EQ(a.events, (std::vector<NotifyEvent>{NotifyEvent::kRollbackFailed,
+                                                NotifyEvent::kApprovalRequested}));
+  EXPECT_EQ(a.timeout, Duration{2000});
+  EXPECT_EQ(config->notify.targets[1].ca_file, dir_.path() + "/xdg/runbook/ca.pem");
+  EXPECT_TRUE(config->notify.targets[1].events.empty());
+
+  const std::string file = dir_.path() + "/xdg/runbook/config.yaml";
+  for (auto [text, error] : std::vector<std::pair<std::string, std::string>>{
+           {"notify: {webhook: x}\n", ":1:9: error: notify: expected a list of webhooks"},
+           {"notify:\n  - {events: [run_started]}\n", ":2:5: error: notify: missing 'webhook'"},
+           {"notify:\n  - {webhook: \"http://h\", events: [boom]}\n",
+            ":2:36: error: notify: unknown event 'boom'"},
+           {"notify:\n  - {webhook: \"{{ secrets.x }}\"}\n",
+            "error: notify: webhook: only {{ env.NAME }} can be used in the settings file"},
+           {"notify:\n  - {webhook: \"http://h\", timeout: soon}\n",
+            "error: notify: timeout: 'soon' is not a duration"},
+           {"notify:\n  - {webhook: \"http://h\", retries: 3}\n",
+            ":2:27: error: notify: unknown key 'retries'"},
+       }) {
+    dir_.Write("xdg/runbook/config.yaml", text);
+    auto bad = LoadConfig(env_, system_);
+    ASSERT_FALSE(bad.ok()) << text;
+    EXPECT_THAT(bad.message(), HasSubstr(error)) << bad.message();
+    EXPECT_EQ(bad.message().rfind(file, 0), 0u) << bad.message();
+  }
+}
+
 }  // namespace
 }  // namespace runbook

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "app/bound_files.h"
+#include "app/notify.h"
 #include "app/signer.h"
 #include "engine/executor.h"
 #include "engine/loader.h"
@@ -18,6 +19,7 @@
 #include "steps/kubectl_command.h"
 #include "steps/kubectl_diff.h"
 #include "steps/kubectl_manifests.h"
+#include "steps/webhook_sender.h"
 
 namespace runbook {
 namespace {
@@ -28,6 +30,17 @@ std::map<std::string, std::string> PlannedParams(const PlanRecord& plan) {
   for (const auto& [k, v] : plan.params.items())
     out[k] = v.is_string() ? v.get<std::string>() : v.dump();
   return out;
+}
+
+/// Tells the webhooks about an approval event; what went wrong, for the command to show.
+std::vector<std::string> ApprovalNotificationProblems(
+    const Runbook& runbook, const std::map<std::string, std::string>& params,
+    const NotifyFacts& facts, const Environment& env) {
+  std::unique_ptr<WebhookSender> sender = MakeWebhookSender();
+  std::vector<std::string> problems;
+  for (const NotificationOutcome& o : NotifyApproval(*sender, runbook, params, facts, env))
+    if (!o.sent) problems.push_back(NotificationProblem(o));
+  return problems;
 }
 
 std::string NewPlanId(const std::string& hash) {
@@ -239,6 +252,14 @@ Result<PlanService::MadePlan> PlanService::Make(const Runbook& runbook,
   if (Status s = db_.plans().SavePlan(record); !s.ok())
     return s.WithContext("cannot store the plan");
   made.document["status"] = "pending";
+  if (runbook.approval) {
+    NotifyFacts facts{.event = NotifyEvent::kApprovalRequested,
+                      .runbook = runbook.name,
+                      .environment = runbook.environment,
+                      .plan_id = record.plan_id,
+                      .requested_by = requested_by};
+    made.notification_problems = ApprovalNotificationProblems(runbook, params, facts, env_);
+  }
   return made;
 }
 
@@ -354,6 +375,15 @@ Result<PlanService::ApproveOutcome> PlanService::Approve(const ApproveRequest& r
   if (outcome.approved && plan->status != "approved") {
     if (Status s = db_.plans().SetPlanStatus(request.plan_id, "approved"); !s.ok())
       outcome.status_update = s.WithContext("could not mark plan " + request.plan_id + " approved");
+    NotifyFacts facts{.event = NotifyEvent::kApprovalApproved,
+                      .runbook = plan->runbook,
+                      .environment = after->runbook ? after->runbook->environment : "",
+                      .plan_id = request.plan_id,
+                      .requested_by = plan->requested_by,
+                      .approver = as};
+    if (after->runbook)
+      outcome.notification_problems =
+          ApprovalNotificationProblems(*after->runbook, PlannedParams(*plan), facts, env_);
   }
   outcome.view = std::move(after.value());
   return outcome;

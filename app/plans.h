@@ -74,6 +74,8 @@ class PlanService {
   struct MadePlan {
     nlohmann::json document;  // the plan as `plan --json` prints it, with plan_id and status
     PlanRecord record;        // as stored
+    /// Webhooks told the plan waits for approval (approval_requested): the problems, to show.
+    std::vector<std::string> notification_problems;
   };
   /// Builds the change request of `runbook` with bound `params`, requested by
   /// `requested_by`, and stores it as a pending plan.
@@ -104,6 +106,8 @@ class PlanService {
     bool key_ignored = false;    // --key given, but the runbook asks for no signatures
     bool approved = false;       // the plan is approved now
     Status status_update;        // failure to mark the plan approved (the approval stands)
+    /// Webhooks told the plan is approved (approval_approved): the problems, to show.
+    std::vector<std::string> notification_problems;
   };
   /// Records an approval. Refused (kRefused) for an unknown, rejected or unloadable plan,
   /// the requester, someone off the approvers list, or a missing or bad signature.

@@ -11,9 +11,11 @@
 #include "app/crash_hook.h"
 #include "app/lock_heartbeat.h"
 #include "app/plans.h"
+#include "app/run_notifications.h"
 #include "engine/loader.h"
 #include "engine/state_machine.h"
 #include "steps/step_runners.h"
+#include "steps/webhook_sender.h"
 
 namespace runbook {
 namespace {
@@ -207,7 +209,13 @@ RunResult RunService::Execute(PreparedRun& run, Reporter& reporter, Interruption
   // doubt (app/lock_heartbeat.h): it starts nothing more and rolls back what it did.
   const bool shared = db_.locks().heartbeat_interval().count() > 0;
   OutOfReachGuard audit(hooked, interruption.interrupt, shared);
-  Executor executor(*run.runbook_, machine, *runner, audit, env_, reporter, interruption);
+  // Webhooks of `notify:` hear of the run's start and end; their outcome goes in its chain.
+  std::unique_ptr<WebhookSender> sender = MakeWebhookSender();
+  std::unique_ptr<Notifier> notifier =
+      MakeRunNotifier(*sender, *run.runbook_, run.options_, env_);
+  NotifyingSink notifying(audit, *notifier, env_, run.runbook_->environment);
+  AuditSink& sink = notifier->empty() ? static_cast<AuditSink&>(audit) : notifying;
+  Executor executor(*run.runbook_, machine, *runner, sink, env_, reporter, interruption);
   RunResult result;
   {
     LockHeartbeat heartbeat(db_.locks(), run.runbook_->lock, run.options_.run_id, run.options_.pid,

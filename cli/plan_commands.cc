@@ -246,6 +246,8 @@ int Approve(const GlobalOptions& global, const std::string& plan_id, const std::
                  "(no allowed_signers); --key is ignored\n",
                  plan.runbook.c_str());
   if (!outcome->status_update.ok()) PrintError(outcome->status_update.message());
+  for (const std::string& problem : outcome->notification_problems)
+    std::fprintf(stderr, "warning: %s\n", problem.c_str());
   std::printf("%s approved plan %s%s", as.c_str(), plan_id.c_str(),
               outcome->signed_approval ? " (signed)" : "");
   if (!policy) {

@@ -71,6 +71,8 @@ int Plan(const GlobalOptions& global, const PlanOptions& options) {
     }
   }
   std::fputs(text.c_str(), stdout);
+  for (const std::string& problem : made->notification_problems)
+    std::fprintf(stderr, "warning: %s\n", problem.c_str());
   if (!options.json && loaded.runbook->approval)
     std::printf("\nNext: approvers run `runbook approve %s --as NAME`; then `runbook run %s "
                 "--plan %s` with the same params.\n",

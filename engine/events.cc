@@ -30,6 +30,10 @@ std::string_view EventName(EventKind kind) {
       return "host_skipped";
     case EventKind::kPlansPruned:
       return "plans_pruned";
+    case EventKind::kNotificationSent:
+      return "notification_sent";
+    case EventKind::kNotificationFailed:
+      return "notification_failed";
   }
   return "unknown";
 }
@@ -66,6 +70,8 @@ bool IsStepEnd(EventKind kind) {
     case EventKind::kHostFailed:
     case EventKind::kHostSkipped:
     case EventKind::kPlansPruned:
+    case EventKind::kNotificationSent:
+    case EventKind::kNotificationFailed:
       return false;
   }
   return false;
@@ -405,6 +411,21 @@ void from_json(const json& j, HostSkippedDetail& d) {
   d.reason = String(j, "reason");
   d.failed_in = String(j, "failed_in");
   d.undone_by = String(j, "undone_by");
+}
+
+void to_json(json& j, const NotificationDetail& d) {
+  j = {{"event", d.event}, {"target", d.target}, {"duration_ms", d.duration_ms}};
+  if (d.status != 0) j["status"] = d.status;
+  if (!d.error.empty()) j["error"] = d.error;
+}
+
+void from_json(const json& j, NotificationDetail& d) {
+  d = {};
+  d.event = String(j, "event");
+  d.target = String(j, "target");
+  d.status = static_cast<int>(Int(j, "status", 0));
+  d.duration_ms = Int(j, "duration_ms", 0);
+  d.error = String(j, "error");
 }
 
 }  // namespace runbook

@@ -34,6 +34,9 @@
 // "(plans prune)", app/plan_history.h; docs/history.md):
 //   plans_pruned        run      the pending plans marked `pruned`: detail {older_than,
 //                       cutoff, plans: [{plan_id, hash, runbook, requested_by, created_at}]}
+// Written by the app layer about notifications (docs/notifications.md):
+//   notification_sent   run      a webhook of `notify:` answered 2xx. NotificationDetail
+//   notification_failed run      a webhook could not be told (the run goes on). NotificationDetail
 //
 // Detail keys are written exactly as the records' to_json write them. Readers are tolerant:
 // a log may hold names this version does not know (ParseEventKind gives nullopt) and from_json
@@ -77,9 +80,11 @@ enum class EventKind {
   kKubectlUndo,
   kHostFailed,
   kHostSkipped,
-  kPlansPruned,  // the last kind: keep kEventKindCount in step
+  kPlansPruned,
+  kNotificationSent,
+  kNotificationFailed,  // the last kind: keep kEventKindCount in step
 };
-inline constexpr int kEventKindCount = static_cast<int>(EventKind::kPlansPruned) + 1;
+inline constexpr int kEventKindCount = static_cast<int>(EventKind::kNotificationFailed) + 1;
 
 /// The stored name of `kind` (e.g. step_failed): the one place event names are spelled.
 std::string_view EventName(EventKind kind);
@@ -280,6 +285,17 @@ struct HostSkippedDetail {
   bool operator==(const HostSkippedDetail&) const = default;
 };
 
+/// notification_sent and notification_failed: one webhook of `notify:` told (or not) about
+/// one event. Never holds a secret: `target` is the webhook redacted (notify.h).
+struct NotificationDetail {
+  std::string event;    // the notify event: run_started, run_succeeded, ...
+  std::string target;   // scheme://host/... with the path left out, or *** for a secret
+  int status = 0;       // the HTTP status; 0: no answer. Written when not 0
+  int64_t duration_ms = 0;
+  std::string error;    // notification_failed: why; written when not empty
+  bool operator==(const NotificationDetail&) const = default;
+};
+
 // nlohmann::json conversions (found by ADL: `nlohmann::json j = detail;`,
 // `j.get<StepEndDetail>()`). from_json never throws.
 void to_json(nlohmann::json& j, const RunStartedDetail& d);
@@ -310,5 +326,7 @@ void to_json(nlohmann::json& j, const HostFailedDetail& d);
 void from_json(const nlohmann::json& j, HostFailedDetail& d);
 void to_json(nlohmann::json& j, const HostSkippedDetail& d);
 void from_json(const nlohmann::json& j, HostSkippedDetail& d);
+void to_json(nlohmann::json& j, const NotificationDetail& d);
+void from_json(const nlohmann::json& j, NotificationDetail& d);
 
 }  // namespace runbook

@@ -45,6 +45,8 @@ TEST(EventKindTest, NamesAreTheStoredOnes) {
       {EventKind::kHostFailed, "host_failed"},
       {EventKind::kHostSkipped, "host_skipped"},
       {EventKind::kPlansPruned, "plans_pruned"},
+      {EventKind::kNotificationSent, "notification_sent"},
+      {EventKind::kNotificationFailed, "notification_failed"},
   };
   ASSERT_EQ(stored.size(), static_cast<size_t>(kEventKindCount));
   for (const auto& [kind, name] : stored) EXPECT_EQ(EventName(kind), name);
@@ -149,6 +151,10 @@ TEST(EventDetailTest, RecordsRoundTrip) {
       .host = "web2:2222", .error = "exit status 3", .exit_status = 3, .reached = true});
   ExpectRoundTrip(HostSkippedDetail{.host = "web2", .reason = "left out", .failed_in = "flip"});
   ExpectRoundTrip(HostSkippedDetail{.host = "web2", .reason = "undone", .undone_by = "flip-rb"});
+  ExpectRoundTrip(NotificationDetail{.event = "run_started", .target = "https://h/...",
+                                     .status = 200, .duration_ms = 12});
+  ExpectRoundTrip(NotificationDetail{.event = "run_rolled_back", .target = "***",
+                                     .duration_ms = 5000, .error = "timed out after 5s"});
   ExpectRoundTrip(StepStartedDetail{.name = "undo", .undoes = "flip", .only_hosts = {"w2", "w3"}});
   AttemptFinishedDetail per_host;
   per_host.outcome = "succeeded";
@@ -223,6 +229,7 @@ TEST(EventDetailTest, MissingFieldsReadAsDefaults) {
   EXPECT_EQ(empty.get<HostFinishedDetail>(), HostFinishedDetail{});
   EXPECT_EQ(empty.get<HostFailedDetail>(), HostFailedDetail{});
   EXPECT_EQ(empty.get<HostSkippedDetail>(), HostSkippedDetail{});
+  EXPECT_EQ(empty.get<NotificationDetail>(), NotificationDetail{});
   EXPECT_EQ(empty.get<HostDetail>().exit_status, -1);
   EXPECT_EQ(empty.get<AttemptFinishedDetail>().exit_status, -1);
 }

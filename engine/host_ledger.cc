@@ -140,6 +140,8 @@ void HostLedger::Add(const EventView& e) {
       EndStep(e, kind);
       break;
     case EventKind::kRunStarted:
+    case EventKind::kNotificationSent:
+    case EventKind::kNotificationFailed:
     case EventKind::kStateChanged:
     case EventKind::kAttemptFinished:
     case EventKind::kStepSkipped:

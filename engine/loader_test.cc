@@ -448,6 +448,63 @@ steps: []
                                   HasSubstr("'param' and 'equals' go together")));
 }
 
+TEST(LoaderErrors, Notify) {
+  EXPECT_EQ(OnlyError("runbook: demo\nnotify: {webhook: x}\nsteps: []\n"),
+            "f.yaml:2:9: error: notify: expected a list of webhooks ({webhook: URL, events: "
+            "[...]}), got a mapping");
+  EXPECT_EQ(OnlyError("runbook: demo\nnotify:\n  - events: [run_started]\nsteps: []\n"),
+            "f.yaml:3:5: error: notify entry: missing 'webhook' (the URL to post to)");
+  EXPECT_THAT(OnlyError("runbook: demo\nnotify:\n  - webhook: \"http://h/x\"\n"
+                        "    events: [run_started, run_exploded]\nsteps: []\n"),
+              HasSubstr("f.yaml:4:13: error: events: unknown event 'run_exploded' (known: "
+                        "run_started, run_succeeded, run_aborted, run_rolled_back, "
+                        "rollback_failed, approval_requested, approval_approved)"));
+  EXPECT_THAT(OnlyError("runbook: demo\nnotify:\n  - webhook: \"{{ secrets.hook }}\"\n"
+                        "steps: []\n"),
+              HasSubstr("f.yaml:3:14: error: undefined placeholder {{ secrets.hook }}"));
+  EXPECT_THAT(OnlyError("runbook: demo\nnotify:\n  - webhook: \"http://h/{{ steps.a.stdout }}\"\n"
+                        "steps: []\n"),
+              HasSubstr("a step's output is not known when the run starts"));
+  EXPECT_THAT(OnlyError("runbook: demo\nnotify:\n  - webhook: hooks.example\nsteps: []\n"),
+              HasSubstr("'hooks.example' is not an http:// or https:// URL"));
+  EXPECT_THAT(OnlyError("runbook: demo\nnotify:\n  - {webhook: \"http://h\", timeout: 0s}\n"
+                        "steps: []\n"),
+              HasSubstr("timeout: must be more than 0"));
+  EXPECT_THAT(OnlyError("runbook: demo\nnotify:\n  - {webhok: \"http://h\"}\nsteps: []\n"),
+              HasSubstr("did you mean 'webhook'?"));
+}
+
+TEST(Loader, Notify) {
+  std::unique_ptr<Runbook> rb = MustLoad(R"(runbook: demo
+secrets: {slack_url: {env: SLACK_URL}}
+notify:
+  - webhook: "{{ secrets.slack_url }}"
+    events: [run_started, rollback_failed, run_started]
+    timeout: 2s
+  - webhook: https://hooks.example/x
+    ca_file: ca.pem
+    insecure: false
+steps: []
+)");
+  ASSERT_TRUE(rb);
+  ASSERT_EQ(rb->notify.size(), 2u);
+  const NotifyTarget& a = rb->notify[0];
+  EXPECT_EQ(a.webhook, "{{ secrets.slack_url }}");
+  EXPECT_THAT(a.events, ElementsAre(NotifyEvent::kRunStarted, NotifyEvent::kRollbackFailed));
+  EXPECT_EQ(a.timeout, Duration{2000});
+  EXPECT_TRUE(a.Wants(NotifyEvent::kRollbackFailed));
+  EXPECT_FALSE(a.Wants(NotifyEvent::kRunSucceeded));
+  const NotifyTarget& b = rb->notify[1];
+  EXPECT_TRUE(b.events.empty());
+  EXPECT_TRUE(b.Wants(NotifyEvent::kApprovalApproved));
+  EXPECT_EQ(b.timeout, Duration{5000});
+  EXPECT_EQ(b.ca_file, "/srv/rb/ca.pem");
+  for (int i = 0; i < kNotifyEventCount; ++i) {
+    const auto event = static_cast<NotifyEvent>(i);
+    EXPECT_EQ(ParseNotifyEvent(NotifyEventName(event)), event);
+  }
+}
+
 TEST(Loader, ChangeRequestFields) {
   TempDir dir;
   dir.Write("team.yaml", "pm: [Paula, \" bo \"]\n");

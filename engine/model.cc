@@ -85,6 +85,41 @@ const char* ActionKindName(ActionKind kind) {
   return "?";
 }
 
+const char* NotifyEventName(NotifyEvent event) {
+  switch (event) {
+    case NotifyEvent::kRunStarted:
+      return "run_started";
+    case NotifyEvent::kRunSucceeded:
+      return "run_succeeded";
+    case NotifyEvent::kRunAborted:
+      return "run_aborted";
+    case NotifyEvent::kRunRolledBack:
+      return "run_rolled_back";
+    case NotifyEvent::kRollbackFailed:
+      return "rollback_failed";
+    case NotifyEvent::kApprovalRequested:
+      return "approval_requested";
+    case NotifyEvent::kApprovalApproved:
+      return "approval_approved";
+  }
+  return "?";
+}
+
+std::optional<NotifyEvent> ParseNotifyEvent(std::string_view name) {
+  for (int i = 0; i < kNotifyEventCount; ++i) {
+    const auto event = static_cast<NotifyEvent>(i);
+    if (name == NotifyEventName(event)) return event;
+  }
+  return std::nullopt;
+}
+
+bool NotifyTarget::Wants(NotifyEvent event) const {
+  if (events.empty()) return true;
+  for (NotifyEvent e : events)
+    if (e == event) return true;
+  return false;
+}
+
 namespace {
 
 const StepSpec* FindIn(const std::vector<StepSpec>& steps, const std::string& id) {

@@ -230,6 +230,37 @@ struct ImpactSpec {
   }
 };
 
+// ---------------------------------------------------------------- notifications
+
+/// What a `notify:` entry may be told about (docs/notifications.md). The names are written in
+/// runbooks, settings files, payloads and audit records; they never change.
+enum class NotifyEvent {
+  kRunStarted,
+  kRunSucceeded,
+  kRunAborted,     // failed before anything changed (a precheck), nothing to undo
+  kRunRolledBack,
+  kRollbackFailed,
+  kApprovalRequested,
+  kApprovalApproved,  // the last event: keep kNotifyEventCount in step
+};
+inline constexpr int kNotifyEventCount = static_cast<int>(NotifyEvent::kApprovalApproved) + 1;
+
+const char* NotifyEventName(NotifyEvent event);  // "run_started", "approval_approved", ...
+/// The event named `name`; nullopt for an unknown name.
+std::optional<NotifyEvent> ParseNotifyEvent(std::string_view name);
+
+/// One webhook of `notify:` (in a runbook, or in the settings file).
+struct NotifyTarget {
+  std::string webhook;              // template: params, secrets, env and run id only
+  std::vector<NotifyEvent> events;  // empty: every event
+  Duration timeout{5000};           // the whole request
+  std::string ca_file;              // as the http action's: empty means the system's CAs
+  bool insecure = false;            // as the http action's: no TLS verification
+  SourceLoc loc;
+
+  bool Wants(NotifyEvent event) const;
+};
+
 struct Defaults {
   Duration timeout{0};  // 0: no timeout
   int retries = 0;
@@ -266,6 +297,7 @@ struct Runbook {
   std::vector<StepSpec> verify;
   std::vector<StepSpec> rollback;  // the global rollback list
   std::vector<std::string> known_issues;
+  std::vector<NotifyTarget> notify;
 
   /// A step of any phase by id, or nullptr.
   const StepSpec* FindStep(const std::string& id) const;

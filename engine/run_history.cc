@@ -130,6 +130,8 @@ RunHistory ReadRunHistory(const std::vector<EventView>& events, int executor_pid
       case EventKind::kHostFailed:
       case EventKind::kHostSkipped:
       case EventKind::kPlansPruned:
+      case EventKind::kNotificationSent:
+      case EventKind::kNotificationFailed:
         break;
     }
   }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/action_parser.h"
+#include "engine/notify_parser.h"
 #include "engine/pattern.h"
 #include "engine/step_parser.h"
 #include "engine/validator.h"
@@ -19,7 +20,7 @@ constexpr std::string_view kRootKeys[] = {
     "runbook",   "description", "risk",   "environment", "owner",       "estimated_duration",
     "lock",      "approval",    "params", "secrets",     "targets",     "defaults",
     "prechecks", "steps",       "verify", "rollback",    "known_issues", "purpose",
-    "impact",    "checklist",   "inputs"};
+    "impact",    "checklist",   "inputs",      "notify"};
 constexpr std::string_view kApprovalKeys[] = {"required", "approvers", "allowed_signers",
                                               "expires",  "team",      "rules"};
 constexpr std::string_view kRuleKeys[] = {"role", "required", "when"};
@@ -127,6 +128,7 @@ class RootParser {
       }
     }
     if (rb_.approval) CheckRules(*rb_.approval);
+    if (const YamlField* s = f.Find("notify")) ParseNotify(*s, r_, v_, &rb_.notify);
   }
 
  private:
