@@ -8,6 +8,10 @@
 //     run: {json: true}
 //     plans: {limit: 20}
 //     audit verify: {json: true}
+//   log:                     # the structured log of every command (docs/logging.md)
+//     file: /var/log/runbook/runbook.log   # default: a run's own logs/RUN_ID.log
+//     format: json           # text | json
+//     level: info            # debug | info | warn | error
 //
 // A flag beats the environment, which beats this file (app/inputs.h says the order for each
 // setting). The file is $RUNBOOK_CONFIG when set (`runbook --config FILE` sets it), else the
@@ -33,6 +37,14 @@ struct FlagDefault {
   int line = 0;                     // where it is in the file, for messages
 };
 
+/// `log:`: where every command writes its structured log and how, unless its command line says
+/// otherwise (--log-file, --log-format, --log-level). Empty fields are not set.
+struct LogSettings {
+  std::string file;    // a path (relative to the file's folder, ~ expanded)
+  std::string format;  // "text" | "json"
+  std::string level;   // "debug" | "info" | "warn" | "error"
+};
+
 struct Config {
   std::string path;           // the file read; "" when there is none
   std::string audit_db;       // a path (relative to the file's folder, ~ expanded) or a URL
@@ -40,6 +52,7 @@ struct Config {
   /// `defaults:`, by command ("run", "audit verify"): what the command line does not give.
   /// Which commands and flags exist is the command line's to check (cli/).
   std::map<std::string, std::vector<FlagDefault>> defaults;
+  LogSettings log;  // `log:`
 };
 
 /// The settings file's location for this user, whether or not it exists.

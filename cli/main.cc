@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "app/config.h"
+#include "cli/command_log.h"
 #include "cli/commands.h"
 
 namespace {
@@ -101,6 +102,7 @@ int Main(int argc, char** argv) {
   AddRunCommands(app, global, run_args, code);
   AddPlanCommands(app, global, plan_args, code);
   AddAuditCommands(app, global, audit_args, code);
+  AddLogOptions(app, &global);  // after every command is added: each gets --log-*
 
   TakeConfigFlag(argc, argv);
   runbook::Result<runbook::Config> config = runbook::LoadConfig(SystemEnv());
@@ -117,6 +119,7 @@ int Main(int argc, char** argv) {
                  "the settings file (default: $RUNBOOK_CONFIG, else "
                  "~/.config/runbook/config.yaml, else /etc/runbook/config.yaml); its "
                  "`defaults:` give commands the flags their command line leaves out");
+  app.parse_complete_callback([&] { StartCommandLog(app, global, config->log); });
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -130,6 +133,7 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "run `runbook --help` or `runbook COMMAND --help` for usage\n");
     return runbook::kExitInvalid;
   }
+  CommandLog::Get().Finish(code);
   return code;
 }
 
