@@ -136,6 +136,44 @@ Status ParseNotifySettings(const YAML::Node& node, const std::string& path,
   return Status::Ok();
 }
 
+/// A path as the settings file writes it: `~` expanded, relative to the file's folder.
+std::string SettingsPath(const std::string& value, const std::string& file,
+                         const std::string& home) {
+  fs::path p = value;
+  if (value == "~") p = home;
+  if (value.rfind("~/", 0) == 0) p = fs::path(home) / value.substr(2);
+  if (p.is_relative()) p = fs::path(file).parent_path() / p;
+  return p.lexically_normal().string();
+}
+
+// `log:` — {file: PATH, format: text|json, level: debug|info|warn|error}.
+Status ParseLogSettings(const YAML::Node& node, const std::string& file, const std::string& home,
+                        LogSettings* log) {
+  if (node.IsNull()) return Status::Ok();
+  if (!node.IsMap())
+    return At(node, "log: expected a mapping, e.g. `{file: runbook.log, format: json}`");
+  for (const auto& kv : node) {
+    const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
+    if (!kv.second.IsScalar() || kv.second.Scalar().empty())
+      return At(kv.second, "log." + key + ": expected text");
+    const std::string value = kv.second.Scalar();
+    if (key == "file") {
+      log->file = SettingsPath(value, file, home);
+    } else if (key == "format") {
+      if (value != "text" && value != "json")
+        return At(kv.second, "log.format: '" + value + "' is not text or json");
+      log->format = value;
+    } else if (key == "level") {
+      if (value != "debug" && value != "info" && value != "warn" && value != "error")
+        return At(kv.second, "log.level: '" + value + "' is not debug, info, warn or error");
+      log->level = value;
+    } else {
+      return At(kv.first, "log: unknown key '" + key + "' (known: file, format, level)");
+    }
+  }
+  return Status::Ok();
+}
+
 Result<Config> Parse(const std::string& path, const std::string& text, const std::string& home) {
   auto invalid = [&path](const YAML::Mark& mark, const std::string& message) {
     std::string where = path;
@@ -165,12 +203,17 @@ Result<Config> Parse(const std::string& path, const std::string& text, const std
         return Status::Invalid(path + ":" + s.message());
       continue;
     }
+    if (key == "log") {
+      if (Status s = ParseLogSettings(kv.second, path, home, &config.log); !s.ok())
+        return Status::Invalid(path + ":" + s.message());
+      continue;
+    }
     std::string* target = key == "audit_db" ? &config.audit_db
                           : key == "operator" ? &config.operator_name
                                               : nullptr;
     if (target == nullptr)
       return invalid(kv.first.Mark(),
-                     "unknown setting '" + key + "' (known: audit_db, operator, defaults, notify)");
+                     "unknown setting '" + key + "' (known: audit_db, operator, defaults, notify, log)");
     if (!kv.second.IsScalar() || kv.second.Scalar().empty())
       return invalid(kv.second.Mark(), key + ": expected text");
     *target = kv.second.Scalar();

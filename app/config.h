@@ -10,6 +10,10 @@
 //     audit verify: {json: true}
 //   notify:                  # webhooks told about every run (docs/notifications.md)
 //     - {webhook: "{{ env.DEPLOYS_WEBHOOK }}", events: [rollback_failed]}
+//   log:                     # the structured log of every command (docs/logging.md)
+//     file: /var/log/runbook/runbook.log   # default: a run's own logs/RUN_ID.log
+//     format: json           # text | json
+//     level: info            # debug | info | warn | error
 //
 // A flag beats the environment, which beats this file (app/inputs.h says the order for each
 // setting). The file is $RUNBOOK_CONFIG when set (`runbook --config FILE` sets it), else the
@@ -44,6 +48,14 @@ struct NotifySettings {
   std::vector<NotifyTarget> targets;
 };
 
+/// `log:`: where every command writes its structured log and how, unless its command line says
+/// otherwise (--log-file, --log-format, --log-level). Empty fields are not set.
+struct LogSettings {
+  std::string file;    // a path (relative to the file's folder, ~ expanded)
+  std::string format;  // "text" | "json"
+  std::string level;   // "debug" | "info" | "warn" | "error"
+};
+
 struct Config {
   std::string path;           // the file read; "" when there is none
   std::string audit_db;       // a path (relative to the file's folder, ~ expanded) or a URL
@@ -52,6 +64,7 @@ struct Config {
   /// Which commands and flags exist is the command line's to check (cli/).
   std::map<std::string, std::vector<FlagDefault>> defaults;
   NotifySettings notify;
+  LogSettings log;  // `log:`
 };
 
 /// The settings file's location for this user, whether or not it exists.

@@ -10,6 +10,7 @@
 #include "app/bound_files.h"
 #include "app/crash_hook.h"
 #include "app/lock_heartbeat.h"
+#include "app/log_audit_sink.h"
 #include "app/plans.h"
 #include "app/run_notifications.h"
 #include "engine/loader.h"
@@ -201,10 +202,12 @@ RunStart RunService::Prepare(RunRequest request) {
   return start;
 }
 
-RunResult RunService::Execute(PreparedRun& run, Reporter& reporter, Interruption interruption) {
+RunResult RunService::Execute(PreparedRun& run, Reporter& reporter, Interruption interruption,
+                              LogSink* log) {
   const StateMachine machine = StateMachine::Compile(*run.runbook_);
   std::unique_ptr<StepRunner> runner = MakeStepRunner({.restore_dir = db_.restore_dir()});
-  CrashHookSink hooked(db_.events(), env_);
+  LoggingAuditSink logged(db_.events(), log);  // inside the crash hook: logged before a kill
+  CrashHookSink hooked(logged, env_);
   // On a store several machines share, the run stops when its lock or its records are in
   // doubt (app/lock_heartbeat.h): it starts nothing more and rolls back what it did.
   const bool shared = db_.locks().heartbeat_interval().count() > 0;

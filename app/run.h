@@ -17,6 +17,7 @@
 
 namespace runbook {
 
+class LogSink;
 class Signer;
 
 struct RunRequest {
@@ -92,8 +93,10 @@ class RunService {
   /// the lock is held or the approval is missing; kInvalid for a missing secret.
   RunStart Prepare(RunRequest request);
 
-  /// Compiles and runs `run`, reporting to `reporter`; releases the lock at the end.
-  RunResult Execute(PreparedRun& run, Reporter& reporter, Interruption interruption);
+  /// Compiles and runs `run`, reporting to `reporter`; releases the lock at the end. When
+  /// `log` is given, each audit record of the run is also written there (app/log_audit_sink.h).
+  RunResult Execute(PreparedRun& run, Reporter& reporter, Interruption interruption,
+                    LogSink* log = nullptr);
 
  private:
   AuditStore& db_;

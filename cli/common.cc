@@ -4,6 +4,8 @@
 
 #include <cstdio>
 
+#include "cli/command_log.h"
+
 namespace runbook::cli {
 
 const Environment& SystemEnv() {
@@ -13,6 +15,7 @@ const Environment& SystemEnv() {
 
 void PrintError(const std::string& message) {
   std::fprintf(stderr, "runbook: error: %s\n", message.c_str());
+  CommandLog::Get().Error(message);
 }
 
 int Fail(const Status& status) {
@@ -24,6 +27,7 @@ bool ReportLoad(const LoadedRunbook& loaded) {
   for (const Diagnostic& d : loaded.diagnostics) std::fprintf(stderr, "%s\n", d.ToString().c_str());
   if (!loaded.error_summary.empty()) {
     std::fprintf(stderr, "%s\n", loaded.error_summary.c_str());
+    CommandLog::Get().Error(loaded.error_summary);
     return false;
   }
   if (!loaded.status.ok()) {

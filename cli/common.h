@@ -18,6 +18,8 @@ namespace runbook::cli {
 /// Options every command takes.
 struct GlobalOptions {
   std::string audit_db;  // --audit-db; else $RUNBOOK_AUDIT_DB; else the per-user state dir
+  // --log-file, --log-format, --log-level (cli/command_log.h); "" when not given.
+  std::string log_file, log_format, log_level;
 };
 
 /// The real environment (clocks, sleeps, getenv) every command hands to app/.

@@ -15,6 +15,7 @@
 #include "app/config.h"
 #include "audit/library_versions.h"
 #include "cli/build_info.h"  // generated: cmake/build_info.cmake
+#include "cli/command_log.h"
 #include "cli/commands.h"
 #include "cli/suggest.h"
 #include "steps/library_versions.h"
@@ -180,6 +181,7 @@ int Main(int argc, char** argv) {
   AddRunCommands(app, global, run_args, code);
   AddPlanCommands(app, global, plan_args, code);
   AddAuditCommands(app, global, audit_args, code);
+  AddLogOptions(app, &global);  // after every command is added: each gets --log-*
 
   TakeConfigFlag(argc, argv);
   runbook::Result<runbook::Config> config = runbook::LoadConfig(SystemEnv());
@@ -208,6 +210,7 @@ int Main(int argc, char** argv) {
     if (std::find(names.begin(), names.end(), word) == names.end())
       return UnknownCommand(app, word);
   }
+  app.parse_complete_callback([&] { StartCommandLog(app, global, config->log); });
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -235,6 +238,7 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "run `runbook --help` or `runbook COMMAND --help` for usage\n");
     return runbook::kExitInvalid;
   }
+  CommandLog::Get().Finish(code);
   return code;
 }
 

@@ -11,6 +11,7 @@
 #include "app/recover.h"
 #include "app/run.h"
 #include "app/signer.h"
+#include "cli/command_log.h"
 #include "cli/commands.h"
 #include "cli/console_reporter.h"
 
@@ -96,13 +97,16 @@ int Run(const GlobalOptions& global, const RunCommandOptions& options) {
   RunStart start = service.Prepare(std::move(request));
   if (!start.status.ok()) return Fail(start.status);
   for (const std::string& note : start.notes) std::fprintf(stderr, "%s\n", note.c_str());
+  CommandLog& log = CommandLog::Get();
+  log.SetRunId(start.run->run_id());
+  log.OpenDefault(RunLogPath(db->location(), start.run->run_id(), SystemEnv()));
 
   std::unique_ptr<Reporter> reporter = MakeConsoleReporter(options.json ? stderr : stdout);
   CancelFlag interrupt, hard_stop;
   RunResult result;
   {
     SignalScope signals(&interrupt, &hard_stop);
-    result = service.Execute(*start.run, *reporter, Interruption{&interrupt, &hard_stop});
+    result = service.Execute(*start.run, *reporter, Interruption{&interrupt, &hard_stop}, &log);
   }
   if (!result.unlock_status.ok()) PrintError(result.unlock_status.message());
   if (!result.plan_status.ok()) PrintError(result.plan_status.message());
