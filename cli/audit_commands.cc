@@ -8,6 +8,7 @@
 #include "app/atomic_file.h"
 #include "app/history.h"
 #include "app/migrate.h"
+#include "app/signer.h"
 #include "audit/audit_format.h"
 #include "cli/commands.h"
 
@@ -72,7 +73,8 @@ int Report(const GlobalOptions& global, const std::string& run_id, const std::st
   std::unique_ptr<AuditStore> db = OpenDatabase(global, &code);
   if (!db) return code;
   StoredRun run;
-  auto html = RenderRunReport(db->events(), run_id, custom, &run);
+  std::unique_ptr<Signer> signer = MakeSshKeygenSigner();
+  auto html = RenderRunReport(db->events(), run_id, custom, &run, &db->plans(), signer.get());
   if (!html.ok()) return Fail(html.status());
   if (Status s = WriteFileAtomically(out, *html); !s.ok()) {
     PrintError("cannot write the report: " + s.message());
