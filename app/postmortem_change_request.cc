@@ -161,7 +161,8 @@ void AddChangeRequest(const StoredRun& run, const std::vector<StoredEvent>& even
   } else if (cr && cr->plan) {
     const nlohmann::json& doc = cr->plan->document;
     purpose = JsonString(doc, "purpose");
-    const nlohmann::json declared = doc.is_object() ? doc.value("impact", nlohmann::json()) : nullptr;
+    const nlohmann::json declared =
+        doc.is_object() ? doc.value("impact", nlohmann::json()) : nullptr;
     add_impact("Downtime", JsonString(declared, "downtime"));
     add_impact("Rollback time", JsonString(declared, "rollback_time"));
     add_impact("Dependencies", JsonString(declared, "dependencies"));
@@ -174,10 +175,10 @@ void AddChangeRequest(const StoredRun& run, const std::vector<StoredEvent>& even
   c["impact"] = impact;
   c["has_impact"] = !impact.empty() || !purpose.empty();
   c["rollback_target_ms"] = declared ? target.count() : kDefaultRollbackTargetMs;
-  c["rollback_target"] =
-      declared ? FormatDuration(target) + " (the runbook's impact.rollback_time)"
-               : FormatDuration(Duration(kDefaultRollbackTargetMs)) +
-                     " (the default: the runbook declares no impact.rollback_time)";
+  c["rollback_target"] = declared
+                             ? FormatDuration(target) + " (the runbook's impact.rollback_time)"
+                             : FormatDuration(Duration(kDefaultRollbackTargetMs)) +
+                                   " (the default: the runbook declares no impact.rollback_time)";
 }
 
 }  // namespace runbook

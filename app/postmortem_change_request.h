@@ -29,8 +29,8 @@ struct JudgedDecision {
 
 /// What the PlanStore holds about the plan a run ran.
 struct RunChangeRequest {
-  std::optional<PlanRecord> plan;  // none: run without a plan, or the plan could not be read
-  std::string problem;             // why the plan, or its runbook, could not be read; or ""
+  std::optional<PlanRecord> plan;         // none: run without a plan, or the plan could not be read
+  std::string problem;                    // why the plan, or its runbook, could not be read; or ""
   std::vector<JudgedDecision> decisions;  // oldest first
   std::vector<std::string> not_counted;   // TallyApprovals' reasons, one line each
   int required = 0;                       // approvals the policy needed

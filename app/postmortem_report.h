@@ -3,8 +3,9 @@
 // failed and what was rolled back, the hosts of its ssh steps, the objects of its kubectl
 // steps, the time to restore, an SVG timeline of every step attempt and rollback action, the
 // full event table and the recorded runbook text (docs/postmortem.md). A pure function of the
-// stored rows: their context (docs/templates.md) rendered through templates/postmortem.html (compiled in by app/CMakeLists.txt) or a replacement
-// (`--template F`); the timeline picture is report_timeline.h.
+// stored rows: their context (docs/templates.md) rendered through templates/postmortem.html
+// (compiled in by app/CMakeLists.txt) or a replacement (`--template F`); the timeline picture
+// is report_timeline.h.
 // Everything taken from the log is HTML-escaped by the renderer (document_renderer.h): a
 // step's output is whatever the step printed, including markup.
 #pragma once

@@ -390,8 +390,8 @@ TEST_F(ReportTest, ChangeRequestShowsThePlanRequesterApprovalsAndChecklist) {
   std::ofstream(signers) << "bob ssh-ed25519 AAAA\n";
   const std::string text =
       "runbook: web\nenvironment: production\nchecklist: [backup-verified]\n"
-      "approval:\n  required: 1\n  allowed_signers: " + signers +
-      "\nsteps:\n  - id: a\n    shell: \"true\"\n";
+      "approval:\n  required: 1\n  allowed_signers: " +
+      signers + "\nsteps:\n  - id: a\n    shell: \"true\"\n";
   PlanRecord plan;
   plan.plan_id = "plan-0123abcd";
   plan.hash = std::string(64, 'b');
@@ -432,7 +432,8 @@ TEST_F(ReportTest, ChangeRequestShowsThePlanRequesterApprovalsAndChecklist) {
   EXPECT_NE(html.find("<span class=\"ok-text\">yes</span> (1 approval(s) required)"),
             std::string::npos);
   EXPECT_NE(html.find("<td>bob</td><td>approve</td><td class=\"mono\">2026-11-23T14:10:00.000Z"
-                      "</td><td>verified against " + signers + "</td><td>yes</td>"),
+                      "</td><td>verified against " +
+                      signers + "</td><td>yes</td>"),
             std::string::npos)
       << html;
   EXPECT_NE(html.find("<tr class=\"bad\"><td>mallory</td><td>approve</td><td "
@@ -473,8 +474,7 @@ TEST_F(ReportTest, ImpactAndTimeToRestoreAgainstTheDeclaredRollbackTime) {
   const std::string html = Render();
   EXPECT_NE(html.find("<strong>Purpose:</strong> Ship 1.2.3 (T-9)"), std::string::npos) << html;
   EXPECT_NE(html.find("<th scope=\"row\">Downtime</th><td>none expected</td>"), std::string::npos);
-  EXPECT_NE(html.find("<th scope=\"row\">Dependencies</th><td>billing-db</td>"),
-            std::string::npos);
+  EXPECT_NE(html.find("<th scope=\"row\">Dependencies</th><td>billing-db</td>"), std::string::npos);
   EXPECT_NE(html.find("<h2>Time to restore</h2>"), std::string::npos);
   EXPECT_NE(html.find("+100ms</span> step migrate: exit status 1"), std::string::npos);
   EXPECT_NE(html.find("<strong>1.300s</strong> (first failure to the end of the rollback)"),
@@ -551,10 +551,8 @@ TEST_F(ReportTest, HostRowsShowOutputTailAndWhetherEachHostWasRolledBack) {
                       "web1:22</pre></td><td>rolled back</td>"),
             std::string::npos)
       << html;
-  EXPECT_NE(html.find("flipped on web2:22</pre></td><td>rollback FAILED</td>"),
-            std::string::npos);
-  EXPECT_NE(html.find("flipped on web3:22</pre></td><td>not rolled back</td>"),
-            std::string::npos);
+  EXPECT_NE(html.find("flipped on web2:22</pre></td><td>rollback FAILED</td>"), std::string::npos);
+  EXPECT_NE(html.find("flipped on web3:22</pre></td><td>not rolled back</td>"), std::string::npos);
   // The rollback action's rows, and its output per host in the summary.
   EXPECT_NE(html.find("<td><code>exit status 7</code></td><td><pre>cannot unflip</pre></td>"),
             std::string::npos);
@@ -589,7 +587,8 @@ TEST_F(ReportTest, KubectlStepsShowEachObjectsImagesBeforeAndAfter) {
       {{"outcome", "failed"},
        {"error", "rollout of deployment/web did not finish"},
        {"rendered_manifests", {{{"path", "k8s/web.yaml"}, {"sha256", std::string(64, 'c')}}}}});
-  Add(10, "step_failed", "step", "rollout", 1, {{"error", "rollout of deployment/web did not finish"}});
+  Add(10, "step_failed", "step", "rollout", 1,
+      {{"error", "rollout of deployment/web did not finish"}});
   Add(11, "rollback_started", "rollback", "rollout-rb", 0, {{"undoes", "rollout"}, {"auto", true}});
   Add(12, "attempt_started", "rollback", "rollout-rb", 1);
   Add(13, "kubectl_undo", "rollback", "rollout-rb", 1,
@@ -618,9 +617,9 @@ TEST_F(ReportTest, KubectlStepsShowEachObjectsImagesBeforeAndAfter) {
   EXPECT_NE(html.find("<td class=\"mono\">did not exist<br></td><td class=\"mono\"></td><td>rolled "
                       "back (delete)</td><td class=\"mono\">deleted<br></td>"),
             std::string::npos);
-  EXPECT_NE(html.find("<li><code>k8s/web.yaml</code> <span class=\"mono muted\">" +
-                      std::string(64, 'c')),
-            std::string::npos);
+  EXPECT_NE(
+      html.find("<li><code>k8s/web.yaml</code> <span class=\"mono muted\">" + std::string(64, 'c')),
+      std::string::npos);
   EXPECT_NE(html.find("<pre>deployment.apps/web rolled back</pre>"), std::string::npos);
 }
 
@@ -644,8 +643,7 @@ TEST_F(ReportTest, ReportIsAccessibleAndPrintable) {
   std::regex th("<th[ >]");
   std::regex scoped("<th scope=\"(row|col)\">");
   const auto count = [&html](const std::regex& r) {
-    return std::distance(std::sregex_iterator(html.begin(), html.end(), r),
-                         std::sregex_iterator());
+    return std::distance(std::sregex_iterator(html.begin(), html.end(), r), std::sregex_iterator());
   };
   EXPECT_GT(count(th), 0);
   EXPECT_EQ(count(th), count(scoped)) << "every <th> has a scope";

@@ -25,7 +25,8 @@ nlohmann::json ImageLines(const nlohmann::json& images, const std::string& none)
   nlohmann::json lines = nlohmann::json::array();
   if (images.is_object())
     for (const auto& [container, image] : images.items())
-      lines.push_back(container + ": " + (image.is_string() ? image.get<std::string>() : image.dump()));
+      lines.push_back(container + ": " +
+                      (image.is_string() ? image.get<std::string>() : image.dump()));
   if (lines.empty() && !none.empty()) lines.push_back(none);
   return lines;
 }
@@ -34,9 +35,9 @@ nlohmann::json ImageLines(const nlohmann::json& images, const std::string& none)
 
 void AddKubectlObjects(const std::vector<StoredEvent>& events, nlohmann::json* context) {
   // The fate of each step's rollback: the step a rollback action undoes -> succeeded?
-  std::map<std::string, std::string> undone_by;  // rollback action -> the step it undoes
-  std::map<std::string, bool> rollback_ok;       // undone step -> its rollback succeeded
-  std::map<std::string, nlohmann::json> undo_of;  // "step\nobject" -> kubectl_undo detail
+  std::map<std::string, std::string> undone_by;     // rollback action -> the step it undoes
+  std::map<std::string, bool> rollback_ok;          // undone step -> its rollback succeeded
+  std::map<std::string, nlohmann::json> undo_of;    // "step\nobject" -> kubectl_undo detail
   std::map<std::string, nlohmann::json> manifests;  // step -> rendered_manifests
   for (const StoredEvent& e : events) {
     if (e.is(EventKind::kRollbackStarted)) undone_by[e.step] = Str(e.detail, "undoes");
@@ -145,13 +146,13 @@ void AddTimeToRestore(const StoredRun& run, const std::vector<StoredEvent>& even
   // when it finished.
   const std::optional<long long> end = rollback_end ? rollback_end : finished;
   const long long target = c.value("rollback_target_ms", 5LL * 60 * 1000);
-  nlohmann::json r = {{"first_failure_at", failure ? "+" + FormatDurationMs(*failure) : "?"},
-                      {"first_failure", what},
-                      {"rollback_started_at",
-                       rollback_start ? "+" + FormatDurationMs(*rollback_start) : "-"},
-                      {"rollback_finished_at", end ? "+" + FormatDurationMs(*end) : "not finished"},
-                      {"restored", rolled_back && !rollback_failed && state == "rolled_back"},
-                      {"target", c.value("rollback_target", std::string())}};
+  nlohmann::json r = {
+      {"first_failure_at", failure ? "+" + FormatDurationMs(*failure) : "?"},
+      {"first_failure", what},
+      {"rollback_started_at", rollback_start ? "+" + FormatDurationMs(*rollback_start) : "-"},
+      {"rollback_finished_at", end ? "+" + FormatDurationMs(*end) : "not finished"},
+      {"restored", rolled_back && !rollback_failed && state == "rolled_back"},
+      {"target", c.value("rollback_target", std::string())}};
   if (failure && end) {
     const long long ttr = std::max(0LL, *end - *failure);
     r["time_to_restore"] = FormatDurationMs(ttr);

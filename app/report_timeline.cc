@@ -179,8 +179,9 @@ std::string TimelineSvg(const std::vector<TimelineBar>& bars, long long total_ms
   }
   s += "<title id=\"rb-timeline-title\">Timeline of the run's step attempts and rollback "
        "actions</title>\n";
+  const int forward = static_cast<int>(bars.size()) - rollbacks;
   s += "<desc id=\"rb-timeline-desc\">" + std::to_string(bars.size()) + " bar(s) over " +
-       FormatDurationMs(total_ms) + ": " + std::to_string(static_cast<int>(bars.size()) - rollbacks) +
+       FormatDurationMs(total_ms) + ": " + std::to_string(forward) +
        " attempt(s) of prechecks, steps and checks, " + std::to_string(rollbacks) +
        " rollback action attempt(s); " + std::to_string(failed) + " failed.</desc>\n";
   s += "<defs><pattern id=\"rb-hatch\" width=\"6\" height=\"6\" "

@@ -46,8 +46,8 @@ std::string ReadAll(const fs::path& path) {
 }
 
 size_t Count(const std::string& text, const std::regex& pattern) {
-  return static_cast<size_t>(std::distance(
-      std::sregex_iterator(text.begin(), text.end(), pattern), std::sregex_iterator()));
+  return static_cast<size_t>(std::distance(std::sregex_iterator(text.begin(), text.end(), pattern),
+                                           std::sregex_iterator()));
 }
 
 // The inner text of the first element matching `open` (a regex for its start tag) up to
@@ -159,14 +159,14 @@ TEST_F(ReportBrowserTest, ChromiumRendersTheReportOfAFailedSshRun) {
   ASSERT_FALSE(activate.empty()) << dom;
   for (const std::string& spec : sshd.specs) {
     const std::string address = spec.substr(0, spec.find(':'));
-    const std::regex row("<tr[^>]*><td class=\"mono\">" + std::regex_replace(spec, std::regex("\\."), "\\.") +
+    const std::regex row("<tr[^>]*><td class=\"mono\">" +
+                         std::regex_replace(spec, std::regex("\\."), "\\.") +
                          "</td><td>(ok|failed)</td>.*?activating on " +
                          std::regex_replace(address, std::regex("\\."), "\\.") +
                          ".*?</td><td>rolled back</td></tr>");
     EXPECT_TRUE(std::regex_search(activate, row)) << spec << " in\n" << activate;
   }
-  EXPECT_TRUE(std::regex_search(
-      activate, std::regex("<td>failed</td><td class=\"num\">4</td>")))
+  EXPECT_TRUE(std::regex_search(activate, std::regex("<td>failed</td><td class=\"num\">4</td>")))
       << activate;
 
   // The picture, kept for CI and the docs.
