@@ -112,12 +112,15 @@ Result<std::vector<StoredEvent>> ExportEvents(EventStore& log,
 
 Result<std::string> RenderRunReport(EventStore& log, const std::string& run_id,
                                     const std::optional<DocumentTemplate>& custom,
-                                    StoredRun* run_out) {
+                                    StoredRun* run_out, PlanStore* plans, Signer* verifier) {
   auto run = FindRun(log, run_id);
   if (!run.ok()) return run.status();
   auto events = log.Events(run_id);
   if (!events.ok()) return events.status();
-  auto html = RenderPostmortemHtml(*run, *events, custom);
+  std::optional<RunChangeRequest> change_request;
+  if (plans) change_request = ReadRunChangeRequest(*plans, *run, verifier);
+  auto html = RenderPostmortemHtml(*run, *events, custom,
+                                   change_request ? &*change_request : nullptr);
   if (!html.ok()) return html.status();
   if (run_out) *run_out = std::move(run.value());
   return html;

@@ -16,6 +16,9 @@
 
 namespace runbook {
 
+class PlanStore;
+class Signer;
+
 /// The runs as `runs` lists them: newest first (SPEC §7), and the failed ssh hosts of each
 /// run that had any (engine/host_ledger.h).
 struct RunList {
@@ -69,10 +72,13 @@ Result<std::vector<StoredEvent>> ExportEvents(EventStore& log,
                                               const std::optional<std::string>& run_id);
 
 /// The post-mortem report of one run as one self-contained HTML page, through `custom` when
-/// given, else the built-in templates/postmortem.html. kNotFound for an unknown run, kInvalid
-/// when `custom` does not render.
+/// given, else the built-in templates/postmortem.html. With `plans`, the report shows the
+/// plan the run ran and its approvals, their signatures checked by `verifier` when given
+/// (app/postmortem_change_request.h). kNotFound for an unknown run, kInvalid when `custom`
+/// does not render.
 Result<std::string> RenderRunReport(EventStore& log, const std::string& run_id,
                                     const std::optional<DocumentTemplate>& custom = {},
-                                    StoredRun* run_out = nullptr);
+                                    StoredRun* run_out = nullptr, PlanStore* plans = nullptr,
+                                    Signer* verifier = nullptr);
 
 }  // namespace runbook

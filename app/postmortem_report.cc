@@ -6,8 +6,9 @@
 #include <optional>
 
 #include "app/html.h"
-#include "app/templates.h"
+#include "app/postmortem_sections.h"
 #include "app/report_timeline.h"
+#include "app/templates.h"
 #include "audit/audit_format.h"
 #include "audit/audit_time.h"
 #include "engine/events.h"
@@ -41,6 +42,17 @@ std::string LastLines(const std::string& text, int lines) {
     pos = t.rfind('\n', pos - 1);
   if (pos == std::string::npos || pos == 0) return t;
   return "…" + t.substr(pos);
+}
+
+// What a step or host printed last, as template items: stderr first (that is where errors
+// go), each stream's last `lines` lines.
+nlohmann::json OutputTail(const std::string& out, const std::string& err, int lines) {
+  nlohmann::json tail = nlohmann::json::array();
+  for (const auto& [stream, text] : {std::pair{"stderr", &err}, std::pair{"stdout", &out}}) {
+    if (text->empty()) continue;
+    tail.push_back({{"stream", stream}, {"text", LastLines(*text, lines)}});
+  }
+  return tail;
 }
 
 std::string Offset(std::optional<long long> ms) {
@@ -132,10 +144,30 @@ void AddSummary(const std::vector<StoredEvent>& events, const std::string& state
   c["has_failed"] = !failed.empty();
   c["failed"] = failed;
 
-  // What was rolled back.
+  // What was rolled back, each action with what it printed (its last attempt's, and each
+  // host's for ssh), taken in order: an action run at once for failed hosts and again in the
+  // run's rollback shows each time's own output.
   nlohmann::json undone = nlohmann::json::array();
+  std::map<std::string, const StoredEvent*> rollback_attempt;
+  std::map<std::string, nlohmann::json> rollback_hosts;
   for (const StoredEvent& e : events) {
+    if (e.phase == "rollback" && e.is(EventKind::kRollbackStarted)) {
+      rollback_attempt.erase(e.step);
+      rollback_hosts[e.step] = nlohmann::json::array();
+    }
+    if (e.phase == "rollback" && e.is(EventKind::kAttemptStarted))
+      rollback_hosts[e.step] = nlohmann::json::array();
+    if (e.phase == "rollback" && e.is(EventKind::kAttemptFinished)) rollback_attempt[e.step] = &e;
+    if (e.phase == "rollback" && e.is(EventKind::kHostFinished)) {
+      const auto d = e.detail.get<HostFinishedDetail>();
+      rollback_hosts[e.step].push_back({{"host", d.host},
+                                        {"ok", HostFinishedOk(d)},
+                                        {"output", OutputTail(d.stdout_tail, d.stderr_tail, 10)}});
+    }
     if (!e.is(EventKind::kRollbackSucceeded) && !e.is(EventKind::kRollbackFailed)) continue;
+    nlohmann::json output = nlohmann::json::array();
+    if (auto a = rollback_attempt.find(e.step); a != rollback_attempt.end())
+      output = OutputTail(Str(a->second->detail, "stdout"), Str(a->second->detail, "stderr"), 20);
     std::string undoes, description;
     if (auto it = started.find({e.phase, e.step}); it != started.end()) {
       undoes = Str(it->second->detail, "undoes");
@@ -148,7 +180,10 @@ void AddSummary(const std::vector<StoredEvent>& events, const std::string& state
                       {"description", ShortenText(description, 120)},
                       {"succeeded", ok},
                       {"duration", ms ? FormatDurationMs(*ms) : ""},
-                      {"error", ok ? "" : Str(e.detail, "error")}});
+                      {"error", ok ? "" : Str(e.detail, "error")},
+                      {"output", output},
+                      {"no_output", output.empty() && rollback_hosts[e.step].empty()},
+                      {"hosts", rollback_hosts[e.step]}});
   }
   c["has_rolled_back"] = !undone.empty();
   c["rolled_back"] = undone;
@@ -159,12 +194,44 @@ void AddSummary(const std::vector<StoredEvent>& events, const std::string& state
 
 // One row per host of each ssh step or rollback action (its last attempt), and the failed
 // hosts with what became of them: the "Hosts" section.
+// One ssh step or rollback action run, with a row per host.
+struct HostGroup {
+  std::string phase, step, undoes, only;
+  nlohmann::json hosts = nlohmann::json::array();
+};
+
+// Fills in each forward step's host rows whether the host was rolled back: by the rollback
+// actions that undo that step, run after it (at once for failed hosts, or in the run's
+// rollback). `run_failed`: the run did not succeed, so a host nothing undid says so.
+void MarkRolledBackHosts(bool run_failed, std::vector<HostGroup>* groups) {
+  for (size_t i = 0; i < groups->size(); ++i) {
+    HostGroup& g = (*groups)[i];
+    if (g.phase == "rollback") continue;
+    bool undone_anywhere = false;
+    for (auto& row : g.hosts) {
+      if (row["result"] == "skipped") continue;
+      std::string fate;
+      for (size_t j = i + 1; j < groups->size(); ++j) {
+        const HostGroup& rb = (*groups)[j];
+        if (rb.phase != "rollback" || rb.undoes != g.step) continue;
+        undone_anywhere = true;
+        for (const auto& r : rb.hosts) {
+          if (r["host"] != row["host"]) continue;
+          if (r["result"] == "ok") fate = "rolled back";
+          else if (fate != "rolled back")
+            fate = r["result"] == "failed" ? "rollback FAILED"
+                                           : "not rolled back: " + r["error"].get<std::string>();
+        }
+      }
+      if (fate.empty() && (run_failed || undone_anywhere)) fate = "not rolled back";
+      row["rollback"] = fate;
+    }
+  }
+}
+
 void AddHosts(const std::vector<StoredEvent>& events, nlohmann::json* context) {
   nlohmann::json& c = *context;
-  struct Group {
-    std::string phase, step, undoes, only;
-    nlohmann::json hosts = nlohmann::json::array();
-  };
+  using Group = HostGroup;
   std::vector<Group> groups;
   std::map<std::pair<std::string, std::string>, size_t> current;  // (phase, step) -> group
   // host_skipped comes just before its step's start: kept for the group that start opens.
@@ -180,7 +247,9 @@ void AddHosts(const std::vector<StoredEvent>& events, nlohmann::json* context) {
                       {"row_class", "undo"},
                       {"exit_status", ""},
                       {"duration", ""},
-                      {"error", d.reason}});
+                      {"error", d.reason},
+                      {"output", nlohmann::json::array()},
+                      {"rollback", ""}});
       continue;
     }
     if (e.is(EventKind::kStepStarted) || e.is(EventKind::kRollbackStarted)) {
@@ -214,9 +283,12 @@ void AddHosts(const std::vector<StoredEvent>& events, nlohmann::json* context) {
                       {"row_class", ok ? "" : "bad"},
                       {"exit_status", d.exit_status >= 0 ? std::to_string(d.exit_status) : ""},
                       {"duration", ms ? FormatDurationMs(*ms) : ""},
-                      {"error", d.error}});
+                      {"error", d.error},
+                      {"output", OutputTail(d.stdout_tail, d.stderr_tail, 5)},
+                      {"rollback", ""}});
     }
   }
+  MarkRolledBackHosts(!c.value("state_succeeded", false), &groups);
   nlohmann::json steps = nlohmann::json::array();
   for (const Group& g : groups) {
     if (g.hosts.empty()) continue;
@@ -312,7 +384,8 @@ std::string EventRange(const std::vector<StoredEvent>& events) {
 
 }  // namespace
 
-nlohmann::json PostmortemContext(const StoredRun& run, const std::vector<StoredEvent>& events) {
+nlohmann::json PostmortemContext(const StoredRun& run, const std::vector<StoredEvent>& events,
+                                 const RunChangeRequest* change_request) {
   std::string state = run.state;
   if (state.empty()) {
     auto fin = std::find_if(events.rbegin(), events.rend(),
@@ -349,14 +422,18 @@ nlohmann::json PostmortemContext(const StoredRun& run, const std::vector<StoredE
   };
   AddSummary(events, state, &c);
   AddHosts(events, &c);
+  AddChangeRequest(run, events, change_request, &c);
+  AddKubectlObjects(events, &c);
+  AddTimeToRestore(run, events, &c);
   return c;
 }
 
 Result<std::string> RenderPostmortemHtml(const StoredRun& run,
                                          const std::vector<StoredEvent>& events,
-                                         const std::optional<DocumentTemplate>& custom) {
+                                         const std::optional<DocumentTemplate>& custom,
+                                         const RunChangeRequest* change_request) {
   const DocumentTemplate builtin{"built-in postmortem.html", std::string(kPostmortemTemplate)};
-  return RenderDocument(custom ? *custom : builtin, PostmortemContext(run, events),
+  return RenderDocument(custom ? *custom : builtin, PostmortemContext(run, events, change_request),
                         Escaping::kHtml);
 }
 

@@ -6,8 +6,9 @@
 #include <regex>
 #include <sstream>
 
-#include "app/templates.h"
 #include "app/report_timeline.h"
+#include "app/signer.h"
+#include "app/templates.h"
 #include "audit/audit_database.h"
 #include "audit/audit_test_util.h"
 
@@ -85,14 +86,14 @@ class ReportTest : public ::testing::Test {
     ASSERT_TRUE(store_->EndRun(run_id_, state, exit_code, std::chrono::system_clock::now()).ok());
   }
 
-  std::string Render() {
+  std::string Render(const RunChangeRequest* change_request = nullptr) {
     auto run = store_->GetRun(run_id_);
     EXPECT_TRUE(run.ok()) << run.message();
     auto events = store_->Events(run_id_);
     EXPECT_TRUE(events.ok()) << events.message();
     run_ = *run;
     events_ = *events;
-    auto html = RenderPostmortemHtml(run_, events_);
+    auto html = RenderPostmortemHtml(run_, events_, {}, change_request);
     EXPECT_TRUE(html.ok()) << html.message();
     return html.ok() ? *html : "";
   }
@@ -264,7 +265,8 @@ TEST_F(ReportTest, ShowsEachHostOfSshStepsAndTheFailedHosts) {
                       "left out: it failed in step flip</code>"),
             std::string::npos);
   // The event table has the host column.
-  EXPECT_NE(html.find("<th>host</th><th>event</th>"), std::string::npos);
+  EXPECT_NE(html.find("<th scope=\"col\">host</th><th scope=\"col\">event</th>"),
+            std::string::npos);
   EXPECT_NE(html.find("<td class=\"mono\">web2&lt;b&gt;</td><td>host_failed</td>"),
             std::string::npos);
 }
@@ -357,6 +359,297 @@ TEST(ReportTemplateTest, RendersARunWithoutEvents) {
   EXPECT_EQ(html.find("{{"), std::string::npos);
   EXPECT_NE(html.find("no events recorded"), std::string::npos);
   EXPECT_NE(html.find("no step ran"), std::string::npos);
+}
+
+// ----------------------------------------------------------------------------- issue 13 sections
+
+// Verifies the signature "good" only: stands for ssh-keygen, which these tests do not need.
+class FakeVerifier : public Signer {
+ public:
+  Result<std::string> Sign(const std::string&, const std::string&) override {
+    return std::string("good");
+  }
+  Status Verify(const std::string&, const std::string&, const std::string&,
+                const std::string& signature) override {
+    return signature == "good" ? Status::Ok() : Status::Invalid("Could not verify signature");
+  }
+};
+
+// The `<tag ...>` openings of `html` in order, as tag names.
+std::vector<std::string> Headings(const std::string& html) {
+  std::vector<std::string> out;
+  std::regex heading("<(h[1-6])[ >]");
+  for (auto it = std::sregex_iterator(html.begin(), html.end(), heading);
+       it != std::sregex_iterator(); ++it)
+    out.push_back((*it)[1]);
+  return out;
+}
+
+TEST_F(ReportTest, ChangeRequestShowsThePlanRequesterApprovalsAndChecklist) {
+  const std::string signers = dir_.File("allowed_signers");
+  std::ofstream(signers) << "bob ssh-ed25519 AAAA\n";
+  const std::string text =
+      "runbook: web\nenvironment: production\nchecklist: [backup-verified]\n"
+      "approval:\n  required: 1\n  allowed_signers: " +
+      signers + "\nsteps:\n  - id: a\n    shell: \"true\"\n";
+  PlanRecord plan;
+  plan.plan_id = "plan-0123abcd";
+  plan.hash = std::string(64, 'b');
+  plan.runbook = "web";
+  plan.runbook_path = dir_.File("web.yaml");
+  plan.runbook_text = text;
+  plan.requested_by = "carol";
+  plan.created_at = "2026-11-23T14:00:00.000Z";
+  ASSERT_TRUE(db_->plans().SavePlan(plan).ok());
+  for (const auto& [who, signature, at] :
+       {std::tuple{"bob", "good", "2026-11-23T14:10:00.000Z"},
+        std::tuple{"mallory", "forged", "2026-11-23T14:20:00.000Z"},
+        std::tuple{"dave", "", "2026-11-23T14:30:00.000Z"}}) {
+    ApprovalRecord a{plan.plan_id, who, "approve", "looks fine", signature, at};
+    ASSERT_TRUE(db_->plans().AddApproval(a).ok());
+  }
+  RunRecord run = MakeRun("r-plan", "web");
+  run.plan_id = plan.plan_id;
+  run.runbook_text = text;
+  run.runbook_path = plan.runbook_path;
+  Begin(run);
+  Add(0, "run_started", "run", "", 0,
+      {{"plan_id", plan.plan_id},
+       {"checklist", {{{"item", "backup-verified"}, {"confirmed_by", "alice"}}}}},
+      "", "pending");
+  Step(5, "step", "a", {{10, true}});
+  End(20, "succeeded", 0);
+
+  FakeVerifier verifier;
+  auto stored = store_->GetRun(run_id_);
+  ASSERT_TRUE(stored.ok());
+  const RunChangeRequest cr = ReadRunChangeRequest(db_->plans(), *stored, &verifier);
+  EXPECT_TRUE(cr.problem.empty()) << cr.problem;
+  const std::string html = Render(&cr);
+  EXPECT_NE(html.find("<h2>Change request</h2>"), std::string::npos);
+  EXPECT_NE(html.find("<td class=\"mono\">plan-0123abcd</td>"), std::string::npos) << html;
+  EXPECT_NE(html.find("<th scope=\"row\">Requested by</th><td>carol</td>"), std::string::npos);
+  EXPECT_NE(html.find("<span class=\"ok-text\">yes</span> (1 approval(s) required)"),
+            std::string::npos);
+  EXPECT_NE(html.find("<td>bob</td><td>approve</td><td class=\"mono\">2026-11-23T14:10:00.000Z"
+                      "</td><td>verified against " +
+                      signers + "</td><td>yes</td>"),
+            std::string::npos)
+      << html;
+  EXPECT_NE(html.find("<tr class=\"bad\"><td>mallory</td><td>approve</td><td "
+                      "class=\"mono\">2026-11-23T14:20:00.000Z</td><td>signature does NOT "
+                      "verify: Could not verify signature</td><td>no</td>"),
+            std::string::npos);
+  EXPECT_NE(html.find("<td>dave</td><td>approve</td><td class=\"mono\">2026-11-23T14:30:00.000Z"
+                      "</td><td>NOT signed, and the runbook requires signed approvals</td>"),
+            std::string::npos);
+  EXPECT_NE(html.find("Not counted: dave&#39;s approval is not signed"), std::string::npos);
+  // The checklist as confirmed at `run`, from run_started.
+  EXPECT_NE(html.find("<tr><td class=\"mono\">backup-verified</td><td>alice</td><td "
+                      "class=\"mono\">2026-11-23T15:04:05.000Z</td></tr>"),
+            std::string::npos);
+}
+
+TEST_F(ReportTest, ARunWithoutAPlanSaysSo) {
+  Begin(MakeRun("r-noplan", "web"));
+  Add(0, "run_started", "run", "", 0, {}, "", "pending");
+  End(5, "succeeded", 0);
+  const std::string html = Render();
+  EXPECT_NE(html.find("The run was made without a plan"), std::string::npos);
+  EXPECT_NE(html.find("The run confirmed no checklist items."), std::string::npos);
+}
+
+TEST_F(ReportTest, ImpactAndTimeToRestoreAgainstTheDeclaredRollbackTime) {
+  RunRecord run = MakeRun("r-ttr", "web");
+  run.runbook_text =
+      "runbook: web\npurpose: Ship 1.2.3 (T-9)\n"
+      "impact: {downtime: none expected, rollback_time: 1s, dependencies: billing-db}\n"
+      "steps:\n  - id: a\n    shell: \"true\"\n";
+  Begin(run);
+  Add(0, "run_started", "run", "", 0, {}, "", "pending");
+  Step(10, "step", "migrate", {{90, false}});  // fails at +100ms
+  Step(200, "rollback", "migrate-rb", {{1200, true}}, {{"undoes", "migrate"}},
+       {{"stdout", "restored table invoices\n"}});
+  End(1500, "rolled_back", 1);
+  const std::string html = Render();
+  EXPECT_NE(html.find("<strong>Purpose:</strong> Ship 1.2.3 (T-9)"), std::string::npos) << html;
+  EXPECT_NE(html.find("<th scope=\"row\">Downtime</th><td>none expected</td>"), std::string::npos);
+  EXPECT_NE(html.find("<th scope=\"row\">Dependencies</th><td>billing-db</td>"), std::string::npos);
+  EXPECT_NE(html.find("<h2>Time to restore</h2>"), std::string::npos);
+  EXPECT_NE(html.find("+100ms</span> step migrate: exit status 1"), std::string::npos);
+  EXPECT_NE(html.find("<strong>1.300s</strong> (first failure to the end of the rollback)"),
+            std::string::npos);
+  EXPECT_NE(html.find("1s (the runbook&#39;s impact.rollback_time): <span class=\"bad-text\">over "
+                      "target by 300ms</span>"),
+            std::string::npos);
+  EXPECT_NE(html.find("<td>1.200s</td>"), std::string::npos) << "the rollback took";
+  // Every rollback action with what it printed.
+  EXPECT_NE(html.find("undo <code>migrate</code> (<code>echo migrate-rb</code>): succeeded in "
+                      "1.200s<br><span class=\"muted\">stdout:</span><pre>restored table "
+                      "invoices</pre>"),
+            std::string::npos);
+}
+
+TEST_F(ReportTest, TimeToRestoreDefaultsToFiveMinutesAndSaysWhenNotRestored) {
+  Begin(MakeRun("r-ttr-default", "web"));
+  Add(0, "run_started", "run", "", 0, {}, "", "pending");
+  Step(10, "step", "migrate", {{90, false}});
+  Step(200, "rollback", "migrate-rb", {{100, false}}, {{"undoes", "migrate"}});
+  End(400, "rollback_failed", 3);
+  const std::string html = Render();
+  EXPECT_NE(html.find("5m (the default: the runbook declares no impact.rollback_time): <span "
+                      "class=\"bad-text\">not met: the system was not restored</span>"),
+            std::string::npos)
+      << html;
+  EXPECT_NE(html.find("not restored: a rollback action failed"), std::string::npos);
+  EXPECT_NE(html.find("(printed nothing)"), std::string::npos);
+
+  // A succeeded run has no such section.
+  Begin(MakeRun("r-ok2", "web"));
+  Add(0, "run_started", "run", "", 0, {}, "", "pending");
+  End(5, "succeeded", 0);
+  EXPECT_EQ(Render().find("Time to restore"), std::string::npos);
+}
+
+// Each host of an ssh step with its output's last lines and whether the run's rollback undid
+// it there.
+TEST_F(ReportTest, HostRowsShowOutputTailAndWhetherEachHostWasRolledBack) {
+  Begin(MakeRun("r-hosts", "web"));
+  Add(0, "run_started", "run", "", 0, {}, "", "pending");
+  Add(1, "step_started", "step", "flip", 0, {{"name", "flip"}, {"action", "ssh"}});
+  Add(2, "attempt_started", "step", "flip", 1);
+  for (const char* host : {"web1:22", "web2:22", "web3:22"})
+    Add(3, "host_finished", "step", "flip", 1,
+        {{"host", host},
+         {"exit_status", 0},
+         {"duration_ms", 40},
+         {"ok", true},
+         {"stdout_tail", std::string("line 1\nline 2\nflipped on ") + host + "\n"}});
+  Add(5, "attempt_finished", "step", "flip", 1, {{"outcome", "succeeded"}, {"exit_status", 0}});
+  Add(6, "step_succeeded", "step", "flip", 1);
+  Step(10, "step", "check", {{10, false}});
+  Add(30, "rollback_started", "rollback", "flip-rb", 0, {{"undoes", "flip"}});
+  Add(31, "attempt_started", "rollback", "flip-rb", 1);
+  Add(32, "host_finished", "rollback", "flip-rb", 1,
+      {{"host", "web1:22"}, {"exit_status", 0}, {"ok", true}, {"stdout_tail", "unflipped\n"}});
+  Add(33, "host_finished", "rollback", "flip-rb", 1,
+      {{"host", "web2:22"},
+       {"exit_status", 7},
+       {"ok", false},
+       {"error", "exit status 7"},
+       {"stderr_tail", "cannot unflip\n"}});
+  Add(34, "attempt_finished", "rollback", "flip-rb", 1,
+      {{"outcome", "failed"}, {"exit_status", 7}, {"error", "exit status 7 on web2:22"}});
+  Add(35, "rollback_failed", "rollback", "flip-rb", 1, {{"error", "exit status 7 on web2:22"}});
+  End(40, "rollback_failed", 3);
+  const std::string html = Render();
+  EXPECT_NE(html.find("<th scope=\"col\">output (last lines)</th><th scope=\"col\">rolled "
+                      "back</th>"),
+            std::string::npos);
+  EXPECT_NE(html.find("<td class=\"mono\">web1:22</td><td>ok</td><td class=\"num\">0</td><td "
+                      "class=\"num\">40ms</td><td></td><td><pre>line 1\nline 2\nflipped on "
+                      "web1:22</pre></td><td>rolled back</td>"),
+            std::string::npos)
+      << html;
+  EXPECT_NE(html.find("flipped on web2:22</pre></td><td>rollback FAILED</td>"), std::string::npos);
+  EXPECT_NE(html.find("flipped on web3:22</pre></td><td>not rolled back</td>"), std::string::npos);
+  // The rollback action's rows, and its output per host in the summary.
+  EXPECT_NE(html.find("<td><code>exit status 7</code></td><td><pre>cannot unflip</pre></td>"),
+            std::string::npos);
+  EXPECT_NE(html.find("on <code>web2:22</code> (failed):</span><pre>cannot unflip</pre>"),
+            std::string::npos);
+}
+
+TEST_F(ReportTest, KubectlStepsShowEachObjectsImagesBeforeAndAfter) {
+  Begin(MakeRun("r-kube", "web"));
+  Add(0, "run_started", "run", "", 0, {}, "", "pending");
+  Add(1, "step_started", "step", "rollout", 0, {{"name", "rollout"}, {"action", "kubectl"}});
+  Add(2, "attempt_started", "step", "rollout", 1);
+  Add(3, "kubectl_revisions", "step", "rollout", 1,
+      {{"context", "prod"},
+       {"objects",
+        {{{"object", "deployment/web"},
+          {"kind", "Deployment"},
+          {"name", "web"},
+          {"namespace", "shop"},
+          {"exists", true},
+          {"revision", 3},
+          {"images_before", {{"web", "registry/web@sha256:1111"}}},
+          {"images_after", {{"web", "registry/web:2.0"}}},
+          {"rollback", "undo"}},
+         {{"object", "configmap/web-env"},
+          {"kind", "ConfigMap"},
+          {"name", "web-env"},
+          {"namespace", "shop"},
+          {"exists", false},
+          {"rollback", "delete"}}}}});
+  Add(9, "attempt_finished", "step", "rollout", 1,
+      {{"outcome", "failed"},
+       {"error", "rollout of deployment/web did not finish"},
+       {"rendered_manifests", {{{"path", "k8s/web.yaml"}, {"sha256", std::string(64, 'c')}}}}});
+  Add(10, "step_failed", "step", "rollout", 1,
+      {{"error", "rollout of deployment/web did not finish"}});
+  Add(11, "rollback_started", "rollback", "rollout-rb", 0, {{"undoes", "rollout"}, {"auto", true}});
+  Add(12, "attempt_started", "rollback", "rollout-rb", 1);
+  Add(13, "kubectl_undo", "rollback", "rollout-rb", 1,
+      {{"object", "configmap/web-env"}, {"namespace", "shop"}, {"action", "delete"}, {"ok", true}});
+  Add(14, "kubectl_undo", "rollback", "rollout-rb", 1,
+      {{"object", "deployment/web"},
+       {"namespace", "shop"},
+       {"action", "undo"},
+       {"ok", true},
+       {"to_revision", 5}});
+  Add(15, "attempt_finished", "rollback", "rollout-rb", 1,
+      {{"outcome", "succeeded"}, {"stdout", "deployment.apps/web rolled back\n"}});
+  Add(16, "rollback_succeeded", "rollback", "rollout-rb", 1);
+  End(20, "rolled_back", 1);
+  const std::string html = Render();
+  EXPECT_NE(html.find("<h2>Kubernetes objects</h2>"), std::string::npos);
+  EXPECT_NE(html.find("<h3>step <code>rollout</code> <span class=\"muted\">(context prod)</span>"),
+            std::string::npos);
+  EXPECT_NE(html.find("<tr class=\"undo\"><td class=\"mono\">deployment/web</td><td "
+                      "class=\"mono\">shop</td><td class=\"num\">3</td><td "
+                      "class=\"mono\">web: registry/web@sha256:1111<br></td><td "
+                      "class=\"mono\">web: registry/web:2.0<br></td><td>rolled back (undo) to "
+                      "revision 5</td><td class=\"mono\">web: registry/web@sha256:1111<br></td>"),
+            std::string::npos)
+      << html;
+  EXPECT_NE(html.find("<td class=\"mono\">did not exist<br></td><td class=\"mono\"></td><td>rolled "
+                      "back (delete)</td><td class=\"mono\">deleted<br></td>"),
+            std::string::npos);
+  EXPECT_NE(
+      html.find("<li><code>k8s/web.yaml</code> <span class=\"mono muted\">" + std::string(64, 'c')),
+      std::string::npos);
+  EXPECT_NE(html.find("<pre>deployment.apps/web rolled back</pre>"), std::string::npos);
+}
+
+// What a reader with a screen reader, or on paper, needs: a language, headings in order, a
+// scope on every table header, a titled and described picture, print rules.
+TEST_F(ReportTest, ReportIsAccessibleAndPrintable) {
+  Begin(MakeRun("r-a11y", "web"));
+  Add(0, "run_started", "run", "", 0, {}, "", "pending");
+  Step(10, "step", "migrate", {{90, false}});
+  Step(200, "rollback", "migrate-rb", {{100, true}}, {{"undoes", "migrate"}});
+  End(400, "rolled_back", 1);
+  const std::string html = Render();
+  EXPECT_NE(html.find("<html lang=\"en\">"), std::string::npos);
+  EXPECT_NE(html.find("@media print"), std::string::npos);
+  const std::vector<std::string> headings = Headings(html);
+  ASSERT_FALSE(headings.empty());
+  EXPECT_EQ(headings.front(), "h1");
+  EXPECT_EQ(std::count(headings.begin(), headings.end(), "h1"), 1);
+  for (size_t i = 1; i < headings.size(); ++i)
+    EXPECT_LE(headings[i][1] - headings[i - 1][1], 1) << "skipped a level at heading " << i;
+  std::regex th("<th[ >]");
+  std::regex scoped("<th scope=\"(row|col)\">");
+  const auto count = [&html](const std::regex& r) {
+    return std::distance(std::sregex_iterator(html.begin(), html.end(), r), std::sregex_iterator());
+  };
+  EXPECT_GT(count(th), 0);
+  EXPECT_EQ(count(th), count(scoped)) << "every <th> has a scope";
+  EXPECT_NE(html.find("<title id=\"rb-timeline-title\">"), std::string::npos);
+  EXPECT_NE(html.find("<desc id=\"rb-timeline-desc\">2 bar(s) over"), std::string::npos);
+  EXPECT_NE(html.find("1 failed.</desc>"), std::string::npos);
 }
 
 }  // namespace

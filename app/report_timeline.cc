@@ -170,7 +170,20 @@ std::string TimelineSvg(const std::vector<TimelineBar>& bars, long long total_ms
                   "\" height=\"" + std::to_string(height) + "\" viewBox=\"0 0 " +
                   std::to_string(width) + " " + std::to_string(height) +
                   "\" font-family=\"sans-serif\" font-size=\"12\" role=\"img\" "
-                  "aria-label=\"timeline of the run's step attempts and rollback actions\">\n";
+                  "aria-labelledby=\"rb-timeline-title rb-timeline-desc\">\n";
+  // What a screen reader says, and what a printed page keeps when the picture is lost.
+  int failed = 0, rollbacks = 0;
+  for (const TimelineBar& b : bars) {
+    failed += b.outcome == "failed";
+    rollbacks += b.phase == "rollback";
+  }
+  s += "<title id=\"rb-timeline-title\">Timeline of the run's step attempts and rollback "
+       "actions</title>\n";
+  const int forward = static_cast<int>(bars.size()) - rollbacks;
+  s += "<desc id=\"rb-timeline-desc\">" + std::to_string(bars.size()) + " bar(s) over " +
+       FormatDurationMs(total_ms) + ": " + std::to_string(forward) +
+       " attempt(s) of prechecks, steps and checks, " + std::to_string(rollbacks) +
+       " rollback action attempt(s); " + std::to_string(failed) + " failed.</desc>\n";
   s += "<defs><pattern id=\"rb-hatch\" width=\"6\" height=\"6\" "
        "patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\"><rect width=\"3\" "
        "height=\"6\" fill=\"" +

@@ -9,6 +9,7 @@
 #include "app/atomic_file.h"
 #include "app/history.h"
 #include "app/migrate.h"
+#include "app/signer.h"
 #include "app/stats.h"
 #include "app/time_filter.h"
 #include "audit/audit_format.h"
@@ -184,7 +185,8 @@ int Report(const GlobalOptions& global, const std::string& run_id, const std::st
   std::unique_ptr<AuditStore> db = OpenDatabase(global, &code);
   if (!db) return code;
   StoredRun run;
-  auto html = RenderRunReport(db->events(), run_id, custom, &run);
+  std::unique_ptr<Signer> signer = MakeSshKeygenSigner();
+  auto html = RenderRunReport(db->events(), run_id, custom, &run, &db->plans(), signer.get());
   if (!html.ok()) return Fail(html.status());
   if (out == "-") {  // to stdout, for a pipe or a redirection
     std::fwrite(html->data(), 1, html->size(), stdout);

@@ -12,6 +12,9 @@ packages=(
   openssh-client curl
   # The PostgreSQL store (audit/pg_store.h): libpq, and the server its tests start.
   libpq-dev postgresql
+  # tests/report_browser_test.cc renders the post-mortem report in headless Chromium; a font
+  # so that its screenshot shows text.
+  chromium fonts-dejavu-core
 )
 
 missing=()
