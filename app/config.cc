@@ -71,22 +71,22 @@ Status ParseDefaults(const YAML::Node& node, Config* config) {
   return Status::Ok();
 }
 
-// `notify:` — [{webhook: URL, events: [...], timeout: 5s, ca_file: F, insecure: B}, ...].
+// `notify:` — [{url: URL, on: [...], timeout: 5s, ca_file: F, insecure: B}, ...].
 Status ParseNotifySettings(const YAML::Node& node, const std::string& path,
                            const std::string& home, NotifySettings* out) {
   if (node.IsNull()) return Status::Ok();
   if (!node.IsSequence())
     return At(node, "notify: expected a list of webhooks, e.g. "
-                    "`- {webhook: \"{{ env.SLACK_WEBHOOK }}\", events: [rollback_failed]}`");
+                    "`- {url: \"{{ env.SLACK_WEBHOOK }}\", on: [rollback_failed]}`");
   for (const auto& item : node) {
-    if (!item.IsMap()) return At(item, "notify: expected {webhook: URL, events: [...]}");
+    if (!item.IsMap()) return At(item, "notify: expected {url: URL, on: [...]}");
     NotifyTarget t;
     t.loc = {item.Mark().line + 1, item.Mark().column + 1};
     for (const auto& kv : item) {
       const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
       const YAML::Node& v = kv.second;
-      if (key == "events") {
-        if (!v.IsSequence()) return At(v, "notify: events: expected a list of event names");
+      if (key == "on") {
+        if (!v.IsSequence()) return At(v, "notify: on: expected a list of event names");
         for (const auto& name : v) {
           std::optional<NotifyEvent> event;
           if (name.IsScalar()) event = ParseNotifyEvent(name.Scalar());
@@ -103,16 +103,16 @@ Status ParseNotifySettings(const YAML::Node& node, const std::string& path,
       }
       if (!v.IsScalar() || v.Scalar().empty()) return At(v, "notify: " + key + ": expected text");
       const std::string text = v.Scalar();
-      if (key == "webhook") {
+      if (key == "url") {
         Template tmpl;
         TemplateError error;
         if (!ParseTemplate(text, Quoting::kNone, &tmpl, &error))
-          return At(v, "notify: webhook: " + error.message);
+          return At(v, "notify: url: " + error.message);
         for (const Template::Piece& piece : tmpl.pieces)
           if (piece.is_ref && piece.ref.kind != TemplateRef::Kind::kEnv)
-            return At(v, "notify: webhook: only {{ env.NAME }} can be used in the settings file");
+            return At(v, "notify: url: only {{ env.NAME }} can be used in the settings file");
         if (!tmpl.has_refs() && text.rfind("http://", 0) != 0 && text.rfind("https://", 0) != 0)
-          return At(v, "notify: webhook: '" + text + "' is not an http:// or https:// URL");
+          return At(v, "notify: url: '" + text + "' is not an http:// or https:// URL");
         t.webhook = text;
       } else if (key == "timeout") {
         if (!ParseDuration(text, &t.timeout) || t.timeout.count() <= 0)
@@ -127,10 +127,10 @@ Status ParseNotifySettings(const YAML::Node& node, const std::string& path,
         t.insecure = text == "true";
       } else {
         return At(kv.first, "notify: unknown key '" + key +
-                                "' (known: webhook, events, timeout, ca_file, insecure)");
+                                "' (known: url, on, timeout, ca_file, insecure)");
       }
     }
-    if (t.webhook.empty()) return At(item, "notify: missing 'webhook' (the URL to post to)");
+    if (t.webhook.empty()) return At(item, "notify: missing 'url' (the URL to post to)");
     out->targets.push_back(std::move(t));
   }
   return Status::Ok();

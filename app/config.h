@@ -9,7 +9,7 @@
 //     plans: {limit: 20}
 //     audit verify: {json: true}
 //   notify:                  # webhooks told about every run (docs/notifications.md)
-//     - {webhook: "{{ env.DEPLOYS_WEBHOOK }}", events: [rollback_failed]}
+//     - {url: "{{ env.DEPLOYS_WEBHOOK }}", on: [rollback_failed]}
 //   log:                     # the structured log of every command (docs/logging.md)
 //     file: /var/log/runbook/runbook.log   # default: a run's own logs/RUN_ID.log
 //     format: json           # text | json

@@ -136,10 +136,10 @@ TEST_F(ConfigTest, RunbookConfigNamesTheFileAndMustExist) {
 TEST_F(ConfigTest, NotifyWebhooks) {
   dir_.Write("xdg/runbook/config.yaml",
              "notify:\n"
-             "  - webhook: \"{{ env.SLACK_WEBHOOK }}\"\n"
-             "    events: [rollback_failed, approval_requested]\n"
+             "  - url: \"{{ env.SLACK_WEBHOOK }}\"\n"
+             "    on: [rollback_failed, approval_requested]\n"
              "    timeout: 2s\n"
-             "  - {webhook: https://hooks.example/x, ca_file: ca.pem, insecure: false}\n");
+             "  - {url: https://hooks.example/x, ca_file: ca.pem, insecure: false}\n");
   auto config = LoadConfig(env_, system_);
   ASSERT_TRUE(config.ok()) << config.message();
   ASSERT_EQ(config->notify.targets.size(), 2u);
@@ -153,16 +153,16 @@ TEST_F(ConfigTest, NotifyWebhooks) {
 
   const std::string file = dir_.path() + "/xdg/runbook/config.yaml";
   for (auto [text, error] : std::vector<std::pair<std::string, std::string>>{
-           {"notify: {webhook: x}\n", ":1:9: error: notify: expected a list of webhooks"},
-           {"notify:\n  - {events: [run_started]}\n", ":2:5: error: notify: missing 'webhook'"},
-           {"notify:\n  - {webhook: \"http://h\", events: [boom]}\n",
-            ":2:36: error: notify: unknown event 'boom'"},
-           {"notify:\n  - {webhook: \"{{ secrets.x }}\"}\n",
-            "error: notify: webhook: only {{ env.NAME }} can be used in the settings file"},
-           {"notify:\n  - {webhook: \"http://h\", timeout: soon}\n",
+           {"notify: {url: x}\n", ":1:9: error: notify: expected a list of webhooks"},
+           {"notify:\n  - {on: [run_started]}\n", ":2:5: error: notify: missing 'url'"},
+           {"notify:\n  - {url: \"http://h\", on: [boom]}\n",
+            ":2:28: error: notify: unknown event 'boom'"},
+           {"notify:\n  - {url: \"{{ secrets.x }}\"}\n",
+            "error: notify: url: only {{ env.NAME }} can be used in the settings file"},
+           {"notify:\n  - {url: \"http://h\", timeout: soon}\n",
             "error: notify: timeout: 'soon' is not a duration"},
-           {"notify:\n  - {webhook: \"http://h\", retries: 3}\n",
-            ":2:27: error: notify: unknown key 'retries'"},
+           {"notify:\n  - {url: \"http://h\", retries: 3}\n",
+            ":2:23: error: notify: unknown key 'retries'"},
        }) {
     dir_.Write("xdg/runbook/config.yaml", text);
     auto bad = LoadConfig(env_, system_);

@@ -129,6 +129,17 @@ LogRecord EventLogRecord(const std::string& run_id, const AuditEvent& e) {
     case EventKind::kKubectlUndo:
       r.message = what + ": a workload was undone to its recorded revision";
       break;
+    case EventKind::kPlansPruned:
+      r.message = "pending plans pruned";
+      break;
+    case EventKind::kNotificationSent:
+      r.level = LogLevel::kDebug;
+      r.message = "notification sent: " + Text(d, "event");
+      break;
+    case EventKind::kNotificationFailed:
+      r.level = LogLevel::kWarn;
+      r.message = "notification failed: " + Text(d, "event") + ErrorSuffix(d);
+      break;
   }
   return r;
 }

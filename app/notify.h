@@ -4,12 +4,12 @@
 //
 //   {"text": "deploy-web (production): run 20261203T101500Z-3fa9c1 rolled back: step 'migrate'
 //             failed: exit status 1",
-//    "event": "run_rolled_back", "run_id": "...", "runbook": "deploy-web",
+//    "event": "rolled_back", "run_id": "...", "runbook": "deploy-web",
 //    "environment": "production", "state": "rolled_back", "exit_code": 1,
 //    "operator": "alice", "cause": "step 'migrate' failed: exit status 1", "plan_id": "..."}
 //
 // Keys are written when they have a value. A notification never changes what a run does: a
-// webhook that fails is recorded (notification_failed) and the run goes on. The webhook's URL
+// webhook that fails is recorded (notify_failed) and the run goes on. The webhook's URL
 // may be a secret; it is never printed or recorded as it is (WebhookTargetText).
 #pragma once
 
@@ -85,14 +85,14 @@ std::vector<NotifyTarget> SettingsNotifyTargets(const Environment& env);
 std::vector<NotifyTarget> NotifyTargetsFor(const Runbook& runbook, const Environment& env);
 
 /// Tells the webhooks of `runbook` (and the settings file's) about an approval event
-/// (approval_requested, approval_approved) of one of its plans, with the runbook's secrets
+/// (approval_requested, approved) of one of its plans, with the runbook's secrets
 /// resolved here and `params` the plan's. The plan store keeps no chain, so the outcomes go
 /// back to the caller to show (docs/notifications.md).
 std::vector<NotificationOutcome> NotifyApproval(WebhookSender& sender, const Runbook& runbook,
                                                 const std::map<std::string, std::string>& params,
                                                 const NotifyFacts& facts, const Environment& env);
 
-/// "notification approval_approved to https://hooks.example/... failed: HTTP 500".
+/// "notification approved to https://hooks.example/... failed: HTTP 500".
 std::string NotificationProblem(const NotificationOutcome& outcome);
 
 }  // namespace runbook

@@ -38,7 +38,7 @@ TEST(NotifyPayload, IsSlackTextWithOurFields) {
   EXPECT_EQ(j["text"],
             "deploy-web (production): run R1 failed and was rolled back: step 'migrate' failed: "
             "exit status 1");
-  EXPECT_EQ(j["event"], "run_rolled_back");
+  EXPECT_EQ(j["event"], "rolled_back");
   EXPECT_EQ(j["run_id"], "R1");
   EXPECT_EQ(j["state"], "rolled_back");
   EXPECT_EQ(j["exit_code"], 1);
@@ -114,10 +114,10 @@ class RunNotificationsTest : public ::testing::Test {
     return "runbook: notified\nenvironment: staging\nlock: notified-lock\n"
            "secrets: {hook: {env: RUNBOOK_NOTIFY_TEST_HOOK}}\n"
            "notify:\n"
-           "  - webhook: \"{{ secrets.hook }}\"\n"
-           "  - webhook: \"" + hook_.Url("/fail") + "\"\n"
-           "    events: [run_started, run_succeeded, run_rolled_back, run_aborted]\n"
-           "  - {webhook: \"" + silent_.Url("/hang") + "\", timeout: 300ms}\n"
+           "  - url: \"{{ secrets.hook }}\"\n"
+           "  - url: \"" + hook_.Url("/fail") + "\"\n"
+           "    on: [run_started, succeeded, rolled_back, aborted]\n"
+           "  - {url: \"" + silent_.Url("/hang") + "\", timeout: 300ms}\n"
            "steps:\n  - id: one\n    shell: \"" + command + "\"\n";
   }
 
@@ -160,7 +160,7 @@ TEST_F(RunNotificationsTest, FailingWebhooksAreRecordedAndTheRunSucceeds) {
   const std::vector<nlohmann::json> posts = hook_.Posts();
   ASSERT_EQ(posts.size(), 2u);
   EXPECT_EQ(posts[0]["event"], "run_started");
-  EXPECT_EQ(posts[1]["event"], "run_succeeded");
+  EXPECT_EQ(posts[1]["event"], "succeeded");
   EXPECT_EQ(posts[1]["run_id"], result.summary.run_id);
   EXPECT_EQ(posts[1]["runbook"], "notified");
   EXPECT_EQ(posts[1]["environment"], "staging");
@@ -175,17 +175,17 @@ TEST_F(RunNotificationsTest, FailingWebhooksAreRecordedAndTheRunSucceeds) {
   for (const StoredEvent& e : events) {
     EXPECT_EQ(e.detail.dump().find(hook_.Url("/ok")), std::string::npos) << e.detail.dump();
     const auto d = e.detail.get<NotificationDetail>();
-    if (e.event == "notification_sent") sent.push_back(d.event + " " + d.target);
-    if (e.event == "notification_failed")
+    if (e.event == "notify_sent") sent.push_back(d.event + " " + d.target);
+    if (e.event == "notify_failed")
       failed.push_back(d.event + " " + d.target + " " + d.error.substr(0, 13));
   }
   const std::string fail = WebhookTargetText(hook_.Url("/fail"), Redactor());
   const std::string hang = WebhookTargetText(silent_.Url("/hang"), Redactor());
-  EXPECT_EQ(sent, (std::vector<std::string>{"run_started ***", "run_succeeded ***"}));
+  EXPECT_EQ(sent, (std::vector<std::string>{"run_started ***", "succeeded ***"}));
   EXPECT_EQ(failed, (std::vector<std::string>{"run_started " + fail + " HTTP 500",
                                               "run_started " + hang + " timed out aft",
-                                              "run_succeeded " + fail + " HTTP 500",
-                                              "run_succeeded " + hang + " timed out aft"}));
+                                              "succeeded " + fail + " HTTP 500",
+                                              "succeeded " + hang + " timed out aft"}));
   auto verify = store_->events().Verify();
   ASSERT_TRUE(verify.ok());
 }
@@ -211,8 +211,8 @@ TEST_F(RunNotificationsTest, ApprovalsAreNotified) {
   const std::string text =
       "runbook: approved\napproval: {required: 1}\n"
       "notify:\n"
-      "  - {webhook: \"" + hook_.Url("/ok") + "\", events: [approval_requested, approval_approved]}\n"
-      "  - {webhook: \"" + hook_.Url("/fail") + "\", events: [approval_approved]}\n"
+      "  - {url: \"" + hook_.Url("/ok") + "\", on: [approval_requested, approved]}\n"
+      "  - {url: \"" + hook_.Url("/fail") + "\", on: [approved]}\n"
       "steps:\n  - id: one\n    shell: \"true\"\n";
   WriteTextFile(dir_ / "ap.yaml", text);
   LoadedRunbook loaded = LoadRunbookWithParams(dir_ / "ap.yaml", {});
@@ -226,13 +226,13 @@ TEST_F(RunNotificationsTest, ApprovalsAreNotified) {
   EXPECT_TRUE(approved->approved);
   ASSERT_EQ(approved->notification_problems.size(), 1u);
   EXPECT_EQ(approved->notification_problems[0],
-            "notification approval_approved to " +
+            "notification approved to " +
                 WebhookTargetText(hook_.Url("/fail"), Redactor()) + " failed: HTTP 500");
   const std::vector<nlohmann::json> posts = hook_.Posts();
   ASSERT_EQ(posts.size(), 2u);
   EXPECT_EQ(posts[0]["event"], "approval_requested");
   EXPECT_EQ(posts[0]["requested_by"], "alice");
-  EXPECT_EQ(posts[1]["event"], "approval_approved");
+  EXPECT_EQ(posts[1]["event"], "approved");
   EXPECT_EQ(posts[1]["approver"], "bob");
   EXPECT_EQ(posts[1]["plan_id"], made->record.plan_id);
 }

@@ -106,7 +106,7 @@ class PlanService {
     bool key_ignored = false;    // --key given, but the runbook asks for no signatures
     bool approved = false;       // the plan is approved now
     Status status_update;        // failure to mark the plan approved (the approval stands)
-    /// Webhooks told the plan is approved (approval_approved): the problems, to show.
+    /// Webhooks told the plan is approved (approved): the problems, to show.
     std::vector<std::string> notification_problems;
   };
   /// Records an approval. Refused (kRefused) for an unknown, rejected or unloadable plan,

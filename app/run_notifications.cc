@@ -102,6 +102,7 @@ Status NotifyingSink::Append(const std::string& run_id, const AuditEvent& event)
     case EventKind::kHostSkipped:
     case EventKind::kNotificationSent:
     case EventKind::kNotificationFailed:
+    case EventKind::kPlansPruned:
       break;
   }
   return inner_.Append(run_id, event);

@@ -1,7 +1,7 @@
 // When a run's notifications go out (docs/notifications.md): an audit sink between the
 // executor and the store that watches the run's own records. After run_started is durable it
 // tells the webhooks the run started; before run_finished it tells them how the run ended, so
-// that the outcome of every webhook (notification_sent, notification_failed) is in the run's
+// that the outcome of every webhook (notify_sent, notify_failed) is in the run's
 // chain and run_finished stays the run's last event. Nothing a webhook does reaches the
 // executor: the events it watches are passed on exactly as they came, with their status.
 #pragma once

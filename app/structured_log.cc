@@ -135,7 +135,7 @@ std::string FormatLogLine(const LogRecord& r, LogFormat format) {
                                   {"phase", r.phase},
                                   {"host", r.host},
                                   {"event", r.event},
-                                  {"message", r.message}};
+                                  {"msg", r.message}};
       if (r.attempt > 0) j["attempt"] = r.attempt;
       if (r.detail.is_object() && !r.detail.empty()) j["detail"] = CutLongTexts(r.detail);
       return j.dump(-1, ' ', false, kReplace);

@@ -61,7 +61,7 @@ TEST(StructuredLogTest, AJsonLineHasEveryFieldInOrder) {
   EXPECT_EQ(j["phase"], "step");
   EXPECT_EQ(j["host"], "web1");
   EXPECT_EQ(j["event"], "host_finished");
-  EXPECT_EQ(j["message"], "a {brace} and a \"quote\"");
+  EXPECT_EQ(j["msg"], "a {brace} and a \"quote\"");
   EXPECT_EQ(j["attempt"], 2);
   EXPECT_EQ(j["detail"]["exit_status"], 0);
   // ts first, so that a person reading the file sees the time first.
@@ -73,7 +73,7 @@ TEST(StructuredLogTest, EmptyFieldsAreStillWrittenInJsonAndLeftOutInText) {
   r.event = "command_started";
   r.message = "runbook runs started";
   nlohmann::json j = nlohmann::json::parse(FormatLogLine(r, LogFormat::kJson));
-  for (const char* key : {"ts", "level", "run_id", "step", "phase", "host", "event", "message"})
+  for (const char* key : {"ts", "level", "run_id", "step", "phase", "host", "event", "msg"})
     EXPECT_TRUE(j.contains(key)) << key;
   EXPECT_FALSE(j.contains("attempt"));
   EXPECT_FALSE(j.contains("detail"));
@@ -155,7 +155,7 @@ TEST(StructuredLogTest, AFileIsRotatedBySizeAndOnlySoManyAreKept) {
   // The newest lines are in the current file, the last one last.
   std::vector<std::string> current = Lines(dir / "run.log");
   ASSERT_FALSE(current.empty());
-  EXPECT_EQ(nlohmann::json::parse(current.back())["message"], "line 199");
+  EXPECT_EQ(nlohmann::json::parse(current.back())["msg"], "line 199");
 }
 
 TEST(StructuredLogTest, AFileThatCannotBeOpenedIsAnError) {

@@ -4,7 +4,9 @@
 // cuts and mends.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "audit/pg_test_util.h"
 #include "testing/tcp_proxy.h"
@@ -120,6 +122,9 @@ TEST_F(PgJournalTest, AReplayCutOffBeforeTheJournalIsClearedWritesNothingTwice) 
   ASSERT_TRUE(store->events().Append("run-1", Event("step_started", 1, "a")).ok());
   ASSERT_TRUE(store->events().Append("run-1", Event("step_succeeded", 2, "a")).ok());
   proxy_->Mend();
+  // After a failed connection the store tries again only a second later (pg_connection.h):
+  // wait for that, so that the next write reaches the server.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
 
   // A copy of the journal as it was: what a crash between the replay's COMMIT and the
   // clearing of the journal leaves.

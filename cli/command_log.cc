@@ -21,7 +21,8 @@ void AddTo(CLI::App* cmd, GlobalOptions* global) {
                   "logs/RUN_ID.log beside the audit database; see docs/logging.md)");
   cmd->add_option("--log-format", global->log_format,
                   "the log's format: text, or json (one object a line, for Loki/ELK) "
-                  "(default: log.format in the settings file, else text)")
+                  "(default: log.format in the settings file, else text; a run's own "
+                  "logs/RUN_ID.log is json)")
       ->check(CLI::IsMember({"text", "json"}));
   cmd->add_option("--log-level", global->log_level,
                   "the lowest level logged: debug, info, warn or error (default: log.level in "
@@ -68,6 +69,7 @@ void CommandLog::Start(const GlobalOptions& global, const LogSettings& settings,
   started_at_ = std::chrono::steady_clock::now();
   const std::string format = !global.log_format.empty() ? global.log_format : settings.format;
   const std::string level = !global.log_level.empty() ? global.log_level : settings.level;
+  format_chosen_ = ParseLogFormat(format).has_value();
   format_ = ParseLogFormat(format).value_or(LogFormat::kText);
   level_ = ParseLogLevel(level).value_or(LogLevel::kInfo);
   const std::string file = !global.log_file.empty() ? global.log_file : settings.file;
@@ -80,7 +82,10 @@ void CommandLog::Start(const GlobalOptions& global, const LogSettings& settings,
 
 void CommandLog::OpenDefault(const std::string& path) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (started_ && !file_) OpenLocked(path);
+  if (!started_ || file_) return;
+  // The run's own log is for a log system (SPEC section 7): JSON lines unless a format is set.
+  if (!format_chosen_) format_ = LogFormat::kJson;
+  OpenLocked(path);
 }
 
 void CommandLog::OpenLocked(const std::string& path) {

@@ -42,7 +42,8 @@ class CommandLog : public LogSink {
   /// `command` ("run", "audit verify"). Opens the file when one is named; a file that cannot
   /// be opened is a warning on stderr, and the command goes on without a log.
   void Start(const GlobalOptions& global, const LogSettings& settings, const std::string& command);
-  /// Opens `path` unless a file is open already: a run's default log.
+  /// Opens `path` unless a file is open already: a run's default log, in JSON lines unless
+  /// --log-format or the settings file chose a format.
   void OpenDefault(const std::string& path);
   /// Later lines, and the waiting ones without a run id, are about run `run_id`.
   void SetRunId(const std::string& run_id);
@@ -65,6 +66,7 @@ class CommandLog : public LogSink {
   mutable std::mutex mu_;
   bool started_ = false;
   LogFormat format_ = LogFormat::kText;
+  bool format_chosen_ = false;  // by --log-format or the settings file
   LogLevel level_ = LogLevel::kInfo;
   std::unique_ptr<LogSink> file_;
   std::string path_;

@@ -31,9 +31,9 @@ std::string_view EventName(EventKind kind) {
     case EventKind::kPlansPruned:
       return "plans_pruned";
     case EventKind::kNotificationSent:
-      return "notification_sent";
+      return "notify_sent";
     case EventKind::kNotificationFailed:
-      return "notification_failed";
+      return "notify_failed";
   }
   return "unknown";
 }

@@ -35,8 +35,8 @@
 //   plans_pruned        run      the pending plans marked `pruned`: detail {older_than,
 //                       cutoff, plans: [{plan_id, hash, runbook, requested_by, created_at}]}
 // Written by the app layer about notifications (docs/notifications.md):
-//   notification_sent   run      a webhook of `notify:` answered 2xx. NotificationDetail
-//   notification_failed run      a webhook could not be told (the run goes on). NotificationDetail
+//   notify_sent         run      a webhook of `notify:` answered 2xx. NotificationDetail
+//   notify_failed       run      a webhook could not be told (the run goes on). NotificationDetail
 //
 // Detail keys are written exactly as the records' to_json write them. Readers are tolerant:
 // a log may hold names this version does not know (ParseEventKind gives nullopt) and from_json
@@ -285,14 +285,14 @@ struct HostSkippedDetail {
   bool operator==(const HostSkippedDetail&) const = default;
 };
 
-/// notification_sent and notification_failed: one webhook of `notify:` told (or not) about
+/// notify_sent and notify_failed: one webhook of `notify:` told (or not) about
 /// one event. Never holds a secret: `target` is the webhook redacted (notify.h).
 struct NotificationDetail {
-  std::string event;    // the notify event: run_started, run_succeeded, ...
+  std::string event;    // the notify event: run_started, succeeded, ...
   std::string target;   // scheme://host/... with the path left out, or *** for a secret
   int status = 0;       // the HTTP status; 0: no answer. Written when not 0
   int64_t duration_ms = 0;
-  std::string error;    // notification_failed: why; written when not empty
+  std::string error;    // notify_failed: why; written when not empty
   bool operator==(const NotificationDetail&) const = default;
 };
 

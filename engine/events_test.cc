@@ -45,8 +45,8 @@ TEST(EventKindTest, NamesAreTheStoredOnes) {
       {EventKind::kHostFailed, "host_failed"},
       {EventKind::kHostSkipped, "host_skipped"},
       {EventKind::kPlansPruned, "plans_pruned"},
-      {EventKind::kNotificationSent, "notification_sent"},
-      {EventKind::kNotificationFailed, "notification_failed"},
+      {EventKind::kNotificationSent, "notify_sent"},
+      {EventKind::kNotificationFailed, "notify_failed"},
   };
   ASSERT_EQ(stored.size(), static_cast<size_t>(kEventKindCount));
   for (const auto& [kind, name] : stored) EXPECT_EQ(EventName(kind), name);
@@ -153,7 +153,7 @@ TEST(EventDetailTest, RecordsRoundTrip) {
   ExpectRoundTrip(HostSkippedDetail{.host = "web2", .reason = "undone", .undone_by = "flip-rb"});
   ExpectRoundTrip(NotificationDetail{.event = "run_started", .target = "https://h/...",
                                      .status = 200, .duration_ms = 12});
-  ExpectRoundTrip(NotificationDetail{.event = "run_rolled_back", .target = "***",
+  ExpectRoundTrip(NotificationDetail{.event = "rolled_back", .target = "***",
                                      .duration_ms = 5000, .error = "timed out after 5s"});
   ExpectRoundTrip(StepStartedDetail{.name = "undo", .undoes = "flip", .only_hosts = {"w2", "w3"}});
   AttemptFinishedDetail per_host;

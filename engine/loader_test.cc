@@ -449,39 +449,39 @@ steps: []
 }
 
 TEST(LoaderErrors, Notify) {
-  EXPECT_EQ(OnlyError("runbook: demo\nnotify: {webhook: x}\nsteps: []\n"),
-            "f.yaml:2:9: error: notify: expected a list of webhooks ({webhook: URL, events: "
-            "[...]}), got a mapping");
-  EXPECT_EQ(OnlyError("runbook: demo\nnotify:\n  - events: [run_started]\nsteps: []\n"),
-            "f.yaml:3:5: error: notify entry: missing 'webhook' (the URL to post to)");
-  EXPECT_THAT(OnlyError("runbook: demo\nnotify:\n  - webhook: \"http://h/x\"\n"
-                        "    events: [run_started, run_exploded]\nsteps: []\n"),
-              HasSubstr("f.yaml:4:13: error: events: unknown event 'run_exploded' (known: "
-                        "run_started, run_succeeded, run_aborted, run_rolled_back, "
-                        "rollback_failed, approval_requested, approval_approved)"));
-  EXPECT_THAT(OnlyError("runbook: demo\nnotify:\n  - webhook: \"{{ secrets.hook }}\"\n"
+  EXPECT_EQ(OnlyError("runbook: demo\nnotify: {url: x}\nsteps: []\n"),
+            "f.yaml:2:9: error: notify: expected a list of webhooks ({url: URL, on: [...]}), "
+            "got a mapping");
+  EXPECT_EQ(OnlyError("runbook: demo\nnotify:\n  - on: [run_started]\nsteps: []\n"),
+            "f.yaml:3:5: error: notify entry: missing 'url' (the URL to post to)");
+  EXPECT_THAT(OnlyError("runbook: demo\nnotify:\n  - url: \"http://h/x\"\n"
+                        "    on: [run_started, run_exploded]\nsteps: []\n"),
+              HasSubstr("f.yaml:4:9: error: on: unknown event 'run_exploded' (known: "
+                        "run_started, succeeded, aborted, rolled_back, "
+                        "rollback_failed, approval_requested, approved)"));
+  EXPECT_THAT(OnlyError("runbook: demo\nnotify:\n  - url: \"{{ secrets.hook }}\"\n"
                         "steps: []\n"),
-              HasSubstr("f.yaml:3:14: error: undefined placeholder {{ secrets.hook }}"));
-  EXPECT_THAT(OnlyError("runbook: demo\nnotify:\n  - webhook: \"http://h/{{ steps.a.stdout }}\"\n"
+              HasSubstr("f.yaml:3:10: error: undefined placeholder {{ secrets.hook }}"));
+  EXPECT_THAT(OnlyError("runbook: demo\nnotify:\n  - url: \"http://h/{{ steps.a.stdout }}\"\n"
                         "steps: []\n"),
               HasSubstr("a step's output is not known when the run starts"));
-  EXPECT_THAT(OnlyError("runbook: demo\nnotify:\n  - webhook: hooks.example\nsteps: []\n"),
+  EXPECT_THAT(OnlyError("runbook: demo\nnotify:\n  - url: hooks.example\nsteps: []\n"),
               HasSubstr("'hooks.example' is not an http:// or https:// URL"));
-  EXPECT_THAT(OnlyError("runbook: demo\nnotify:\n  - {webhook: \"http://h\", timeout: 0s}\n"
+  EXPECT_THAT(OnlyError("runbook: demo\nnotify:\n  - {url: \"http://h\", timeout: 0s}\n"
                         "steps: []\n"),
               HasSubstr("timeout: must be more than 0"));
-  EXPECT_THAT(OnlyError("runbook: demo\nnotify:\n  - {webhok: \"http://h\"}\nsteps: []\n"),
-              HasSubstr("did you mean 'webhook'?"));
+  EXPECT_THAT(OnlyError("runbook: demo\nnotify:\n  - {uri: \"http://h\"}\nsteps: []\n"),
+              HasSubstr("did you mean 'url'?"));
 }
 
 TEST(Loader, Notify) {
   std::unique_ptr<Runbook> rb = MustLoad(R"(runbook: demo
 secrets: {slack_url: {env: SLACK_URL}}
 notify:
-  - webhook: "{{ secrets.slack_url }}"
-    events: [run_started, rollback_failed, run_started]
+  - url: "{{ secrets.slack_url }}"
+    on: [run_started, rollback_failed, run_started]
     timeout: 2s
-  - webhook: https://hooks.example/x
+  - url: https://hooks.example/x
     ca_file: ca.pem
     insecure: false
 steps: []
@@ -497,7 +497,7 @@ steps: []
   const NotifyTarget& b = rb->notify[1];
   EXPECT_TRUE(b.events.empty());
   EXPECT_TRUE(b.Wants(NotifyEvent::kApprovalApproved));
-  EXPECT_EQ(b.timeout, Duration{5000});
+  EXPECT_EQ(b.timeout, Duration{10000});
   EXPECT_EQ(b.ca_file, "/srv/rb/ca.pem");
   for (int i = 0; i < kNotifyEventCount; ++i) {
     const auto event = static_cast<NotifyEvent>(i);

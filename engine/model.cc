@@ -90,17 +90,17 @@ const char* NotifyEventName(NotifyEvent event) {
     case NotifyEvent::kRunStarted:
       return "run_started";
     case NotifyEvent::kRunSucceeded:
-      return "run_succeeded";
+      return "succeeded";
     case NotifyEvent::kRunAborted:
-      return "run_aborted";
+      return "aborted";
     case NotifyEvent::kRunRolledBack:
-      return "run_rolled_back";
+      return "rolled_back";
     case NotifyEvent::kRollbackFailed:
       return "rollback_failed";
     case NotifyEvent::kApprovalRequested:
       return "approval_requested";
     case NotifyEvent::kApprovalApproved:
-      return "approval_approved";
+      return "approved";
   }
   return "?";
 }

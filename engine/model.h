@@ -245,7 +245,7 @@ enum class NotifyEvent {
 };
 inline constexpr int kNotifyEventCount = static_cast<int>(NotifyEvent::kApprovalApproved) + 1;
 
-const char* NotifyEventName(NotifyEvent event);  // "run_started", "approval_approved", ...
+const char* NotifyEventName(NotifyEvent event);  // "run_started", "approved", ...
 /// The event named `name`; nullopt for an unknown name.
 std::optional<NotifyEvent> ParseNotifyEvent(std::string_view name);
 
@@ -253,7 +253,7 @@ std::optional<NotifyEvent> ParseNotifyEvent(std::string_view name);
 struct NotifyTarget {
   std::string webhook;              // template: params, secrets, env and run id only
   std::vector<NotifyEvent> events;  // empty: every event
-  Duration timeout{5000};           // the whole request
+  Duration timeout{10000};          // the whole request (SPEC section 7: 10 s)
   std::string ca_file;              // as the http action's: empty means the system's CAs
   bool insecure = false;            // as the http action's: no TLS verification
   SourceLoc loc;

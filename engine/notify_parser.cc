@@ -10,7 +10,7 @@
 namespace runbook {
 namespace {
 
-constexpr std::string_view kNotifyKeys[] = {"webhook", "events", "timeout", "ca_file",
+constexpr std::string_view kNotifyKeys[] = {"url", "on", "timeout", "ca_file",
                                             "insecure"};
 
 std::string EventNames() {
@@ -24,7 +24,7 @@ void ParseWebhook(const YamlField& field, YamlReader& r, Validator& v, NotifyTar
   if (!r.GetString(field, &t->webhook)) return;
   const SourceLoc loc = YamlReader::ValueLoc(field);
   if (t->webhook.empty()) {
-    r.Error(loc, "webhook: empty URL");
+    r.Error(loc, "url: empty URL");
     return;
   }
   Template tmpl;
@@ -39,7 +39,7 @@ void ParseWebhook(const YamlField& field, YamlReader& r, Validator& v, NotifyTar
       case TemplateRef::Kind::kStepStdout:
       case TemplateRef::Kind::kStepStderr:
       case TemplateRef::Kind::kStepOutput:
-        r.Error(loc, "webhook: a step's output is not known when the run starts; use params, "
+        r.Error(loc, "url: a step's output is not known when the run starts; use params, "
                      "secrets or env");
         return;
       case TemplateRef::Kind::kParam:
@@ -52,7 +52,7 @@ void ParseWebhook(const YamlField& field, YamlReader& r, Validator& v, NotifyTar
   v.CheckTemplate(t->webhook, Quoting::kNone, loc, {}, /*only_params=*/false);
   if (!tmpl.has_refs() && t->webhook.rfind("http://", 0) != 0 &&
       t->webhook.rfind("https://", 0) != 0) {
-    r.Error(loc, "webhook: '" + t->webhook + "' is not an http:// or https:// URL");
+    r.Error(loc, "url: '" + t->webhook + "' is not an http:// or https:// URL");
   }
 }
 
@@ -63,14 +63,14 @@ void ParseEvents(const YamlField& field, YamlReader& r, NotifyTarget* t) {
     std::optional<NotifyEvent> event = ParseNotifyEvent(name);
     if (!event) {
       r.Error(YamlReader::ValueLoc(field),
-              "events: unknown event '" + name + "' (known: " + EventNames() + ")");
+              "on: unknown event '" + name + "' (known: " + EventNames() + ")");
       continue;
     }
     if (std::find(t->events.begin(), t->events.end(), *event) == t->events.end())
       t->events.push_back(*event);
   }
   if (names.empty())
-    r.Error(YamlReader::ValueLoc(field), "events: empty list (leave it out for every event)");
+    r.Error(YamlReader::ValueLoc(field), "on: empty list (leave it out for every event)");
 }
 
 }  // namespace
@@ -80,7 +80,7 @@ void ParseNotify(const YamlField& field, YamlReader& r, Validator& v,
   if (field.value.IsNull()) return;
   if (!field.value.IsSequence()) {
     r.Error(YamlReader::ValueLoc(field),
-            "notify: expected a list of webhooks ({webhook: URL, events: [...]}), got " +
+            "notify: expected a list of webhooks ({url: URL, on: [...]}), got " +
                 YamlReader::Describe(field.value));
     return;
   }
@@ -90,12 +90,12 @@ void ParseNotify(const YamlField& field, YamlReader& r, Validator& v,
     if (!r.ReadMap(item, loc, "notify entry", kNotifyKeys, &f)) continue;
     NotifyTarget t;
     t.loc = loc;
-    if (const YamlField* s = f.Find("webhook")) {
+    if (const YamlField* s = f.Find("url")) {
       ParseWebhook(*s, r, v, &t);
-    } else if (!f.Misspelt("webhook")) {
-      r.Error(loc, "notify entry: missing 'webhook' (the URL to post to)");
+    } else if (!f.Misspelt("url")) {
+      r.Error(loc, "notify entry: missing 'url' (the URL to post to)");
     }
-    if (const YamlField* s = f.Find("events")) ParseEvents(*s, r, &t);
+    if (const YamlField* s = f.Find("on")) ParseEvents(*s, r, &t);
     if (const YamlField* s = f.Find("timeout")) {
       if (r.GetDuration(*s, &t.timeout) && t.timeout.count() <= 0)
         r.Error(YamlReader::ValueLoc(*s), "timeout: must be more than 0");

@@ -2,8 +2,8 @@
 // events it is told about, a timeout and the http action's TLS options.
 //
 //   notify:
-//     - webhook: "{{ secrets.slack_url }}"
-//       events: [run_started, run_succeeded, run_rolled_back, rollback_failed]
+//     - url: "{{ secrets.slack_url }}"
+//       on: [run_started, succeeded, rolled_back, rollback_failed]
 //       timeout: 5s
 #pragma once
 

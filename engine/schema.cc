@@ -327,14 +327,14 @@ std::string RunbookJsonSchema() {
        {{"type", "array"},
         {"description", "Webhooks told about runs and approvals (docs/notifications.md)."},
         {"items",
-         Object({{"webhook", Str("The URL to post to; may be {{ secrets.NAME }}.")},
-                 {"events", StringList("run_started, run_succeeded, run_aborted, "
-                                       "run_rolled_back, rollback_failed, approval_requested, "
-                                       "approval_approved; default: all.")},
+         Object({{"url", Str("The URL to post to; may be {{ secrets.NAME }}.")},
+                 {"on", StringList("run_started, succeeded, aborted, "
+                                       "rolled_back, rollback_failed, approval_requested, "
+                                       "approved; default: all.")},
                  {"timeout", With(Ref("duration"), "The whole request (default 5s).")},
                  {"ca_file", Str("PEM file of CAs to trust, as the http action's.")},
                  {"insecure", Bool("No TLS verification, as the http action's.")}},
-                {"webhook"})}}},
+                {"url"})}}},
   };
   Json schema = {
       {"$schema", "http://json-schema.org/draft-07/schema#"},

@@ -22,7 +22,7 @@ using testing::HttpTestServer;
 WebhookPost PostTo(const std::string& url) {
   WebhookPost post;
   post.url = url;
-  post.body = R"({"text":"deploy-web: run R succeeded","event":"run_succeeded"})";
+  post.body = R"({"text":"deploy-web: run R succeeded","event":"succeeded"})";
   post.timeout = Duration{2000};
   return post;
 }

@@ -154,6 +154,21 @@ TEST_F(KubeRestore, ObjectsWithoutRevisionsComeBackAndSecretsStayOutOfTheLog) {
       Runbook({"audit", "export", "--run", Summary(run).value("run_id", "?"), "--format", "jsonl"});
   EXPECT_THAT(exported.stdout_tail, HasSubstr("\"action\":\"restore\""));
   EXPECT_THAT(exported.stdout_tail, HasSubstr("\"replaced\":true"));
+
+  // The post-mortem report of that real run shows the workload's images before and after
+  // (issue 13), taken from what the real kubectl recorded.
+  ProcessResult report =
+      Runbook({"report", Summary(run).value("run_id", "?"), "--out", "-"});
+  ASSERT_EQ(report.exit_status, 0) << report.stderr_tail;
+  const std::string html = report.stdout_tail;
+  const size_t section = html.find("<section class=\"kubectl\">");
+  ASSERT_NE(section, std::string::npos) << "no kubectl section in the report";
+  const std::string kubectl = html.substr(section, html.find("</section>", section) - section);
+  EXPECT_THAT(kubectl, HasSubstr("deployment/api"));
+  EXPECT_THAT(kubectl, HasSubstr(KubeCluster::GoodImage1()));
+  EXPECT_THAT(kubectl, HasSubstr(KubeCluster::GoodImage2()));
+  EXPECT_THAT(kubectl, HasSubstr("rolled back"));
+  EXPECT_THAT(html, Not(HasSubstr("hunter2")));
 }
 
 /// A manifest from the stand-in's collection of real-world ones.

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -68,15 +69,30 @@ TEST_F(LoggingE2eTest, ARunWritesItsOwnLogBesideTheAuditDatabase) {
   const std::string run_id = summary["run_id"];
   const std::string log = dir_.File("logs/" + run_id + ".log");
   ASSERT_TRUE(fs::exists(log)) << run.text;
-  const std::string text = Slurp(log);
-  EXPECT_NE(text.find("run=" + run_id + " step=a phase=step attempt=1 step_succeeded"), std::string::npos)
-      << text;
-  EXPECT_NE(text.find("command_started: runbook run started"), std::string::npos) << text;
-  EXPECT_NE(text.find("command_finished: runbook run finished: exit 0"), std::string::npos)
+  // JSON lines by default (SPEC section 7), each one about this run.
+  std::vector<std::string> events;
+  for (const nlohmann::json& j : JsonLines(log)) {
+    EXPECT_EQ(j["run_id"], run_id) << j.dump();
+    events.push_back(j["event"].get<std::string>() + " " + j["step"].get<std::string>());
+  }
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.front(), "command_started ");
+  EXPECT_EQ(events.back(), "command_finished ");
+  EXPECT_NE(std::find(events.begin(), events.end(), "step_succeeded a"), events.end());
+  // A format given on the command line holds for the run's own log too.
+  Output text_run = Runbook("run ok.yaml --json --log-format text");
+  ASSERT_EQ(text_run.code, 0) << text_run.text;
+  const std::string text_id = nlohmann::json::parse(
+      text_run.text.substr(text_run.text.rfind("\n{") == std::string::npos
+                               ? 0
+                               : text_run.text.rfind("\n{") + 1))["run_id"];
+  const std::string text = Slurp(dir_.File("logs/" + text_id + ".log"));
+  EXPECT_NE(text.find("run=" + text_id + " step=a phase=step attempt=1 step_succeeded"),
+            std::string::npos)
       << text;
   // Another command writes no log unless one is asked for.
   ASSERT_EQ(Runbook("runs").code, 0);
-  EXPECT_EQ(std::distance(fs::directory_iterator(dir_.File("logs")), fs::directory_iterator()), 1);
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_.File("logs")), fs::directory_iterator()), 2);
 }
 
 TEST_F(LoggingE2eTest, JsonLinesHoldTheRunsEventsAndNeverTheSecret) {
@@ -92,7 +108,7 @@ TEST_F(LoggingE2eTest, JsonLinesHoldTheRunsEventsAndNeverTheSecret) {
   std::string run_id;
   std::set<std::string> seen;  // "step/event"
   for (const nlohmann::json& j : lines) {
-    for (const char* key : {"ts", "level", "run_id", "step", "phase", "host", "event", "message"})
+    for (const char* key : {"ts", "level", "run_id", "step", "phase", "host", "event", "msg"})
       EXPECT_TRUE(j.contains(key)) << key << " in " << j.dump();
     if (j["event"] == "run_started") run_id = j["run_id"];
     seen.insert(j["step"].get<std::string>() + "/" + j["event"].get<std::string>());

@@ -41,12 +41,12 @@ TEST(NotifyE2eTest, WebhooksAreToldAndTheirFailuresRecordedWithoutChangingTheRun
             "runbook: notified\nenvironment: staging\n"
             "secrets: {slack_url: {env: RUNBOOK_E2E_SLACK_URL}}\n"
             "notify:\n"
-            "  - webhook: \"{{ secrets.slack_url }}\"\n"
-            "    events: [run_started, run_succeeded, run_rolled_back, rollback_failed]\n"
+            "  - url: \"{{ secrets.slack_url }}\"\n"
+            "    on: [run_started, succeeded, rolled_back, rollback_failed]\n"
             "    timeout: 5s\n"
             "steps:\n  - id: a\n    shell: \"echo deployed\"\n");
   dir.Write("settings.yaml",
-            "notify:\n  - {webhook: \"{{ env.RUNBOOK_E2E_DOWN_URL }}\", events: [run_succeeded]}\n");
+            "notify:\n  - {url: \"{{ env.RUNBOOK_E2E_DOWN_URL }}\", on: [succeeded]}\n");
   const std::string db = dir.File("audit.db");
   Output run = RunRunbook(dir.path(), db, "--config settings.yaml run rb.yaml --json");
   EXPECT_EQ(run.code, 0) << run.text;
@@ -57,7 +57,7 @@ TEST(NotifyE2eTest, WebhooksAreToldAndTheirFailuresRecordedWithoutChangingTheRun
     std::lock_guard<std::mutex> lock(mu);
     ASSERT_EQ(bodies.size(), 2u);
     const nlohmann::json end = nlohmann::json::parse(bodies[1]);
-    EXPECT_EQ(end["event"], "run_succeeded");
+    EXPECT_EQ(end["event"], "succeeded");
     EXPECT_EQ(end["runbook"], "notified");
     EXPECT_TRUE(end["text"].is_string());
   }
@@ -77,13 +77,13 @@ TEST(NotifyE2eTest, WebhooksAreToldAndTheirFailuresRecordedWithoutChangingTheRun
     if (line.empty()) continue;
     const nlohmann::json e = nlohmann::json::parse(line);
     last = e.value("event", "");
-    if (last == "notification_sent") {
+    if (last == "notify_sent") {
       ++sent;
       EXPECT_EQ(e["detail"]["target"], "***") << line;
     }
-    if (last == "notification_failed") {
+    if (last == "notify_failed") {
       ++failed;
-      EXPECT_EQ(e["detail"]["event"], "run_succeeded") << line;
+      EXPECT_EQ(e["detail"]["event"], "succeeded") << line;
       EXPECT_EQ(e["detail"]["error"], "HTTP 503") << line;
       EXPECT_EQ(e["detail"]["target"], "***") << line;  // the URL came from the environment
     }

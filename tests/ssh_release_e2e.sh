@@ -253,7 +253,7 @@ kill_while_host2_activates() {  # -> the killed run's id in $run
     grep -q "runbook-pgid" "/proc/$p/cmdline" 2>/dev/null && kill -9 -- "-$p" 2>/dev/null
   done
   in_host 2 umount "$CURL"
-  run=$("$BIN" runs --json --audit-db "$T/audit.db" | python3 -c "import json,sys; print(json.load(sys.stdin)[-1]['run_id'])")
+  run=$("$BIN" runs --json --audit-db "$T/audit.db" | python3 -c "import json,sys; print(json.load(sys.stdin)[0]['run_id'])")
 }
 
 # The output of host 2 was lost with the executor; what activate saved there still says.
