@@ -28,6 +28,10 @@ Status CrashHookSink::Append(const std::string& run_id, const AuditEvent& event)
   return Written(inner_.Append(run_id, event));
 }
 
+Status CrashHookSink::Queue(const std::string& run_id, const AuditEvent& event) {
+  return Written(inner_.Queue(run_id, event));
+}
+
 Status CrashHookSink::EndRun(const std::string& run_id, const std::string& state, int exit_code,
                              std::chrono::system_clock::time_point finished_at) {
   return Written(inner_.EndRun(run_id, state, exit_code, finished_at));

@@ -1,7 +1,8 @@
 // The crash-matrix test's hook (tests/crash_matrix_test.cc, docs/recovery.md): an AuditSink
 // that passes every write on to the real one and, when RUNBOOK_TEST_CRASH_AFTER_EVENT=K is set
 // in the environment, kills its own process with SIGKILL right after the K-th record it wrote
-// became durable, so that the test can crash `run` and `recover` at every event they write.
+// (durable, or queued for the next commit: then it is lost with the others queued since the
+// last one), so that the test can crash `run` and `recover` at every event they write.
 //
 // The hook exists only in builds configured with -DRUNBOOK_TEST_HOOKS=ON (this repository's
 // default, so that CI runs the test); a packaging build turns it off, and then the sink only
@@ -28,6 +29,10 @@ class CrashHookSink : public AuditSink {
 
   Status BeginRun(const RunRecord& run) override;
   Status Append(const std::string& run_id, const AuditEvent& event) override;
+  /// A queued event counts too: a crash after it loses it with whatever else was queued since
+  /// the last commit, as a real crash would.
+  Status Queue(const std::string& run_id, const AuditEvent& event) override;
+  Status Sync(int* not_durable) override { return inner_.Sync(not_durable); }
   Status EndRun(const std::string& run_id, const std::string& state, int exit_code,
                 std::chrono::system_clock::time_point finished_at) override;
   AuditBacklog Backlog(const std::string& run_id) const override {

@@ -105,6 +105,23 @@ class OutOfReachGuard : public AuditSink {
     Check(run_id);
     return s;
   }
+  Status Queue(const std::string& run_id, const AuditEvent& event) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      run_id_ = run_id;
+    }
+    return inner_.Queue(run_id, event);
+  }
+  Status Sync(int* not_durable) override {
+    Status s = inner_.Sync(not_durable);
+    std::string run_id;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      run_id = run_id_;
+    }
+    if (!run_id.empty()) Check(run_id);
+    return s;
+  }
   Status EndRun(const std::string& run_id, const std::string& state, int exit_code,
                 std::chrono::system_clock::time_point finished_at) override {
     return inner_.EndRun(run_id, state, exit_code, finished_at);
@@ -128,6 +145,8 @@ class OutOfReachGuard : public AuditSink {
   CancelFlag* stop_run_;
   const bool shared_;
   std::atomic<bool> stopped_{false};
+  std::mutex mu_;
+  std::string run_id_;  // of the events queued: what Sync checks
 };
 
 }  // namespace runbook

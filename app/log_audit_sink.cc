@@ -158,6 +158,30 @@ Status LoggingAuditSink::Append(const std::string& run_id, const AuditEvent& eve
   return s;
 }
 
+Status LoggingAuditSink::Queue(const std::string& run_id, const AuditEvent& event) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    run_id_ = run_id;
+  }
+  Status s = inner_.Queue(run_id, event);
+  if (log_ == nullptr) return s;
+  log_->Write(EventLogRecord(run_id, event));
+  if (!s.ok()) Refused(run_id, "event " + std::string(EventName(event.event)), s);
+  return s;
+}
+
+Status LoggingAuditSink::Sync(int* not_durable) {
+  Status s = inner_.Sync(not_durable);
+  if (log_ == nullptr || s.ok()) return s;
+  std::string run_id;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    run_id = run_id_;
+  }
+  Refused(run_id, "queued events", s);
+  return s;
+}
+
 Status LoggingAuditSink::EndRun(const std::string& run_id, const std::string& state,
                                 int exit_code, std::chrono::system_clock::time_point finished_at) {
   Status s = inner_.EndRun(run_id, state, exit_code, finished_at);

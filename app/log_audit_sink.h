@@ -4,6 +4,7 @@
 // there is masked here; it adds nothing the audit log does not hold.
 #pragma once
 
+#include <mutex>
 #include <string>
 
 #include "app/structured_log.h"
@@ -27,6 +28,8 @@ class LoggingAuditSink : public AuditSink {
 
   Status BeginRun(const RunRecord& run) override;
   Status Append(const std::string& run_id, const AuditEvent& event) override;
+  Status Queue(const std::string& run_id, const AuditEvent& event) override;
+  Status Sync(int* not_durable) override;
   Status EndRun(const std::string& run_id, const std::string& state, int exit_code,
                 std::chrono::system_clock::time_point finished_at) override;
   AuditBacklog Backlog(const std::string& run_id) const override {
@@ -38,6 +41,8 @@ class LoggingAuditSink : public AuditSink {
 
   AuditSink& inner_;
   LogSink* log_;
+  std::mutex mu_;
+  std::string run_id_;  // of the events queued: what a failed Sync is about
 };
 
 }  // namespace runbook

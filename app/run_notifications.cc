@@ -41,22 +41,51 @@ NotifyingSink::NotifyingSink(AuditSink& inner, Notifier& notifier, const Environ
 }
 
 Status NotifyingSink::Append(const std::string& run_id, const AuditEvent& event) {
+  return Pass(run_id, event, /*queue=*/false);
+}
+
+Status NotifyingSink::Queue(const std::string& run_id, const AuditEvent& event) {
+  return Pass(run_id, event, /*queue=*/true);
+}
+
+Status NotifyingSink::Sync(int* not_durable) {
+  Status s = inner_.Sync(not_durable);
+  if (s.ok()) NotifyStarted();
+  return s;
+}
+
+void NotifyingSink::NotifyStarted() {
+  NotifyFacts facts;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!start_pending_) return;
+    start_pending_ = false;
+    facts = run_;
+  }
+  facts.event = NotifyEvent::kRunStarted;
+  facts.state = "running";
+  const std::string run_id = facts.run_id;
+  Notify(run_id, std::move(facts));
+}
+
+Status NotifyingSink::Pass(const std::string& run_id, const AuditEvent& event, bool queue) {
+  auto forward = [&]() {
+    return queue ? inner_.Queue(run_id, event) : inner_.Append(run_id, event);
+  };
   switch (event.event) {
     case EventKind::kRunStarted: {
-      Status s = inner_.Append(run_id, event);
+      Status s = forward();
       const auto d = event.detail.get<RunStartedDetail>();
-      NotifyFacts facts;
       {
         std::lock_guard<std::mutex> lock(mu_);
         run_.runbook = d.runbook;
         run_.run_id = run_id;
         run_.operator_name = d.operator_name;
         run_.plan_id = d.plan_id;
-        facts = run_;
+        start_pending_ = true;
       }
-      facts.event = NotifyEvent::kRunStarted;
-      facts.state = "running";
-      Notify(run_id, std::move(facts));
+      // The webhooks hear of the start once it is durable: now, or at the next Sync.
+      if (s.ok() && !queue) NotifyStarted();
       return s;
     }
     case EventKind::kStepFailed: {
@@ -105,7 +134,7 @@ Status NotifyingSink::Append(const std::string& run_id, const AuditEvent& event)
     case EventKind::kPlansPruned:
       break;
   }
-  return inner_.Append(run_id, event);
+  return forward();
 }
 
 void NotifyingSink::Notify(const std::string& run_id, NotifyFacts facts) {
@@ -117,7 +146,7 @@ void NotifyingSink::Notify(const std::string& run_id, NotifyFacts facts) {
     record.detail = outcome.detail;
     // A record that cannot be written is the store's problem, which the executor hears of
     // through its own records; a notification's never changes the run.
-    (void)inner_.Append(run_id, record);
+    (void)inner_.Queue(run_id, record);
   }
 }
 

@@ -1,8 +1,8 @@
 // When a run's notifications go out (docs/notifications.md): an audit sink between the
-// executor and the store that watches the run's own records. After run_started is durable it
-// tells the webhooks the run started; before run_finished it tells them how the run ended, so
-// that the outcome of every webhook (notify_sent, notify_failed) is in the run's
-// chain and run_finished stays the run's last event. Nothing a webhook does reaches the
+// executor and the store that watches the run's own records. After run_started is durable (the
+// Sync after it) it tells the webhooks the run started; before run_finished it tells them how
+// the run ended, so that the outcome of every webhook (notify_sent, notify_failed) is in the
+// run's chain and run_finished stays the run's last event. Nothing a webhook does reaches the
 // executor: the events it watches are passed on exactly as they came, with their status.
 #pragma once
 
@@ -33,6 +33,8 @@ class NotifyingSink : public AuditSink {
 
   Status BeginRun(const RunRecord& run) override { return inner_.BeginRun(run); }
   Status Append(const std::string& run_id, const AuditEvent& event) override;
+  Status Queue(const std::string& run_id, const AuditEvent& event) override;
+  Status Sync(int* not_durable) override;
   Status EndRun(const std::string& run_id, const std::string& state, int exit_code,
                 std::chrono::system_clock::time_point finished_at) override {
     return inner_.EndRun(run_id, state, exit_code, finished_at);
@@ -42,6 +44,10 @@ class NotifyingSink : public AuditSink {
   }
 
  private:
+  Status Pass(const std::string& run_id, const AuditEvent& event, bool queue);
+  /// Tells the webhooks the run started, once, when run_started has been passed on.
+  void NotifyStarted();
+  /// Sends `facts`; each webhook's outcome is queued into the run's chain.
   void Notify(const std::string& run_id, NotifyFacts facts);
 
   AuditSink& inner_;
@@ -50,6 +56,7 @@ class NotifyingSink : public AuditSink {
   std::mutex mu_;  // guards the facts below
   NotifyFacts run_;  // what run_started said
   std::string cause_;  // the first failure of a forward step
+  bool start_pending_ = false;  // run_started passed on, its webhooks not told yet
 };
 
 }  // namespace runbook

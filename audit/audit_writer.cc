@@ -67,11 +67,14 @@ Result<bool> SqliteRecords::Apply(const AuditRecord& r, bool from_journal) {
   SqliteDb& db = db_;
   switch (r.kind) {
     case AuditRecord::Kind::kEvent: {
-      Statement exists(db, "SELECT 1 FROM runs WHERE run_id = ?");
-      exists.Bind(1, r.run_id);
-      Result<bool> row = exists.Step();
-      if (!row.ok()) return row.status();
-      if (!*row) return Status::NotFound("unknown run (BeginRun must come first)");
+      if (r.run_id.empty() || r.run_id != known_run_) {
+        Statement exists(db, "SELECT 1 FROM runs WHERE run_id = ?");
+        exists.Bind(1, r.run_id);
+        Result<bool> row = exists.Step();
+        if (!row.ok()) return row.status();
+        if (!*row) return Status::NotFound("unknown run (BeginRun must come first)");
+        known_run_ = r.run_id;
+      }
       StoredEvent e = r.event;
       e.run_id = r.run_id;
       if (from_journal) {
@@ -79,7 +82,7 @@ Result<bool> SqliteRecords::Apply(const AuditRecord& r, bool from_journal) {
         if (!stored.ok()) return stored.status();
         if (*stored) return false;
       }
-      if (Status s = AppendToChain(db, &e); !s.ok()) return s;
+      if (Status s = chain_.Append(&e); !s.ok()) return s;
       return true;
     }
     case AuditRecord::Kind::kRunEnd: {
@@ -116,8 +119,13 @@ Result<bool> SqliteRecords::Apply(const AuditRecord& r, bool from_journal) {
 Status SqliteRecords::InTransaction(const std::function<Status()>& body) {
   Transaction tx(db_);
   if (!tx.status().ok()) return tx.status();
-  if (Status s = body(); !s.ok()) return s;
-  return tx.Commit();
+  known_run_.clear();  // runs are checked once per transaction
+  Status s = chain_.Begin();
+  if (s.ok()) s = body();
+  if (s.ok()) s = chain_.Finish();
+  if (s.ok()) s = tx.Commit();
+  chain_.Committed(s.ok());
+  return s;
 }
 
 void SqliteRecords::AfterReplay() {
@@ -287,17 +295,34 @@ AuditWriter::AuditWriter(RecordDatabase& db, std::string journal_path)
     : db_(db), journal_(std::move(journal_path)) {}
 
 Result<AuditWriter::Outcome> AuditWriter::Write(const AuditRecord& record) {
-  const uint64_t serial = next_serial_++;
-  held_.push_back({record, serial, false});
-  Fate fate;
-  Flush(serial, &fate);
+  Queue(record);
+  Fate fate = Sync();
   if (!fate.status.ok()) return fate.status;
   return fate.outcome;
+}
+
+void AuditWriter::Queue(const AuditRecord& record) {
+  held_.push_back({record, next_serial_++, false});
+}
+
+AuditWriter::Fate AuditWriter::Sync() {
+  Fate fate;
+  Flush(synced_, &fate);
+  synced_ = next_serial_;
+  return fate;
 }
 
 Status AuditWriter::Store(const AuditRecord& record) {
   return db_.InTransaction(
       [&]() -> Status { return db_.Apply(record, /*from_journal=*/false).status(); });
+}
+
+Status AuditWriter::StoreAll() {
+  return db_.InTransaction([&]() -> Status {
+    for (const Held& h : held_)
+      if (Status s = db_.Apply(h.record, /*from_journal=*/false).status(); !s.ok()) return s;
+    return Status::Ok();
+  });
 }
 
 Status AuditWriter::Journal(const AuditRecord& record, JournalFile::Contents* contents) {
@@ -314,7 +339,7 @@ Status AuditWriter::Journal(const AuditRecord& record, JournalFile::Contents* co
   return Status::Ok();
 }
 
-void AuditWriter::Flush(uint64_t serial, Fate* fate) {
+void AuditWriter::Flush(uint64_t from, Fate* fate) {
   // The journal, locked and read once it is needed: at once when it exists (its records go
   // first), else when a record must go into it.
   std::optional<JournalLock> lock;
@@ -361,16 +386,25 @@ void AuditWriter::Flush(uint64_t serial, Fate* fate) {
   auto done = [&](Outcome outcome) {
     Held& h = held_.front();
     if (h.refused) ++counts_[h.record.run_id].rescued;
-    if (h.serial == serial) {
-      fate->status = Status::Ok();
-      fate->outcome = outcome;
-    }
+    if (h.serial >= from && outcome == Outcome::kJournaled) fate->outcome = outcome;
     held_.pop_front();
   };
+  // The common case: everything waiting goes into the database in one commit.
+  Status batch;
+  if (!behind_journal && !held_.empty()) {
+    batch = StoreAll();
+    if (batch.ok()) {
+      while (!held_.empty()) done(Outcome::kStored);
+      return;
+    }
+  }
+  // Else one record at a time, so that one the database refuses for good does not hold up
+  // the others, and those it cannot take now go to the journal in order.
   while (!held_.empty()) {
     const AuditRecord& record = held_.front().record;
     if (!behind_journal) {
-      Status s = Store(record);
+      // A database that stayed busy or cannot be written now is not tried again per record.
+      Status s = batch.IsBusy() || Deferrable(batch) ? batch : Store(record);
       if (s.ok()) {
         done(Outcome::kStored);
         continue;
@@ -379,7 +413,10 @@ void AuditWriter::Flush(uint64_t serial, Fate* fate) {
       // now, it goes on to the journal rather than being dropped.
       if (!Deferrable(s) && !(s.IsBusy() && held_.front().refused)) {
         // Refused for good (busy past the timeout, unknown run, damaged file), as before.
-        if (held_.front().serial == serial) fate->status = s;
+        if (held_.front().serial >= from) {
+          if (fate->status.ok()) fate->status = s;
+          ++fate->not_durable;
+        }
         held_.pop_front();
         continue;
       }
@@ -399,10 +436,14 @@ void AuditWriter::Flush(uint64_t serial, Fate* fate) {
   // What is left stays in memory, in order, until a later Write or FlushHeld moves it on.
   journal_error_ = journal_status.ok() ? "it cannot be opened" : journal_status.message();
   for (Held& h : held_) {
-    if (h.serial == serial) {
-      fate->status = Status::IOError("could be written neither to the audit database (" +
-                                     store_error_ + ") nor to the journal " + journal_.path() +
-                                     " (" + journal_error_ + "); held in memory");
+    if (h.serial >= from) {
+      if (fate->status.ok()) {
+        fate->status = Status::IOError("could be written neither to the audit database (" +
+                                       store_error_ + ") nor to the journal " +
+                                       journal_.path() + " (" + journal_error_ +
+                                       "); held in memory");
+      }
+      ++fate->not_durable;
     }
     h.refused = true;
   }
@@ -514,8 +555,9 @@ AuditBacklog AuditWriter::Backlog(const std::string& run_id) const {
     backlog.journaled = it->second.journaled;
     backlog.rescued = it->second.rescued;
   }
-  backlog.held = static_cast<int>(std::count_if(
-      held_.begin(), held_.end(), [&](const Held& h) { return h.record.run_id == run_id; }));
+  backlog.held = static_cast<int>(std::count_if(held_.begin(), held_.end(), [&](const Held& h) {
+    return h.refused && h.record.run_id == run_id;
+  }));
   backlog.journal = journal_.path();
   backlog.store_error = store_error_;
   if (backlog.held > 0) backlog.journal_error = journal_error_;
@@ -526,7 +568,7 @@ std::vector<std::string> AuditWriter::FlushHeld() {
   std::vector<std::string> left;
   if (held_.empty()) return left;
   Fate unused;
-  Flush(/*serial=*/0, &unused);
+  Flush(/*from=*/next_serial_, &unused);
   for (const Held& h : held_) left.push_back(EncodeRecord(h.record));
   return left;
 }

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "audit/audit_records.h"
+#include "audit/chain_append.h"
 #include "audit/journal_file.h"
 #include "engine/audit_sink.h"
 #include "engine/status.h"
@@ -99,15 +100,19 @@ class RecordDatabase {
 };
 
 /// The SQLite audit database as a RecordDatabase: BEGIN IMMEDIATE transactions.
+/// Events are linked to the chain through a ChainAppender (chain_append.h): the head stays
+/// in memory between this connection's transactions while no other connection writes.
 class SqliteRecords : public RecordDatabase {
  public:
-  explicit SqliteRecords(SqliteDb& db) : db_(db) {}
+  explicit SqliteRecords(SqliteDb& db) : db_(db), chain_(db) {}
   Status InTransaction(const std::function<Status()>& body) override;
   Result<bool> Apply(const AuditRecord& record, bool from_journal) override;
   void AfterReplay() override;
 
  private:
   SqliteDb& db_;
+  ChainAppender chain_;
+  std::string known_run_;  // a run whose row this transaction has seen
 };
 
 /// The writer over one store and its journal. Made by the store (AuditDatabase,
@@ -126,6 +131,18 @@ class AuditWriter {
   /// to the journal"), or refused by the database for another reason (the database's own
   /// error: busy past the timeout, an unknown run, a lock another run holds, a damaged file).
   Result<Outcome> Write(const AuditRecord& record);
+
+  /// What became of the records a Sync wrote.
+  struct Fate {
+    Status status;  // ok when all are durable; else the first one's error
+    Outcome outcome = Outcome::kStored;  // kJournaled when any went to the journal
+    int not_durable = 0;                 // records refused for good or held in memory
+  };
+  /// Queues `record` behind the others; Sync (or Write) writes it. Not durable until then.
+  void Queue(const AuditRecord& record);
+  /// Writes every queued record as Write does, in order, all into the database in one
+  /// transaction when it can be written (one commit, one fdatasync: docs/audit.md "Commits").
+  Fate Sync();
 
   /// Writes what the journal holds into the database (see the file comment).
   ReplayReport Replay();
@@ -157,19 +174,17 @@ class AuditWriter {
     int journaled = 0;
     int rescued = 0;
   };
-  struct Fate {
-    Status status;  // ok when written; the record's error when dropped or still held
-    Outcome outcome = Outcome::kStored;
-  };
-
-  // Moves the held records on: journal into the database, then each held record into the
-  // database or the journal. The fate of the record with `serial` is put in `*fate`.
-  void Flush(uint64_t serial, Fate* fate);
+  // Moves the held records on: journal into the database, then the held records into the
+  // database (all in one transaction when it takes them) or the journal. The fate of the
+  // records from serial `from` on is put in `*fate`.
+  void Flush(uint64_t from, Fate* fate);
   // Writes `contents`' records into the database in one transaction, clears the journal and
   // reads it again into `contents`. Call with the journal locked.
   void ReplayLocked(JournalFile::Contents* contents, ReplayReport* report);
   // Writes `record` into the database in a transaction of its own.
   Status Store(const AuditRecord& record);
+  // Writes every held record into the database in one transaction.
+  Status StoreAll();
   // Appends `record` to the journal behind `*contents` and advances it.
   Status Journal(const AuditRecord& record, JournalFile::Contents* contents);
 
@@ -177,6 +192,7 @@ class AuditWriter {
   JournalFile journal_;
   std::deque<Held> held_;
   uint64_t next_serial_ = 1;
+  uint64_t synced_ = 1;  // the first serial queued since the last Sync
   std::map<std::string, Counts> counts_;  // by run id
   std::string store_error_;
   std::string journal_error_;

@@ -56,14 +56,34 @@ Result<ChainHead> ReadMetaHead(SqliteDb& db) {
   return head;
 }
 
-Status AppendToChain(SqliteDb& db, StoredEvent* e) {
-  Result<ChainHead> head = ReadHead(db);
-  if (!head.ok()) return head.status();
-  e->seq = head->seq + 1;
-  e->prev_hash = head->hash;
+Result<int64_t> ChainAppender::DataVersion() {
+  Statement version(db_, "PRAGMA data_version");
+  Result<bool> row = version.Step();
+  if (!row.ok()) return row.status();
+  return *row ? version.Int(0) : -1;
+}
+
+Status ChainAppender::Begin() {
+  moved_ = false;
+  // Another connection's commit since ours changes data_version: its events moved the head.
+  Result<int64_t> version = DataVersion();
+  if (!version.ok()) return version.status();
+  if (*version != data_version_) head_.reset();
+  data_version_ = *version;
+  return Status::Ok();
+}
+
+Status ChainAppender::Append(StoredEvent* e) {
+  if (!head_) {
+    Result<ChainHead> head = ReadHead(db_);
+    if (!head.ok()) return head.status();
+    head_ = *head;
+  }
+  e->seq = head_->seq + 1;
+  e->prev_hash = head_->hash;
   e->hash = ChainHash(e->prev_hash, *e);
 
-  Statement insert(db,
+  Statement insert(db_,
                    "INSERT INTO events(seq, run_id, ts, event, phase, step, from_state, "
                    "to_state, attempt, detail, prev_hash, hash) "
                    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
@@ -79,9 +99,27 @@ Status AppendToChain(SqliteDb& db, StoredEvent* e) {
   insert.Bind(10, CanonicalJson(e->detail));
   insert.Bind(11, e->prev_hash);
   insert.Bind(12, e->hash);
-  if (Status s = insert.Run(); !s.ok()) return s;
-  if (Status s = SetMeta(db, "chain_head_seq", std::to_string(e->seq)); !s.ok()) return s;
-  return SetMeta(db, "chain_head_hash", e->hash);
+  if (Status s = insert.Run(); !s.ok()) {
+    head_.reset();
+    return s;
+  }
+  head_ = ChainHead{e->seq, e->hash};
+  moved_ = true;
+  return Status::Ok();
+}
+
+Status ChainAppender::Finish() {
+  if (!moved_ || !head_) return Status::Ok();
+  if (Status s = SetMeta(db_, "chain_head_seq", std::to_string(head_->seq)); !s.ok()) return s;
+  return SetMeta(db_, "chain_head_hash", head_->hash);
+}
+
+void ChainAppender::Committed(bool committed) {
+  if (!committed) {
+    head_.reset();
+    data_version_ = -1;
+  }
+  moved_ = false;
 }
 
 }  // namespace runbook

@@ -3,9 +3,10 @@
 // commands and `recover` read runs and events with, and the verification of the hash chain.
 //
 // Every event of every run is one link of one chain across the whole database. Every write is
-// one BEGIN IMMEDIATE transaction, so an event is on disk when Append returns (the executor
-// writes it before the act it announces) and several processes can share one database: their
-// appends serialize on SQLite's write lock and the chain stays linear. Events and run ends go
+// one BEGIN IMMEDIATE transaction: Append's event is on disk when it returns, and the events
+// queued since the last commit (Queue) are written together by Sync, which the executor calls
+// before each act (write-ahead). Several processes can share one database: their writes
+// serialize on SQLite's write lock and the chain stays linear. Events and run ends go
 // through the AuditWriter (audit_writer.h): when the database cannot be written they wait,
 // durable, in its journal, and reach the chain later in the order they were written.
 #pragma once
@@ -47,6 +48,11 @@ class EventLog : public EventStore {
   /// Appends an event to the chain: assigns seq, prev_hash and hash. kNotFound when the run
   /// has no row. Ok too when the event went to the journal instead (Backlog counts it).
   Status Append(const std::string& run_id, const AuditEvent& event) override;
+  /// Queues an event for the next Sync, Append or EndRun (AuditSink::Queue).
+  Status Queue(const std::string& run_id, const AuditEvent& event) override;
+  /// Writes the queued events in one transaction (or to the journal); not ok when some could
+  /// be made durable nowhere.
+  Status Sync(int* not_durable) override;
   /// Sets state, exit_code and finished_at (the executor's clock) on the run row.
   /// kNotFound for an unknown run. Ok too when the end went to the journal instead.
   Status EndRun(const std::string& run_id, const std::string& state, int exit_code,

@@ -146,6 +146,19 @@ Status PgEventLog::Append(const std::string& run_id, const AuditEvent& event) {
                                       run_id);
 }
 
+Status PgEventLog::Queue(const std::string& run_id, const AuditEvent& event) {
+  std::lock_guard<std::mutex> lock(mu_);
+  writer_.Queue(EventRecord(run_id, event));
+  return Status::Ok();
+}
+
+Status PgEventLog::Sync(int* not_durable) {
+  std::lock_guard<std::mutex> lock(mu_);
+  AuditWriter::Fate fate = writer_.Sync();
+  if (not_durable) *not_durable = fate.not_durable;
+  return fate.status.WithContext("cannot record the run's events");
+}
+
 Status PgEventLog::EndRun(const std::string& run_id, const std::string& state, int exit_code,
                           std::chrono::system_clock::time_point finished_at) {
   std::lock_guard<std::mutex> lock(mu_);

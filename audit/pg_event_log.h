@@ -65,6 +65,10 @@ class PgEventLog : public EventStore {
   /// Appends an event to the chain: assigns seq, prev_hash and hash. kNotFound when the run
   /// has no row. Ok too when the event went to the journal instead (Backlog counts it).
   Status Append(const std::string& run_id, const AuditEvent& event) override;
+  /// Queues an event for the next Sync, Append or EndRun (AuditSink::Queue).
+  Status Queue(const std::string& run_id, const AuditEvent& event) override;
+  /// Writes the queued events in one transaction (or to the journal), as EventLog's.
+  Status Sync(int* not_durable) override;
   /// Sets state, exit_code and finished_at on the run row. kNotFound for an unknown run. Ok
   /// too when the end went to the journal instead.
   Status EndRun(const std::string& run_id, const std::string& state, int exit_code,

@@ -42,7 +42,35 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path) {
   return std::unique_ptr<SqliteDb>(new SqliteDb(db, path));
 }
 
-SqliteDb::~SqliteDb() { sqlite3_close(db_); }
+SqliteDb::~SqliteDb() {
+  for (auto& [sql, stmt] : kept_) sqlite3_finalize(stmt);
+  sqlite3_close(db_);
+}
+
+sqlite3_stmt* SqliteDb::Acquire(const std::string& sql, int* rc) {
+  if (auto it = kept_.find(sql); it != kept_.end()) {
+    sqlite3_stmt* stmt = it->second;
+    kept_.erase(it);  // in use: a second Statement of the same text prepares its own
+    *rc = SQLITE_OK;
+    return stmt;
+  }
+  sqlite3_stmt* stmt = nullptr;
+  *rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()),
+                           SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  if (*rc != SQLITE_OK) {
+    sqlite3_finalize(stmt);
+    return nullptr;
+  }
+  return stmt;
+}
+
+void SqliteDb::Release(const std::string& sql, sqlite3_stmt* stmt) {
+  if (!stmt) return;
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  if (kept_.size() < kKeptStatements && kept_.emplace(sql, stmt).second) return;
+  sqlite3_finalize(stmt);
+}
 
 Status SqliteDb::Exec(std::string_view sql) {
   std::string text(sql);
@@ -73,15 +101,10 @@ Status SqliteDb::Error(std::string_view what, int rc) const {
 }
 
 Statement::Statement(SqliteDb& db, std::string_view sql) : db_(db), sql_(sql) {
-  rc_ =
-      sqlite3_prepare_v2(db.handle(), sql_.c_str(), static_cast<int>(sql_.size()), &stmt_, nullptr);
-  if (rc_ != SQLITE_OK) {
-    sqlite3_finalize(stmt_);
-    stmt_ = nullptr;
-  }
+  stmt_ = db_.Acquire(sql_, &rc_);
 }
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+Statement::~Statement() { db_.Release(sql_, stmt_); }
 
 void Statement::Bind(int index, std::string_view text) {
   if (stmt_) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -40,13 +41,26 @@ class SqliteDb {
   /// cannot open or read-only kIOError; anything else kFailed.
   Status Error(std::string_view what, int rc) const;
 
+  /// A prepared statement for `sql`: one the connection kept from an earlier use, else a new
+  /// one (nullptr, with the result code in `*rc`, when it cannot be prepared). Statement
+  /// does this; give it back with Release.
+  sqlite3_stmt* Acquire(const std::string& sql, int* rc);
+  /// Resets `stmt` and keeps it for the next Acquire of `sql` (up to kKeptStatements),
+  /// else finalizes it.
+  void Release(const std::string& sql, sqlite3_stmt* stmt);
+
  private:
+  static constexpr size_t kKeptStatements = 64;
+
   SqliteDb(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   sqlite3* db_;
   std::string path_;
+  // Statements are prepared once per connection: an append runs the same few each time.
+  std::map<std::string, sqlite3_stmt*, std::less<>> kept_;
 };
 
-/// A prepared statement. Bind indexes count from 1, column indexes from 0.
+/// A prepared statement, from the connection's kept ones (SqliteDb::Acquire) and given back
+/// when destroyed. Bind indexes count from 1, column indexes from 0.
 class Statement {
  public:
   Statement(SqliteDb& db, std::string_view sql);

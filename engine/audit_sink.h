@@ -1,6 +1,7 @@
-// Where the executor writes its record of a run. The executor writes each event before the
-// action it announces (write-ahead); an implementation must make an event durable before
-// Append returns. The SQLite implementation lives in audit/.
+// Where the executor writes its record of a run. The executor makes each event durable before
+// the action it announces (write-ahead): it queues events (Queue) and makes them durable
+// together (Sync) right before it acts; Append is durable on return. The SQLite and
+// PostgreSQL implementations live in audit/.
 //
 // Durable need not mean "in the store": when the store cannot be written (a full disk), an
 // implementation may keep a record in a journal of its own, synced, and write it into the
@@ -66,8 +67,25 @@ class AuditSink {
   virtual ~AuditSink() = default;
   /// Stores the run row. Called once, before the first event of the run.
   virtual Status BeginRun(const RunRecord& run) = 0;
-  /// Appends one event to the hash chain; durable on return.
+  /// Appends one event to the hash chain; durable on return, with every event queued before.
   virtual Status Append(const std::string& run_id, const AuditEvent& event) = 0;
+  /// Appends one event that need not be durable yet: it becomes durable, in order, with the
+  /// next Sync, Append or EndRun, in one commit with the others queued since the last one. The
+  /// executor queues every event and calls Sync before each action (write-ahead: what
+  /// announces an action is durable before it starts), so that a step costs two commits
+  /// rather than one per event (docs/audit.md "Commits"). Errors an implementation finds at
+  /// once (an unknown run) may be returned here; the others come from Sync. By default the
+  /// event is appended at once: a sink that does not batch is never less durable.
+  virtual Status Queue(const std::string& run_id, const AuditEvent& event) {
+    return Append(run_id, event);
+  }
+  /// Makes every queued event durable. Not ok when some could not be made durable; then
+  /// `*not_durable` (when not null) is how many of those queued since the last Sync are not
+  /// (held in memory, refused), as Append would have failed for each.
+  virtual Status Sync(int* not_durable) {
+    if (not_durable) *not_durable = 0;
+    return Status::Ok();
+  }
   /// Stores the terminal state on the run row (the run_finished event carries it too).
   /// `finished_at` is the executor's Environment::Now().
   virtual Status EndRun(const std::string& run_id, const std::string& state, int exit_code,

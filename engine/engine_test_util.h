@@ -80,16 +80,35 @@ class MemoryAudit : public AuditSink {
     runs.push_back(run);
     return Status::Ok();
   }
-  Status Append(const std::string&, const AuditEvent& event) override {
-    if ((fail_from >= 0 && static_cast<int>(events.size()) >= fail_from) ||
+  Status Append(const std::string& run_id, const AuditEvent& event) override {
+    if (Status s = Queue(run_id, event); !s.ok()) return s;
+    return Sync(nullptr);
+  }
+  /// Without `batching`, durable at once (AuditSink's default); with it, held in `pending`
+  /// until Sync, as the stores do.
+  Status Queue(const std::string& run_id, const AuditEvent& event) override {
+    if ((fail_from >= 0 && static_cast<int>(events.size() + pending.size()) >= fail_from) ||
         (fail_kind && event.event == *fail_kind))
       return Status::IOError("disk full");
-    events.push_back(event);
+    if (!batching) {
+      events.push_back(event);
+      return Status::Ok();
+    }
+    (void)run_id;
+    pending.push_back(event);
+    return Status::Ok();
+  }
+  Status Sync(int* not_durable) override {
+    if (not_durable) *not_durable = 0;
+    ++syncs;
+    events.insert(events.end(), pending.begin(), pending.end());
+    pending.clear();
     return Status::Ok();
   }
   Status EndRun(const std::string&, const std::string& s, int code,
                 std::chrono::system_clock::time_point) override {
     if (fail_end_run) return Status::IOError("disk full");
+    (void)Sync(nullptr);
     state = s;
     exit_code = code;
     return Status::Ok();
@@ -103,7 +122,10 @@ class MemoryAudit : public AuditSink {
   }
 
   std::vector<RunRecord> runs;
-  std::vector<AuditEvent> events;
+  std::vector<AuditEvent> events;   // durable
+  std::vector<AuditEvent> pending;  // queued (batching only)
+  bool batching = false;
+  int syncs = 0;                    // Sync calls (commits, for a store)
   std::string state;
   int exit_code = -1;
   int fail_from = -1;  // events with this index and later fail

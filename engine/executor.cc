@@ -102,6 +102,10 @@ class Executor::AttemptContext : public StepContext {
     e.attempt = attempt_;
     e.detail = detail.is_object() ? detail : nlohmann::json{{"value", detail}};
     Status s = ex_.Emit(std::move(e));
+    // What a runner records before it acts (a process about to start, the revisions an apply
+    // will change) is durable before it returns; a host's result waits for the next commit.
+    if (s.ok() && event != EventKind::kHostFinished && event != EventKind::kKubectlUndo)
+      s = ex_.SyncAudit();
     // Rollback actions always run: undoing is safer than stopping half-way. A record of
     // theirs that cannot be made durable (a process group id, say) is counted, and the
     // runner is not told to give up.
@@ -184,12 +188,30 @@ Status Executor::Emit(AuditEvent event) {
   // What the run did, whether or not the store took the record.
   ledger_.Add(
       {0, event.event, event.phase, event.step, event.from, event.to, event.attempt, event.detail});
-  Status s = audit_.Append(options_.run_id, event);
-  if (!s.ok() && audit_write_failures_++ == 0) {
+  Status s = audit_.Queue(options_.run_id, event);
+  if (!s.ok()) CountFailedLocked(s, 1);
+  return s;
+}
+
+Status Executor::SyncAudit() {
+  std::lock_guard<std::mutex> lock(mu_);
+  int not_durable = 0;
+  Status s = audit_.Sync(&not_durable);
+  if (!s.ok()) CountFailedLocked(s, std::max(not_durable, 1));
+  if (s.ok()) NoteJournalLocked();
+  return s;
+}
+
+void Executor::CountFailedLocked(const Status& s, int records) {
+  if (audit_write_failures_ == 0) {
     reporter_.Note("audit log write failed: " + s.message() +
                    " (the run goes on to its end so that nothing is left half-done)");
   }
-  if (s.ok() && !journal_noted_) {
+  audit_write_failures_ += records;
+}
+
+void Executor::NoteJournalLocked() {
+  if (!journal_noted_) {
     const AuditBacklog backlog = audit_.Backlog(options_.run_id);
     if (backlog.journaled > 0) {
       journal_noted_ = true;
@@ -201,7 +223,6 @@ Status Executor::Emit(AuditEvent event) {
                                : " (the run goes on to its end)"));
     }
   }
-  return s;
 }
 
 StepSummary* Executor::Summary(const std::string& id, Phase phase) {
@@ -278,6 +299,7 @@ RunSummary Executor::Run(const RunOptions& options) {
   for (const std::string& item : options_.confirmed)
     started_detail.checklist.emplace_back(item, options_.operator_name);
   Status started = Emit({{}, EventKind::kRunStarted, "run", "", "", "pending", 0, started_detail});
+  if (started.ok()) started = SyncAudit();
 
   // Write-ahead: without a durable run_started nothing may run.
   Trigger trigger = !started.ok() || Interrupted() ? Trigger::kInterrupt : Trigger::kStart;
@@ -312,6 +334,9 @@ RunSummary Executor::Walk(int current, Trigger trigger) {
   summary.steps = summaries_;
   summary.duration = std::chrono::duration_cast<Duration>(env_.Monotonic() - start_);
   summary.error = redactor_.Redact(first_error_);
+  // What is still queued decides whether records are missing, and so the exit code that
+  // run_finished records.
+  (void)SyncAudit();
   CountMissingRecords(&summary);
   AddHosts(&summary);
   (void)Emit({{}, EventKind::kRunFinished, "run", "", "", end.name, 0,
@@ -361,6 +386,7 @@ void Executor::CountMissingRecords(RunSummary* summary) {
 }
 
 void Executor::EndRun(RunSummary* summary) {
+  (void)SyncAudit();  // run_finished
   if (Status s = audit_.EndRun(options_.run_id, summary->state, summary->exit_code, env_.Now());
       !s.ok())
     ++audit_write_failures_;
@@ -395,6 +421,7 @@ RunSummary Executor::Resume(const RunOptions& options, const ResumePoint& point)
                                  .dead_pid = point.dead_pid,
                                  .state = state.name,
                                  .step_finished = point.step_finished}});
+  (void)SyncAudit();
   {
     std::lock_guard<std::mutex> lock(mu_);
     reporter_.Note("recovering run " + options_.run_id + " from " + state.name);
@@ -569,6 +596,10 @@ Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Ph
   RecordSkippedHosts(step, phase, plan);  // before the start: a started step's are known
   Status ahead = Emit({{}, rollback ? EventKind::kRollbackStarted : EventKind::kStepStarted,
                        PhaseName(phase), step.id, "", "", 0, started_detail});
+  // Write-ahead: the step's start, with what came before it (the previous step's result, the
+  // transition here), is durable before the step acts. One commit; a runner that starts a
+  // process makes its identity durable in a second (AttemptContext::Record).
+  if (ahead.ok()) ahead = SyncAudit();
 
   Outcome outcome;
   StepResult last;
@@ -607,6 +638,8 @@ Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Ph
       request.attempt = attempt;
       (void)Emit({{}, EventKind::kAttemptStarted, PhaseName(phase), step.id, "", "", attempt,
                   AttemptStartedDetail{description}});
+      // A retry: the attempts before it are durable before it acts again.
+      if (attempt > 1) (void)SyncAudit();
       {
         std::lock_guard<std::mutex> lock(mu_);
         reporter_.StepStarted(step, phase, attempt, max_attempts, description, forward_dry_run);

@@ -146,7 +146,15 @@ class Executor {
   /// Puts the failed hosts and the per-host recap on `summary`.
   void AddHosts(RunSummary* summary);
   void StoreValues(const StepSpec& step, const StepResult& result);
+  /// Queues `event` for the audit log (redacted, timed, folded into the ledger). Durable
+  /// only after the next SyncAudit.
   Status Emit(AuditEvent event);
+  /// Makes every queued event durable: the write-ahead barrier before an action.
+  Status SyncAudit();
+  /// Counts `records` audit records not made durable, noting the first failure; mu_ held.
+  void CountFailedLocked(const Status& s, int records);
+  /// Tells the operator, once, that records wait in the store's journal; mu_ held.
+  void NoteJournalLocked();
   /// Puts the count of audit records not in the store, and where they are, on `summary`
   /// (exit code 3 when any), after the run's own cause.
   void CountMissingRecords(RunSummary* summary);

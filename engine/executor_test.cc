@@ -72,6 +72,36 @@ TEST_F(ExecutorTest, SuccessRunsEveryStepOnceAndRecordsTheRun) {
                                                         "step_succeeded"}));
 }
 
+TEST_F(ExecutorTest, AStepCostsTwoCommitsAndActsOnlyOnceItsStartIsDurable) {
+  rb.name = "many";
+  constexpr int kSteps = 20;
+  audit.batching = true;
+  for (int i = 0; i < kSteps; ++i) {
+    const std::string id = "s" + std::to_string(i);
+    rb.steps.push_back(Shell(id, "do"));
+    runner.hooks[id] = [this, id](StepContext& c) {
+      // Write-ahead (SPEC section 3): the step's start and the previous step's result are
+      // durable before the step acts ...
+      auto started = std::find_if(audit.events.rbegin(), audit.events.rend(), [](const auto& e) {
+        return e.event == EventKind::kStepStarted;
+      });
+      ASSERT_NE(started, audit.events.rend());
+      EXPECT_EQ(started->step, id);
+      for (const AuditEvent& e : audit.pending) EXPECT_EQ(e.event, EventKind::kAttemptStarted);
+      // ... and a process's identity is durable before it runs its command.
+      EXPECT_TRUE(c.Record(EventKind::kProcessStarted, {{"pid", 7}, {"pgid", 7}}).ok());
+      EXPECT_TRUE(audit.pending.empty());
+    };
+  }
+  RunSummary s = Run();
+  EXPECT_EQ(s.state, "succeeded");
+  EXPECT_TRUE(audit.pending.empty());
+  EXPECT_EQ(EventName(audit.events.back().event), "run_finished");
+  // Two commits a step (its start; its process), three at the end, one for run_started.
+  EXPECT_LE(audit.syncs, 2 * kSteps + 4);
+  EXPECT_GE(audit.events.size(), static_cast<size_t>(6 * kSteps));
+}
+
 TEST_F(ExecutorTest, FailedStepRollsBackItselfThenEarlierStepsInReverseThenGlobal) {
   FourSteps();
   runner.script["c"] = {ScriptedRunner::Fail(3)};
