@@ -26,6 +26,10 @@ Result<Duration> ParseAge(const std::string& text) {
 
 Result<std::chrono::system_clock::time_point> ParseSince(
     const std::string& text, std::chrono::system_clock::time_point now) {
+  // The clock counts nanoseconds in 64 bits: it ends in 2262, and so does what it can compare.
+  if (text.size() >= 10 && text[4] == '-' && text.compare(0, 4, "2262") >= 0 &&
+      std::isdigit(static_cast<unsigned char>(text[0])))
+    return Status::Invalid("'" + text + "' is after 2261; write a UTC date before 2262");
   if (text.size() == 10 && text[4] == '-' && text[7] == '-') {
     auto day = ParseAuditTime(text + "T00:00:00Z");
     if (day.ok()) return day;
@@ -33,6 +37,9 @@ Result<std::chrono::system_clock::time_point> ParseSince(
     auto at = ParseAuditTime(text);
     if (at.ok()) return at;
   } else if (auto age = ParseAge(text); age.ok()) {
+    // An age longer than the time since 1970 means everything recorded.
+    const auto since_epoch = std::chrono::duration_cast<Duration>(now.time_since_epoch());
+    if (*age >= since_epoch) return std::chrono::system_clock::time_point{};
     return now - *age;
   }
   return Status::Invalid("'" + text +
