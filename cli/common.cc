@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "cli/command_log.h"
@@ -83,6 +84,23 @@ void AddAuditDbOption(CLI::App* cmd, GlobalOptions* global) {
                   "audit database (default: $RUNBOOK_AUDIT_DB, else audit_db in "
                   "~/.config/runbook/config.yaml or /etc/runbook/config.yaml, else "
                   "~/.local/state/runbook/audit.db)");
+}
+
+std::string Columns(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths;
+  for (const auto& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()), 0);
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size(); ++i) {
+      out += row[i];
+      if (i + 1 < row.size()) out.append(widths[i] - row[i].size() + 2, ' ');
+    }
+    out += "\n";
+  }
+  return out;
 }
 
 }  // namespace runbook::cli

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "app/inputs.h"
 #include "engine/exit_code.h"
@@ -27,6 +28,9 @@ const Environment& SystemEnv();
 
 /// Prints "runbook: error: MESSAGE" to stderr.
 void PrintError(const std::string& message);
+
+/// A text table: columns two spaces apart, the last one not padded, one line a row.
+std::string Columns(const std::vector<std::vector<std::string>>& rows);
 
 /// Prints `status`'s message as an error and returns its exit code (engine/exit_code.h).
 int Fail(const Status& status);

@@ -17,25 +17,6 @@
 namespace runbook::cli {
 namespace {
 
-// Columns two spaces apart, the last one not padded.
-std::string Table(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> widths;
-  for (const auto& row : rows) {
-    widths.resize(std::max(widths.size(), row.size()), 0);
-    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
-  }
-  std::string out;
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line.append(widths[i] - row[i].size() + 2, ' ');
-    }
-    out += line + "\n";
-  }
-  return out;
-}
-
 std::string ApprovalsCell(const PlanView& v) {
   if (!v.policy()) return v.tally.counted.empty() ? "-" : JoinWords(v.tally.counted);
   std::string cell =
@@ -114,7 +95,7 @@ int Plans(const GlobalOptions& global, const PlansOptions& options) {
   } else if (views.empty()) {
     std::printf("no plans match\n");
   } else {
-    std::fputs(Table(rows).c_str(), stdout);
+    std::fputs(Columns(rows).c_str(), stdout);
   }
   return kExitOk;
 }
