@@ -41,8 +41,8 @@ bool Exec(sqlite3* db, const char* sql) {
 }
 
 bool SpawnTrue() {
-  char* argv[] = {const_cast<char*>("/bin/sh"), const_cast<char*>("-c"),
-                  const_cast<char*>("true"), nullptr};
+  char* argv[] = {const_cast<char*>("/bin/sh"), const_cast<char*>("-c"), const_cast<char*>("true"),
+                  nullptr};
   pid_t pid = -1;
   if (::posix_spawn(&pid, "/bin/sh", nullptr, nullptr, argv, environ) != 0) return false;
   int status = 0;
@@ -106,8 +106,10 @@ int Main(int argc, char** argv) {
   sqlite3_finalize(insert);
   sqlite3_close(db);
 
-  nlohmann::json out = {{"steps", steps},         {"commits", commits},
-                        {"wall_s", wall},         {"spawn_s", Seconds(spawning)},
+  nlohmann::json out = {{"steps", steps},
+                        {"commits", commits},
+                        {"wall_s", wall},
+                        {"spawn_s", Seconds(spawning)},
                         {"commit_s", Seconds(committing)}};
   std::printf("%s\n", out.dump().c_str());
   return 0;

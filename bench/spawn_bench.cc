@@ -130,8 +130,8 @@ int Main(int argc, char** argv) {
                          {"runs", runs[name]}});
     }
   }
-  nlohmann::json out = {{"program", kProgram}, {"count", count}, {"repeat", repeat},
-                        {"results", results}};
+  nlohmann::json out = {
+      {"program", kProgram}, {"count", count}, {"repeat", repeat}, {"results", results}};
   std::printf("%s\n", out.dump().c_str());
   return 0;
 }
