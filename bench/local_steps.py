@@ -155,8 +155,11 @@ def report(b, args):
         subprocess.run("apt-get update -qq && DEBIAN_FRONTEND=noninteractive "
                        "apt-get install -y -qq strace >/dev/null", shell=True, check=True)
 
-    fs = subprocess.run(["stat", "-f", "-c", "%T", b.tmp], capture_output=True,
-                        text=True).stdout.strip()
+    # findmnt names ext4 as such (stat -f says ext2/ext3).
+    fs = (subprocess.run(["findmnt", "-no", "FSTYPE", "-T", b.tmp], capture_output=True,
+                         text=True).stdout.strip()
+          or subprocess.run(["stat", "-f", "-c", "%T", b.tmp], capture_output=True,
+                            text=True).stdout.strip())
     print(f"local-steps: `runbook run` of N local `true` steps; files on {fs} ({b.tmp})")
     print(f"machine: {os.cpu_count()} cores, load {' '.join(open('/proc/loadavg').read().split()[:3])}")
 
@@ -241,8 +244,8 @@ def report(b, args):
               + " ".join(f"{a:.2f}" for a in ansible))
 
     method = (
-        f"On {os.cpu_count()} cores, files on {fs} in one temporary folder. `runbook "
-        "--audit-db FRESH.db run steps-N.yaml` (N steps `shell: \"true\"`, an empty settings "
+        f"On {os.cpu_count()} cores, files on {fs} in one temporary folder. `runbook run "
+        "steps-N.yaml --audit-db FRESH.db` (N steps `shell: \"true\"`, an empty settings "
         f"file), output to /dev/null; wall clock and wait4's ru_maxrss. 100 steps: median of "
         f"{repeat} runs, taking turns with the floor"
         + (f" and with {ansible_repeat} runs of `ansible-playbook -i localhost, "

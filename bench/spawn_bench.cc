@@ -101,6 +101,7 @@ int Main(int argc, char** argv) {
       {"fork+exec", ForkExec}, {"posix_spawn", PosixSpawn}, {"RunProcess", RunProcessOnce}};
   std::vector<std::pair<std::string, std::function<bool()>>> methods;
   for (const std::string& name : chosen) methods.emplace_back(name, known.at(name));
+  for (const auto& [name, start] : methods) PerChildMicros(start, 10);  // warm up
   nlohmann::json results = nlohmann::json::array();
   size_t held = 0;
   void* memory = nullptr;
