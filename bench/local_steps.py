@@ -37,7 +37,8 @@ def die(message):
 
 
 def measure(argv, env=None, cwd=None):
-    """Runs argv to completion; returns (wall seconds, peak RSS in KiB of it and its children)."""
+    """Runs argv to completion; returns wall seconds, the peak RSS in KiB of it and its children,
+    and their CPU seconds (user + system)."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -48,7 +49,7 @@ def measure(argv, env=None, cwd=None):
     proc.stderr.close()
     if proc.returncode != 0:
         die(f"{' '.join(argv[:4])}... exited {proc.returncode}: {err.strip()[-2000:]}")
-    return wall, usage.ru_maxrss
+    return wall, usage.ru_maxrss, usage.ru_utime + usage.ru_stime
 
 
 class Bench:
@@ -172,13 +173,14 @@ def report(b, args):
 
     # 100 steps: runbook, the floor and ansible take turns.
     playbook = b.ansible_playbook(100)
-    ours, rss = {s: [] for s in sizes}, {s: [] for s in sizes}
+    ours, rss, cpu = {s: [] for s in sizes}, {s: [] for s in sizes}, {s: [] for s in sizes}
     floor, ansible = [], []
     for r in range(max(repeat, ansible_repeat)):
         if r < repeat:
-            wall, peak = b.run_runbook(100)
+            wall, peak, used = b.run_runbook(100)
             ours[100].append(wall)
             rss[100].append(peak)
+            cpu[100].append(used)
             floor.append(b.run_floor(100, whole))
         if r < ansible_repeat:
             ansible.append(b.run_ansible(playbook))
@@ -187,13 +189,15 @@ def report(b, args):
               file=sys.stderr)
     for steps in sizes[1:]:
         for _ in range(big_repeat[steps]):
-            wall, peak = b.run_runbook(steps)
+            wall, peak, used = b.run_runbook(steps)
             ours[steps].append(wall)
             rss[steps].append(peak)
+            cpu[steps].append(used)
             print(f"  {steps} steps: {wall:.1f} s, peak RSS {mib(peak)}", file=sys.stderr)
 
     med = {s: statistics.median(ours[s]) for s in sizes}
     step_ms = {s: med[s] / s * 1000 for s in sizes}
+    cpu_ms = {s: statistics.median(cpu[s]) / s * 1000 for s in sizes}
     peak = {s: max(rss[s]) for s in sizes}
     floor_wall = statistics.median(f["wall_s"] for f in floor)
     floor_spawn = statistics.median(f["spawn_s"] for f in floor)
@@ -223,6 +227,13 @@ def report(b, args):
                      "reference": f"{step_ms[100]:.2f} ms at 100",
                      "ratio": round(step_ms[s] / step_ms[100], 2), "goal": "<= 1.1x",
                      "met": step_ms[s] / step_ms[100] <= 1.1})
+    for s in sizes[1:]:
+        rows.append({"what": f"CPU (user + system, with its children) per step, {s:,} vs 100 "
+                             "steps: the same, without the disk's latency",
+                     "ours": f"{cpu_ms[s]:.2f} ms at {s:,}",
+                     "reference": f"{cpu_ms[100]:.2f} ms at 100",
+                     "ratio": round(cpu_ms[s] / cpu_ms[100], 2), "goal": "<= 1.1x",
+                     "met": cpu_ms[s] / cpu_ms[100] <= 1.1})
     limits = {1000: 16, 10000: 24}
     for s in sizes[1:]:
         rows.append({"what": f"peak RSS (wait4 ru_maxrss), {s:,} steps",
@@ -246,7 +257,8 @@ def report(b, args):
     method = (
         f"On {os.cpu_count()} cores, files on {fs} in one temporary folder. `runbook run "
         "steps-N.yaml --audit-db FRESH.db` (N steps `shell: \"true\"`, an empty settings "
-        f"file), output to /dev/null; wall clock and wait4's ru_maxrss. 100 steps: median of "
+        "file), output to /dev/null; wall clock, and wait4's ru_maxrss and CPU time (user + "
+        "system of runbook and the steps' processes). 100 steps: median of "
         f"{repeat} runs, taking turns with the floor"
         + (f" and with {ansible_repeat} runs of `ansible-playbook -i localhost, "
            "playbook.yml` (hosts: localhost, connection: local, gather_facts: false, 100 tasks "
@@ -264,6 +276,8 @@ def report(b, args):
         {"file": "local-steps-per-step.svg", "title": "runbook run: wall time per local step",
          "x_label": "steps in the runbook", "y_label": "ms per step", "log_x": True,
          "series": [{"label": "runbook", "points": [[s, round(step_ms[s], 3)] for s in sizes]},
+                    {"label": "runbook, CPU (user + system)",
+                     "points": [[s, round(cpu_ms[s], 3)] for s in sizes]},
                     {"label": "floor (sh -c true + the same commits), at 100 steps",
                      "points": [[100, round(floor_wall / 100 * 1000, 3)]]}]},
         {"file": "local-steps-rss.svg", "title": "runbook run: peak memory",
