@@ -261,22 +261,23 @@ ProcessResult RunProcess(const ProcessSpec& spec, int cancel_fd,
   std::call_once(subreaper, [] { ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); });
   const ActiveProcessCall active;
 
-  Result<Spawned> spawned = Spawn(spec);
+  Result<SpawnedChild> spawned = Spawn(spec);
   if (!spawned.ok()) {
     result.spawn_failed = true;
     result.error = spawned.message();
     return finish();
   }
-  result.pid = spawned->pid;
-  result.pgid = spec.foreground ? -1 : spawned->pid;
+  result.pid = spawned->pid();
+  result.pgid = spec.foreground ? -1 : spawned->pid();
 
   try {
     // The child waits at its gate: nothing runs yet. ~RunningChild kills and reaps it on
-    // every early return below.
-    const ProcessIdentity identity = IdentifyProcess(spawned->pid);
+    // every early return below (before ~SpawnedChild, which waits until it has left our
+    // memory).
+    const ProcessIdentity identity = IdentifyProcess(spawned->pid());
     RunningChild child(identity, !spec.foreground);
     // Belt and braces: the child has made itself the leader of its group already.
-    if (!spec.foreground && ::setpgid(spawned->pid, spawned->pid) != 0 && errno != EACCES &&
+    if (!spec.foreground && ::setpgid(spawned->pid(), spawned->pid()) != 0 && errno != EACCES &&
         errno != ESRCH) {
       result.spawn_failed = true;
       result.error = "setpgid: " + ErrnoText(errno);
@@ -287,18 +288,18 @@ ProcessResult RunProcess(const ProcessSpec& spec, int cancel_fd,
       if (!started.ok()) {
         result.spawn_failed = true;
         result.error = started.message();
-        spawned->gate.Reset();  // the child reads EOF and _exit()s without running the command
+        spawned->CloseGate();  // the child reads EOF and exits without running the command
         return finish();
       }
     }
-    Status released = Release(*spawned, spec.argv[0]);
+    Status released = spawned->Release(spec.argv[0]);
     if (!released.ok()) {
       result.spawn_failed = true;
       result.error = released.message();
       return finish();
     }
-    Stream out(std::move(spawned->out), false, spec);
-    Stream err(std::move(spawned->err), true, spec);
+    Stream out(spawned->TakeStdout(), false, spec);
+    Stream err(spawned->TakeStderr(), true, spec);
     Stream* streams[2] = {&out, &err};
     Drain(spec, cancel_fd, on_line, start, child, streams, result);
     // Output still held open by a process outside the group after eof_grace: deliver what

@@ -54,9 +54,9 @@ struct ProcessSpec {
 
 /// What happened. Filled whatever the outcome.
 struct ProcessResult {
-  /// The command never ran: missing cwd or program, fork or exec failure, or `on_started`
-  /// failed; `error` says why. pid and pgid are set when a child was forked (it then ended
-  /// before or at exec).
+  /// The command never ran: missing cwd or program, a failure to start the child or to exec,
+  /// or `on_started` failed; `error` says why. pid and pgid are set when a child was started
+  /// (it then ended before or at exec).
   bool spawn_failed = false;
   std::string error;
   /// The exit code, or 128+signal when a signal ended the child; -1 if unknown.

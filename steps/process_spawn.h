@@ -1,12 +1,21 @@
 // Starts a child for RunProcess (steps/process.h) in two halves, so that the caller can record
-// the child in between: Spawn() forks a child that leads its own process group and waits at a
+// the child in between: Spawn() starts a child that leads its own process group and waits at a
 // gate before exec; Release() lets it exec and says whether it could. Closing the gate instead
 // (or dying) ends the child without running anything. Internal to steps/process.cc.
+//
+// The child is started with vfork semantics: clone(CLONE_VM) without copying our address space,
+// so that starting it costs the same however much memory the executor holds (fork() copies the
+// page tables, which grow with it). Unlike vfork() and posix_spawn(), which suspend the parent
+// until the exec, the parent goes on while the child waits at its gate: that is when it records
+// the child. Until the child has exec'd or exited it runs in our memory, on a stack of its own,
+// reading arguments that SpawnedChild owns; SpawnedChild frees them only once the child has
+// left our memory. docs/processes.md says why a child waits and what it inherits.
 #pragma once
 
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -43,21 +52,45 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-/// A child that has been forked and waits at its gate for Release().
-struct Spawned {
-  pid_t pid = -1;
-  UniqueFd out;
-  UniqueFd err;
-  UniqueFd gate;         // our end: one byte lets the child exec, closing it ends the child
-  UniqueFd exec_report;  // EOF once the child has exec'd; an errno if exec failed
+/// A child that Spawn() started and that waits at its gate: it leads its own process group
+/// (unless the spec runs it in the foreground), its signal dispositions are the defaults and
+/// its signal mask is empty, only its stdin, stdout and stderr are open (and its end of the
+/// gate), and it is in its working directory. Move-only; the caller reaps the child.
+class SpawnedChild {
+ public:
+  SpawnedChild(SpawnedChild&&) noexcept;
+  SpawnedChild& operator=(SpawnedChild&&) noexcept;
+  SpawnedChild(const SpawnedChild&) = delete;
+  SpawnedChild& operator=(const SpawnedChild&) = delete;
+  /// Closes the gate if it is still open (the child then exits without running anything) and
+  /// waits until the child has exec'd or exited, which is quick once the gate is closed: only
+  /// then are its stack and arguments freed. Does not reap it.
+  ~SpawnedChild();
+
+  pid_t pid() const { return pid_; }
+  /// The read ends of the child's stdout and stderr (once each).
+  UniqueFd TakeStdout() { return std::move(out_); }
+  UniqueFd TakeStderr() { return std::move(err_); }
+
+  /// Lets the child exec and waits until it has: ok once it runs the command, else why it
+  /// could not (`program` names it in the message). Closes the gate.
+  Status Release(const std::string& program);
+  /// Ends the child without running the command: it reads end-of-file at its gate and exits.
+  void CloseGate();
+
+ private:
+  struct Launch;
+  friend Result<SpawnedChild> Spawn(const ProcessSpec& spec);
+  SpawnedChild(pid_t pid, UniqueFd out, UniqueFd err, std::unique_ptr<Launch> launch);
+
+  pid_t pid_ = -1;
+  UniqueFd out_;
+  UniqueFd err_;
+  std::unique_ptr<Launch> launch_;
 };
 
-/// Forks the child of `spec` (program looked up, cwd checked, environment built) and returns
-/// once it waits at its gate, or an error when it could not be started.
-Result<Spawned> Spawn(const ProcessSpec& spec);
-
-/// Lets the child waiting at its gate exec, and waits until it has: ok once it runs the
-/// command, else why it could not (`program` names it in the message). Closes the gate.
-Status Release(Spawned& spawned, const std::string& program);
+/// Starts the child of `spec` (program looked up, cwd checked, environment built) and returns
+/// once it waits at its gate, or an error when it could not be started (then no child is left).
+Result<SpawnedChild> Spawn(const ProcessSpec& spec);
 
 }  // namespace runbook

@@ -1,8 +1,10 @@
 #include "steps/process.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -401,6 +403,66 @@ TEST(ProcessTest, AnExecFailureAfterTheStartCallbackIsASpawnFailure) {
   EXPECT_EQ(errno, ECHILD);
 }
 
+TEST(ProcessTest, AnExecFailureSaysWhyAsExecveDoes) {
+  // The child execs the program itself (no shell in between): execve's own error, and a
+  // file without #! that the kernel cannot run is an error, not a shell script.
+  TempDir dir;
+  const std::string plain = dir.File("not-executable");
+  std::ofstream(plain) << "#!/bin/sh\ntouch ran\n";
+  const std::string script = dir.File("no-interpreter-line");
+  std::ofstream(script) << "touch ran\n";
+  ::chmod(script.c_str(), 0755);
+  ProcessSpec spec;
+  spec.cwd = dir.path();
+  spec.argv = {plain};
+  ProcessResult denied = RunProcess(spec, -1);
+  EXPECT_TRUE(denied.spawn_failed);
+  EXPECT_EQ(denied.error, "could not start " + plain + ": Permission denied");
+  spec.argv = {script};
+  ProcessResult format = RunProcess(spec, -1);
+  EXPECT_TRUE(format.spawn_failed);
+  EXPECT_EQ(format.error, "could not start " + script + ": Exec format error");
+  EXPECT_FALSE(std::filesystem::exists(dir.File("ran")));
+  EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
+}
+
+TEST(ProcessTest, TheChildExitsWithoutRunningTheCommandWhenWeDieAtItsGate) {
+  // An executor that dies while it records the child: the child reads end-of-file at its
+  // gate and exits. The executor here is a forked helper that dies in the start callback.
+  TempDir dir;
+  int pid_pipe[2];
+  ASSERT_EQ(::pipe(pid_pipe), 0);
+  const pid_t executor = ::fork();
+  ASSERT_GE(executor, 0);
+  if (executor == 0) {
+    ProcessSpec spec = Shell("touch ran");
+    spec.cwd = dir.path();
+    (void)RunProcess(spec, -1, {}, [&](const ProcessIdentity& child, pid_t) {
+      (void)!::write(pid_pipe[1], &child.pid, sizeof child.pid);
+      ::_exit(0);
+      return Status::Ok();
+    });
+    ::_exit(1);
+  }
+  ::close(pid_pipe[1]);
+  pid_t child = -1;
+  ASSERT_EQ(::read(pid_pipe[0], &child, sizeof child), static_cast<ssize_t>(sizeof child));
+  ::close(pid_pipe[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(executor, &status, 0), executor);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  // The orphan goes to init, or to us when an earlier test made us a child subreaper.
+  bool gone = false;
+  for (int i = 0; i < 500 && !gone; ++i) {
+    gone = PidGone(child) && (::waitpid(child, nullptr, WNOHANG) >= 0 || errno == ECHILD);
+    if (!gone) std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_TRUE(gone) << "the child outlived its executor";
+  ::waitpid(child, nullptr, WNOHANG);
+  EXPECT_FALSE(std::filesystem::exists(dir.File("ran")));
+}
+
 TEST(ProcessTest, ForegroundChildStaysInOurGroupAndStillWaitsForTheCallback) {
   TempDir dir;
   ProcessSpec spec = Shell("touch ran; cut -d' ' -f5 /proc/$$/stat");
@@ -536,6 +598,61 @@ TEST(ProcessTest, ExecutorDescriptorsAreNotInherited) {
   ::close(fd);
   ASSERT_TRUE(r.ok()) << r.error;
   EXPECT_EQ(r.stdout_tail, "closed\n");
+}
+
+TEST(ProcessTest, BlockedSignalsAreNotInherited) {
+  sigset_t usr1, old;
+  sigemptyset(&usr1);
+  sigaddset(&usr1, SIGUSR1);
+  ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &usr1, &old), 0);
+  // exec: the shell blocks signals of its own while it waits for a child it forked.
+  ProcessResult r = RunProcess(Shell("exec grep SigBlk /proc/self/status"), -1);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.stdout_tail, "SigBlk:\t0000000000000000\n");
+}
+
+TEST(ProcessTest, TheEnvironmentIsPassedExactly) {
+  // Names a shell would not keep (not identifiers) and our order: ours first, in our order,
+  // then the additions in name order.
+  ProcessSpec spec = Shell("tr '\\0' '\\n' < /proc/$$/environ");
+  spec.env_add = {{"RUNBOOK_TEST_Z", "z"}, {"RUNBOOK.TEST-A", "a b"}, {"IFS", ":"}};
+  std::vector<std::string> expected;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry = *e;
+    if (entry.rfind("IFS=", 0) != 0) expected.push_back(entry);
+  }
+  expected.push_back("IFS=:");
+  expected.push_back("RUNBOOK.TEST-A=a b");
+  expected.push_back("RUNBOOK_TEST_Z=z");
+  Captured c;
+  ProcessResult r = RunProcess(spec, -1, c.Callback());
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(c.out, expected);
+}
+
+TEST(ProcessTest, ThreadsRunProcessesAtOnce) {
+  // Each child starts in our memory until it execs: children started by several threads at
+  // once must each get their own arguments, descriptors and output.
+  constexpr int kThreads = 6, kEach = 15;
+  std::vector<int> wrong(kThreads, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([t, &wrong] {
+      for (int i = 0; i < kEach; ++i) {
+        const std::string word = "thread" + std::to_string(t) + "-" + std::to_string(i);
+        ProcessSpec spec = Shell("echo \"$WORD\" $$; echo \"$WORD\" >&2");
+        spec.env_add = {{"WORD", word}};
+        ProcessResult r = RunProcess(spec, -1);
+        if (!r.ok() || r.stdout_tail != word + " " + std::to_string(r.pid) + "\n" ||
+            r.stderr_tail != word + "\n") {
+          ++wrong[t];
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(wrong, std::vector<int>(kThreads, 0));
 }
 
 TEST(ProcessTest, IgnoredSigpipeIsNotInherited) {
