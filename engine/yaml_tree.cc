@@ -85,9 +85,19 @@ YamlNode::Pairs YamlNode::pairs() const {
 /// link them (see the format at the top of yaml_tree.h).
 class YamlTreeBuilder : public YAML::EventHandler {
  public:
-  explicit YamlTreeBuilder(YamlTree* tree) : t_(*tree) {}
+  /// `text_size`: the size of the text parsed, which bounds what it can hold.
+  YamlTreeBuilder(YamlTree* tree, size_t text_size)
+      : t_(*tree),
+        max_documents_(text_size + 1),
+        max_nodes_(std::min<size_t>(8 * text_size + 64, std::numeric_limits<uint32_t>::max())) {}
 
-  void OnDocumentStart(const YAML::Mark&) override {
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    // yaml-cpp 0.7 can loop without consuming input (", a: []b" gives endless empty
+    // documents). A document takes at least one byte and a node at most a few: past that
+    // bound the parser is not reading the text any more.
+    if (t_.documents_.size() >= max_documents_) {
+      throw YAML::ParserException(mark, kNoProgress + std::string(" (endless documents)"));
+    }
     anchors_.assign(1, 0);  // anchors count from 1 within each document
     open_.clear();
     pending_.clear();
@@ -134,6 +144,7 @@ class YamlTreeBuilder : public YAML::EventHandler {
   static constexpr uint32_t kPlainTag = 0;   // "?"
   static constexpr uint32_t kQuotedTag = 1;  // "!"
   static constexpr uint32_t kNullTag = 2;    // ""
+  static constexpr char kNoProgress[] = "yaml-cpp stopped making progress through the text";
 
   struct OpenCollection {
     uint32_t node;
@@ -154,8 +165,8 @@ class YamlTreeBuilder : public YAML::EventHandler {
   }
 
   uint32_t Add(YamlKind kind, const YAML::Mark& mark, uint32_t tag, YAML::anchor_t anchor) {
-    if (t_.record_count_ == std::numeric_limits<uint32_t>::max()) {
-      throw YAML::ParserException(mark, "too many nodes");
+    if (t_.record_count_ >= max_nodes_) {
+      throw YAML::ParserException(mark, kNoProgress + std::string(" (endless nodes)"));
     }
     const uint32_t index = t_.record_count_++;
     if ((index & (YamlTree::kChunkSize - 1)) == 0) {
@@ -197,7 +208,9 @@ class YamlTreeBuilder : public YAML::EventHandler {
   }
 
   YamlTree& t_;
-  std::vector<uint32_t> anchors_;  // anchor id -> node
+  const size_t max_documents_;
+  const size_t max_nodes_;
+  std::vector<uint32_t> anchors_;                            // anchor id -> node
   std::unordered_map<std::string, uint32_t> explicit_tags_;  // in t_.tags_
   std::vector<OpenCollection> open_;
   std::vector<uint32_t> pending_;  // children of the open collections, innermost last
@@ -222,7 +235,7 @@ bool YamlTree::Parse(std::string_view text, YamlTree* out, Error* error, size_t 
     TextBuffer buffer(text);
     std::istream in(&buffer);
     YAML::Parser parser(in);
-    YamlTreeBuilder builder(out);
+    YamlTreeBuilder builder(out, text.size());
     while (out->documents_.size() < max_documents && parser.HandleNextDocument(builder)) {
     }
   } catch (const YAML::Exception& e) {

@@ -152,6 +152,15 @@ TEST(YamlTreeTest, DeepNestingIsRefusedAsYamlCppRefusesIt) {
   EXPECT_FALSE(ParsesAsYamlCppDoes("a: " + std::string(5000, '[')));
 }
 
+TEST(YamlTreeTest, AParserLoopIsStoppedBeforeItExhaustsMemory) {
+  // yaml-cpp 0.7 reads this as endless empty documents; its own Load runs out of memory.
+  YamlTree tree;
+  YamlTree::Error error;
+  EXPECT_FALSE(YamlTree::Parse(", steps: []f", &tree, &error));
+  EXPECT_EQ(error.message, "yaml-cpp stopped making progress through the text (endless documents)");
+  EXPECT_EQ(error.loc.line, 1);
+}
+
 TEST(YamlTreeTest, AnAliasIsItsAnchorsNode) {
   YamlTree tree;
   YamlTree::Error error;
