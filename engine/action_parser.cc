@@ -159,7 +159,7 @@ bool ParseSsh(const YamlField& field, const StepPosition& pos, const Runbook& ru
   }
   if (const YamlField* b = f.Find("batch")) ok = r.GetInt(*b, 0, 100000, &out->batch) && ok;
   if (const YamlField* m = f.Find("max_fail")) {
-    std::string text = m->value.IsScalar() ? m->value.Scalar() : "";
+    const std::string text(m->value.Scalar());
     bool percent = !text.empty() && text.back() == '%';
     std::string number = percent ? text.substr(0, text.size() - 1) : text;
     if (IsDigits(number) && number.size() <= 6 && (!percent || std::atoi(number.c_str()) <= 100)) {
@@ -240,9 +240,9 @@ bool ParseKubectl(const YamlField& field, const StepPosition& pos, const Runbook
 }
 
 /// One expected status: 200, "200" or a class such as "2xx".
-bool ParseStatus(const YAML::Node& node, StatusRange* out) {
+bool ParseStatus(const YamlNode& node, StatusRange* out) {
   if (!node.IsScalar()) return false;
-  const std::string& s = node.Scalar();
+  const std::string s(node.Scalar());
   if (s.size() == 3 && s[0] >= '1' && s[0] <= '5' && (s[1] == 'x' || s[1] == 'X') &&
       (s[2] == 'x' || s[2] == 'X')) {
     int base = (s[0] - '0') * 100;
@@ -260,9 +260,9 @@ bool ParseStatus(const YAML::Node& node, StatusRange* out) {
 
 /// A YAML scalar as the JSON value it reads as: quoted text stays a string, plain 42 is a
 /// number, plain true a boolean, an empty value null.
-nlohmann::json ScalarToJson(const YAML::Node& node) {
+nlohmann::json ScalarToJson(const YamlNode& node) {
   if (node.IsNull()) return nullptr;
-  const std::string& s = node.Scalar();
+  const std::string s(node.Scalar());
   if (node.Tag() == "!") return s;  // quoted
   if (s == "true" || s == "True" || s == "TRUE") return true;
   if (s == "false" || s == "False" || s == "FALSE") return false;
@@ -305,7 +305,8 @@ bool ParseHttp(const YamlField& field, const StepPosition& pos, Validator& v, Ht
                    [](unsigned char c) { return std::toupper(c); });
     if (out->method.empty() || !std::all_of(out->method.begin(), out->method.end(),
                                             [](char c) { return c >= 'A' && c <= 'Z'; })) {
-      r.Error(YamlReader::ValueLoc(*m), "method: invalid http method '" + m->value.Scalar() + "'");
+      r.Error(YamlReader::ValueLoc(*m),
+              "method: invalid http method '" + std::string(m->value.Scalar()) + "'");
       ok = false;
     }
   }
@@ -329,13 +330,13 @@ bool ParseHttp(const YamlField& field, const StepPosition& pos, Validator& v, Ht
     }
   }
   if (const YamlField* s = f->Find("expect_status")) {
-    std::vector<YAML::Node> items;
+    std::vector<YamlNode> items;
     if (s->value.IsSequence()) {
-      for (const YAML::Node& item : s->value) items.push_back(item);
+      for (const YamlNode& item : s->value.items()) items.push_back(item);
     } else {
       items.push_back(s->value);
     }
-    for (const YAML::Node& item : items) {
+    for (const YamlNode& item : items) {
       StatusRange range;
       if (ParseStatus(item, &range)) {
         out->expect_status.push_back(range);
@@ -355,23 +356,23 @@ bool ParseHttp(const YamlField& field, const StepPosition& pos, Validator& v, Ht
                                             YamlReader::Describe(j->value));
       ok = false;
     } else {
-      for (auto it = j->value.begin(); it != j->value.end(); ++it) {
-        std::string path = it->first.IsScalar() ? it->first.Scalar() : "";
+      for (const auto& [key, value] : j->value.pairs()) {
+        const std::string path(key.Scalar());
         if (path.empty() || path[0] != '$') {
-          r.Error(LocOf(it->first), "json: keys are JSON paths such as \"$.status\", got " +
-                                        YamlReader::Describe(it->first));
+          r.Error(LocOf(key), "json: keys are JSON paths such as \"$.status\", got " +
+                                  YamlReader::Describe(key));
           ok = false;
-        } else if (!it->second.IsScalar() && !it->second.IsNull()) {
-          r.Error(LocOf(it->second), "json: the value for " + path +
-                                         " must be a string, number, "
-                                         "boolean or null, got " +
-                                         YamlReader::Describe(it->second));
+        } else if (!value.IsScalar() && !value.IsNull()) {
+          r.Error(LocOf(value), "json: the value for " + path +
+                                    " must be a string, number, "
+                                    "boolean or null, got " +
+                                    YamlReader::Describe(value));
           ok = false;
         } else {
-          nlohmann::json expected = ScalarToJson(it->second);
+          nlohmann::json expected = ScalarToJson(value);
           // The runner renders expected strings as templates: check them like every other.
           if (expected.is_string())
-            v.CheckTemplate(expected.get<std::string>(), Quoting::kNone, LocOf(it->second), pos);
+            v.CheckTemplate(expected.get<std::string>(), Quoting::kNone, LocOf(value), pos);
           out->json.emplace_back(path, std::move(expected));
         }
       }
@@ -410,7 +411,7 @@ bool ReadSshTargetFields(const YamlFields& f, Validator& v, SshTarget* t) {
   bool ok = true;
   if (const YamlField* h = f.Find("hosts")) {
     std::vector<std::string> hosts;
-    if (h->value.IsScalar()) hosts.push_back(h->value.Scalar());  // one host
+    if (h->value.IsScalar()) hosts.emplace_back(h->value.Scalar());  // one host
     if (h->value.IsScalar() || r.GetStringList(*h, &hosts)) {
       for (const std::string& host : hosts) {
         if (host.find("{{") != std::string::npos) {  // checked once rendered (BindTargets)

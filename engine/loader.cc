@@ -1,19 +1,18 @@
 // The loader's outer layer: reading the file, refusing what is not a YAML text before
-// yaml-cpp sees it, turning yaml-cpp's exceptions into diagnostics, and ordering the result.
+// yaml-cpp sees it, turning yaml-cpp's errors into diagnostics, and ordering the result.
 #include "engine/loader.h"
 
 #include <sys/stat.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "engine/runbook_parser.h"
 #include "engine/yaml_reader.h"
+#include "engine/yaml_tree.h"
 
 namespace runbook {
 
@@ -54,11 +53,6 @@ bool Blank(const std::string& text) {
                      [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; });
 }
 
-SourceLoc MarkLoc(const YAML::Mark& mark) {
-  if (mark.is_null() || mark.line < 0) return {};
-  return {mark.line + 1, mark.column + 1};
-}
-
 void SortByPosition(Diagnostics* diags) {
   std::stable_sort(diags->begin(), diags->end(), [](const Diagnostic& a, const Diagnostic& b) {
     return a.line != b.line ? a.line < b.line : a.col < b.col;
@@ -67,8 +61,8 @@ void SortByPosition(Diagnostics* diags) {
 
 }  // namespace
 
-LoadResult LoadRunbookText(const std::string& text, const std::string& path,
-                           const std::string& dir, bool read_files) {
+LoadResult LoadRunbookText(std::string text, const std::string& path, const std::string& dir,
+                           bool read_files) {
   LoadResult result;
   YamlReader reader(path, &result.diagnostics);
   if (size_t bad = FindBinary(text); bad != std::string::npos) {
@@ -80,33 +74,28 @@ LoadResult LoadRunbookText(const std::string& text, const std::string& path,
     reader.Error({}, "empty file: a runbook needs at least 'runbook:' and 'steps:'");
     return result;
   }
-  std::vector<YAML::Node> docs;
-  try {
-    docs = YAML::LoadAll(text);
-  } catch (const YAML::Exception& e) {
-    reader.Error(MarkLoc(e.mark), "invalid YAML: " + e.msg);
-    return result;
-  } catch (const std::exception& e) {
-    reader.Error({}, std::string("invalid YAML: ") + e.what());
+  YamlTree docs;
+  if (YamlTree::Error error; !YamlTree::Parse(text, &docs, &error)) {
+    reader.Error(error.loc, "invalid YAML: " + error.message);
     return result;
   }
-  if (docs.empty() || docs[0].IsNull()) {
+  if (docs.documents() == 0 || docs.document(0).IsNull()) {
     reader.Error({}, "empty runbook: the file holds only comments or an empty document");
     return result;
   }
-  if (docs.size() > 1) {
-    SourceLoc loc = LocOf(docs[1]);
+  if (docs.documents() > 1) {
+    SourceLoc loc = LocOf(docs.document(1));
     reader.Error(loc, "more than one YAML document ('---'); a runbook file holds exactly one");
   }
 
   auto runbook = std::make_unique<Runbook>();
   runbook->path = path;
   runbook->dir = dir;
-  runbook->text = text;
+  runbook->text = std::move(text);  // the tree holds copies of everything it needs
   try {
-    ParseRunbook(docs[0], reader, runbook.get(), read_files);
+    ParseRunbook(docs.document(0), reader, runbook.get(), read_files);
   } catch (const std::exception& e) {
-    // yaml-cpp only throws on misuse; report rather than let a bug escape as a crash.
+    // Nothing here should throw; report rather than let a bug escape as a crash.
     reader.Error({}, std::string("internal error while reading the runbook: ") + e.what());
   }
   SortByPosition(&result.diagnostics);
@@ -139,8 +128,13 @@ LoadResult LoadRunbookFile(const std::string& path) {
     reader.Error({}, std::string("cannot read runbook: ") + std::strerror(errno));
     return result;
   }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
+  // Read to the end, whatever the size was at stat(): the file is read once, into one string.
+  std::string text;
+  text.reserve(static_cast<size_t>(st.st_size));
+  char chunk[1 << 16];
+  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+    text.append(chunk, static_cast<size_t>(in.gcount()));
+  }
   if (in.bad()) {
     reader.Error({}, std::string("cannot read runbook: ") + std::strerror(errno));
     return result;
@@ -148,7 +142,7 @@ LoadResult LoadRunbookFile(const std::string& path) {
   std::error_code ec;
   std::filesystem::path absolute = std::filesystem::absolute(path, ec);
   std::string dir = ec ? std::string(".") : absolute.parent_path().lexically_normal().string();
-  return LoadRunbookText(buffer.str(), path, dir, /*read_files=*/true);
+  return LoadRunbookText(std::move(text), path, dir, /*read_files=*/true);
 }
 
 }  // namespace runbook

@@ -27,8 +27,8 @@ LoadResult LoadRunbookFile(const std::string& path);
 /// With `read_files` the files the runbook names are checked too (kubectl manifests exist and
 /// their placeholders are valid), as LoadRunbookFile does; without, the text alone is checked
 /// (a runbook stored in the audit log or a plan, whose files may have changed since).
-LoadResult LoadRunbookText(const std::string& text, const std::string& path,
-                           const std::string& dir, bool read_files = false);
+LoadResult LoadRunbookText(std::string text, const std::string& path, const std::string& dir,
+                           bool read_files = false);
 
 /// Checks `-p K=V` values against the runbook's params: unknown names, missing required
 /// params, pattern mismatches. Returns every param's value (defaults applied) or an error

@@ -84,7 +84,7 @@ void ParseNotify(const YamlField& field, YamlReader& r, Validator& v,
                 YamlReader::Describe(field.value));
     return;
   }
-  for (const YAML::Node& item : field.value) {
+  for (const YamlNode& item : field.value.items()) {
     const SourceLoc loc = LocOf(item);
     YamlFields f;
     if (!r.ReadMap(item, loc, "notify entry", kNotifyKeys, &f)) continue;

@@ -1,32 +1,35 @@
 #include "engine/plan.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
 
 #include "engine/describe.h"
 #include "engine/loader.h"
 #include "engine/template.h"
+#include "engine/yaml_tree.h"
 
 namespace runbook {
 namespace {
 
-nlohmann::json YamlToJson(const YAML::Node& node) {
+// The hash of every plan ever approved depends on this conversion: it must not change.
+// (A later duplicate key replaces an earlier one; a key that is not a scalar reads as "".)
+nlohmann::json YamlToJson(const YamlNode& node) {
   switch (node.Type()) {
-    case YAML::NodeType::Map: {
+    case YamlKind::kMap: {
       nlohmann::json out = nlohmann::json::object();
-      for (const auto& kv : node) out[kv.first.Scalar()] = YamlToJson(kv.second);
+      for (const YamlPair& kv : node.pairs()) {
+        out[std::string(kv.first.Scalar())] = YamlToJson(kv.second);
+      }
       return out;
     }
-    case YAML::NodeType::Sequence: {
+    case YamlKind::kSequence: {
       nlohmann::json out = nlohmann::json::array();
-      for (const auto& v : node) out.push_back(YamlToJson(v));
+      for (const YamlNode& v : node.items()) out.push_back(YamlToJson(v));
       return out;
     }
-    case YAML::NodeType::Scalar:
-      return node.Scalar();
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined:
+    case YamlKind::kScalar:
+      return std::string(node.Scalar());
+    case YamlKind::kNull:
+    case YamlKind::kUndefined:
       return nullptr;
   }
   return nullptr;
@@ -158,9 +161,11 @@ nlohmann::json StepJson(const StepSpec& s, const std::map<std::string, std::stri
 std::string PlanHash(const Runbook& runbook, const std::map<std::string, std::string>& params,
                      const std::vector<BoundFile>& files) {
   nlohmann::json canonical;
-  try {
-    canonical["runbook"] = YamlToJson(YAML::Load(runbook.text));
-  } catch (const std::exception&) {
+  // The first document only, as yaml-cpp's Load read it when plans were first hashed.
+  YamlTree tree;
+  if (YamlTree::Error error; YamlTree::Parse(runbook.text, &tree, &error, 1)) {
+    canonical["runbook"] = tree.documents() == 0 ? nullptr : YamlToJson(tree.document(0));
+  } else {
     canonical["runbook"] = runbook.text;  // validated already; this is belt and braces
   }
   canonical["params"] = params;

@@ -58,7 +58,7 @@ class RootParser {
   RootParser(YamlReader& reader, Runbook* rb, bool read_files)
       : r_(reader), rb_(*rb), v_(&reader, rb->dir, read_files) {}
 
-  void Parse(const YAML::Node& root) {
+  void Parse(const YamlNode& root) {
     SourceLoc root_loc = LocOf(root).line > 0 ? LocOf(root) : SourceLoc{1, 1};
     YamlFields f;
     if (!r_.ReadMap(root, root_loc, "runbook file", kRootKeys, &f, /*allow_extensions=*/true)) {
@@ -227,7 +227,7 @@ class RootParser {
       r_.Error(YamlReader::ValueLoc(field), "rules: expected a list of {role, required, when}");
       return;
     }
-    for (const YAML::Node& item : field.value) {
+    for (const YamlNode& item : field.value.items()) {
       const SourceLoc loc = LocOf(item);
       YamlFields f;
       if (!r_.ReadMap(item, loc, "approval rule", kRuleKeys, &f)) continue;
@@ -472,8 +472,8 @@ class RootParser {
     }
     // Every key is allowed here; ReadMap still reports non-string and duplicate keys.
     std::vector<std::string> names;
-    for (auto it = field.value.begin(); it != field.value.end(); ++it) {
-      if (it->first.IsScalar()) names.push_back(it->first.Scalar());
+    for (const YamlPair& pair : field.value.pairs()) {
+      if (pair.first.IsScalar()) names.emplace_back(pair.first.Scalar());
     }
     std::vector<std::string_view> allowed(names.begin(), names.end());
     return r_.ReadMap(field.value, YamlReader::ValueLoc(field), what, allowed, out);
@@ -486,7 +486,7 @@ class RootParser {
 
 }  // namespace
 
-void ParseRunbook(const YAML::Node& root, YamlReader& reader, Runbook* out, bool read_files) {
+void ParseRunbook(const YamlNode& root, YamlReader& reader, Runbook* out, bool read_files) {
   RootParser(reader, out, read_files).Parse(root);
 }
 

@@ -3,8 +3,6 @@
 // the checks that need the whole runbook (references to steps).
 #pragma once
 
-#include <yaml-cpp/yaml.h>
-
 #include <string>
 
 #include "engine/model.h"
@@ -14,6 +12,6 @@ namespace runbook {
 
 /// Fills `out` from the document's root node, reporting every problem to `reader`.
 /// `out->dir` must be set: relative paths resolve against it.
-void ParseRunbook(const YAML::Node& root, YamlReader& reader, Runbook* out, bool read_files);
+void ParseRunbook(const YamlNode& root, YamlReader& reader, Runbook* out, bool read_files);
 
 }  // namespace runbook

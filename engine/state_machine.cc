@@ -71,6 +71,8 @@ const char* State::phase() const {
   return "run";
 }
 
+static_assert(static_cast<int>(Trigger::kInterrupt) == 3, "next_ has one entry per Trigger");
+
 int StateMachine::Add(StateKind kind, std::string name, const StepSpec* step) {
   State s;
   s.id = static_cast<int>(states_.size());
@@ -78,20 +80,19 @@ int StateMachine::Add(StateKind kind, std::string name, const StepSpec* step) {
   s.name = std::move(name);
   s.step = step;
   states_.push_back(std::move(s));
-  out_.emplace_back();
+  next_.push_back({-1, -1, -1, -1});
   return states_.back().id;
 }
 
 void StateMachine::Edge(int from, Trigger on, int to) {
-  out_[from].push_back(static_cast<int>(transitions_.size()));
+  int& next = next_[from][static_cast<size_t>(on)];
+  if (next < 0) next = to;
   transitions_.push_back({from, on, to});
 }
 
 int StateMachine::Next(int from, Trigger trigger) const {
-  if (from < 0 || from >= static_cast<int>(out_.size())) return -1;
-  for (int t : out_[from])
-    if (transitions_[t].on == trigger) return transitions_[t].to;
-  return -1;
+  if (from < 0 || from >= static_cast<int>(next_.size())) return -1;
+  return next_[from][static_cast<size_t>(trigger)];
 }
 
 int StateMachine::Find(const std::string& name) const {
@@ -125,6 +126,14 @@ bool HasEarlyDryRun(const StepSpec& step) {
 
 StateMachine StateMachine::Compile(const Runbook& rb) {
   StateMachine m;
+  // Room for every state but the rare early dry runs, and their edges (at most three each).
+  size_t states = 6 + rb.prechecks.size() + rb.steps.size() + rb.verify.size() + rb.rollback.size();
+  for (const StepSpec& s : rb.steps) {
+    states += s.rollback.actions.size() + (s.rollback.kind == RollbackSpec::Kind::kAuto ? 1 : 0);
+  }
+  m.states_.reserve(states);
+  m.next_.reserve(states);
+  m.transitions_.reserve(3 * states);
   const int pending = m.Add(StateKind::kPending, "pending");
   const int succeeded = m.Add(StateKind::kSucceeded, "succeeded");
   const int aborted = m.Add(StateKind::kAborted, "aborted");

@@ -20,6 +20,7 @@
 // state, so steps that never started are never rolled back.
 #pragma once
 
+#include <array>
 #include <string>
 #include <vector>
 
@@ -92,7 +93,9 @@ class StateMachine {
 
   std::vector<State> states_;
   std::vector<Transition> transitions_;
-  std::vector<std::vector<int>> out_;  // per state: indices into transitions_
+  /// Per state, per Trigger: the state its first edge on that trigger leads to, or -1. Flat,
+  /// because a runbook can compile to 100,000 states.
+  std::vector<std::array<int, 4>> next_;
 };
 
 /// The machine in Graphviz dot.

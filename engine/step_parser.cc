@@ -76,19 +76,21 @@ void StepParser::ParseList(const YamlField& field, Phase phase, std::vector<Step
     return;
   }
   out->reserve(field.value.size());
+  v_.ExpectSteps(field.value.size());
   int index = 0;
-  for (const YAML::Node& item : field.value) {
+  for (const YamlNode& item : field.value.items()) {
     StepPosition pos{GroupOf(phase), index, -1};
     std::string generated = std::string(PhaseName(phase)) + "-" + std::to_string(index + 1);
-    StepSpec step;
-    if (ParseStep(item, YamlReader::ValueLoc(field), pos, phase, generated, &step)) {
-      out->push_back(std::move(step));
+    // Read in place: a StepSpec is large, and lists can hold 100,000 of them.
+    if (!ParseStep(item, YamlReader::ValueLoc(field), pos, phase, generated,
+                   &out->emplace_back())) {
+      out->pop_back();
     }
     ++index;
   }
 }
 
-bool StepParser::ParseStep(const YAML::Node& node, SourceLoc fallback, const StepPosition& pos,
+bool StepParser::ParseStep(const YamlNode& node, SourceLoc fallback, const StepPosition& pos,
                            Phase phase, const std::string& generated_id, StepSpec* out) {
   YamlReader& r = v_.reader();
   const char* what = WhatIs(pos);
@@ -212,11 +214,11 @@ void StepParser::ParseOutputs(const YamlField& field, std::optional<ActionKind> 
                 YamlReader::Describe(field.value));
     return;
   }
-  for (auto it = field.value.begin(); it != field.value.end(); ++it) {
-    YamlField entry{it->first.IsScalar() ? it->first.Scalar() : "", it->first, it->second};
-    SourceLoc loc = LocOf(it->first);
+  for (const YamlPair& pair : field.value.pairs()) {
+    YamlField entry{std::string(pair.first.Scalar()), pair.first, pair.second};
+    SourceLoc loc = LocOf(pair.first);
     if (!ValidOutputName(entry.key)) {
-      r.Error(loc, "outputs: invalid output name " + YamlReader::Describe(it->first) +
+      r.Error(loc, "outputs: invalid output name " + YamlReader::Describe(pair.first) +
                        " (use letters, digits, '_' and '-')");
       continue;
     }
@@ -249,7 +251,7 @@ void StepParser::ParseRollback(const YamlField& field, int step_index, StepSpec*
   RollbackSpec& rb = step->rollback;
   rb.loc = YamlReader::ValueLoc(field);
   const std::string parent = step->id.empty() ? "step-" + std::to_string(step_index + 1) : step->id;
-  auto parse_action = [&](const YAML::Node& node, int action) {
+  auto parse_action = [&](const YamlNode& node, int action) {
     StepPosition pos{StepPosition::Group::kStepRollback, step_index, action};
     StepSpec spec;
     if (ParseStep(node, rb.loc, pos, Phase::kRollback,
@@ -261,13 +263,13 @@ void StepParser::ParseRollback(const YamlField& field, int step_index, StepSpec*
       "expected an action such as {shell: \"...\"}, a list of actions, "
       "'auto' (kubectl apply) or 'none' (cannot be undone)";
   if (field.value.IsScalar()) {
-    const std::string& s = field.value.Scalar();
+    const std::string_view s = field.value.Scalar();
     if (s == "auto") {
       rb.kind = RollbackSpec::Kind::kAuto;
     } else if (s == "none") {
       rb.kind = RollbackSpec::Kind::kNone;
     } else {
-      r.Error(rb.loc, "rollback: " + std::string(expected) + ", got '" + s + "'");
+      r.Error(rb.loc, "rollback: " + std::string(expected) + ", got '" + std::string(s) + "'");
     }
     return;
   }
@@ -279,7 +281,7 @@ void StepParser::ParseRollback(const YamlField& field, int step_index, StepSpec*
   if (field.value.IsSequence() && field.value.size() > 0) {
     rb.kind = RollbackSpec::Kind::kActions;
     int action = 0;
-    for (const YAML::Node& item : field.value) parse_action(item, action++);
+    for (const YamlNode& item : field.value.items()) parse_action(item, action++);
     return;
   }
   r.Error(rb.loc,

@@ -26,7 +26,7 @@ class StepParser {
 
  private:
   /// Reads one step; false when `node` is not a mapping (then nothing is added).
-  bool ParseStep(const YAML::Node& node, SourceLoc fallback, const StepPosition& pos, Phase phase,
+  bool ParseStep(const YamlNode& node, SourceLoc fallback, const StepPosition& pos, Phase phase,
                  const std::string& generated_id, StepSpec* out);
   void ParseRollback(const YamlField& field, int step_index, StepSpec* step);
   /// `kind` is the step's action, or nullopt when it has none (then any source is taken).

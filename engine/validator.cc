@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 
 #include "engine/manifest_template.h"
@@ -41,16 +42,67 @@ bool SamePosition(const StepPosition& a, const StepPosition& b) {
 
 }  // namespace
 
+namespace {
+
+size_t HashOf(std::string_view id) { return std::hash<std::string_view>()(id); }
+uint64_t SlotTag(size_t hash) { return static_cast<uint64_t>(hash) >> 32 << 32; }
+uint64_t SlotValue(size_t hash, size_t index) { return SlotTag(hash) | (index + 1); }
+uint32_t SlotIndex(uint64_t slot) { return static_cast<uint32_t>(slot) - 1; }
+
+}  // namespace
+
+size_t Validator::SlotOf(std::string_view id, size_t hash) const {
+  const size_t mask = slots_.size() - 1;
+  const uint64_t tag = SlotTag(hash);
+  size_t slot = hash & mask;
+  for (; slots_[slot] != 0; slot = (slot + 1) & mask) {
+    const uint64_t s = slots_[slot];
+    if ((s & 0xffffffff00000000u) == tag && IdOf(steps_[SlotIndex(s)]) == id) break;
+  }
+  return slot;
+}
+
+void Validator::Rehash(size_t count) {
+  if (2 * count <= slots_.size()) return;
+  size_t size = 64;
+  while (size < 2 * count) size *= 2;
+  slots_.assign(size, 0);
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    const size_t hash = HashOf(IdOf(steps_[i]));
+    slots_[SlotOf(IdOf(steps_[i]), hash)] = SlotValue(hash, i);
+  }
+}
+
+void Validator::ExpectSteps(size_t count) { Rehash(steps_.size() + count); }
+
+const Validator::StepEntry* Validator::FindStep(std::string_view id) const {
+  if (slots_.empty()) return nullptr;
+  const uint64_t slot = slots_[SlotOf(id, HashOf(id))];
+  return slot == 0 ? nullptr : &steps_[SlotIndex(slot)];
+}
+
 void Validator::RegisterStep(const std::string& id, const StepPosition& pos, SourceLoc loc,
                              const std::vector<OutputSpec>& outputs) {
-  StepEntry entry{pos, loc, {}};
-  entry.outputs.reserve(outputs.size());
-  for (const OutputSpec& o : outputs) entry.outputs.push_back(o.name);
-  auto [it, inserted] = steps_.emplace(id, std::move(entry));
-  if (!inserted) {
+  Rehash(steps_.size() + 1);
+  const size_t hash = HashOf(id);
+  const size_t slot = SlotOf(id, hash);
+  if (slots_[slot] != 0) {
+    const StepEntry& first = steps_[SlotIndex(slots_[slot])];
     reader_->Error(loc, "duplicate step id '" + id + "' (first used at line " +
-                            std::to_string(it->second.loc.line) + "); ids must be unique");
+                            std::to_string(first.loc.line) + "); ids must be unique");
+    return;
   }
+  slots_[slot] = SlotValue(hash, steps_.size());
+  StepEntry entry;
+  entry.id_begin = static_cast<uint32_t>(ids_.size());
+  entry.id_size = static_cast<uint32_t>(id.size());
+  entry.pos = pos;
+  entry.loc = loc;
+  entry.outputs_begin = static_cast<uint32_t>(output_names_.size());
+  for (const OutputSpec& o : outputs) output_names_.push_back(o.name);
+  entry.outputs_end = static_cast<uint32_t>(output_names_.size());
+  ids_ += id;
+  steps_.push_back(entry);
 }
 
 void Validator::ErrorAt(const std::string& file, SourceLoc loc, std::string message) {
@@ -142,12 +194,12 @@ void Validator::CheckStepReferences() {
   for (const StepRef& use : step_refs_) {
     const TemplateRef& ref = use.ref;
     std::string written = PlaceholderText(ref);
-    auto it = steps_.find(ref.name);
-    if (it == steps_.end()) {
+    const StepEntry* found = FindStep(ref.name);
+    if (found == nullptr) {
       ErrorAt(use.file, use.loc, "undefined placeholder " + written + ": no step '" + ref.name + "'");
       continue;
     }
-    const StepEntry& target = it->second;
+    const StepEntry& target = *found;
     if (!StepVisible(use.from, target.pos)) {
       std::string why;
       if (SamePosition(use.from, target.pos)) {
@@ -163,7 +215,9 @@ void Validator::CheckStepReferences() {
     }
     if (ref.kind == TemplateRef::Kind::kStepOutput) {
       bool declared = false;
-      for (const std::string& name : target.outputs) declared = declared || name == ref.output;
+      for (uint32_t i = target.outputs_begin; i < target.outputs_end; ++i) {
+        declared = declared || output_names_[i] == ref.output;
+      }
       if (!declared) {
         ErrorAt(use.file, use.loc, "undefined placeholder " + written + ": step '" + ref.name +
                                     "' declares no output '" + ref.output + "' (add outputs: {" +

@@ -4,9 +4,10 @@
 // end, once every id is known, so that "runs later" can be told apart from "no such step".
 #pragma once
 
+#include <cstdint>
+#include <deque>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -46,6 +47,9 @@ class Validator {
   void DeclareSecret(const std::string& name) { secrets_.insert(name); }
   bool HasSecret(const std::string& name) const { return secrets_.count(name) > 0; }
 
+  /// Makes room for `count` more steps: a list of 100,000 steps registers without rehashing.
+  void ExpectSteps(size_t count);
+
   /// Records a step id; a second use of one id is an error at `loc`.
   void RegisterStep(const std::string& id, const StepPosition& pos, SourceLoc loc,
                     const std::vector<OutputSpec>& outputs);
@@ -69,10 +73,15 @@ class Validator {
   std::string ResolvePath(const std::string& path) const;
 
  private:
+  /// A registered step. Flat (its id and outputs live in ids_ and output_names_): at 100,000
+  /// steps, a hash map node and its allocations per step cost a third of the loader's time.
   struct StepEntry {
+    uint32_t id_begin = 0;  // in ids_
+    uint32_t id_size = 0;
     StepPosition pos;
     SourceLoc loc;
-    std::vector<std::string> outputs;
+    uint32_t outputs_begin = 0;  // in output_names_
+    uint32_t outputs_end = 0;
   };
   struct StepRef {
     TemplateRef ref;
@@ -85,13 +94,28 @@ class Validator {
   void CheckRefs(const Template& tmpl, SourceLoc loc, const StepPosition& from, bool only_params,
                  const std::string& file);
   void ErrorAt(const std::string& file, SourceLoc loc, std::string message);
+  std::string_view IdOf(const StepEntry& entry) const {
+    return std::string_view(ids_).substr(entry.id_begin, entry.id_size);
+  }
+  /// The step registered as `id`, or nullptr.
+  const StepEntry* FindStep(std::string_view id) const;
+  /// The slot of `id` (whose hash is `hash`) in slots_: its own, or the free one where it
+  /// would go.
+  size_t SlotOf(std::string_view id, size_t hash) const;
+  /// Sizes slots_ for `count` steps (at most half full) and fills it again.
+  void Rehash(size_t count);
 
   YamlReader* reader_;
   std::string dir_;
   bool read_files_ = false;
   std::unordered_set<std::string> params_;
   std::unordered_set<std::string> secrets_;
-  std::unordered_map<std::string, StepEntry> steps_;
+  std::deque<StepEntry> steps_;  // in the order registered; a deque never copies it to grow
+  std::string ids_;
+  std::vector<std::string> output_names_;
+  /// Open addressing by id: the high 32 bits of the id's hash (to skip most other ids
+  /// without reading them) above its index in steps_ + 1; 0 when free.
+  std::vector<uint64_t> slots_;
   std::vector<StepRef> step_refs_;
 };
 

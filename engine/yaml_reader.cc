@@ -22,13 +22,6 @@ bool YamlFields::Misspelt(std::string_view key) const {
   return false;
 }
 
-SourceLoc LocOf(const YAML::Node& node) {
-  if (!node.IsDefined()) return {};
-  YAML::Mark mark = node.Mark();
-  if (mark.is_null() || mark.line < 0) return {};
-  return {mark.line + 1, mark.column + 1};
-}
-
 int EditDistance(std::string_view a, std::string_view b, int limit) {
   int la = static_cast<int>(a.size());
   int lb = static_cast<int>(b.size());
@@ -79,17 +72,17 @@ SourceLoc YamlReader::ValueLoc(const YamlField& field) {
   return loc.line > 0 ? loc : LocOf(field.key_node);
 }
 
-std::string YamlReader::Describe(const YAML::Node& node) {
+std::string YamlReader::Describe(const YamlNode& node) {
   switch (node.Type()) {
-    case YAML::NodeType::Undefined:
-    case YAML::NodeType::Null:
+    case YamlKind::kUndefined:
+    case YamlKind::kNull:
       return "nothing";
-    case YAML::NodeType::Sequence:
+    case YamlKind::kSequence:
       return "a list";
-    case YAML::NodeType::Map:
+    case YamlKind::kMap:
       return "a mapping";
-    case YAML::NodeType::Scalar: {
-      std::string text = node.Scalar();
+    case YamlKind::kScalar: {
+      std::string text(node.Scalar());
       if (text.size() > 60) text = text.substr(0, 57) + "...";
       return "'" + text + "'";
     }
@@ -113,7 +106,7 @@ void YamlReader::ErrorIn(const std::string& file, SourceLoc loc, std::string mes
   diags_->push_back({Diagnostic::Severity::kError, file, loc.line, loc.col, std::move(message)});
 }
 
-bool YamlReader::ReadMap(const YAML::Node& node, SourceLoc loc, std::string_view what,
+bool YamlReader::ReadMap(const YamlNode& node, SourceLoc loc, std::string_view what,
                          std::span<const std::string_view> allowed, YamlFields* out,
                          bool allow_extensions) {
   out->fields_.clear();
@@ -123,13 +116,13 @@ bool YamlReader::ReadMap(const YAML::Node& node, SourceLoc loc, std::string_view
     return false;
   }
   out->fields_.reserve(node.size());
-  std::vector<YAML::Node> merges;  // `<<: *anchor` sources, applied after the explicit keys
-  auto add = [&](const YAML::Node& key, const YAML::Node& value, bool merged) {
+  std::vector<YamlNode> merges;  // `<<: *anchor` sources, applied after the explicit keys
+  auto add = [&](const YamlNode& key, const YamlNode& value, bool merged) {
     if (!key.IsScalar()) {
       Error(LocOf(key), "keys in " + std::string(what) + " must be names, got " + Describe(key));
       return;
     }
-    const std::string& name = key.Scalar();
+    const std::string name(key.Scalar());
     if (!merged && name == "<<" && key.Tag() == "?") {
       merges.push_back(value);
       return;
@@ -152,20 +145,20 @@ bool YamlReader::ReadMap(const YAML::Node& node, SourceLoc loc, std::string_view
     }
     out->fields_.push_back({name, key, value});
   };
-  for (auto it = node.begin(); it != node.end(); ++it) add(it->first, it->second, false);
-  for (const YAML::Node& source : merges) {
-    std::vector<YAML::Node> maps;
+  for (const YamlPair& pair : node.pairs()) add(pair.first, pair.second, false);
+  for (const YamlNode& source : merges) {
+    std::vector<YamlNode> maps;
     if (source.IsSequence()) {
-      for (const YAML::Node& item : source) maps.push_back(item);
+      for (const YamlNode& item : source.items()) maps.push_back(item);
     } else {
       maps.push_back(source);
     }
-    for (const YAML::Node& map : maps) {
+    for (const YamlNode& map : maps) {
       if (!map.IsMap()) {
         Error(LocOf(map), "'<<' merges mappings (<<: *anchor), got " + Describe(map));
         continue;
       }
-      for (auto it = map.begin(); it != map.end(); ++it) add(it->first, it->second, true);
+      for (const YamlPair& pair : map.pairs()) add(pair.first, pair.second, true);
     }
   }
   return true;
@@ -182,7 +175,7 @@ bool YamlReader::GetString(const YamlField& field, std::string* out) {
 
 bool YamlReader::GetBool(const YamlField& field, bool* out) {
   if (field.value.IsScalar()) {
-    std::string v = field.value.Scalar();
+    std::string v(field.value.Scalar());
     std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return std::tolower(c); });
     if (v == "true" || v == "yes" || v == "on") {
       *out = true;
@@ -199,7 +192,7 @@ bool YamlReader::GetBool(const YamlField& field, bool* out) {
 
 bool YamlReader::GetInt(const YamlField& field, int min, int max, int* out) {
   if (field.value.IsScalar()) {
-    const std::string& v = field.value.Scalar();
+    const std::string v(field.value.Scalar());
     size_t i = (!v.empty() && v[0] == '-') ? 1 : 0;
     bool digits = i < v.size() && v.size() - i <= 9 &&
                   std::all_of(v.begin() + i, v.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -219,9 +212,11 @@ bool YamlReader::GetInt(const YamlField& field, int min, int max, int* out) {
 }
 
 bool YamlReader::GetDuration(const YamlField& field, Duration* out) {
-  if (field.value.IsScalar() && ParseDuration(field.value.Scalar(), out)) return true;
+  if (field.value.IsScalar() && ParseDuration(std::string(field.value.Scalar()), out)) {
+    return true;
+  }
   if (field.value.IsScalar()) {
-    Error(ValueLoc(field), field.key + ": invalid duration '" + field.value.Scalar() +
+    Error(ValueLoc(field), field.key + ": invalid duration '" + std::string(field.value.Scalar()) +
                                "' (use 500ms, 30s, 5m or 2h)");
   } else {
     TypeError(field, "a duration such as 30s");
@@ -236,14 +231,14 @@ bool YamlReader::GetStringList(const YamlField& field, std::vector<std::string>*
   }
   out->clear();
   bool ok = true;
-  for (const YAML::Node& item : field.value) {
+  for (const YamlNode& item : field.value.items()) {
     if (!item.IsScalar()) {
       Error(LocOf(item).line > 0 ? LocOf(item) : ValueLoc(field),
             field.key + ": expected a string in the list, got " + Describe(item));
       ok = false;
       continue;
     }
-    out->push_back(item.Scalar());
+    out->emplace_back(item.Scalar());
   }
   return ok;
 }
@@ -255,21 +250,21 @@ bool YamlReader::GetStringMap(const YamlField& field, std::map<std::string, std:
   }
   out->clear();
   bool ok = true;
-  for (auto it = field.value.begin(); it != field.value.end(); ++it) {
-    if (!it->first.IsScalar()) {
-      Error(LocOf(it->first), field.key + ": keys must be names, got " + Describe(it->first));
+  for (const auto& [key_node, value] : field.value.pairs()) {
+    if (!key_node.IsScalar()) {
+      Error(LocOf(key_node), field.key + ": keys must be names, got " + Describe(key_node));
       ok = false;
       continue;
     }
-    const std::string& key = it->first.Scalar();
-    if (!it->second.IsScalar()) {
-      YamlField inner{field.key + "." + key, it->first, it->second};
+    const std::string key(key_node.Scalar());
+    if (!value.IsScalar()) {
+      YamlField inner{field.key + "." + key, key_node, value};
       TypeError(inner, "a string");
       ok = false;
       continue;
     }
-    if (!out->emplace(key, it->second.Scalar()).second) {
-      Error(LocOf(it->first), field.key + ": duplicate key '" + key + "'");
+    if (!out->emplace(key, value.Scalar()).second) {
+      Error(LocOf(key_node), field.key + ": duplicate key '" + key + "'");
       ok = false;
     }
   }

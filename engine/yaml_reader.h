@@ -1,9 +1,8 @@
-// Reading YAML nodes into typed values while collecting located diagnostics. Every getter
-// reports a wrong type or a bad value as an error at the offending node and returns false;
-// nothing here throws, so the loader can go on and report every problem in one pass.
+// Reading YAML nodes (yaml_tree.h) into typed values while collecting located diagnostics.
+// Every getter reports a wrong type or a bad value as an error at the offending node and
+// returns false; nothing here throws, so the loader can go on and report every problem in one
+// pass.
 #pragma once
-
-#include <yaml-cpp/yaml.h>
 
 #include <map>
 #include <span>
@@ -13,14 +12,15 @@
 
 #include "engine/diagnostics.h"
 #include "engine/model.h"
+#include "engine/yaml_tree.h"
 
 namespace runbook {
 
 /// One `key: value` pair of a mapping.
 struct YamlField {
   std::string key;
-  YAML::Node key_node;
-  YAML::Node value;
+  YamlNode key_node;
+  YamlNode value;
 };
 
 /// The fields of one mapping, in file order, once checked against the allowed keys.
@@ -43,7 +43,7 @@ class YamlFields {
 };
 
 /// The position of `node` counted from 1, or {0, 0} when the node has none.
-SourceLoc LocOf(const YAML::Node& node);
+inline SourceLoc LocOf(const YamlNode& node) { return node.Loc(); }
 
 /// Levenshtein distance of `a` and `b`, or `limit + 1` as soon as it exceeds `limit`.
 int EditDistance(std::string_view a, std::string_view b, int limit);
@@ -74,7 +74,7 @@ class YamlReader {
   /// in step; did you mean 'shell'?"). Returns false only when `node` is not a mapping.
   /// YAML merge keys (`<<: *anchor`) are applied; explicit keys win over merged ones. With
   /// `allow_extensions`, keys starting with "x-" are skipped: a place to define anchors.
-  bool ReadMap(const YAML::Node& node, SourceLoc loc, std::string_view what,
+  bool ReadMap(const YamlNode& node, SourceLoc loc, std::string_view what,
                std::span<const std::string_view> allowed, YamlFields* out,
                bool allow_extensions = false);
 
@@ -92,7 +92,7 @@ class YamlReader {
   bool GetStringMap(const YamlField& field, std::map<std::string, std::string>* out);
 
   /// "a list", "a mapping", "nothing" or the quoted scalar: for "expected X, got Y".
-  static std::string Describe(const YAML::Node& node);
+  static std::string Describe(const YamlNode& node);
 
  private:
   void TypeError(const YamlField& field, std::string_view expected);
