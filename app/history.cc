@@ -101,13 +101,13 @@ Result<RunHistoryView> ReplayRun(EventStore& log, const std::string& run_id, boo
   return view;
 }
 
-Result<std::vector<StoredEvent>> ExportEvents(EventStore& log,
-                                              const std::optional<std::string>& run_id) {
+Status ExportEvents(EventStore& log, const std::optional<std::string>& run_id,
+                    const std::function<Status(const EventRow&)>& visit) {
   if (run_id) {
     auto run = FindRun(log, *run_id);
     if (!run.ok()) return run.status();
   }
-  return log.Events(run_id);
+  return log.ForEachEventRow(run_id, visit);
 }
 
 Result<std::string> RenderRunReport(EventStore& log, const std::string& run_id,

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -67,9 +68,12 @@ struct RunHistoryView {
 /// chain could not be read because another process kept the database locked.
 Result<RunHistoryView> ReplayRun(EventStore& log, const std::string& run_id, bool verify);
 
-/// The events of one run (kNotFound for an unknown run) or, with no run, of the whole log.
-Result<std::vector<StoredEvent>> ExportEvents(EventStore& log,
-                                              const std::optional<std::string>& run_id);
+/// Calls `visit` with the events of one run (kNotFound for an unknown run, before any) or,
+/// with no run, of the whole log, in seq order, one at a time as they are read
+/// (EventStore::ForEachEventRow): `audit export` holds one event at a time, however long the
+/// log.
+Status ExportEvents(EventStore& log, const std::optional<std::string>& run_id,
+                    const std::function<Status(const EventRow&)>& visit);
 
 /// The post-mortem report of one run as one self-contained HTML page, through `custom` when
 /// given, else the built-in templates/postmortem.html. With `plans`, the report shows the

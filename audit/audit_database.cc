@@ -155,7 +155,7 @@ Result<std::unique_ptr<AuditDatabase>> AuditDatabase::Open(const std::string& pa
 }
 
 Status AuditDatabase::Initialize(const AuditDatabaseOptions& options) {
-  sqlite3_busy_timeout(db_->handle(), static_cast<int>(options.busy_timeout.count()));
+  db_->SetBusyTimeout(options.busy_timeout);
   // journal_mode is persistent in the file; setting it also reads the header, so a file
   // that is not a database is reported here.
   // Switching a new file to WAL needs an exclusive lock, and SQLite does not call the busy

@@ -1,10 +1,12 @@
 #include "audit/audit_format.h"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 
 #include "audit/audit_time.h"
+#include "audit/canonical_json.h"
 
 namespace runbook {
 
@@ -132,12 +134,54 @@ nlohmann::ordered_json EventToJson(const StoredEvent& event) {
   return j;
 }
 
+std::string EventJsonLine(const StoredEvent& event) {
+  return EventToJson(event).dump(-1, ' ', false, kReplace) + '\n';
+}
+
+void AppendEventJsonLine(const EventRow& row, std::string* out) {
+  using namespace std::string_view_literals;
+  if (!IsCanonicalJson(row.detail)) {
+    bool detail_ok = true;
+    *out += EventJsonLine(ToStoredEvent(row, &detail_ok));
+    return;
+  }
+  // EventToJson's keys in their order; the strings as the serializer writes them, and the
+  // detail, canonical as stored, as the serializer writes the parsed detail.
+  auto integer = [out](int64_t value) {
+    char digits[24];
+    const std::to_chars_result written = std::to_chars(digits, digits + sizeof digits, value);
+    out->append(digits, written.ptr);
+  };
+  out->append(R"({"seq":)"sv);
+  integer(row.seq);
+  out->append(R"(,"run_id":)"sv);
+  AppendCanonicalString(row.run_id, out);
+  out->append(R"(,"ts":)"sv);
+  AppendCanonicalString(row.ts, out);
+  out->append(R"(,"event":)"sv);
+  AppendCanonicalString(row.event, out);
+  out->append(R"(,"phase":)"sv);
+  AppendCanonicalString(row.phase, out);
+  out->append(R"(,"step":)"sv);
+  AppendCanonicalString(row.step, out);
+  out->append(R"(,"from":)"sv);
+  AppendCanonicalString(row.from, out);
+  out->append(R"(,"to":)"sv);
+  AppendCanonicalString(row.to, out);
+  out->append(R"(,"attempt":)"sv);
+  integer(row.attempt);
+  out->append(R"(,"detail":)"sv);
+  out->append(row.detail);
+  out->append(R"(,"prev_hash":)"sv);
+  AppendCanonicalString(row.prev_hash, out);
+  out->append(R"(,"hash":)"sv);
+  AppendCanonicalString(row.hash, out);
+  out->append("}\n"sv);
+}
+
 std::string ExportJsonl(const std::vector<StoredEvent>& events) {
   std::string out;
-  for (const StoredEvent& e : events) {
-    out += EventToJson(e).dump(-1, ' ', false, kReplace);
-    out += '\n';
-  }
+  for (const StoredEvent& e : events) out += EventJsonLine(e);
   return out;
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "audit/audit_records.h"
+#include "audit/event_row.h"
 #include "engine/host_ledger.h"
 
 namespace runbook {
@@ -21,7 +22,15 @@ namespace runbook {
 /// One event as `audit export` prints it, keys in the order above.
 nlohmann::ordered_json EventToJson(const StoredEvent& event);
 
-/// Every event as one compact JSON object a line, each line ending in '\n'.
+/// One event as `audit export` prints it: EventToJson as compact JSON, ending in '\n'.
+std::string EventJsonLine(const StoredEvent& event);
+
+/// Appends EventJsonLine(ToStoredEvent(row)) to `out`, byte for byte, without parsing the
+/// detail when it is stored in canonical form (canonical_json.h): then the line holds it as it
+/// is stored.
+void AppendEventJsonLine(const EventRow& row, std::string* out);
+
+/// Every event as one compact JSON object a line (EventJsonLine).
 std::string ExportJsonl(const std::vector<StoredEvent>& events);
 
 /// A run row as JSON: run_id, runbook, runbook_path, runbook_sha256, params, operator, host,

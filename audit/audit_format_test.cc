@@ -6,6 +6,7 @@
 
 #include "audit/audit_database.h"
 #include "audit/audit_test_util.h"
+#include "audit/hash_chain.h"
 
 namespace runbook {
 namespace {
@@ -84,6 +85,53 @@ TEST(AuditFormatTest, ExportHasTheSpecKeysInOrderOneObjectALine) {
   EXPECT_EQ(failed["ts"], "2026-11-23T15:04:07.000Z");
   EXPECT_EQ(nlohmann::json::parse(lines[1])["prev_hash"], nlohmann::json::parse(lines[0])["hash"]);
   EXPECT_EQ(ExportJsonl({}), "");
+}
+
+// `audit export` writes each row as it is read (AppendEventJsonLine): the same bytes as
+// EventJsonLine of the parsed event, whether the detail is stored canonically (written as
+// stored) or not (parsed and written again), and whatever the other columns hold.
+TEST(AuditFormatTest, AnExportLineFromTheStoredRowIsTheLineOfTheParsedEvent) {
+  const std::vector<std::string> details = {
+      R"({"duration_ms":1500,"exit_status":0,"stdout":"caf\u00e9 ok\n\t\"q\" \\ \u0001"})",
+      CanonicalJson({{"stdout", "caf\xc3\xa9 \xe2\x9c\x93\n"}, {"hosts", {"a", "b"}}, {"n", -5}}),
+      "{}",
+      "[1,2]",
+      "{\"b\": 1, \"a\": [true, null]}",  // not canonical: parsed, then written
+      R"({"ratio":0.25,"big":123456789012345678901})",
+      R"({"a":1,"a":2})",
+      "not json",
+      std::string("{\"raw\":\"bad \xff byte\"}"),
+  };
+  struct Columns {
+    std::string run_id, ts, event, phase, step, from, to, prev_hash, hash;
+  };
+  const std::vector<Columns> columns = {
+      {"r-1", "2026-11-23T15:04:05.123Z", "attempt_finished", "step", "alpha", "step:alpha",
+       "step:bravo", std::string(64, '0'), std::string(64, 'a')},
+      {"run \"7\"", "ts\n", "ev\\ent", "", "d\xc3\xa9ploy \xff", std::string("nul\0", 4), "\x7f",
+       "", "x"},
+  };
+  for (const Columns& c : columns) {
+    for (const std::string& detail : details) {
+      EventRow row;
+      row.seq = 9007199254740993LL;
+      row.run_id = c.run_id;
+      row.ts = c.ts;
+      row.event = c.event;
+      row.phase = c.phase;
+      row.step = c.step;
+      row.from = c.from;
+      row.to = c.to;
+      row.attempt = -2;
+      row.detail = detail;
+      row.prev_hash = c.prev_hash;
+      row.hash = c.hash;
+      std::string line = "kept|";
+      AppendEventJsonLine(row, &line);
+      bool detail_ok = true;
+      EXPECT_EQ(line, "kept|" + EventJsonLine(ToStoredEvent(row, &detail_ok))) << detail;
+    }
+  }
 }
 
 TEST(AuditFormatTest, ReplayTextShowsHeaderStepsTimingAndTheEnd) {

@@ -70,8 +70,7 @@ bool ChainVerifier::AddEvent(const StoredEvent& e, bool detail_ok, std::string_v
   if (!detail_ok) return Fail(e.seq, name + "detail is not valid JSON (edited?)");
   if (HasDuplicateKeys(stored_detail))
     return Fail(e.seq, name + "detail has a key twice, which its hash cannot cover (edited?)");
-  if (e.event == "run_started" && !started_.count(e.run_id)) started_[e.run_id] = {e.seq, e.detail};
-  if (e.event == "run_finished") finished_[e.run_id] = {e.seq, e.to};
+  NoteRunEvent(e.seq, e.run_id, e.event, e.to, [&] { return e.detail; });
   if (!attempt_is_integer) return Fail(e.seq, name + "attempt is not an integer (edited?)");
   if (ChainHash(e.prev_hash, e) != e.hash) {
     return Fail(e.seq, name + "hash does not match its contents (edited?)");
@@ -79,6 +78,35 @@ bool ChainVerifier::AddEvent(const StoredEvent& e, bool detail_ok, std::string_v
   prev_seq_ = e.seq;
   prev_hash_ = e.hash;
   return true;
+}
+
+bool ChainVerifier::AddRow(const EventRow& row) {
+  if (row.seq == prev_seq_ + 1 && row.prev_hash == prev_hash_ && row.attempt_is_integer) {
+    hash_input_.assign(row.prev_hash);
+    if (AppendCanonicalEvent(row, &hash_input_) && hasher_.Matches(hash_input_, row.hash)) {
+      // What the exact path would conclude: the detail is canonical, hence valid JSON without
+      // a key twice, and the hash covers it as it is stored.
+      ++report_.events_checked;
+      if (row.event == "run_started" || row.event == "run_finished") {
+        NoteRunEvent(row.seq, row.run_id, row.event, row.to,
+                     [&] { return ParseStoredJson(row.detail).value_or(nlohmann::json()); });
+      }
+      prev_seq_ = row.seq;
+      prev_hash_.assign(row.hash);
+      return true;
+    }
+  }
+  bool detail_ok = true;
+  const StoredEvent event = ToStoredEvent(row, &detail_ok);
+  return AddEvent(event, detail_ok, row.detail, row.attempt_is_integer);
+}
+
+void ChainVerifier::NoteRunEvent(int64_t seq, std::string_view run_id, std::string_view event,
+                                 std::string_view to,
+                                 const std::function<nlohmann::json()>& detail) {
+  if (event == "run_started" && started_.find(run_id) == started_.end())
+    started_.emplace(std::string(run_id), std::make_pair(seq, detail()));
+  if (event == "run_finished") finished_[std::string(run_id)] = {seq, std::string(to)};
 }
 
 bool ChainVerifier::CheckHead(const ChainHead& head) {

@@ -2,12 +2,16 @@
 
 #include "audit/chain_verify.h"
 
+#include <future>
 #include <map>
+#include <optional>
+#include <system_error>
 #include <utility>
 
 #include "audit/audit_time.h"
 #include "audit/audit_writer.h"
 #include "audit/chain_append.h"
+#include "audit/event_row.h"
 #include "audit/hash_chain.h"
 #include "audit/sqlite_db.h"
 
@@ -18,26 +22,24 @@ namespace {
 constexpr const char* kEventColumns =
     "seq, run_id, ts, event, phase, step, from_state, to_state, attempt, detail, prev_hash, hash";
 
-// Reads a row selected with kEventColumns. `detail_ok` says whether the detail column held
-// valid JSON; when not, detail holds the raw text as a JSON string so that nothing is lost.
-StoredEvent ReadEvent(const Statement& row, bool* detail_ok) {
-  StoredEvent e;
-  e.seq = row.Int(0);
-  e.run_id = row.Text(1);
-  e.ts = row.Text(2);
-  e.event = row.Text(3);
-  e.phase = row.Text(4);
-  e.step = row.Text(5);
-  e.from = row.Text(6);
-  e.to = row.Text(7);
-  e.attempt = static_cast<int>(row.Int(8));
-  std::string detail = row.Text(9);
-  std::optional<nlohmann::json> parsed = ParseStoredJson(detail);
-  *detail_ok = parsed.has_value();
-  e.detail = parsed ? std::move(*parsed) : nlohmann::json(detail);
-  e.prev_hash = row.Text(10);
-  e.hash = row.Text(11);
-  return e;
+// The row `st` stands on, selected with kEventColumns; valid until it steps again.
+EventRow RowOf(const Statement& st) {
+  EventRow row;
+  row.seq = st.Int(0);
+  row.run_id = st.TextView(1);
+  row.ts = st.TextView(2);
+  row.event = st.TextView(3);
+  row.phase = st.TextView(4);
+  row.step = st.TextView(5);
+  row.from = st.TextView(6);
+  row.to = st.TextView(7);
+  // Its type first: reading it as a number must not be what decides it.
+  row.attempt_is_integer = st.IsInteger(8);
+  row.attempt = static_cast<int>(st.Int(8));
+  row.detail = st.TextView(9);
+  row.prev_hash = st.TextView(10);
+  row.hash = st.TextView(11);
+  return row;
 }
 
 // Every row of `st`, selected with kEventColumns.
@@ -46,11 +48,45 @@ Result<std::vector<StoredEvent>> ReadEvents(Statement& st) {
   for (;;) {
     Result<bool> row = st.Step();
     if (!row.ok()) return row.status();
-    if (!*row) break;
+    if (!*row) return events;
     bool detail_ok = true;
-    events.push_back(ReadEvent(st, &detail_ok));
+    events.push_back(ToStoredEvent(RowOf(st), &detail_ok));
   }
-  return events;
+}
+
+// A damaged file is a failed verification; any other error (busy, I/O) is passed on, so that a
+// database that is merely locked is never reported as tampered.
+Result<VerifyReport> FailedRead(const Status& s) {
+  if (!s.IsCorruption()) return s;
+  ChainVerifier verifier;
+  verifier.Fail(s.message());
+  return verifier.Report();
+}
+
+// PRAGMA quick_check on `db`: "ok" when the file is sound, else the first thing it found.
+Result<std::string> QuickCheck(SqliteDb& db) {
+  Statement check(db, "PRAGMA quick_check");
+  Result<bool> row = check.Step();
+  if (!row.ok()) return row.status();
+  return *row ? check.Text(0) : std::string("ok");
+}
+
+// QuickCheck of the file `db` has open, started in a thread of its own with a connection of its
+// own. Invalid when no thread could be started; nullopt from it when no second connection
+// could be opened. In either case the caller checks on its own connection.
+std::future<std::optional<Result<std::string>>> StartQuickCheck(const SqliteDb& db) {
+  auto check = [path = db.path(),
+                timeout = db.busy_timeout()]() -> std::optional<Result<std::string>> {
+    Result<std::unique_ptr<SqliteDb>> own = SqliteDb::OpenForReading(path);
+    if (!own.ok()) return std::nullopt;
+    (*own)->SetBusyTimeout(timeout);
+    return QuickCheck(**own);
+  };
+  try {
+    return std::async(std::launch::async, check);
+  } catch (const std::system_error&) {
+    return {};
+  }
 }
 
 }  // namespace
@@ -121,25 +157,33 @@ AuditBacklog EventLog::Backlog(const std::string& run_id) const {
   return writer_.Backlog(run_id);
 }
 
-Result<std::vector<StoredRun>> EventLog::QueryRuns(const std::string& where, const std::string& arg,
-                                                   bool with_text) {
-  std::string sql = std::string("SELECT run_id, runbook, runbook_path, ") +
-                    (with_text ? "runbook_text" : "''") +
-                    ", runbook_sha256, params, operator, host, pid, lock_key, plan_id, dry_run, "
+Status EventLog::VisitRuns(const std::string& where, const std::string& arg, bool with_text,
+                           const std::function<Status(StoredRun&&)>& visit) {
+  // Sorting carries every selected column along, and the runbook texts of thousands of runs
+  // are tens of MB: the rows are sorted without them, and each text is read after, by rowid.
+  std::string sql = std::string("SELECT run_id, runbook, runbook_path, rowid, ") +
+                    "runbook_sha256, params, operator, host, pid, lock_key, plan_id, dry_run, "
                     "started_at, finished_at, state, exit_code FROM runs " +
                     where + " ORDER BY started_at, rowid";
   Statement st(db_, sql);
   if (!arg.empty()) st.Bind(1, arg);
-  std::vector<StoredRun> runs;
+  std::optional<Statement> text;
+  if (with_text) text.emplace(db_, "SELECT runbook_text FROM runs WHERE rowid = ?");
   for (;;) {
     Result<bool> row = st.Step();
     if (!row.ok()) return row.status();
-    if (!*row) break;
+    if (!*row) return Status::Ok();
     StoredRun r;
     r.run_id = st.Text(0);
     r.runbook = st.Text(1);
     r.runbook_path = st.Text(2);
-    r.runbook_text = st.Text(3);
+    if (text) {
+      text->Reset();
+      text->Bind(1, st.Int(3));
+      Result<bool> found = text->Step();
+      if (!found.ok()) return found.status();
+      if (*found) r.runbook_text = text->Text(0);
+    }
     r.runbook_sha256 = st.Text(4);
     r.params = ParseStoredJson(st.Text(5)).value_or(nlohmann::json(st.Text(5)));
     r.operator_name = st.Text(6);
@@ -152,8 +196,18 @@ Result<std::vector<StoredRun>> EventLog::QueryRuns(const std::string& where, con
     r.finished_at = st.Text(13);
     r.state = st.Text(14);
     if (!st.IsNull(15)) r.exit_code = static_cast<int>(st.Int(15));
-    runs.push_back(std::move(r));
+    if (Status s = visit(std::move(r)); !s.ok()) return s;
   }
+}
+
+Result<std::vector<StoredRun>> EventLog::QueryRuns(const std::string& where, const std::string& arg,
+                                                   bool with_text) {
+  std::vector<StoredRun> runs;
+  Status s = VisitRuns(where, arg, with_text, [&](StoredRun&& run) {
+    runs.push_back(std::move(run));
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
   return runs;
 }
 
@@ -184,6 +238,21 @@ Result<std::vector<StoredEvent>> EventLog::Events(const std::optional<std::strin
   return ReadEvents(st);
 }
 
+Status EventLog::ForEachEventRow(const std::optional<std::string>& run_id,
+                                 const std::function<Status(const EventRow&)>& visit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // One statement: it reads one snapshot, a row at a time.
+  Statement st(db_, std::string("SELECT ") + kEventColumns + " FROM events" +
+                        (run_id ? " WHERE run_id = ?" : "") + " ORDER BY seq");
+  if (run_id) st.Bind(1, *run_id);
+  for (;;) {
+    Result<bool> row = st.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return Status::Ok();
+    if (Status s = visit(RowOf(st)); !s.ok()) return s;
+  }
+}
+
 Result<std::vector<StoredEvent>> EventLog::EventsOfKinds(const std::vector<EventKind>& kinds) {
   if (kinds.empty()) return std::vector<StoredEvent>{};
   std::lock_guard<std::mutex> lock(mu_);
@@ -197,6 +266,25 @@ Result<std::vector<StoredEvent>> EventLog::EventsOfKinds(const std::vector<Event
 
 Result<VerifyReport> EventLog::Verify() {
   std::lock_guard<std::mutex> lock(mu_);
+  Transaction tx(db_, Transaction::Kind::kRead);
+  if (!tx.status().ok()) return FailedRead(tx.status());
+  // PRAGMA quick_check (the file is sound) reads every page once more, for about as long as
+  // the scan of the chain takes: it runs beside the scan, and its outcome counts first, as
+  // if it had run first. It may see a snapshot a moment younger than the scan's; soundness is
+  // the file's, not a snapshot's.
+  std::future<std::optional<Result<std::string>>> beside = StartQuickCheck(db_);
+  Result<VerifyReport> chain = VerifyChain();
+  std::optional<Result<std::string>> sound;
+  if (beside.valid()) sound = beside.get();
+  if (!sound) sound = QuickCheck(db_);  // no thread or no second connection: here, after all
+  if (!sound->ok()) return FailedRead(sound->status());
+  if (**sound != "ok")
+    return FailedRead(
+        Status::Corruption("audit database " + db_.path() + " is corrupt: " + **sound));
+  return chain;
+}
+
+Result<VerifyReport> EventLog::VerifyChain() {
   ChainVerifier verifier;
   // A damaged file is a failed verification; any other error (busy, I/O) is passed on, so
   // that a database that is merely locked is never reported as tampered.
@@ -205,33 +293,21 @@ Result<VerifyReport> EventLog::Verify() {
     verifier.Fail(s.message());
     return verifier.Report();
   };
-
-  Transaction tx(db_, Transaction::Kind::kRead);
-  if (!tx.status().ok()) return read_error(tx.status());
-  Statement check(db_, "PRAGMA quick_check");
-  Result<bool> row = check.Step();
-  if (!row.ok()) return read_error(row.status());
-  if (*row && check.Text(0) != "ok") {
-    verifier.Fail("audit database " + db_.path() + " is corrupt: " + check.Text(0));
-    return verifier.Report();
-  }
-
   Statement st(db_, std::string("SELECT ") + kEventColumns + " FROM events ORDER BY seq");
   for (;;) {
-    row = st.Step();
+    Result<bool> row = st.Step();
     if (!row.ok()) return read_error(row.status());
     if (!*row) break;
-    bool detail_ok = true;
-    StoredEvent e = ReadEvent(st, &detail_ok);
-    if (!verifier.AddEvent(e, detail_ok, st.Text(9), st.IsInteger(8))) return verifier.Report();
+    if (!verifier.AddRow(RowOf(st))) return verifier.Report();
   }
   Result<ChainHead> head = ReadMetaHead(db_);
   if (!head.ok()) return read_error(head.status());
   if (!verifier.CheckHead(*head)) return verifier.Report();
-  auto runs = QueryRuns("", "", /*with_text=*/true);
-  if (!runs.ok()) return read_error(runs.status());
-  for (const StoredRun& run : *runs)
-    if (!verifier.CheckRun(run)) return verifier.Report();
+  // One runs row at a time: their runbook texts need not all be in memory at once.
+  Status runs = VisitRuns("", "", /*with_text=*/true, [&](StoredRun&& run) {
+    return verifier.CheckRun(run) ? Status::Ok() : Status::Refused("");
+  });
+  if (!runs.ok() && !verifier.failed()) return read_error(runs);
   return verifier.Report();
 }
 

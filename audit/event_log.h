@@ -11,6 +11,7 @@
 // durable, in its journal, and reach the chain later in the order they were written.
 #pragma once
 
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -68,6 +69,11 @@ class EventLog : public EventStore {
   /// Events in seq order: all of them, or those of one run (none for an unknown run).
   Result<std::vector<StoredEvent>> Events(
       const std::optional<std::string>& run_id = std::nullopt) override;
+  /// The same events as rows, to `visit` one at a time as one statement reads them (`audit
+  /// export`): memory stays flat however long the log. Holds the mutex throughout: `visit`
+  /// must not call this log.
+  Status ForEachEventRow(const std::optional<std::string>& run_id,
+                         const std::function<Status(const EventRow&)>& visit) override;
   /// The events of the given kinds, of every run, in seq order: what a reader that needs
   /// only those (the failed hosts of every run, for `runs`) folds without reading the rest.
   Result<std::vector<StoredEvent>> EventsOfKinds(const std::vector<EventKind>& kinds) override;
@@ -82,8 +88,15 @@ class EventLog : public EventStore {
   Result<VerifyReport> Verify() override;
 
  private:
+  // The runs rows `where` selects (with `arg` bound to its ?), oldest first, to `visit` one at a
+  // time; stops at the first error `visit` returns.
+  Status VisitRuns(const std::string& where, const std::string& arg, bool with_text,
+                   const std::function<Status(StoredRun&&)>& visit);
   Result<std::vector<StoredRun>> QueryRuns(const std::string& where, const std::string& arg,
                                            bool with_text);
+  // Verify's checks of the chain, the head and the runs table, in the read transaction Verify
+  // opened.
+  Result<VerifyReport> VerifyChain();
 
   SqliteDb& db_;
   std::mutex& mu_;

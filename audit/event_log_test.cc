@@ -336,6 +336,66 @@ TEST_F(EventLogVerifyTest, DetectsADetailWithAKeyTwice) {
   EXPECT_FALSE(HasDuplicateKeys("not json"));
 }
 
+// The fast path hashes a detail as it is stored only when it is stored canonically; every
+// other form goes through the exact path, and what that path refuses stays refused.
+
+TEST_F(EventLogVerifyTest, DetailsNotStoredCanonicallyStillVerifyThroughTheExactPath) {
+  {
+    std::unique_ptr<AuditDatabase> db = OpenOrDie(path_);
+    ASSERT_TRUE(db);
+    // Floats and integers beyond 18 digits: stored canonically, but not in a form the fast
+    // path recognises.
+    ASSERT_TRUE(
+        db->events()
+            .Append("run-a",
+                    MakeEvent("step_started", 600, "s",
+                              {{"ratio", 0.25}, {"big", 12345678901234567890ULL}, {"path", "a/b"}}))
+            .ok());
+  }
+  // Keys in another order, and escapes CanonicalJson does not write: the same values.
+  Sql(path_, R"(UPDATE events SET detail = '{"run":"run-b","i":1}' WHERE seq = 4)");
+  Sql(path_, R"(UPDATE events SET detail = '{"i":2,"run":"run\u002da"}' WHERE seq = 5)");
+  VerifyReport report = ReopenAndVerify(path_);
+  EXPECT_TRUE(report.ok) << report.problem;
+  EXPECT_EQ(report.events_checked, 11);
+}
+
+TEST_F(EventLogVerifyTest, AHashForgedOverAStoredFormTheExactPathRefusesIsStillRefused) {
+  // What a forger who knows the fast path might try: store a detail the exact path refuses
+  // and recompute the event's hash over the text as stored. The recogniser does not take such
+  // a text, so the exact path sees it and names event 3, as it always has.
+  const std::string backup = dir_.File("pristine.db");
+  std::filesystem::copy_file(path_, backup);
+  const std::vector<std::pair<std::string, std::string>> forgeries = {
+      {R"({"i":1,"i":1,"run":"run-a"})",
+       "event 3: detail has a key twice, which its hash cannot cover (edited?)"},
+      {R"({"run":"run-a","i":1})", "event 3: hash does not match its contents (edited?)"},
+      {R"({"i": 1,"run":"run-a"})", "event 3: hash does not match its contents (edited?)"},
+      {R"({"i":1,"r\u0075n":"run-a"})", "event 3: hash does not match its contents (edited?)"},
+  };
+  for (const auto& [detail, problem] : forgeries) {
+    SCOPED_TRACE(detail);
+    std::filesystem::copy_file(backup, path_, std::filesystem::copy_options::overwrite_existing);
+    StoredEvent e;
+    {
+      std::unique_ptr<AuditDatabase> db = OpenOrDie(path_);
+      ASSERT_TRUE(db);
+      e = db->events().Events()->at(2);
+    }
+    // The canonical event with the detail text spliced in as it is stored.
+    e.detail = "@detail@";
+    std::string text = CanonicalEvent(e);
+    text.replace(text.find("\"@detail@\""), 10, detail);
+    const std::string forged = Sha256Hex(e.prev_hash + text);
+    Sql(path_,
+        "UPDATE events SET detail = '" + detail + "', hash = '" + forged + "' WHERE seq = 3");
+    VerifyReport report = ReopenAndVerify(path_);
+    EXPECT_FALSE(report.ok);
+    EXPECT_EQ(report.bad_seq, 3);
+    EXPECT_EQ(report.problem, problem);
+  }
+}
+
 TEST_F(EventLogVerifyTest, TheRunsRowIsHeldToItsRunStarted) {
   RunRecord run = MakeRun("run-c");
   run.runbook_sha256 = Sha256Hex(run.runbook_text);

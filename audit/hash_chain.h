@@ -14,6 +14,11 @@
 // `detail` is canonicalized the same way, so that the stored text of the detail column may be
 // re-serialized (by SQLite's json functions, say) without breaking the chain, while any change
 // of a value does. The first event of a database links to kGenesisHash (64 zeros).
+//
+// The log stores the detail in canonical form, so the canonical event can usually be put
+// together from the stored columns as they are (CanonicalEventText) without parsing the detail;
+// verification does that, and takes the exact path (parse, rebuild, serialize) only for a row
+// whose detail is not stored canonically or whose hash does not match.
 #pragma once
 
 #include "engine/sha256.h"  // Sha256Hex
@@ -24,6 +29,7 @@
 #include <string_view>
 
 #include "audit/audit_records.h"
+#include "audit/event_row.h"
 
 namespace runbook {
 
@@ -48,5 +54,11 @@ std::string CanonicalEvent(const StoredEvent& event);
 
 /// sha256_hex(prev_hash || CanonicalEvent(event)); event.prev_hash and event.hash are ignored.
 std::string ChainHash(std::string_view prev_hash, const StoredEvent& event);
+
+/// Appends CanonicalEvent(ToStoredEvent(row)) to `out`, byte for byte, built from the stored
+/// text without parsing it, when the row's detail is stored in canonical form
+/// (IsCanonicalJson). False, with `out` unspecified, when it is not: then only the exact path
+/// can say what the canonical event is.
+bool AppendCanonicalEvent(const EventRow& row, std::string* out);
 
 }  // namespace runbook

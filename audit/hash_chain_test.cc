@@ -97,6 +97,56 @@ TEST(HashChainTest, InvalidUtf8DoesNotThrowAndIsStable) {
   EXPECT_EQ(CanonicalEvent(again), canonical);
 }
 
+// `e` as a store reads it, its detail stored as `detail_text`; views into `e` and the text.
+EventRow RowOf(const StoredEvent& e, const std::string& detail_text) {
+  EventRow row;
+  row.seq = e.seq;
+  row.run_id = e.run_id;
+  row.ts = e.ts;
+  row.event = e.event;
+  row.phase = e.phase;
+  row.step = e.step;
+  row.from = e.from;
+  row.to = e.to;
+  row.attempt = e.attempt;
+  row.detail = detail_text;
+  row.prev_hash = e.prev_hash;
+  row.hash = e.hash;
+  return row;
+}
+
+TEST(HashChainTest, TheCanonicalEventOfAStoredRowIsBuiltFromItsTextAsItIs) {
+  StoredEvent odd = SampleEvent();  // strings that need escapes, or replacing
+  odd.seq = 9007199254740993LL;
+  odd.attempt = -3;
+  odd.run_id = "run \"7\"";
+  odd.step = "d\xc3\xa9ploy \xff";  // invalid UTF-8: U+FFFD in both
+  odd.from = "step:a\nb\\c";
+  odd.to = std::string("nul\0", 4);
+  StoredEvent plain = SampleEvent();  // strings written as they are
+  plain.seq = -9223372036854775807LL - 1;
+  plain.attempt = 2147483647;
+  plain.from = "step:migrate \x7f~";
+  for (const StoredEvent& e : {plain, odd}) {
+    for (const std::string& detail :
+         {CanonicalJson(SampleEvent().detail), std::string("{}"),
+          CanonicalJson({{"stdout", "caf\xc3\xa9 \xe2\x9c\x93\n\t\"q\""}, {"exit_status", 0}})}) {
+      const EventRow row = RowOf(e, detail);
+      std::string text = "kept|";
+      ASSERT_TRUE(AppendCanonicalEvent(row, &text)) << detail;
+      bool detail_ok = false;
+      EXPECT_EQ(text, "kept|" + CanonicalEvent(ToStoredEvent(row, &detail_ok)));
+      EXPECT_TRUE(detail_ok);
+    }
+  }
+  const StoredEvent& e = odd;
+  // A detail not stored canonically: only the exact path can say what its canonical form is.
+  for (const std::string detail : {"{\"b\": \"x\", \"a\": [1, 2]}", R"({"ratio":0.1})", "oops"}) {
+    std::string text;
+    EXPECT_FALSE(AppendCanonicalEvent(RowOf(e, detail), &text)) << detail;
+  }
+}
+
 TEST(HashChainTest, ParseStoredJsonRejectsGarbage) {
   EXPECT_FALSE(ParseStoredJson("{not json"));
   EXPECT_FALSE(ParseStoredJson(""));

@@ -195,14 +195,16 @@ PgRows::PgRows(pg_result* result) : result_(result) {}
 
 int PgRows::size() const { return PQntuples(result_.get()); }
 
-std::string PgRows::Text(int row, int column) const {
-  if (row >= size() || PQgetisnull(result_.get(), row, column)) return "";
-  return std::string(PQgetvalue(result_.get(), row, column),
-                     static_cast<size_t>(PQgetlength(result_.get(), row, column)));
+std::string PgRows::Text(int row, int column) const { return std::string(TextView(row, column)); }
+
+std::string_view PgRows::TextView(int row, int column) const {
+  if (row >= size() || PQgetisnull(result_.get(), row, column)) return {};
+  return std::string_view(PQgetvalue(result_.get(), row, column),
+                          static_cast<size_t>(PQgetlength(result_.get(), row, column)));
 }
 
 int64_t PgRows::Int(int row, int column) const {
-  const std::string text = Text(row, column);
+  const std::string_view text = TextView(row, column);
   int64_t value = 0;
   std::from_chars(text.data(), text.data() + text.size(), value);
   return value;

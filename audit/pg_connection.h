@@ -83,6 +83,8 @@ class PgRows {
   int size() const;
   bool empty() const { return size() == 0; }
   std::string Text(int row, int column) const;
+  /// Text(row, column) without a copy: valid as long as these rows.
+  std::string_view TextView(int row, int column) const;
   int64_t Int(int row, int column) const;
   bool Bool(int row, int column) const;
   bool IsNull(int row, int column) const;

@@ -6,6 +6,7 @@
 #include "audit/audit_time.h"
 #include "audit/chain_append.h"
 #include "audit/chain_verify.h"
+#include "audit/event_row.h"
 #include "audit/hash_chain.h"
 #include "audit/pg_connection.h"
 
@@ -19,26 +20,32 @@ constexpr const char* kEventColumns =
 // How many events Verify reads at a time: the whole log need not fit in memory.
 constexpr int kVerifyBatch = 2000;
 
-// Reads row `r` of rows selected with kEventColumns. `detail_ok` says whether the detail
-// column held valid JSON; when not, detail holds the raw text as a JSON string.
-StoredEvent ReadEvent(const PgRows& rows, int r, bool* detail_ok) {
-  StoredEvent e;
-  e.seq = rows.Int(r, 0);
-  e.run_id = rows.Text(r, 1);
-  e.ts = rows.Text(r, 2);
-  e.event = rows.Text(r, 3);
-  e.phase = rows.Text(r, 4);
-  e.step = rows.Text(r, 5);
-  e.from = rows.Text(r, 6);
-  e.to = rows.Text(r, 7);
-  e.attempt = static_cast<int>(rows.Int(r, 8));
-  std::string detail = rows.Text(r, 9);
-  std::optional<nlohmann::json> parsed = ParseStoredJson(detail);
-  *detail_ok = parsed.has_value();
-  e.detail = parsed ? std::move(*parsed) : nlohmann::json(detail);
-  e.prev_hash = rows.Text(r, 10);
-  e.hash = rows.Text(r, 11);
-  return e;
+// How many events ForEachEventRow reads at a time.
+constexpr int kReadBatch = 2000;
+
+// Row `r` of rows selected with kEventColumns; valid as long as `rows`.
+EventRow RowOf(const PgRows& rows, int r) {
+  EventRow row;
+  row.seq = rows.Int(r, 0);
+  row.run_id = rows.TextView(r, 1);
+  row.ts = rows.TextView(r, 2);
+  row.event = rows.TextView(r, 3);
+  row.phase = rows.TextView(r, 4);
+  row.step = rows.TextView(r, 5);
+  row.from = rows.TextView(r, 6);
+  row.to = rows.TextView(r, 7);
+  // attempt is an integer column here: PostgreSQL holds nothing else in it.
+  row.attempt = static_cast<int>(rows.Int(r, 8));
+  row.detail = rows.TextView(r, 9);
+  row.prev_hash = rows.TextView(r, 10);
+  row.hash = rows.TextView(r, 11);
+  return row;
+}
+
+// The event in row `r` of rows selected with kEventColumns.
+StoredEvent ReadEvent(const PgRows& rows, int r) {
+  bool detail_ok = true;
+  return ToStoredEvent(RowOf(rows, r), &detail_ok);
 }
 
 // The chain head as `meta` records it; seq 0 and the genesis hash for what is missing.
@@ -343,11 +350,34 @@ Result<std::vector<StoredEvent>> PgEventLog::Events(const std::optional<std::str
     if (!rows.ok()) return rows.status();
     std::vector<StoredEvent> events;
     events.reserve(static_cast<size_t>(rows->size()));
-    for (int i = 0; i < rows->size(); ++i) {
-      bool detail_ok = true;
-      events.push_back(ReadEvent(*rows, i, &detail_ok));
-    }
+    for (int i = 0; i < rows->size(); ++i) events.push_back(ReadEvent(*rows, i));
     return events;
+  });
+}
+
+Status PgEventLog::ForEachEventRow(const std::optional<std::string>& run_id,
+                                   const std::function<Status(const EventRow&)>& visit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // Batches by seq in one snapshot, so that the whole log need not fit in memory. A
+  // transaction that must run again (after a lost connection) goes on after the last event
+  // visited: none is visited twice.
+  int64_t after = 0;
+  const std::string sql = std::string("SELECT ") + kEventColumns + " FROM events WHERE seq > $1" +
+                          (run_id ? " AND run_id = $2" : "") + " ORDER BY seq LIMIT " +
+                          std::to_string(kReadBatch);
+  return conn_.Transact(PgIsolation::kSnapshot, [&]() -> Status {
+    for (;;) {
+      std::vector<PgValue> params = {after};
+      if (run_id) params.push_back(*run_id);
+      Result<PgRows> batch = conn_.Exec(sql, params);
+      if (!batch.ok()) return batch.status();
+      for (int i = 0; i < batch->size(); ++i) {
+        const EventRow row = RowOf(*batch, i);
+        if (Status s = visit(row); !s.ok()) return s;
+        after = row.seq;
+      }
+      if (batch->size() < kReadBatch) return Status::Ok();
+    }
   });
 }
 
@@ -367,10 +397,7 @@ Result<std::vector<StoredEvent>> PgEventLog::EventsOfKinds(const std::vector<Eve
                                      params);
     if (!rows.ok()) return rows.status();
     std::vector<StoredEvent> events;
-    for (int i = 0; i < rows->size(); ++i) {
-      bool detail_ok = true;
-      events.push_back(ReadEvent(*rows, i, &detail_ok));
-    }
+    for (int i = 0; i < rows->size(); ++i) events.push_back(ReadEvent(*rows, i));
     return events;
   });
 }
@@ -398,10 +425,7 @@ Result<VerifyReport> PgEventLog::Verify() {
           conn_.Exec("FETCH " + std::to_string(kVerifyBatch) + " FROM verify_events");
       if (!batch.ok()) return read_error(batch.status());
       for (int i = 0; i < batch->size(); ++i) {
-        bool detail_ok = true;
-        StoredEvent e = ReadEvent(*batch, i, &detail_ok);
-        // attempt is an integer column here: PostgreSQL holds nothing else in it.
-        if (!verifier.AddEvent(e, detail_ok, batch->Text(i, 9))) return verifier.Report();
+        if (!verifier.AddRow(RowOf(*batch, i))) return verifier.Report();
       }
       if (batch->size() < kVerifyBatch) break;
     }

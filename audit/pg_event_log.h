@@ -15,6 +15,7 @@
 // this machine and reaches the chain later in the order it was written.
 #pragma once
 
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -84,8 +85,14 @@ class PgEventLog : public EventStore {
   /// Events in seq order: all of them, or those of one run (none for an unknown run).
   Result<std::vector<StoredEvent>> Events(
       const std::optional<std::string>& run_id = std::nullopt) override;
-  /// Runs without a terminal state (no EndRun yet), oldest first: what `recover` must finish.
+  /// The same events as rows, to `visit` one at a time, read in batches of a few thousand by
+  /// seq in one snapshot (`audit export`): memory stays flat however long the log. Holds the
+  /// mutex throughout: `visit` must not call this log.
+  Status ForEachEventRow(const std::optional<std::string>& run_id,
+                         const std::function<Status(const EventRow&)>& visit) override;
+  /// The events of the given kinds, of every run, in seq order.
   Result<std::vector<StoredEvent>> EventsOfKinds(const std::vector<EventKind>& kinds) override;
+  /// Runs without a terminal state (no EndRun yet), oldest first: what `recover` must finish.
   Result<std::vector<StoredRun>> LastRunningRuns() override;
 
   /// Checks the whole chain in one snapshot, as EventLog::Verify does (chain_verify.h), and

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "audit/audit_format.h"
+#include "audit/hash_chain.h"
 #include "audit/pg_test_util.h"
 
 namespace runbook {
@@ -135,8 +136,28 @@ TEST_F(PgEventLogTest, HashesEveryEventAsTheSqliteLogDoes) {
     EXPECT_EQ(pg->at(i).prev_hash, lite->at(i).prev_hash) << "event " << i + 1;
     EXPECT_EQ(pg->at(i).hash, lite->at(i).hash) << "event " << i + 1;
   }
-  // What `audit export` prints is the same line for line.
+  // What `audit export` prints is the same line for line, and the same streamed a line at a
+  // time.
   EXPECT_EQ(ExportJsonl(*pg), ExportJsonl(*lite));
+  for (EventStore* store :
+       {static_cast<EventStore*>(&sqlite->events()), static_cast<EventStore*>(&db_->events())}) {
+    std::string streamed;
+    Status s = store->ForEachEventRow(std::nullopt, [&](const EventRow& row) {
+      AppendEventJsonLine(row, &streamed);
+      return Status::Ok();
+    });
+    ASSERT_TRUE(s.ok()) << s.message();
+    EXPECT_EQ(streamed, ExportJsonl(*lite));
+    std::string one_run;
+    ASSERT_TRUE(store
+                    ->ForEachEventRow(std::string("r2"),
+                                      [&](const EventRow& row) {
+                                        AppendEventJsonLine(row, &one_run);
+                                        return Status::Ok();
+                                      })
+                    .ok());
+    EXPECT_EQ(one_run, ExportJsonl(*sqlite->events().Events(std::string("r2"))));
+  }
   Result<VerifyReport> a = sqlite->events().Verify();
   Result<VerifyReport> b = db_->events().Verify();
   ASSERT_TRUE(a.ok() && b.ok());
@@ -229,6 +250,59 @@ TEST_F(PgEventLogTest, VerifyFindsTheSameTamperingAsOnSqlite) {
     EXPECT_EQ(report->bad_seq, lite->bad_seq);
     EXPECT_EQ(report->events_checked, lite->events_checked);
   }
+}
+
+// PostgreSQL's rows take the same fast path as SQLite's: a detail not stored canonically still
+// verifies, through the exact path, and a hash forged over a stored text that the exact path
+// refuses is still refused.
+TEST_F(PgEventLogTest, VerifyTakesTheExactPathForWhatIsNotStoredCanonically) {
+  RecordRun(db_->events(), RealRun("r1"));
+  StoredEvent e = db_->events().Events()->at(3);  // step_failed
+  Tamper(R"(UPDATE events SET detail = '{"name": "migrate", "action": "shell"}' WHERE seq = 2)");
+  Result<VerifyReport> report = db_->events().Verify();
+  ASSERT_TRUE(report.ok()) << report.message();
+  EXPECT_TRUE(report->ok) << report->problem;
+
+  const std::string detail = R"({"attempts":1,"attempts":1,"error":"exit status 1"})";
+  e.detail = "@detail@";
+  std::string text = CanonicalEvent(e);
+  text.replace(text.find("\"@detail@\""), 10, detail);
+  Tamper("UPDATE events SET detail = '" + detail + "', hash = '" + Sha256Hex(e.prev_hash + text) +
+         "' WHERE seq = 4");
+  report = db_->events().Verify();
+  ASSERT_TRUE(report.ok()) << report.message();
+  EXPECT_FALSE(report->ok);
+  EXPECT_EQ(report->problem,
+            "event 4: detail has a key twice, which its hash cannot cover (edited?)");
+}
+
+// Export reads the log in batches: every event once, in order, across the batches' seams; and
+// an error of the reader stops it.
+TEST_F(PgEventLogTest, ForEachEventRowVisitsEveryEventOnceAcrossBatches) {
+  RecordRun(db_->events(), RealRun("r1"));
+  // Rows enough for three batches, written straight into the table (their hashes do not
+  // matter here).
+  Tamper(
+      "INSERT INTO events(seq, run_id, ts, event, phase, step, from_state, to_state, attempt, "
+      "detail, prev_hash, hash) SELECT s, 'r1', '2026-11-23T15:04:05.000Z', 'step_started', "
+      "'step', 'x', '', '', 0, '{\"n\":' || s || '}', 'p' || s, 'h' || s "
+      "FROM generate_series(7, 4500) AS s");
+  int64_t last = 0, count = 0;
+  Status s = db_->events().ForEachEventRow(std::nullopt, [&](const EventRow& row) {
+    if (row.seq != last + 1)
+      return Status::Error("event " + std::to_string(row.seq) + " after " + std::to_string(last));
+    last = row.seq;
+    ++count;
+    return Status::Ok();
+  });
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(count, 4500);
+  count = 0;
+  s = db_->events().ForEachEventRow(std::string("r1"), [&](const EventRow&) {
+    return ++count == 2500 ? Status::Invalid("enough") : Status::Ok();
+  });
+  EXPECT_EQ(s.kind(), StatusKind::kInvalid);
+  EXPECT_EQ(count, 2500);
 }
 
 // Appends by several threads (each with a connection of its own) and several processes at

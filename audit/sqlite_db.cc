@@ -30,9 +30,16 @@ StatusKind KindOf(int rc) {
 }  // namespace
 
 Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path) {
+  return OpenWithFlags(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+}
+
+Result<std::unique_ptr<SqliteDb>> SqliteDb::OpenForReading(const std::string& path) {
+  return OpenWithFlags(path, SQLITE_OPEN_READONLY);
+}
+
+Result<std::unique_ptr<SqliteDb>> SqliteDb::OpenWithFlags(const std::string& path, int flags) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(
-      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string reason = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close(db);
@@ -70,6 +77,11 @@ void SqliteDb::Release(const std::string& sql, sqlite3_stmt* stmt) {
   sqlite3_clear_bindings(stmt);
   if (kept_.size() < kKeptStatements && kept_.emplace(sql, stmt).second) return;
   sqlite3_finalize(stmt);
+}
+
+void SqliteDb::SetBusyTimeout(std::chrono::milliseconds timeout) {
+  busy_timeout_ = timeout;
+  sqlite3_busy_timeout(db_, static_cast<int>(timeout.count()));
 }
 
 Status SqliteDb::Exec(std::string_view sql) {
@@ -136,16 +148,22 @@ Result<bool> Statement::Step() {
   return db_.Error(sql_, rc_);
 }
 
+void Statement::Reset() {
+  if (stmt_) sqlite3_reset(stmt_);
+}
+
 Status Statement::Run() {
   Result<bool> row = Step();
   return row.status();
 }
 
-std::string Statement::Text(int column) const {
+std::string Statement::Text(int column) const { return std::string(TextView(column)); }
+
+std::string_view Statement::TextView(int column) const {
   const unsigned char* text = sqlite3_column_text(stmt_, column);
-  if (!text) return "";
-  return std::string(reinterpret_cast<const char*>(text),
-                     static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
+  if (!text) return {};
+  return std::string_view(reinterpret_cast<const char*>(text),
+                          static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
 }
 
 int64_t Statement::Int(int column) const { return sqlite3_column_int64(stmt_, column); }

@@ -4,6 +4,7 @@
 // Not thread-safe by itself: AuditDatabase serializes every use behind its mutex.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -25,12 +26,20 @@ class SqliteDb {
   /// is not a database is only noticed by the first statement. kIOError when the file cannot
   /// be opened.
   static Result<std::unique_ptr<SqliteDb>> Open(const std::string& path);
+  /// Opens the existing database file at `path` for reading only: a second connection beside
+  /// the one that writes, for a check that runs in a thread of its own. kIOError when it
+  /// cannot be opened (it is never created).
+  static Result<std::unique_ptr<SqliteDb>> OpenForReading(const std::string& path);
   ~SqliteDb();
   SqliteDb(const SqliteDb&) = delete;
   SqliteDb& operator=(const SqliteDb&) = delete;
 
   sqlite3* handle() const { return db_; }
   const std::string& path() const { return path_; }
+
+  /// How long a statement waits for another connection's lock before it fails as busy.
+  void SetBusyTimeout(std::chrono::milliseconds timeout);
+  std::chrono::milliseconds busy_timeout() const { return busy_timeout_; }
 
   /// Runs one or more statements that return no rows.
   Status Exec(std::string_view sql);
@@ -53,10 +62,13 @@ class SqliteDb {
   static constexpr size_t kKeptStatements = 64;
 
   SqliteDb(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  static Result<std::unique_ptr<SqliteDb>> OpenWithFlags(const std::string& path, int flags);
+
   sqlite3* db_;
   std::string path_;
   // Statements are prepared once per connection: an append runs the same few each time.
   std::map<std::string, sqlite3_stmt*, std::less<>> kept_;
+  std::chrono::milliseconds busy_timeout_{0};
 };
 
 /// A prepared statement, from the connection's kept ones (SqliteDb::Acquire) and given back
@@ -79,10 +91,14 @@ class Statement {
 
   /// Advances: true when a row is ready, false when done, an error otherwise.
   Result<bool> Step();
+  /// Back to before the first row, to run again; bindings stay until bound again.
+  void Reset();
   /// Step() for statements that return no row.
   Status Run();
 
   std::string Text(int column) const;
+  /// Text(column) without a copy: valid until the statement steps again or is reset.
+  std::string_view TextView(int column) const;
   int64_t Int(int column) const;
   bool IsNull(int column) const;
   bool IsInteger(int column) const;

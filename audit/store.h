@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "audit/audit_records.h"
+#include "audit/event_row.h"
 #include "engine/audit_sink.h"
 #include "engine/status.h"
 
@@ -38,6 +40,12 @@ class EventStore : public AuditSink {
   /// Events in seq order: all of them, or those of one run (none for an unknown run).
   virtual Result<std::vector<StoredEvent>> Events(
       const std::optional<std::string>& run_id = std::nullopt) = 0;
+  /// The same events as rows, before anything in them is parsed (event_row.h), to `visit` one
+  /// at a time as they are read, so that memory stays flat however long the log (`audit
+  /// export`). A row is valid only during its visit. Stops at the first error `visit` returns
+  /// and returns it. `visit` must not call this store.
+  virtual Status ForEachEventRow(const std::optional<std::string>& run_id,
+                                 const std::function<Status(const EventRow&)>& visit) = 0;
   /// The events of the given kinds, of every run, in seq order: what a reader that needs only
   /// those (the failed hosts of every run, for `runs`) folds without reading the rest.
   virtual Result<std::vector<StoredEvent>> EventsOfKinds(const std::vector<EventKind>& kinds) = 0;

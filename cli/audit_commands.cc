@@ -242,10 +242,17 @@ int AuditExport(const GlobalOptions& global, const std::string& run_id, const st
   int code = kExitOk;
   std::unique_ptr<AuditStore> db = OpenDatabase(global, &code);
   if (!db) return code;
-  auto events =
-      ExportEvents(db->events(), run_id.empty() ? std::nullopt : std::optional<std::string>(run_id));
-  if (!events.ok()) return Fail(events.status());
-  std::fputs(ExportJsonl(*events).c_str(), stdout);
+  // A line at a time as the events are read: the log may be far larger than memory.
+  std::string line;
+  Status exported =
+      ExportEvents(db->events(), run_id.empty() ? std::nullopt : std::optional<std::string>(run_id),
+                   [&line](const EventRow& row) {
+                     line.clear();
+                     AppendEventJsonLine(row, &line);
+                     std::fwrite(line.data(), 1, line.size(), stdout);
+                     return Status::Ok();
+                   });
+  if (!exported.ok()) return Fail(exported);
   return kExitOk;
 }
 
