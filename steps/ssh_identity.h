@@ -3,7 +3,7 @@
 // libssh2's libssh2_userauth_publickey_fromfile() reads and parses the identity file twice per
 // login (once for the public key, once to sign), and with OpenSSL 3 each parse first runs the
 // key through OpenSSL's generic decoders, which fail on OpenSSH's own format after trying
-// every decoder they know: two thirds of the client's CPU per host in a fan-out (callgrind,
+// every decoder they know: about half of the client's CPU per host in a fan-out (callgrind,
 // bench/ssh_fanout_bench.sh). An SshIdentity holds the parsed key instead, and signs through
 // libssh2_userauth_publickey()'s callback.
 //
