@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -184,7 +185,10 @@ KnownHosts KnownHosts::Parse(std::string_view text, std::string path) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     Entry entry;
     entry.line = number;
-    if (ParseLine(line, &entry)) out.entries_.push_back(std::move(entry));
+    if (ParseLine(line, &entry)) {
+      out.entries_.push_back(std::move(entry));
+      out.Index(out.entries_.size() - 1);
+    }
   }
   return out;
 }
@@ -206,6 +210,32 @@ Result<KnownHosts> KnownHosts::Load(const std::string& path) {
   return Parse(text, path);
 }
 
+void KnownHosts::Index(size_t i) {
+  const Entry& e = entries_[i];
+  const bool plain = e.hash.empty() && !e.patterns.empty() &&
+                     std::all_of(e.patterns.begin(), e.patterns.end(), [](const std::string& p) {
+                       return !p.empty() && p[0] != '!' && p.find_first_of("*?") == p.npos;
+                     });
+  if (!plain) {
+    scanned_.push_back(i);
+    return;
+  }
+  for (const std::string& p : e.patterns) {
+    std::vector<size_t>& list = by_name_[p];
+    if (list.empty() || list.back() != i) list.push_back(i);
+  }
+}
+
+std::vector<size_t> KnownHosts::Candidates(const std::string& name) const {
+  auto it = by_name_.find(name);
+  if (it == by_name_.end()) return scanned_;
+  std::vector<size_t> out;
+  out.reserve(it->second.size() + scanned_.size());
+  std::merge(it->second.begin(), it->second.end(), scanned_.begin(), scanned_.end(),
+             std::back_inserter(out));
+  return out;
+}
+
 bool KnownHosts::Names(const Entry& entry, const std::string& name) const {
   if (!entry.hash.empty()) return Sha1Hmac(entry.salt, name) == entry.hash;
   bool matched = false;
@@ -225,7 +255,8 @@ HostKeyCheck KnownHosts::Check(std::string_view host, int port, const HostKey& k
       name + " offered " + key.Type() + " key " + key.Fingerprint();
   const Entry* conflicting = nullptr;
   bool known = false;
-  for (const Entry& e : entries_) {
+  for (size_t i : Candidates(name)) {
+    const Entry& e = entries_[i];
     if (!Names(e, name)) continue;
     if (e.marker == Entry::Marker::kRevoked) {
       if (e.blob == key.blob) {
@@ -253,7 +284,8 @@ HostKeyCheck KnownHosts::Check(std::string_view host, int port, const HostKey& k
 std::vector<std::string> KnownHosts::KnownTypes(std::string_view host, int port) const {
   const std::string name = KnownHostsName(host, port);
   std::vector<std::string> types;
-  for (const Entry& e : entries_) {
+  for (size_t i : Candidates(name)) {
+    const Entry& e = entries_[i];
     if (e.marker == Entry::Marker::kRevoked || !Names(e, name)) continue;
     std::string type = HostKey{e.blob}.Type();
     if (std::find(types.begin(), types.end(), type) == types.end()) types.push_back(type);

@@ -21,6 +21,7 @@
 
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/status.h"
@@ -94,9 +95,17 @@ class KnownHosts {
 
   bool Names(const Entry& entry, const std::string& name) const;
   static bool ParseLine(std::string_view line, Entry* entry);
+  void Index(size_t i);
+  /// The indexes of the entries that may name `name`, in file order.
+  std::vector<size_t> Candidates(const std::string& name) const;
 
   std::string path_;
   std::vector<Entry> entries_;
+  // Entries whose patterns are all plain names (no wildcard, negation or hash), by name; every
+  // other entry is matched pattern by pattern. A fleet of N hosts then looks each host up
+  // without scanning N lines.
+  std::unordered_map<std::string, std::vector<size_t>> by_name_;
+  std::vector<size_t> scanned_;
 };
 
 /// Base64 helpers (standard alphabet, padded). Decode returns false on bad input.

@@ -134,6 +134,27 @@ TEST_F(SshKnownHostsTest, KnownTypesListsTheHostsKeyTypes) {
   EXPECT_TRUE(kh.KnownTypes("web3", 22).empty());
 }
 
+// Plain names are looked up through an index, patterns by scanning: together, in file order.
+TEST_F(SshKnownHostsTest, PlainNamesAndPatternsKeepFileOrder) {
+  Key ecdsa = MakeKey(*dir_, "e2", "ecdsa");
+  std::string text = "web9 " + b_->line + "\n";
+  for (int i = 0; i < 100; ++i) text += "host" + std::to_string(i) + " " + b_->line + "\n";
+  text += "web* " + ecdsa.line + "\nWEB1,web2 " + a_->line + "\nweb1,!web2 " + b_->line + "\n";
+  KnownHosts kh = KnownHosts::Parse(text, "/kh");
+  EXPECT_EQ(kh.KnownTypes("web1", 22),
+            (std::vector<std::string>{"ecdsa-sha2-nistp256", "ssh-ed25519"}));
+  EXPECT_EQ(kh.KnownTypes("web2", 22),
+            (std::vector<std::string>{"ecdsa-sha2-nistp256", "ssh-ed25519"}));
+  EXPECT_EQ(kh.Check("web1", 22, a_->key).match, HostKeyMatch::kMatch);
+  // The first conflicting line is the pattern's (line 102), before the plain one (103).
+  HostKeyCheck c = kh.Check("web2", 22, b_->key);
+  EXPECT_EQ(c.match, HostKeyMatch::kMismatch);
+  EXPECT_NE(c.message.find("/kh:102"), std::string::npos) << c.message;
+  EXPECT_EQ(kh.Check("host42", 22, b_->key).match, HostKeyMatch::kMatch);
+  EXPECT_EQ(kh.Check("host42", 22, a_->key).match, HostKeyMatch::kMismatch);
+  EXPECT_EQ(kh.Check("host420", 22, b_->key).match, HostKeyMatch::kUnknown);
+}
+
 TEST_F(SshKnownHostsTest, MissingFileLoadsEmpty) {
   Result<KnownHosts> kh = KnownHosts::Load(*dir_ / "does-not-exist");
   ASSERT_TRUE(kh.ok());

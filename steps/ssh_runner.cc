@@ -10,6 +10,7 @@
 
 #include "steps/known_hosts.h"
 #include "steps/ssh_fanout.h"
+#include "steps/ssh_identity.h"
 #include "steps/ssh_session.h"
 #include "steps/step_runners.h"
 
@@ -212,6 +213,10 @@ class SshRunner : public StepRunner {
     if (!target.passphrase_secret.empty()) {
       login.passphrase =
           context.Render("{{ secrets." + target.passphrase_secret + " }}", Quoting::kNone);
+    }
+    // Read the key once for every host when we can sign with it ourselves (ssh_identity.h).
+    if (!login.identity_file.empty() && login.passphrase.empty()) {
+      login.identity = SshIdentity::Load(login.identity_file);
     }
     login.host_key_checking = target.host_key_checking;
     login.connect_timeout = target.connect_timeout.count() > 0 ? target.connect_timeout

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <utility>
@@ -17,6 +18,7 @@
 #include <libssh2.h>
 
 #include "steps/known_hosts.h"
+#include "steps/ssh_identity.h"
 
 namespace runbook {
 namespace {
@@ -385,14 +387,20 @@ bool SshSession::CheckHostKey() {
 
 int SshSession::Authenticate() {
   if (login_.identity_file.empty()) return AuthenticateWithAgent();
-  if (access(login_.identity_file.c_str(), R_OK) != 0) {
-    Fail("auth: cannot read identity file " + login_.identity_file + ": " +
-         std::strerror(errno));
-    return -1;
+  int rc = 0;
+  if (login_.identity != nullptr) {
+    rc = AuthenticateWithIdentity();
+  } else {
+    if (access(login_.identity_file.c_str(), R_OK) != 0) {
+      Fail("auth: cannot read identity file " + login_.identity_file + ": " +
+           std::strerror(errno));
+      return -1;
+    }
+    rc = libssh2_userauth_publickey_fromfile_ex(
+        session_, login_.user.c_str(), static_cast<unsigned>(login_.user.size()), nullptr,
+        login_.identity_file.c_str(),
+        login_.passphrase.empty() ? nullptr : login_.passphrase.c_str());
   }
-  int rc = libssh2_userauth_publickey_fromfile_ex(
-      session_, login_.user.c_str(), static_cast<unsigned>(login_.user.size()), nullptr,
-      login_.identity_file.c_str(), login_.passphrase.empty() ? nullptr : login_.passphrase.c_str());
   if (rc == LIBSSH2_ERROR_EAGAIN || rc == 0) return rc;
   if (rc == LIBSSH2_ERROR_FILE) {
     Fail("auth: cannot use identity file " + login_.identity_file + " (" + SessionError() +
@@ -410,6 +418,34 @@ int SshSession::Authenticate() {
     Fail("auth failed: " + SessionError());
   }
   return rc;
+}
+
+namespace {
+
+// libssh2's sign callback for AuthenticateWithIdentity(): `abstract` points at the identity.
+// libssh2 frees the signature with its allocator, the default one (malloc) for our sessions.
+int SignWithIdentity(LIBSSH2_SESSION* /*session*/, unsigned char** sig, size_t* sig_len,
+                     const unsigned char* data, size_t data_len, void** abstract) {
+  const auto* identity = static_cast<const SshIdentity*>(*abstract);
+  const std::string signature = identity->Sign(data, data_len);
+  if (signature.empty()) return -1;
+  *sig = static_cast<unsigned char*>(std::malloc(signature.size()));
+  if (*sig == nullptr) return -1;
+  std::memcpy(*sig, signature.data(), signature.size());
+  *sig_len = signature.size();
+  return 0;
+}
+
+}  // namespace
+
+// The key was read once for the step (ssh_identity.h): sign with it instead of letting libssh2
+// read the file twice for this host.
+int SshSession::AuthenticateWithIdentity() {
+  const std::string& blob = login_.identity->public_blob();
+  sign_abstract_ = const_cast<SshIdentity*>(login_.identity.get());
+  return libssh2_userauth_publickey(session_, login_.user.c_str(),
+                                    reinterpret_cast<const unsigned char*>(blob.data()),
+                                    blob.size(), &SignWithIdentity, &sign_abstract_);
 }
 
 int SshSession::AuthenticateWithAgent() {

@@ -22,6 +22,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,12 +41,16 @@ struct libssh2_agent_publickey;
 namespace runbook {
 
 class KnownHosts;
+class SshIdentity;
 
 /// How to log in; the same for every host of a step.
 struct SshLogin {
   std::string user;
   std::string identity_file;  // empty: ssh-agent ($SSH_AUTH_SOCK)
   std::string passphrase;     // for identity_file; empty: none
+  /// identity_file read once for the whole step, when it is a key SshIdentity can sign with
+  /// (ssh_identity.h); null: libssh2 reads identity_file for each host.
+  std::shared_ptr<const SshIdentity> identity;
   HostKeyChecking host_key_checking = HostKeyChecking::kStrict;
   Duration connect_timeout{10000};  // TCP connect + SSH handshake + authentication
   Duration keepalive{0};            // 0: none
@@ -100,6 +105,7 @@ class SshSession {
   bool CheckHostKey();
   int Authenticate();
   int AuthenticateWithAgent();
+  int AuthenticateWithIdentity();
   void ReadOutput();
   void OnData(bool is_stderr, std::string_view data);
   void DriveKill();
@@ -128,6 +134,7 @@ class SshSession {
   _LIBSSH2_AGENT* agent_ = nullptr;
   libssh2_agent_publickey* identity_ = nullptr;
   int agent_keys_tried_ = 0;
+  void* sign_abstract_ = nullptr;  // the SshIdentity, for libssh2's sign callback
   bool eof_sent_ = false;
   bool handshaken_ = false;
 
