@@ -140,6 +140,8 @@ Executor::Executor(const Runbook& runbook, const StateMachine& machine, StepRunn
       interruption_(interruption) {
   if (!interruption_.interrupt) interruption_.interrupt = &never_;
   if (!interruption_.hard_stop) interruption_.hard_stop = &never_;
+  for (const State& state : machine_.states())
+    if (state.undoes) undone_.insert(state.undoes->id);
 }
 
 Executor::~Executor() = default;
@@ -255,6 +257,7 @@ void Executor::Setup(const RunOptions& options) {
   extra_env_["RUNBOOK_RUN_ID"] = options_.run_id;
   extra_env_["RUNBOOK_NAME"] = runbook_.name;
 
+  summaries_.reserve(runbook_.prechecks.size() + runbook_.steps.size() + runbook_.verify.size());
   for (const auto* list : {&runbook_.prechecks, &runbook_.steps, &runbook_.verify})
     for (const StepSpec& s : *list) AddSummary({s.id, s.name, s.phase});
 }
@@ -696,13 +699,19 @@ Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Ph
     attempt = std::min(attempt, max_attempts);
     if (!first_undo_state.is_null()) last.undo_state = first_undo_state;
     StoreValues(step, last);
-    results_[step.id] = last;
+    // Kept only for the steps that have a rollback to hand it to: at 10,000 steps the others'
+    // results would be most of the executor's memory (docs/performance.md).
+    StepResult* kept = undone_.count(step.id) ? &(results_[step.id] = last) : nullptr;
     if (!rollback && last.ok() && !outcome.interrupted) {
       // Hosts that failed within max_fail are undone where they failed, at once.
       const std::string undo_error = UndoFailedHosts(step, phase, last);
       if (!undo_error.empty()) {
-        last.outcome = results_[step.id].outcome = StepResult::Outcome::kFailed;
-        last.error = results_[step.id].error = undo_error;
+        last.outcome = StepResult::Outcome::kFailed;
+        last.error = undo_error;
+        if (kept) {
+          kept->outcome = last.outcome;
+          kept->error = last.error;
+        }
       }
     }
   }

@@ -181,7 +181,8 @@ class Executor {
   Redactor redactor_;
   TemplateScope scope_;
   std::map<std::string, std::string> extra_env_;
-  std::map<std::string, StepResult> results_;  // last attempt of each step that ran
+  std::map<std::string, StepResult> results_;  // last attempt of each step in undone_ that ran
+  std::set<std::string> undone_;               // steps some rollback state undoes
   HostLedger ledger_;  // every event written, folded per ssh host; guarded by mu_
   std::vector<StepSummary> summaries_;
   // Where each (step id, phase) is in summaries_: Summary() is called for every event, and a
