@@ -1,6 +1,6 @@
 #include "app/plans.h"
 
-#include <openssl/rand.h>
+#include <sys/random.h>
 
 #include <algorithm>
 #include <cctype>
@@ -45,7 +45,7 @@ std::vector<std::string> ApprovalNotificationProblems(
 
 std::string NewPlanId(const std::string& hash) {
   unsigned char r[4];
-  if (RAND_bytes(r, sizeof r) != 1) r[0] = r[1] = r[2] = r[3] = 0;
+  if (getrandom(r, sizeof r, 0) != static_cast<ssize_t>(sizeof r)) r[0] = r[1] = r[2] = r[3] = 0;
   char suffix[9];
   std::snprintf(suffix, sizeof suffix, "%02x%02x%02x%02x", r[0], r[1], r[2], r[3]);
   return "plan-" + hash.substr(0, 8) + "-" + suffix;

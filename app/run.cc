@@ -1,6 +1,6 @@
 #include "app/run.h"
 
-#include <openssl/rand.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -52,7 +52,7 @@ std::string NewRunId(std::chrono::system_clock::time_point now) {
   gmtime_r(&t, &tm);
   std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
   unsigned char r[3];
-  if (RAND_bytes(r, sizeof r) != 1) r[0] = r[1] = r[2] = 0;
+  if (getrandom(r, sizeof r, 0) != static_cast<ssize_t>(sizeof r)) r[0] = r[1] = r[2] = 0;
   char suffix[8];
   std::snprintf(suffix, sizeof suffix, "%02x%02x%02x", r[0], r[1], r[2]);
   return std::string(stamp) + "-" + suffix;

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   build-essential cmake pkg-config git python3 openssl
-  libyaml-cpp-dev libsqlite3-dev sqlite3 libssl-dev
+  libyaml-cpp-dev libsqlite3-dev sqlite3 libssl-dev nettle-dev
   libssh2-1-dev libspdlog-dev libcurl4-openssl-dev nlohmann-json3-dev libcli11-dev
   libcpp-httplib-dev libkainjow-mustache-dev libre2-dev libgtest-dev libgmock-dev openssh-server
   openssh-client curl
