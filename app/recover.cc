@@ -11,12 +11,14 @@
 #include "app/crash_hook.h"
 #include "app/lock_heartbeat.h"
 #include "app/plan_history.h"
+#include "app/run_notifications.h"
 #include "engine/exit_code.h"
 #include "engine/loader.h"
 #include "engine/run_history.h"
 #include "engine/state_machine.h"
 #include "steps/process.h"
 #include "steps/step_runners.h"
+#include "steps/webhook_sender.h"
 
 namespace runbook {
 
@@ -187,7 +189,15 @@ RecoveredRun RecoverService::RecoverOne(const StoredRun& listed, Reporter& repor
   std::unique_ptr<StepRunner> runner = MakeStepRunner({.restore_dir = db_.restore_dir()});
   CancelFlag interrupt, hard_stop;  // recover itself is not interruptible mid-rollback
   CrashHookSink audit(db_.events(), env_);
-  Executor executor(rb, machine, *runner, audit, env_, reporter, {&interrupt, &hard_stop});
+  // The runbook's webhooks hear how the run ended, as they would have from its own executor.
+  std::unique_ptr<WebhookSender> sender = MakeWebhookSender();
+  RunOptions notified = options;
+  notified.dry_run = run->dry_run;
+  std::unique_ptr<Notifier> notifier = MakeRunNotifier(*sender, rb, notified, env_);
+  NotifyingSink notifying(audit, *notifier, env_, rb.environment);
+  notifying.Resuming(run->run_id, run->runbook, run->operator_name, run->plan_id);
+  AuditSink& sink = notifier->empty() ? static_cast<AuditSink&>(audit) : notifying;
+  Executor executor(rb, machine, *runner, sink, env_, reporter, {&interrupt, &hard_stop});
   {
     LockHeartbeat heartbeat(db_.locks(), claim_key, run->run_id, pid, host, true);
     out.summary = executor.Resume(options, point);

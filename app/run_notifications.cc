@@ -40,6 +40,16 @@ NotifyingSink::NotifyingSink(AuditSink& inner, Notifier& notifier, const Environ
   run_.environment = std::move(environment);
 }
 
+void NotifyingSink::Resuming(const std::string& run_id, const std::string& runbook,
+                             const std::string& operator_name, const std::string& plan_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  run_.runbook = runbook;
+  run_.run_id = run_id;
+  run_.operator_name = operator_name;
+  run_.plan_id = plan_id;
+  start_pending_ = false;
+}
+
 Status NotifyingSink::Append(const std::string& run_id, const AuditEvent& event) {
   return Pass(run_id, event, /*queue=*/false);
 }

@@ -31,6 +31,11 @@ class NotifyingSink : public AuditSink {
   NotifyingSink(const NotifyingSink&) = delete;
   NotifyingSink& operator=(const NotifyingSink&) = delete;
 
+  /// For a run that `recover` resumes: what its run_started said, which the resumed executor
+  /// does not write again. Its webhooks then hear of its end, not of a second start.
+  void Resuming(const std::string& run_id, const std::string& runbook,
+                const std::string& operator_name, const std::string& plan_id);
+
   Status BeginRun(const RunRecord& run) override { return inner_.BeginRun(run); }
   Status Append(const std::string& run_id, const AuditEvent& event) override;
   Status Queue(const std::string& run_id, const AuditEvent& event) override;

@@ -96,5 +96,59 @@ TEST(NotifyE2eTest, WebhooksAreToldAndTheirFailuresRecordedWithoutChangingTheRun
   ::unsetenv("RUNBOOK_E2E_DOWN_URL");
 }
 
+// A run whose executor died is finished by `recover`: the runbook's webhooks hear how it ended
+// (rolled back), with the run's own name, id and operator, and are not told it started again.
+TEST(NotifyE2eTest, RecoverTellsTheWebhooksHowTheRunEnded) {
+  HttpTestServer server;
+  std::mutex mu;
+  std::vector<nlohmann::json> bodies;
+  server.server().Post("/hook", [&](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard<std::mutex> lock(mu);
+    bodies.push_back(nlohmann::json::parse(req.body, nullptr, false));
+    res.set_content("ok", "text/plain");
+  });
+  ASSERT_TRUE(server.Start());
+  ::setenv("RUNBOOK_E2E_HOOK_URL", server.Url("/hook").c_str(), 1);
+
+  TempDir dir("runbook-notify-recover");
+  dir.Write("rb.yaml",
+            "runbook: recovered\n"
+            "notify:\n"
+            "  - url: \"{{ env.RUNBOOK_E2E_HOOK_URL }}\"\n"
+            "    on: [run_started, succeeded, rolled_back, rollback_failed]\n"
+            "steps:\n"
+            "  - id: a\n    shell: \"true\"\n    rollback: {shell: \"true\"}\n"
+            "  - id: b\n    shell: \"true\"\n    rollback: {shell: \"true\"}\n");
+  // The executor dies with SIGKILL right after its 9th audit record: as step b starts.
+  ::setenv("RUNBOOK_TEST_CRASH_AFTER_EVENT", "9", 1);
+  const std::string db = dir.File("audit.db");
+  Output run = RunRunbook(dir.path(), db, "run rb.yaml");
+  ::unsetenv("RUNBOOK_TEST_CRASH_AFTER_EVENT");
+  ASSERT_NE(run.code, 0) << run.text;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    ASSERT_EQ(bodies.size(), 1u);  // run_started, before it died
+    EXPECT_EQ(bodies[0]["event"], "run_started");
+  }
+
+  Output recovered = RunRunbook(dir.path(), db, "recover");
+  EXPECT_EQ(recovered.code, 1) << recovered.text;  // rolled back
+  std::string run_id;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    ASSERT_EQ(bodies.size(), 2u) << recovered.text;
+    const nlohmann::json& end = bodies[1];
+    EXPECT_EQ(end["event"], "rolled_back") << end.dump();
+    EXPECT_EQ(end["runbook"], "recovered") << end.dump();
+    EXPECT_EQ(end["run_id"], bodies[0]["run_id"]) << end.dump();
+    EXPECT_EQ(end["operator"], bodies[0]["operator"]) << end.dump();
+  }
+  Output exported = RunRunbook(dir.path(), db, "audit export");
+  ASSERT_EQ(exported.code, 0) << exported.text;
+  EXPECT_NE(exported.text.find("\"notify_sent\""), std::string::npos) << exported.text;
+  EXPECT_EQ(RunRunbook(dir.path(), db, "audit verify").code, 0);
+  ::unsetenv("RUNBOOK_E2E_HOOK_URL");
+}
+
 }  // namespace
 }  // namespace runbook::testing
