@@ -15,6 +15,8 @@ packages=(
   # tests/report_browser_test.cc renders the post-mortem report in headless Chromium; a font
   # so that its screenshot shows text.
   chromium fonts-dejavu-core
+  # The manual page (docs/man/) is made with scdoc.
+  scdoc
 )
 
 missing=()
