@@ -15,8 +15,9 @@ packages=(
   # tests/report_browser_test.cc renders the post-mortem report in headless Chromium; a font
   # so that its screenshot shows text.
   chromium fonts-dejavu-core
-  # The manual page (docs/man/) is made with scdoc.
-  scdoc
+  # The manual page (docs/man/) is made with scdoc; completions/completion_test.sh completes
+  # in zsh.
+  scdoc zsh
 )
 
 missing=()
