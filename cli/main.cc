@@ -72,13 +72,36 @@ std::string CheckDefaults(CLI::App& app, const runbook::Config& config) {
 
 /// What `runbook --version` prints: the version, the build, and the libraries as linked.
 std::string VersionText() {
-  return std::string("runbook 0.1.0\n") + "commit " + RUNBOOK_GIT_COMMIT + ", " +
+  return std::string("runbook ") + RUNBOOK_VERSION + "\ncommit " + RUNBOOK_GIT_COMMIT + ", " +
          (std::string(RUNBOOK_BUILD_TYPE).empty() ? "default" : RUNBOOK_BUILD_TYPE) +
          " build\n" + "yaml-cpp " + RUNBOOK_YAML_CPP_VERSION + ", libssh2 " +
          runbook::Libssh2Version() + ", libcurl " + runbook::LibcurlVersion() + ", SQLite " +
          runbook::SqliteVersion() + ", RE2 " + RUNBOOK_RE2_VERSION + ", libpq " +
          runbook::LibpqVersion();
 }
+
+/// The environment variables runbook reads, as the footer of `runbook --help`. The manual
+/// page says the same under ENVIRONMENT; docs/man/man_page_test.py checks that both name
+/// every variable the code reads.
+constexpr const char* kEnvironmentHelp = R"(Environment:
+  RUNBOOK_CONFIG              the settings file, as --config (which wins)
+  RUNBOOK_AUDIT_DB            the audit database, as --audit-db (which wins)
+  RUNBOOK_OPERATOR            who acts when --as is not given (before the settings file's
+                              `operator`, then the login name)
+  NO_COLOR                    when set, to anything: no colours (used only on a terminal)
+  XDG_CONFIG_HOME             when absolute: the settings file is
+                              $XDG_CONFIG_HOME/runbook/config.yaml, not ~/.config/...
+  XDG_STATE_HOME              when absolute: the default audit database is
+                              $XDG_STATE_HOME/runbook/audit.db, not ~/.local/state/...
+  HOME                        ~ in paths, ~/.config, ~/.local/state, ~/.ssh/known_hosts
+  USER                        the default SSH user, and the operator when nothing else says
+  SSH_AUTH_SOCK               the ssh-agent of SSH targets without an identity_file
+  PATH                        where shell steps' programs, kubectl and ssh-keygen are found
+  RUNBOOK_TEST_CRASH_AFTER_EVENT
+                              test builds only: kill `run` or `recover` after its K-th audit
+                              record; never set it otherwise
+A runbook also reads the variables it names ({{ env.NAME }}, a secret's {env: NAME}); libpq
+and libcurl read their own (PGPASSWORD, https_proxy, ...). More in runbook(1): man runbook.)";
 
 /// The names of `app`'s commands.
 std::vector<std::string> CommandNames(const CLI::App& app) {
@@ -182,6 +205,8 @@ int Main(int argc, char** argv) {
   AddPlanCommands(app, global, plan_args, code);
   AddAuditCommands(app, global, audit_args, code);
   AddLogOptions(app, &global);  // after every command is added: each gets --log-*
+  // After the commands are made, which would otherwise copy it: on `runbook --help` only.
+  app.footer(kEnvironmentHelp);
 
   TakeConfigFlag(argc, argv);
   runbook::Result<runbook::Config> config = runbook::LoadConfig(SystemEnv());

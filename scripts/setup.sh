@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages runbook needs when they are missing (we run as root), then
 # configures and builds into ./build. Safe to run again: it installs nothing twice.
+# --packages-only: install the packages, build nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,10 @@ packages=(
   # tests/report_browser_test.cc renders the post-mortem report in headless Chromium; a font
   # so that its screenshot shows text.
   chromium fonts-dejavu-core
+  # The manual page is made with scdoc; completions/completion_test.sh completes in zsh;
+  # scripts/test-install.sh packages with CPack (dpkg-shlibdeps, file) and reads the page
+  # with man.
+  scdoc zsh dpkg-dev file man-db
 )
 
 missing=()
@@ -34,6 +39,7 @@ if ! command -v kubectl >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client >/dev/null || true
 fi
 
+[ "${1:-}" = --packages-only ] && exit 0
 jobs=$(nproc 2>/dev/null || echo 2)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=${BUILD_TYPE:-Release} >/dev/null
 cmake --build build -j "$jobs"
