@@ -143,6 +143,7 @@ class SilentReporter : public Reporter {
     output.emplace_back(line);
   }
   void StepProgress(const StepSpec&, std::string_view) override {}
+  void StepHosts(const StepSpec&, int, int, int) override {}
   void StepFinished(const StepSpec&, Phase, bool, std::string_view, Duration, bool) override {}
   void Note(std::string_view) override {}
   void RunFinished(const RunSummary&) override {}

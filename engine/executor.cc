@@ -94,6 +94,10 @@ class Executor::AttemptContext : public StepContext {
     std::lock_guard<std::mutex> lock(ex_.mu_);
     ex_.reporter_.StepProgress(step_, clean);
   }
+  void HostsDone(int done, int total, int failed) override {
+    std::lock_guard<std::mutex> lock(ex_.mu_);
+    ex_.reporter_.StepHosts(step_, done, total, failed);
+  }
   Status Record(EventKind event, const nlohmann::json& detail) override {
     AuditEvent e;
     e.event = event;

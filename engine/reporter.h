@@ -25,6 +25,9 @@ class Reporter {
   virtual void StepOutput(const StepSpec& step, std::string_view host, bool is_stderr,
                           std::string_view line) = 0;
   virtual void StepProgress(const StepSpec& step, std::string_view message) = 0;
+  /// Of the `total` hosts the running attempt of a step on several hosts (ssh) has, `done`
+  /// have finished, `failed` of them with a failure; first with done 0, then as hosts finish.
+  virtual void StepHosts(const StepSpec& step, int done, int total, int failed) = 0;
   /// An attempt ended; `error` is already redacted. `will_retry` when another attempt follows.
   virtual void StepFinished(const StepSpec& step, Phase phase, bool ok, std::string_view error,
                             Duration duration, bool will_retry) = 0;

@@ -100,6 +100,10 @@ class StepContext {
                           bool continues) = 0;
   /// A progress message for a long step ("rollout 2/3 replicas ready").
   virtual void Progress(std::string_view message) = 0;
+  /// For a step on several hosts: `done` of its `total` hosts have finished, `failed` of them
+  /// with a failure. Called with done 0 before the first host starts, then as hosts finish;
+  /// the console shows it on a long step's status line (not in the audit log).
+  virtual void HostsDone(int done, int total, int failed) = 0;
   /// Appends an audit event to the current attempt (a host's result, a process group id;
   /// the kinds and their details are in engine/events.h). Redacted, and durable when this
   /// returns.

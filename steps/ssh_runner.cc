@@ -102,6 +102,7 @@ class Observer : public FanoutObserver {
     Status s = context_.Record(EventKind::kHostFinished, detail);
     if (!s.ok() && record_error_.empty()) record_error_ = s.message();
     if (!r.ok) ++failed_;
+    context_.HostsDone(finished, total, failed_);
     // Progress for fleets, naming the host: every host when small, every failed host and
     // every tenth of the fleet when large.
     const int step = std::max(1, total / 10);
@@ -243,6 +244,7 @@ class SshRunner : public StepRunner {
     options.cancel_fd = context.cancel_fd();
 
     Observer observer(context, *request.step);
+    context.HostsDone(0, total, 0);
     FanoutReport report = RunFanout(jobs, login, *known, options, observer);
 
     for (HostResult& h : report.hosts) h.outputs = HostOutputs(*request.step, h);

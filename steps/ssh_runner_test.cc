@@ -218,6 +218,13 @@ TEST_F(SshRunnerTest, OneFailingHostFailsTheStepAndIsNamed) {
     if (rec["host"] == sshd_->specs[1]) recorded = rec["exit_status"] == 7 && rec["error"] == "exit status 7";
   }
   EXPECT_TRUE(recorded);
+  // The console's count (cli/step_status.h): none done at first, then one more per host.
+  ASSERT_EQ(ctx_.hosts_done.size(), 4u);
+  EXPECT_EQ(ctx_.hosts_done.front().done, 0);
+  EXPECT_EQ(ctx_.hosts_done.front().total, 3);
+  EXPECT_EQ(ctx_.hosts_done.back().done, 3);
+  EXPECT_EQ(ctx_.hosts_done.back().total, 3);
+  EXPECT_EQ(ctx_.hosts_done.back().failed, 1);
 }
 
 TEST_F(SshRunnerTest, ExitBySignalIsReported) {

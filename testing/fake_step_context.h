@@ -44,6 +44,10 @@ class FakeStepContext : public StepContext {
     std::lock_guard<std::mutex> lock(mu);
     progress.emplace_back(message);
   }
+  void HostsDone(int done, int total, int failed) override {
+    std::lock_guard<std::mutex> lock(mu);
+    hosts_done.push_back({done, total, failed});
+  }
   Status Record(EventKind event, const nlohmann::json& detail) override {
     std::lock_guard<std::mutex> lock(mu);
     records.push_back({std::string(EventName(event)), detail});
@@ -69,6 +73,10 @@ class FakeStepContext : public StepContext {
   std::mutex mu;
   std::vector<Line> lines;
   std::vector<std::string> progress;
+  struct HostsProgress {
+    int done, total, failed;
+  };
+  std::vector<HostsProgress> hosts_done;  // HostsDone calls, in order
   std::vector<RecordedEvent> records;
   std::vector<std::string> secrets;
   std::map<std::string, std::string> env;
