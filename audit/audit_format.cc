@@ -179,6 +179,10 @@ void AppendEventJsonLine(const EventRow& row, std::string* out) {
   out->append("}\n"sv);
 }
 
+std::string JsonOutput(const nlohmann::ordered_json& value) {
+  return value.dump(2, ' ', false, kReplace);
+}
+
 std::string ExportJsonl(const std::vector<StoredEvent>& events) {
   std::string out;
   for (const StoredEvent& e : events) out += EventJsonLine(e);

@@ -76,6 +76,11 @@ nlohmann::ordered_json RunsJson(
     const std::vector<StoredRun>& runs,
     const std::map<std::string, std::vector<FailedHost>>& failed_hosts = {});
 
+/// `value` as the `--json` output of `runs`, `stats` and `replay` prints it: indented by two,
+/// with any invalid UTF-8 in it replaced by U+FFFD (as `audit export` does), so that the output
+/// is JSON whatever bytes a stored row holds (an edited database, a detail that is not JSON).
+std::string JsonOutput(const nlohmann::ordered_json& value);
+
 /// `runbook audit verify`, one line ending in '\n': "audit log PATH: N events, hash chain
 /// intact (head: event S, hash H)" or "audit log PATH: PROBLEM".
 std::string VerifyText(const VerifyReport& report, const std::string& path);

@@ -65,6 +65,13 @@ Result<std::chrono::system_clock::time_point> ParseAuditTime(std::string_view te
   if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
     return bad();
   }
+  // The clock counts nanoseconds since 1970 in 64 bits and ends in April 2262: within these
+  // years every time is a time point, and so is the difference of any two (a run's duration,
+  // an event's offset).
+  if (year < 1970 || year > 2261) {
+    return Result<std::chrono::system_clock::time_point>::Error(
+        "invalid timestamp '" + std::string(text) + "': the year must be 1970 to 2261");
+  }
   size_t pos = 19;
   long long ms = 0;
   if (text[pos] == '.') {

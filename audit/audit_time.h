@@ -15,7 +15,8 @@ std::string FormatAuditTime(std::chrono::system_clock::time_point t);
 
 /// Parses an RFC 3339 UTC time as FormatAuditTime writes it; also accepts no fraction or any
 /// number of fractional digits (rounded down to milliseconds). Other offsets than `Z` are an
-/// error.
+/// error, and so are years before 1970 and after 2261 (which the clock cannot hold, or whose
+/// differences it cannot).
 Result<std::chrono::system_clock::time_point> ParseAuditTime(std::string_view text);
 
 /// Formats a duration in milliseconds for people: `850ms`, `12.345s`, `3m07s`, `1h02m`.

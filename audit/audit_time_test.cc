@@ -45,6 +45,23 @@ TEST(AuditTimeTest, RejectsOtherForms) {
   }
 }
 
+// Found by fuzz/audit_event_fuzzer.cc (fuzz/regressions/audit_event/): a stored event of the
+// year 4052 overflowed the nanosecond clock when replay converted it (undefined behaviour), and
+// one of 1700 would have overflowed the offset from its run's start.
+TEST(AuditTimeTest, RejectsYearsTheClockCannotHold) {
+  for (const char* bad : {"4052-11-23T15:04:44.123Z", "2262-01-01T00:00:00Z",
+                          "1969-12-31T23:59:59.999Z", "0000-01-01T00:00:00Z"}) {
+    Result<std::chrono::system_clock::time_point> t = ParseAuditTime(bad);
+    ASSERT_FALSE(t.ok()) << bad;
+    EXPECT_NE(t.message().find("the year must be 1970 to 2261"), std::string::npos) << t.message();
+  }
+  Result<std::chrono::system_clock::time_point> first = ParseAuditTime("1970-01-01T00:00:00Z");
+  Result<std::chrono::system_clock::time_point> last = ParseAuditTime("2261-12-31T23:59:59.999Z");
+  ASSERT_TRUE(first.ok() && last.ok());
+  EXPECT_EQ(FormatAuditTime(*last), "2261-12-31T23:59:59.999Z");
+  EXPECT_GT((*last - *first).count(), 0);  // the widest difference still fits
+}
+
 TEST(AuditTimeTest, FormatsDurationsForPeople) {
   EXPECT_EQ(FormatDurationMs(0), "0ms");
   EXPECT_EQ(FormatDurationMs(850), "850ms");

@@ -36,7 +36,7 @@ int Runs(const GlobalOptions& global, const RunsOptions& options) {
   auto list = ListRuns(db->events(), query);
   if (!list.ok()) return Fail(list.status());
   if (options.json) {
-    std::printf("%s\n", RunsJson(list->runs, list->failed_hosts).dump(2).c_str());
+    std::printf("%s\n", JsonOutput(RunsJson(list->runs, list->failed_hosts)).c_str());
   } else if (list->runs.empty() && (query.limit > 0 || !query.runbook.empty() ||
                                     !query.states.empty() || query.since ||
                                     !query.operator_name.empty())) {
@@ -115,7 +115,7 @@ int Stats(const GlobalOptions& global, const StatsOptions& options) {
   auto report = ComputeStats(db->events(), query);
   if (!report.ok()) return Fail(report.status());
   if (options.json) {
-    std::printf("%s\n", StatsJson(*report).dump(2).c_str());
+    std::printf("%s\n", JsonOutput(StatsJson(*report)).c_str());
   } else {
     std::fputs(StatsText(*report).c_str(), stdout);
   }
@@ -135,7 +135,7 @@ int Replay(const GlobalOptions& global, const std::string& run_id, bool json, bo
       out["verified"] = problems.empty();
       out["divergences"] = problems;
     }
-    std::printf("%s\n", out.dump(2).c_str());
+    std::printf("%s\n", JsonOutput(out).c_str());
   } else {
     std::fputs(ReplayText(view->run, view->events).c_str(), stdout);
     if (verify) {

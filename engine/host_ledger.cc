@@ -169,9 +169,11 @@ void HostLedger::EndStep(const EventView& e, EventKind kind) {
     }
     ++(outcome.ok ? t.ok : t.failed);
     if (outcome.ok) continue;
-    const bool known = std::any_of(failed_.begin(), failed_.end(), [&](const FailedHost& f) {
-      return f.step == e.step && f.phase == e.phase && f.host == host;
-    });
+    // (host named in the capture: clang 14 cannot capture a structured binding.)
+    const bool known =
+        std::any_of(failed_.begin(), failed_.end(), [&, &host = host](const FailedHost& f) {
+          return f.step == e.step && f.phase == e.phase && f.host == host;
+        });
     // A step that succeeded went on without this host (a log from before host_failed existed
     // says so only this way).
     if (!known)

@@ -53,6 +53,31 @@ bool Blank(const std::string& text) {
                      [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; });
 }
 
+// Aliases make the tree a graph, which whatever reads the whole runbook walks as a tree (the
+// plan hash turns it into JSON, x- keys included): a node that holds an alias of itself
+// (`x-a: &a [*a]`) would never end, and aliases of aliases (ten of the level below at each of
+// ten levels) would multiply into billions of nodes. Both are refused here, before anything
+// reads the runbook. A runbook may repeat a node many times; the bound is ten times the nodes
+// it writes, plus a million.
+bool CheckAliases(const YamlTree& docs, YamlReader& reader) {
+  if (!docs.has_aliases()) return true;
+  const uint64_t limit = 10 * uint64_t{docs.nodes()} + 1'000'000;
+  const YamlTree::Expansion walk = docs.Expand(0, limit);
+  if (walk.cycle) {
+    reader.Error(walk.cycle_loc,
+                 "this anchored node contains an alias of itself, which would make the runbook "
+                 "infinite; an alias can only name a node that ends before it");
+    return false;
+  }
+  if (walk.nodes > limit) {
+    reader.Error({}, "aliases expand the runbook to more than " + std::to_string(limit) +
+                         " nodes from the " + std::to_string(docs.nodes()) +
+                         " it writes; a runbook can repeat a node, not multiply itself");
+    return false;
+  }
+  return true;
+}
+
 void SortByPosition(Diagnostics* diags) {
   std::stable_sort(diags->begin(), diags->end(), [](const Diagnostic& a, const Diagnostic& b) {
     return a.line != b.line ? a.line < b.line : a.col < b.col;
@@ -87,6 +112,7 @@ LoadResult LoadRunbookText(std::string text, const std::string& path, const std:
     SourceLoc loc = LocOf(docs.document(1));
     reader.Error(loc, "more than one YAML document ('---'); a runbook file holds exactly one");
   }
+  if (!CheckAliases(docs, reader)) return result;
 
   auto runbook = std::make_unique<Runbook>();
   runbook->path = path;

@@ -97,6 +97,51 @@ TEST(LoaderRobustnessTest, MutationsNeverCrashAndAlwaysExplainARejection) {
   }
 }
 
+// Found by fuzz/loader_fuzzer.cc (fuzz/regressions/loader/): x- keys are not read, so a
+// node holding an alias of itself there passed validation, and `runbook plan` overflowed its
+// stack turning the runbook into JSON for the plan hash.
+TEST(LoaderRobustnessTest, AnAliasInsideItsOwnNodeIsAnError) {
+  for (const char* text :
+       {"runbook: x\nx-a: &a [*a]\nsteps:\n  - id: a\n    shell: \"true\"\n",
+        "runbook: x\nx-a: &a {b: [1, {c: *a}]}\nsteps: [{id: a, shell: \"true\"}]\n",
+        "runbook: x\nsteps: &s\n  - id: a\n    shell: \"true\"\n    x-s: *s\n"}) {
+    LoadResult r = LoadRunbookText(text, "cycle.yaml", "/tmp");
+    EXPECT_FALSE(r.ok()) << text;
+    ASSERT_EQ(r.diagnostics.size(), 1u) << text;
+    EXPECT_NE(r.diagnostics[0].ToString().find("contains an alias of itself"), std::string::npos)
+        << r.diagnostics[0].ToString();
+  }
+  LoadResult located = LoadRunbookText("runbook: x\nx-a: &a [*a]\nsteps: []\n", "c.yaml", "/tmp");
+  ASSERT_FALSE(located.diagnostics.empty());
+  EXPECT_EQ(located.diagnostics[0].ToString().rfind("c.yaml:2:6: error: ", 0), 0u)
+      << located.diagnostics[0].ToString();
+}
+
+// Aliases of aliases, ten at each of nine levels: 10^9 nodes for whatever reads the runbook
+// whole. Refused at once; and a runbook that repeats a node through aliases still loads.
+TEST(LoaderRobustnessTest, AliasesThatMultiplyTheRunbookAreAnError) {
+  std::string bomb = "runbook: x\nx-0: &a0 [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]\n";
+  for (int i = 1; i < 10; ++i) {
+    const std::string below = "*a" + std::to_string(i - 1);
+    bomb += "x-" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int j = 0; j < 10; ++j) bomb += (j ? ", " : "") + below;
+    bomb += "]\n";
+  }
+  bomb += "steps:\n  - id: a\n    shell: \"true\"\n";
+  LoadResult r = LoadRunbookText(bomb, "bomb.yaml", "/tmp");
+  EXPECT_FALSE(r.ok());
+  ASSERT_EQ(r.diagnostics.size(), 1u);
+  EXPECT_NE(r.diagnostics[0].message.find("aliases expand the runbook"), std::string::npos)
+      << r.diagnostics[0].ToString();
+
+  LoadResult shared = LoadRunbookText(
+      "runbook: x\nx-defaults: &d {timeout: 5s, retries: 1}\nsteps:\n"
+      "  - {id: a, shell: \"true\", <<: *d}\n  - {id: b, shell: \"true\", <<: *d}\n",
+      "shared.yaml", "/tmp");
+  for (const auto& d : shared.diagnostics) ADD_FAILURE() << d.ToString();
+  EXPECT_TRUE(shared.ok());
+}
+
 TEST(LoaderRobustnessTest, DeepNestingIsRejectedNotOverflowed) {
   std::string deep = "runbook: deep\nsteps: ";
   for (int i = 0; i < 5000; ++i) deep += "[";

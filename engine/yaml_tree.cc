@@ -112,6 +112,7 @@ class YamlTreeBuilder : public YAML::EventHandler {
     // yaml-cpp refuses an unknown anchor before this event; the check guards the vector.
     if (anchor >= anchors_.size())
       throw YAML::ParserException(YAML::Mark::null_mark(), "bad alias");
+    t_.has_aliases_ = true;
     Finish(anchors_[anchor]);
   }
 
@@ -224,6 +225,7 @@ bool YamlTree::Parse(std::string_view text, YamlTree* out, Error* error, size_t 
   out->children_.clear();
   out->chars_.clear();
   out->documents_.clear();
+  out->has_aliases_ = false;
   out->tags_ = {"?", "!", ""};
   // Room for what a text of this size usually holds, so that the arrays seldom move: most of
   // a runbook's bytes are scalar text, and a node takes 8 bytes of text or more. Pages that
@@ -246,6 +248,54 @@ bool YamlTree::Parse(std::string_view text, YamlTree* out, Error* error, size_t 
     return false;
   }
   return true;
+}
+
+YamlTree::Expansion YamlTree::Expand(size_t i, uint64_t limit) const {
+  // Depth first, the path on a stack: a child that is on the path is an alias inside its own
+  // node; one already done is an alias (or a repeat) whose count is known.
+  enum : uint8_t { kNew, kOnPath, kDone };
+  std::vector<uint8_t> state(record_count_, kNew);
+  std::vector<uint64_t> count(record_count_, 0);
+  auto children = [&](uint32_t node) -> std::pair<const uint32_t*, const uint32_t*> {
+    const Record& r = record(node);
+    const auto kind = static_cast<YamlKind>(r.kind_and_tag & kKindMask);
+    if (kind != YamlKind::kSequence && kind != YamlKind::kMap) return {nullptr, nullptr};
+    const uint32_t* begin = children_.data() + r.begin;
+    return {begin, begin + (kind == YamlKind::kMap ? 2 * size_t{r.size} : r.size)};
+  };
+  struct Frame {
+    uint32_t node;
+    const uint32_t* next;
+  };
+  const uint32_t root = documents_.at(i);
+  std::vector<Frame> path = {{root, children(root).first}};
+  state[root] = kOnPath;
+  Expansion out;
+  while (!path.empty()) {
+    Frame& top = path.back();
+    const auto [begin, end] = children(top.node);
+    if (top.next != end) {
+      const uint32_t child = *top.next++;
+      if (state[child] == kOnPath) {
+        const Record& r = record(child);
+        out.cycle = true;
+        out.cycle_loc = {static_cast<int>(r.line), static_cast<int>(r.col)};
+        return out;
+      }
+      if (state[child] == kNew) {
+        state[child] = kOnPath;
+        path.push_back({child, children(child).first});
+      }
+      continue;
+    }
+    uint64_t total = 1;
+    for (const uint32_t* c = begin; c != end; ++c) total = std::min(total + count[*c], limit + 1);
+    count[top.node] = total;
+    state[top.node] = kDone;
+    path.pop_back();
+  }
+  out.nodes = count[root];
+  return out;
 }
 
 }  // namespace runbook

@@ -107,6 +107,23 @@ class YamlTree {
   size_t documents() const { return documents_.size(); }
   YamlNode document(size_t i) const { return {this, documents_.at(i)}; }
 
+  /// The nodes of the text, as written (an alias is not a node of its own).
+  size_t nodes() const { return record_count_; }
+  /// Whether the text uses an alias (`*name`): only then can a node be reached twice.
+  bool has_aliases() const { return has_aliases_; }
+
+  /// What a reader that walks a whole document, every alias replaced by the node it names,
+  /// would visit (the plan hash turns the runbook into JSON that way).
+  struct Expansion {
+    /// An alias inside the node its anchor names (`x: &a [*a]`): the walk would never end.
+    bool cycle = false;
+    SourceLoc cycle_loc;  // where that node begins
+    /// The nodes visited, counted up to `limit` + 1 (when !cycle).
+    uint64_t nodes = 0;
+  };
+  /// Walks document `i` without recursion, each node once: linear in the nodes as written.
+  Expansion Expand(size_t i, uint64_t limit) const;
+
  private:
   friend class YamlNode;
   friend class YamlTreeBuilder;
@@ -133,6 +150,7 @@ class YamlTree {
   std::string chars_;
   std::vector<std::string> tags_;  // interned: "?", "!", "" first
   std::vector<uint32_t> documents_;
+  bool has_aliases_ = false;
 };
 
 class YamlNode::Items {

@@ -120,7 +120,14 @@ std::string HostKey::Type() const {
   const auto* b = reinterpret_cast<const unsigned char*>(blob.data());
   size_t len = (size_t{b[0]} << 24) | (size_t{b[1]} << 16) | (size_t{b[2]} << 8) | b[3];
   if (len == 0 || len > 64 || 4 + len > blob.size()) return "unknown";
-  return blob.substr(4, len);
+  std::string type = blob.substr(4, len);
+  // The name is one field of a known_hosts line (accept-new writes it) and of messages: a
+  // blob whose name holds a space, a newline or any other byte outside printable ASCII is
+  // not a key of any type (the line written would not read back as this key).
+  for (char c : type) {
+    if (c <= ' ' || c > '~') return "unknown";
+  }
+  return type;
 }
 
 std::string HostKey::Fingerprint() const {

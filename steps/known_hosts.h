@@ -31,7 +31,8 @@ namespace runbook {
 /// A server's public host key: the raw blob as sent in the SSH handshake.
 struct HostKey {
   std::string blob;
-  /// The key type named inside the blob ("ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256").
+  /// The key type named inside the blob ("ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256"), or
+  /// "unknown" when there is no name of printable ASCII without spaces there.
   std::string Type() const;
   /// "SHA256:..." as ssh-keygen -l prints it.
   std::string Fingerprint() const;

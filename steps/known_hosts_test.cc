@@ -182,6 +182,28 @@ TEST_F(SshKnownHostsTest, AcceptNewAppendsCreatesAndRefusesChangedKeys) {
   EXPECT_EQ(ReadFile(file), "[127.0.0.1]:2222 " + a_->line + "\nweb1 " + a_->line + "\n");
 }
 
+// Found by fuzz/known_hosts_fuzzer.cc (fuzz/regressions/known_hosts/): a blob whose type name
+// held a space, a NUL and more was written by accept-new as that name, so that its line split
+// into other fields and never matched the key again; a newline there would have added a line.
+TEST_F(SshKnownHostsTest, AKeyWhoseTypeNameIsNotPrintableIsOfTypeUnknown) {
+  HostKey odd;
+  ASSERT_TRUE(Base64Decode("AAAAC3NzaC1lAAAAIHaSw601QLuAPAwebDHt", &odd.blob));
+  EXPECT_EQ(odd.Type(), "unknown");
+  HostKey newline{std::string("\0\0\0\x05a\nb c", 9) + std::string(32, 'k')};
+  EXPECT_EQ(newline.Type(), "unknown");
+
+  TempDir dir;
+  std::string file = dir / "known_hosts";
+  KnownHosts kh = KnownHosts::Parse("", file);
+  ASSERT_TRUE(kh.AcceptNew("web1", 22, odd).ok());
+  ASSERT_TRUE(kh.AcceptNew("web2", 22, newline).ok());
+  EXPECT_EQ(ReadFile(file),
+            "web1 unknown " + odd.Base64() + "\nweb2 unknown " + newline.Base64() + "\n");
+  const KnownHosts reread = KnownHosts::Parse(ReadFile(file));
+  EXPECT_EQ(reread.Check("web1", 22, odd).match, HostKeyMatch::kMatch);
+  EXPECT_EQ(reread.Check("web2", 22, newline).match, HostKeyMatch::kMatch);
+}
+
 TEST_F(SshKnownHostsTest, AcceptNewSeesWhatAnotherWriterAdded) {
   TempDir dir;
   std::string file = dir / "known_hosts";
