@@ -2,7 +2,9 @@
 # Installs what is missing, builds, and runs every test: the unit and end-to-end tests (ctest),
 # the acceptance groups of ../shared/acceptance whose issues are resolved (and some of them again
 # on a PostgreSQL store started here), then the library unit tests again under ASan and UBSan
-# (scripts/test-sanitized.sh, built beside the acceptance cases; SANITIZED=0 skips that part).
+# (scripts/test-sanitized.sh, built beside the acceptance cases; SANITIZED=0 skips that part),
+# the libFuzzer targets for 60 s each (scripts/fuzz.sh; FUZZ=0 skips them) and the static checks
+# of the last commit's sources (scripts/lint.sh; LINT=0 skips them). docs/development.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_TYPE=${BUILD_TYPE:-Release} scripts/setup.sh
@@ -14,9 +16,15 @@ status=0
 (cd build && ctest --output-on-failure -j 2 --timeout 300) || status=1
 # The sanitizer tree compiles while the acceptance cases run: they mostly wait on processes,
 # servers and disks, so the two share the 2 cores without doubling the time.
+# The fuzz targets' tree (clang) after it, in the same background job: one compiler at a time.
 sanitized_build=
-if [ "${SANITIZED:-1}" != 0 ]; then
-  scripts/test-sanitized.sh build >build-asan.log 2>&1 &
+if [ "${SANITIZED:-1}" != 0 ] || [ "${FUZZ:-1}" != 0 ]; then
+  (
+    rc=0
+    if [ "${SANITIZED:-1}" != 0 ]; then scripts/test-sanitized.sh build || rc=1; fi
+    if [ "${FUZZ:-1}" != 0 ]; then scripts/fuzz.sh build || rc=$((rc | 2)); fi
+    exit $rc
+  ) >build-asan.log 2>&1 &
   sanitized_build=$!
 fi
 if [ -x ../shared/acceptance/run ] || [ -f ../shared/acceptance/run ]; then
@@ -43,13 +51,24 @@ fi
 # The same tests again under AddressSanitizer and UndefinedBehaviorSanitizer, in build-asan
 # (docs/recovery.md). SANITIZED=0 leaves them out of a quick local run; CI runs them.
 if [ -n "$sanitized_build" ]; then
-  if wait "$sanitized_build"; then
-    tail -n 1 build-asan.log
-    scripts/test-sanitized.sh test || status=1
-  else
+  built=0
+  wait "$sanitized_build" || built=$?
+  grep -E '^(test-sanitized|fuzz): build' build-asan.log || true
+  if ((built != 0)); then
     tail -n 40 build-asan.log >&2
-    echo "test: the sanitizer build failed (build-asan.log)" >&2
+    echo "test: the sanitizer or fuzzing build failed (build-asan.log)" >&2
     status=1
   fi
+  if [ "${SANITIZED:-1}" != 0 ] && ((!(built & 1))); then
+    scripts/test-sanitized.sh test || status=1
+  fi
+  # Every fuzz target for 60 s, two at a time on the two cores (docs/fuzzing.md).
+  if [ "${FUZZ:-1}" != 0 ] && ((!(built & 2))); then
+    FUZZ_JOBS=2 scripts/fuzz.sh run "${FUZZ_SECONDS:-60}" || status=1
+  fi
+fi
+# clang-format and clang-tidy on the C++ sources the last commit changed (docs/lint.md).
+if [ "${LINT:-1}" != 0 ]; then
+  scripts/lint.sh || status=1
 fi
 exit $status
