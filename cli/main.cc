@@ -88,7 +88,10 @@ constexpr const char* kEnvironmentHelp = R"(Environment:
   RUNBOOK_AUDIT_DB            the audit database, as --audit-db (which wins)
   RUNBOOK_OPERATOR            who acts when --as is not given (before the settings file's
                               `operator`, then the login name)
-  NO_COLOR                    when set, to anything: no colours (used only on a terminal)
+  NO_COLOR                    when set and not empty: no colours (used only on a terminal)
+  TERM                        dumb: no colours and no live status line
+  RUNBOOK_PROGRESS_INTERVAL   how often a long step prints a progress line when stderr is
+                              not a terminal (default 10s; 0: never)
   XDG_CONFIG_HOME             when absolute: the settings file is
                               $XDG_CONFIG_HOME/runbook/config.yaml, not ~/.config/...
   XDG_STATE_HOME              when absolute: the default audit database is
