@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks that the libraries include each other only downwards (docs/architecture.md):
 #   cli -> app -> steps, audit -> engine; steps and audit never include each other; nothing
-#   below app includes app; app prints nothing (no stdio output calls).
+#   below app includes app; app prints nothing (no stdio output calls). The fuzz targets
+#   (fuzz/) use the libraries below app only.
 # Tests (*_test.cc, *_test_util.h) may also use testing/. Exits 1 and names each violation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,7 @@ declare -A allowed=(
   [audit]="engine audit"
   [app]="engine steps audit app"
   [cli]="engine steps audit app cli"
+  [fuzz]="engine steps audit fuzz"
 )
 status=0
 for dir in "${!allowed[@]}"; do

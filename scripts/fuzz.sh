@@ -80,9 +80,10 @@ fuzz_one() {
   local corpus=$build/corpus/$t artifacts=$build/artifacts/$t log=$build/logs/$t.log
   local dict=() options=(-rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=10 -max_len=16384)
   mkdir -p "$corpus" "$artifacts" "${log%/*}"
+  : >"$log"
   [ -f "$build/seeds/$t.dict" ] && dict=(-dict="$build/seeds/$t.dict")
   if compgen -G "fuzz/regressions/$t/*" >/dev/null; then
-    if ! "$exe" "${options[@]}" fuzz/regressions/"$t"/* >"$log" 2>&1; then
+    if ! "$exe" "${options[@]}" fuzz/regressions/"$t"/* >>"$log" 2>&1; then
       echo "fuzz: $t FAILED on a regression input in fuzz/regressions/$t/ (log: $log)"
       grep -m1 -E "Running: " "$log" | tail -n 1 | sed 's/^/fuzz:   /' || true
       return 1
