@@ -54,7 +54,7 @@ class AuditDatabase : public AuditStore {
   /// ("audit database PATH has schema version N; this runbook understands M").
   static Result<std::unique_ptr<AuditDatabase>> Open(const std::string& path,
                                                      const AuditDatabaseOptions& options = {});
-  ~AuditDatabase();
+  ~AuditDatabase() override;
   AuditDatabase(const AuditDatabase&) = delete;
   AuditDatabase& operator=(const AuditDatabase&) = delete;
 

@@ -33,7 +33,8 @@ TEST(CanonicalJsonTest, RecognisesWhatCanonicalJsonWrites) {
       {{"exit_status", 0}, {"stdout", "line 1\nline 2\t\"quoted\" \\ back\r"}},
       {{"b", {{"y", 1}, {"x", {1, "two", nullptr, false}}}}, {"a", nlohmann::json::object()}},
       {{"caf\xc3\xa9", "\xe2\x9c\x93 \xf0\x9f\x9a\x80 \x7f"}, {"cafe", 1}},
-      {{"ctl", std::string("\x01\x08\x09\x0a\x0b\x0c\x0d\x1f\x00 end", 16)}},
+      // 13 bytes, the NUL and what follows it included.
+      {{"ctl", std::string("\x01\x08\x09\x0a\x0b\x0c\x0d\x1f\x00 end", 13)}},
       {{"slash", "a/b"}, {"A", "upper sorts first"}},
   };
   for (const nlohmann::json& value : values) {

@@ -24,7 +24,6 @@ using audit_test::OpenPgOrDie;
 using audit_test::PgTest;
 using audit_test::RealRun;
 using audit_test::RecordRun;
-using audit_test::RunStartedDetail;
 using audit_test::TempDir;
 
 using PgEventLogTest = PgTest;

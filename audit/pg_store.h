@@ -67,7 +67,7 @@ class PgAuditDatabase : public AuditStore {
   /// does not know. Messages name the URL without its password.
   static Result<std::unique_ptr<PgAuditDatabase>> Open(const std::string& url,
                                                        const PgStoreOptions& options = {});
-  ~PgAuditDatabase();
+  ~PgAuditDatabase() override;
   PgAuditDatabase(const PgAuditDatabase&) = delete;
   PgAuditDatabase& operator=(const PgAuditDatabase&) = delete;
 

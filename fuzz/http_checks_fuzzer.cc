@@ -65,6 +65,7 @@ class CheckContext : public StepContext {
   }
   void OutputLine(std::string_view, bool, std::string_view, bool) override {}
   void Progress(std::string_view) override {}
+  void HostsDone(int, int, int) override {}
   Status Record(EventKind, const nlohmann::json&) override { return Status::Ok(); }
   int cancel_fd() const override { return -1; }
   bool cancelled() const override { return false; }

@@ -3,8 +3,8 @@
 # the acceptance groups of ../shared/acceptance whose issues are resolved (and some of them again
 # on a PostgreSQL store started here), then the library unit tests again under ASan and UBSan
 # (scripts/test-sanitized.sh, built beside the acceptance cases; SANITIZED=0 skips that part),
-# and the libFuzzer targets for 60 s each (scripts/fuzz.sh; FUZZ=0 skips them).
-# docs/development.md.
+# the libFuzzer targets for 60 s each (scripts/fuzz.sh; FUZZ=0 skips them) and the static checks
+# of the last commit's sources (scripts/lint.sh; LINT=0 skips them). docs/development.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_TYPE=${BUILD_TYPE:-Release} scripts/setup.sh
@@ -66,5 +66,9 @@ if [ -n "$sanitized_build" ]; then
   if [ "${FUZZ:-1}" != 0 ] && ((!(built & 2))); then
     FUZZ_JOBS=2 scripts/fuzz.sh run "${FUZZ_SECONDS:-60}" || status=1
   fi
+fi
+# clang-format and clang-tidy on the C++ sources the last commit changed (docs/lint.md).
+if [ "${LINT:-1}" != 0 ]; then
+  scripts/lint.sh || status=1
 fi
 exit $status

@@ -19,8 +19,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-using runbook::testing::Quote;
-
 class ReportE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
