@@ -15,7 +15,7 @@ std::string ErrnoText() { return std::strerror(errno); }
 
 }  // namespace
 
-Status WriteFileAtomically(const std::string& path, const std::string& data) {
+Status WriteFileAtomically(const std::string& path, const std::string& data, bool owner_only) {
   std::filesystem::path target(path);
   std::filesystem::path dir = target.parent_path();
   if (dir.empty()) dir = ".";
@@ -38,7 +38,7 @@ Status WriteFileAtomically(const std::string& path, const std::string& data) {
   // mkstemp makes the file 0600; a report is for sharing, so use the usual 0644 (minus umask).
   const mode_t mask = umask(0);
   umask(mask);
-  if (fchmod(fd, 0644 & ~mask) != 0) return fail("cannot set the mode of " + temp);
+  if (fchmod(fd, owner_only ? 0600 : (0644 & ~mask)) != 0) return fail("cannot set the mode of " + temp);
   if (fsync(fd) != 0) return fail("cannot flush " + temp);
   if (close(fd) != 0) {
     const std::string why = "cannot close " + temp + ": " + ErrnoText();

@@ -8,8 +8,9 @@
 
 namespace runbook {
 
-/// Writes `data` to `path` atomically, mode 0644 minus the umask. kIOError on failure, with
-/// the step that failed and why.
-Status WriteFileAtomically(const std::string& path, const std::string& data);
+/// Writes `data` to `path` atomically, mode 0644 minus the umask (0600 when `owner_only`: a
+/// file of password hashes). kIOError on failure, with the step that failed and why.
+Status WriteFileAtomically(const std::string& path, const std::string& data,
+                           bool owner_only = false);
 
 }  // namespace runbook

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "app/maintenance_record.h"
 #include "app/plan_history.h"
 #include "app/postmortem_report.h"
 #include "audit/audit_time.h"
@@ -89,7 +90,7 @@ Result<RunHistoryView> ReplayRun(EventStore& log, const std::string& run_id, boo
   view.verified = verify;
   if (verify) {
     // A `plans prune` record has no runbook to re-derive its transitions from.
-    if (view.run.runbook != kPlansPruneRecord)
+    if (!IsMaintenanceRecord(view.run.runbook))
       view.divergences = CheckReplay(view.run, view.events);
     auto chain = log.Verify();
     // A chain that could not be read (busy, I/O) is an error, not a divergence.

@@ -140,6 +140,10 @@ LogRecord EventLogRecord(const std::string& run_id, const AuditEvent& e) {
       r.level = LogLevel::kWarn;
       r.message = "notification failed: " + Text(d, "event") + ErrorSuffix(d);
       break;
+    case EventKind::kWebAction:
+      r.message = "runbook serve: " + Text(d, "action") + " " + Text(d, "outcome") + " (" +
+                  Text(d, "user") + ")";
+      break;
   }
   return r;
 }

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <set>
 
-#include "app/run.h"
+#include "app/maintenance_record.h"
 #include "audit/audit_time.h"
 #include "audit/lock_table.h"
 #include "engine/events.h"
@@ -13,21 +13,6 @@
 #include "engine/sha256.h"
 
 namespace runbook {
-namespace {
-
-// Appends one event of the maintenance record.
-Status Record(AuditStore& db, const std::string& run_id, const Environment& env, EventKind kind,
-              nlohmann::json detail, const std::string& to = "") {
-  AuditEvent e;
-  e.ts = env.Now();
-  e.event = kind;
-  e.phase = "run";
-  e.to = to;
-  e.detail = std::move(detail);
-  return db.events().Append(run_id, e);
-}
-
-}  // namespace
 
 bool PlanQuery::Matches(const PlanView& view) const {
   const PlanRecord& p = view.plan;
@@ -54,16 +39,10 @@ std::vector<PlanView> FilterPlans(std::vector<PlanView> all, const PlanQuery& qu
 }
 
 Status EndInterruptedPrune(AuditStore& db, const Environment& env, const std::string& run_id) {
-  RunFinishedDetail finished;
-  finished.state = "aborted";
-  finished.exit_code = 1;
-  finished.error = "the prune was interrupted; the plans it names may or may not be marked "
-                   "pruned (see `runbook plans --status pruned`)";
-  nlohmann::json detail;
-  to_json(detail, finished);
-  Status s = Record(db, run_id, env, EventKind::kRunFinished, detail, "aborted");
-  if (s.ok()) s = db.events().EndRun(run_id, "aborted", 1, env.Now());
-  return s.WithContext("cannot end the `plans prune` record " + run_id);
+  return EndMaintenanceRecord(db, env, run_id, "aborted",
+                              "the prune was interrupted; the plans it names may or may not be "
+                              "marked pruned (see `runbook plans --status pruned`)")
+      .WithContext("cannot end the `plans prune` record " + run_id);
 }
 
 Result<PruneOutcome> PrunePlans(AuditStore& db, const Environment& env,
@@ -87,30 +66,9 @@ Result<PruneOutcome> PrunePlans(AuditStore& db, const Environment& env,
 
   // The record first, then the change: a prune cut short leaves a record of what it meant to
   // do, never a change without one.
-  RunRecord record;
-  record.run_id = NewRunId(env.Now());
-  record.runbook = kPlansPruneRecord;
-  record.runbook_path = "";
-  record.runbook_text = "";
-  record.runbook_sha256 = Sha256Hex("");
-  record.operator_name = request.operator_name;
-  record.host = LocalHostName();
-  record.pid = static_cast<int>(getpid());
-  record.started_at = env.Now();
-  if (Status s = db.events().BeginRun(record); !s.ok())
-    return s.WithContext("cannot record the prune");
-  out.record_run_id = record.run_id;
-  RunStartedDetail started;
-  started.runbook = record.runbook;
-  started.operator_name = record.operator_name;
-  started.host = record.host;
-  started.pid = record.pid;
-  started.runbook_sha256 = record.runbook_sha256;
-  nlohmann::json started_json;
-  to_json(started_json, started);
-  if (Status s = Record(db, record.run_id, env, EventKind::kRunStarted, started_json, "pending");
-      !s.ok())
-    return s.WithContext("cannot record the prune");
+  auto record_id = BeginMaintenanceRecord(db, env, kPlansPruneRecord, request.operator_name);
+  if (!record_id.ok()) return record_id.status().WithContext("cannot record the prune");
+  out.record_run_id = *record_id;
   nlohmann::json list = nlohmann::json::array();
   for (const PlanRecord& p : out.pruned)
     list.push_back({{"plan_id", p.plan_id},
@@ -118,7 +76,7 @@ Result<PruneOutcome> PrunePlans(AuditStore& db, const Environment& env,
                     {"runbook", p.runbook},
                     {"requested_by", p.requested_by},
                     {"created_at", p.created_at}});
-  if (Status s = Record(db, record.run_id, env, EventKind::kPlansPruned,
+  if (Status s = AppendRecordEvent(db, env, out.record_run_id, EventKind::kPlansPruned,
                         {{"older_than", FormatDuration(request.older_than)},
                          {"cutoff", out.cutoff},
                          {"plans", list}});
@@ -133,16 +91,9 @@ Result<PruneOutcome> PrunePlans(AuditStore& db, const Environment& env,
       break;
     }
   }
-  const std::string state = failed.ok() ? "succeeded" : "aborted";
-  const int exit_code = failed.ok() ? 0 : 1;
-  RunFinishedDetail finished;
-  finished.state = state;
-  finished.exit_code = exit_code;
-  if (!failed.ok()) finished.error = failed.message();
-  nlohmann::json finished_json;
-  to_json(finished_json, finished);
-  Status end = Record(db, record.run_id, env, EventKind::kRunFinished, finished_json, state);
-  if (end.ok()) end = db.events().EndRun(record.run_id, state, exit_code, env.Now());
+  Status end = EndMaintenanceRecord(db, env, out.record_run_id,
+                                    failed.ok() ? "succeeded" : "aborted",
+                                    failed.ok() ? "" : failed.message());
   if (!failed.ok()) return failed;
   if (!end.ok()) return end.WithContext("the plans are pruned, but the record could not be ended");
   return out;

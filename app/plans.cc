@@ -341,11 +341,12 @@ Result<PlanService::ApproveOutcome> PlanService::Approve(const ApproveRequest& r
   record.decision = "approve";
   record.comment = request.comment;
   if (policy && !policy->allowed_signers.empty()) {
-    if (request.key.empty())
+    if (request.key.empty() && request.signature.empty())
       return Status::Refused("runbook '" + plan->runbook +
                              "' requires signed approvals: add --key PATH, the SSH private key "
                              "that " +
-                             policy->allowed_signers + " lists for " + as);
+                             policy->allowed_signers + " lists for " + as +
+                             " (on runbook serve: paste the signature of the plan hash)");
     std::error_code ec;
     if (!std::filesystem::is_regular_file(policy->allowed_signers, ec)) {
       std::string hint;
@@ -355,7 +356,8 @@ Result<PlanService::ApproveOutcome> PlanService::Approve(const ApproveRequest& r
       return Status::Refused("allowed_signers file " + policy->allowed_signers +
                              " does not exist" + hint);
     }
-    auto signature = signer_.Sign(request.key, plan->hash);
+    Result<std::string> signature = request.signature;
+    if (request.signature.empty()) signature = signer_.Sign(request.key, plan->hash);
     if (!signature.ok()) return Status::Refused(signature.message());
     if (Status s = signer_.Verify(policy->allowed_signers, as, plan->hash, *signature); !s.ok())
       return Status::Refused("approval by " + as + " refused: " + s.message() +
@@ -363,7 +365,7 @@ Result<PlanService::ApproveOutcome> PlanService::Approve(const ApproveRequest& r
                              ", or have that key added to " + policy->allowed_signers);
     record.signature = *signature;
     outcome.signed_approval = true;
-  } else if (!request.key.empty()) {
+  } else if (!request.key.empty() || !request.signature.empty()) {
     outcome.key_ignored = true;
   }
   if (Status s = db_.plans().AddApproval(record); !s.ok())

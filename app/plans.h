@@ -98,6 +98,9 @@ class PlanService {
     std::string approver;
     std::string comment;
     std::string key;  // SSH private key to sign with, or ""
+    /// A signature already made by the approver (`ssh-keygen -Y sign`, armoured), used
+    /// instead of signing with `key`: what `runbook serve` receives. Verified the same way.
+    std::string signature;
   };
   struct ApproveOutcome {
     PlanView view;               // after the decision

@@ -10,6 +10,7 @@
 
 #include "app/crash_hook.h"
 #include "app/lock_heartbeat.h"
+#include "app/maintenance_record.h"
 #include "app/plan_history.h"
 #include "app/run_notifications.h"
 #include "engine/exit_code.h"
@@ -72,16 +73,23 @@ RecoverReport RecoverService::RecoverAll(Reporter& reporter, const std::string& 
              std::to_string(listed.pid) + "); leaving it alone");
       continue;
     }
-    if (listed.runbook == kPlansPruneRecord) {
-      // A `plans prune` that died: there is nothing to roll back, only its record to end.
+    if (IsMaintenanceRecord(listed.runbook)) {
+      // A `plans prune` or a web action record cut short: there is nothing to roll back, only
+      // the record to end.
+      const std::string what = "`" + listed.runbook.substr(1, listed.runbook.size() - 2) +
+                               "` record " + listed.run_id;
       if (remote) {
-        notes_("recover: the `plans prune` record " + listed.run_id + " of " + listed.host +
-               " is unfinished; run recover there");
-      } else if (Status s = EndInterruptedPrune(db_, env_, listed.run_id); !s.ok()) {
+        notes_("recover: the " + what + " of " + listed.host + " is unfinished; run recover there");
+        continue;
+      }
+      Status s = listed.runbook == kPlansPruneRecord
+                     ? EndInterruptedPrune(db_, env_, listed.run_id)
+                     : EndMaintenanceRecord(db_, env_, listed.run_id, "aborted",
+                                            "the server stopped while recording this action");
+      if (!s.ok()) {
         notes_("recover: " + s.message());
       } else {
-        notes_("recover: ended the interrupted `plans prune` record " + listed.run_id +
-               " (aborted)");
+        notes_("recover: ended the interrupted " + what + " (aborted)");
       }
       continue;
     }

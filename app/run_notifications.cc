@@ -142,6 +142,7 @@ Status NotifyingSink::Pass(const std::string& run_id, const AuditEvent& event, b
     case EventKind::kNotificationSent:
     case EventKind::kNotificationFailed:
     case EventKind::kPlansPruned:
+    case EventKind::kWebAction:
       break;
   }
   return forward();

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 
+#include "app/maintenance_record.h"
 #include "app/plan_history.h"
 #include "audit/audit_time.h"
 #include "engine/loader.h"
@@ -135,7 +136,7 @@ Result<StatsReport> ComputeStats(EventStore& log, const StatsQuery& query) {
   const std::string since = query.since ? FormatAuditTime(*query.since) : "";
   std::vector<StoredRun> counted;
   for (StoredRun& run : *runs) {
-    if (run.runbook == kPlansPruneRecord) continue;  // a maintenance record, not a run
+    if (IsMaintenanceRecord(run.runbook)) continue;  // a maintenance record, not a run
     if (!query.runbook.empty() && run.runbook != query.runbook) continue;
     if (run.started_at < since) continue;  // fixed-width UTC text: text order is time order
     counted.push_back(std::move(run));

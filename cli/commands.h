@@ -149,4 +149,20 @@ struct AuditCommandArgs {
 };
 void AddAuditCommands(CLI::App& app, GlobalOptions& global, AuditCommandArgs& args, int& code);
 
+/// The values `serve` and `serve passwd` parse into (serve_commands.cc).
+struct ServeCommandOptions {
+  std::string listen = "127.0.0.1:8080";
+  std::string tls_cert, tls_key;
+  bool insecure = false;
+  std::string users;
+  std::string trust_proxy_header;
+  std::string passwd_name;
+};
+/// `runbook serve`: the web interface (web/server.h), until SIGINT or SIGTERM.
+int Serve(const GlobalOptions& global, const ServeCommandOptions& options);
+/// `runbook serve passwd NAME`: sets an account's password hash in the users file.
+int ServePasswd(const ServeCommandOptions& options, const std::string& name);
+void AddServeCommands(CLI::App& app, GlobalOptions& global, ServeCommandOptions& options,
+                      int& code);
+
 }  // namespace runbook::cli

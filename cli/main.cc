@@ -193,7 +193,7 @@ int Main(int argc, char** argv) {
   // `runbook --help` lists the commands in the order they are created, which is not by
   // family: create them all here; each family then adds its arguments (commands.h).
   for (const char* name : {"validate", "plan", "graph", "run", "runs", "stats", "replay", "audit",
-                           "recover", "report", "plans", "approve", "reject", "schema"}) {
+                           "recover", "report", "plans", "approve", "reject", "serve", "schema"}) {
     app.add_subcommand(name);
   }
   // What the command line is parsed into: CLI11 refers to these until Main returns.
@@ -202,11 +202,13 @@ int Main(int argc, char** argv) {
   RunCommandArgs run_args;
   PlanCommandArgs plan_args;
   AuditCommandArgs audit_args;
+  ServeCommandOptions serve_args;
   int code = 0;  // set by the command's callback
   AddRunbookCommands(app, global, runbook_args, code);
   AddRunCommands(app, global, run_args, code);
   AddPlanCommands(app, global, plan_args, code);
   AddAuditCommands(app, global, audit_args, code);
+  AddServeCommands(app, global, serve_args, code);
   AddLogOptions(app, &global);  // after every command is added: each gets --log-*
   // After the commands are made, which would otherwise copy it: on `runbook --help` only.
   app.footer(kEnvironmentHelp);

@@ -34,6 +34,8 @@ std::string_view EventName(EventKind kind) {
       return "notify_sent";
     case EventKind::kNotificationFailed:
       return "notify_failed";
+    case EventKind::kWebAction:
+      return "web_action";
   }
   return "unknown";
 }
@@ -72,6 +74,7 @@ bool IsStepEnd(EventKind kind) {
     case EventKind::kPlansPruned:
     case EventKind::kNotificationSent:
     case EventKind::kNotificationFailed:
+    case EventKind::kWebAction:
       return false;
   }
   return false;

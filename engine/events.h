@@ -82,9 +82,12 @@ enum class EventKind {
   kHostSkipped,
   kPlansPruned,
   kNotificationSent,
-  kNotificationFailed,  // the last kind: keep kEventKindCount in step
+  kNotificationFailed,
+  /// An approver's action on `runbook serve` (login, approve, reject) or its refusal, in a
+  /// record of its own (app/web_record.h).
+  kWebAction,  // the last kind: keep kEventKindCount in step
 };
-inline constexpr int kEventKindCount = static_cast<int>(EventKind::kNotificationFailed) + 1;
+inline constexpr int kEventKindCount = static_cast<int>(EventKind::kWebAction) + 1;
 
 /// The stored name of `kind` (e.g. step_failed): the one place event names are spelled.
 std::string_view EventName(EventKind kind);

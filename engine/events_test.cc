@@ -47,6 +47,7 @@ TEST(EventKindTest, NamesAreTheStoredOnes) {
       {EventKind::kPlansPruned, "plans_pruned"},
       {EventKind::kNotificationSent, "notify_sent"},
       {EventKind::kNotificationFailed, "notify_failed"},
+      {EventKind::kWebAction, "web_action"},
   };
   ASSERT_EQ(stored.size(), static_cast<size_t>(kEventKindCount));
   for (const auto& [kind, name] : stored) EXPECT_EQ(EventName(kind), name);

@@ -152,6 +152,7 @@ void HostLedger::Add(const EventView& e) {
     case EventKind::kKubectlRevisions:
     case EventKind::kKubectlUndo:
     case EventKind::kPlansPruned:
+    case EventKind::kWebAction:
       break;
   }
 }

@@ -132,6 +132,7 @@ RunHistory ReadRunHistory(const std::vector<EventView>& events, int executor_pid
       case EventKind::kPlansPruned:
       case EventKind::kNotificationSent:
       case EventKind::kNotificationFailed:
+      case EventKind::kWebAction:
         break;
     }
   }

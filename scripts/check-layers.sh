@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks that the libraries include each other only downwards (docs/architecture.md):
-#   cli -> app -> steps, audit -> engine; steps and audit never include each other; nothing
-#   below app includes app; app prints nothing (no stdio output calls). The fuzz targets
+#   cli -> web -> app -> steps, audit -> engine (web/ is `runbook serve`, the second face);
+#   steps and audit never include each other; nothing below app includes app or web; app
+#   prints nothing (no stdio output calls). The fuzz targets
 #   (fuzz/) use the libraries below app only.
 # Tests (*_test.cc, *_test_util.h) may also use testing/. Exits 1 and names each violation.
 set -euo pipefail
@@ -11,7 +12,8 @@ declare -A allowed=(
   [steps]="engine steps"
   [audit]="engine audit"
   [app]="engine steps audit app"
-  [cli]="engine steps audit app cli"
+  [web]="engine steps audit app web"
+  [cli]="engine steps audit app web cli"
   [fuzz]="engine steps audit fuzz"
 )
 status=0
@@ -29,9 +31,9 @@ for dir in "${!allowed[@]}"; do
     fi
   done < <(grep -rnE '^#include "[a-z_]+/' "$dir" --include=*.cc --include=*.h || true)
 done
-if grep -rnE '\b(printf|fprintf|puts|fputs|std::cout|std::cerr)\b *\(' app --include=*.cc --include=*.h \
+if grep -rnE '\b(printf|fprintf|puts|fputs|std::cout|std::cerr)\b *\(' app web --include=*.cc --include=*.h \
      | grep -v '_test\.cc' | grep -v 'snprintf' | grep -v '^\S*:[0-9]*: *//'; then
-  echo "layers: app/ prints nothing: return values and let cli/ print" >&2
+  echo "layers: app/ and web/ print nothing: return values and let cli/ print" >&2
   status=1
 fi
 exit $status
