@@ -14,8 +14,9 @@ packages=(
   # The PostgreSQL store (audit/pg_store.h): libpq, and the server its tests start.
   libpq-dev postgresql
   # tests/report_browser_test.cc renders the post-mortem report in headless Chromium; a font
-  # so that its screenshot shows text.
-  chromium fonts-dejavu-core
+  # so that its screenshot shows text. tests/serve_browser_test.py drives `runbook serve` in
+  # it through chromedriver and Selenium.
+  chromium fonts-dejavu-core chromium-driver python3-selenium
   # The manual page is made with scdoc; completions/completion_test.sh completes in zsh;
   # scripts/test-install.sh packages with CPack (dpkg-shlibdeps, file) and reads the page
   # with man.
