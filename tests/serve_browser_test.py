@@ -13,9 +13,6 @@ to its post-mortem report appears, and open the report. Every page is screenshot
 Exits 0 when every check passes, 1 with the failed checks otherwise (a check the scenario
 can go on after does not stop it: all are listed at the end). It cleans up the server, the
 background run, the browser and its temporary directory whatever happens.
-
---work-around-serve-bugs is a stopgap for bugs of the first `runbook serve` that a browser
-meets and curl does not (see its help); remove it once web/ is fixed.
 """
 
 import argparse
@@ -122,15 +119,11 @@ class ServeBrowserTest:
         self.console_backlog = []  # console errors read early, judged at the end
         os.makedirs(args.screenshots, exist_ok=True)
 
-    def expect(self, cond, what, detail="", known_bug=None):
+    def expect(self, cond, what, detail=""):
         """A check the scenario can go on after: all of them are reported at the end."""
         if cond:
             return ok(what)
         message = what + (": " + detail if detail else "")
-        if known_bug and self.args.work_around_serve_bugs:
-            print("KNOWN BUG (%s), not counted under --work-around-serve-bugs: %s" %
-                  (known_bug, message), flush=True)
-            return
         print("FAIL:", message, flush=True)
         self.failures.append(message)
 
@@ -206,11 +199,6 @@ class ServeBrowserTest:
         # --window-size is the outer window: make the page itself 1280x1000, as screenshotted.
         self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
             "width": 1280, "height": 1000, "deviceScaleFactor": 1, "mobile": False})
-        if self.args.work_around_serve_bugs:
-            self.driver.execute_cdp_cmd("Network.enable", {})
-            self.driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/favicon.ico"]})
-            print("note: --work-around-serve-bugs: the browser does not ask for /favicon.ico",
-                  flush=True)
         self.wait = WebDriverWait(self.driver, 10)
         ok("headless Chromium started")
 
@@ -259,10 +247,9 @@ class ServeBrowserTest:
         cookie = self.driver.get_cookie("rb_login")
         check(cookie is not None and cookie.get("value") == form_token,
               "the login form's csrf is still the rb_login cookie",
-              "the browser holds another rb_login cookie: a later request (the browser's own "
-              "GET /favicon.ico, redirected to /login) got a fresh login form and cookie, so "
-              "POST /login would answer 403 'the login form expired' (a server bug; "
-              "--work-around-serve-bugs gets past it)")
+              "the browser holds another rb_login cookie: a later request (such as the "
+              "browser's own GET /favicon.ico) got a fresh login form and cookie, so POST "
+              "/login would answer 403 'the login form expired'")
         self.find("#login").click()
 
     def login(self):
@@ -418,9 +405,6 @@ class ServeBrowserTest:
         link = self.find("#report-link a")
         check(link.get_attribute("href").endswith("/runs/%s/report" % self.run_id),
               "the report link points at /runs/ID/report", link.get_attribute("href"))
-        if self.args.work_around_serve_bugs:
-            self.driver.execute_cdp_cmd("Page.setBypassCSP", {"enabled": True})
-            print("note: --work-around-serve-bugs: the report page's CSP is bypassed", flush=True)
         link.click()
         self.wait.until(lambda d: self.path().startswith("/runs/%s/report" % self.run_id))
         self.wait.until(EC.presence_of_element_located((By.TAG_NAME, "svg")))
@@ -434,10 +418,7 @@ class ServeBrowserTest:
                     "the browser blocked it (the page is in %s): the response has two "
                     "Content-Security-Policy headers, the server's default (style-src 'self') "
                     "and the report's own (style-src 'unsafe-inline'), and a browser enforces "
-                    "both" % font,
-                    known_bug="report CSP")
-        if self.args.work_around_serve_bugs:
-            self.driver.execute_cdp_cmd("Page.setBypassCSP", {"enabled": False})
+                    "both" % font)
 
     def runs_and_stats(self):
         self.get("/runs")
@@ -459,9 +440,7 @@ class ServeBrowserTest:
         ok("live.js refreshed the /runs list")
         after = [td.text.strip() for td in self.finds("table#runs tbody tr:first-child td")]
         self.expect(after == before, "the refreshed /runs row matches the server's",
-                    "served %r, refreshed %r (live.js runList() writes r.failed_hosts, an array "
-                    "in the JSON, where the HTML has its count)" % (before, after),
-                    known_bug="live run list")
+                    "served %r, refreshed %r" % (before, after))
         self.get("/stats")
         self.wait.until(EC.presence_of_element_located((By.ID, "stats")))
         rows = [r.text for r in self.finds("table#stats tbody tr")]
@@ -548,11 +527,6 @@ def main():
     parser.add_argument("--screenshots", default="build/artifacts/serve",
                         help="where to write a screenshot of every page (default %(default)s)")
     parser.add_argument("--docs-dir", help="also copy one screenshot per page here (docs/serve)")
-    parser.add_argument("--work-around-serve-bugs", action="store_true",
-                        help="stopgap until web/ is fixed, then remove: keep the browser from "
-                        "asking for /favicon.ico (its redirect to /login replaces the login "
-                        "cookie, so no login works), bypass the report page's doubled CSP, and "
-                        "count neither that nor the live run list's wrong cells as failures")
     args = parser.parse_args()
     for path in (args.runbook, CHROMIUM, CHROMEDRIVER):
         if not os.access(path, os.X_OK):

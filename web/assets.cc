@@ -45,10 +45,18 @@ const std::string_view kLiveJs = R"js(
     return fetch(url, {headers: {Accept: 'application/json'}, credentials: 'same-origin'})
       .then(function (r) { if (!r.ok) throw new Error('HTTP ' + r.status); return r.json(); });
   }
-  function cell(row, text, cls) {
+  // A cell with `text`; with `state`, the text is a badge of that state (as the server draws).
+  function cell(row, text, state) {
     var td = document.createElement('td');
-    td.textContent = text === undefined || text === null ? '' : String(text);
-    if (cls) td.className = cls;
+    var value = text === undefined || text === null ? '' : String(text);
+    if (state) {
+      var badge = document.createElement('span');
+      badge.className = 'state state-' + String(state).replace(/[^A-Za-z0-9_]/g, '_');
+      badge.textContent = value;
+      td.appendChild(badge);
+    } else {
+      td.textContent = value;
+    }
     row.appendChild(td);
     return td;
   }
@@ -72,7 +80,7 @@ const std::string_view kLiveJs = R"js(
         var t = document.getElementById('timeline');
         if (t && j.timeline_svg !== undefined) t.innerHTML = j.timeline_svg;
         fill(document.getElementById('steps-body'), j.steps, function (tr, s) {
-          cell(tr, s.phase); cell(tr, s.label); cell(tr, s.outcome, 'state state-' + s.outcome);
+          cell(tr, s.phase); cell(tr, s.label); cell(tr, s.outcome, s.outcome);
           cell(tr, (s.end_ms - s.start_ms) + ' ms'); cell(tr, s.error);
         });
         fill(document.getElementById('hosts-body'), j.hosts, function (tr, h) {
@@ -103,8 +111,10 @@ const std::string_view kLiveJs = R"js(
           a.href = '/runs/' + encodeURIComponent(r.run_id);
           a.textContent = r.run_id;
           td.appendChild(a);
-          cell(tr, r.runbook); cell(tr, r.state, 'state state-' + r.state);
-          cell(tr, r.started_at); cell(tr, r.operator); cell(tr, r.failed_hosts);
+          var state = r.state || 'running';
+          cell(tr, r.runbook); cell(tr, state, state);
+          cell(tr, r.started_at); cell(tr, r.operator);
+          cell(tr, r.failed_hosts ? r.failed_hosts.length : 0);
         });
         setTimeout(tick, 2000);
       }).catch(function () { setTimeout(tick, 6000); });

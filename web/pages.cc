@@ -74,6 +74,7 @@ std::string Page(const Viewer& viewer, const std::string& here, const std::strin
   return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
          "<title>" + E(title) + " · runbook</title>"
+         "<link rel=\"icon\" href=\"data:,\">"
          "<link rel=\"stylesheet\" href=\"/static/style.css\">"
          "<script src=\"/static/live.js\" defer></script></head><body><header>"
          "<strong>runbook</strong>" + (viewer.user.empty() ? "" : nav) + who +
@@ -231,8 +232,8 @@ std::string RunBody(const RunPageData& d) {
   out += "<h2>Steps</h2><table><thead><tr><th>Phase</th><th>Step</th><th>Outcome</th>"
          "<th>Duration</th><th>Error</th></tr></thead><tbody id=\"steps-body\">";
   for (const TimelineBar& b : d.bars)
-    out += "<tr><td>" + E(b.phase) + "</td><td>" + E(b.label) + "</td><td class=\"state state-" +
-           E(b.outcome) + "\">" + E(b.outcome) + "</td><td>" +
+    out += "<tr><td>" + E(b.phase) + "</td><td>" + E(b.label) + "</td><td>" + Badge(b.outcome) +
+           "</td><td>" +
            std::to_string(b.end_ms - b.start_ms) + " ms</td><td>" + E(b.error) + "</td></tr>";
   out += "</tbody></table>";
   out += "<h2>Hosts</h2><table><thead><tr><th>Host</th><th>OK</th><th>Failed</th><th>Skipped"

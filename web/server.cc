@@ -396,6 +396,7 @@ void WebServer::Impl::Overview(Call& call) {
     for (const PlanView* v : pending) p.push_back(PlanViewJson(*v));
     return SendJson(call, 200,
                     {{"user", call.session->user},
+                     {"csrf", call.session->csrf},  // for scripts' POSTs (X-CSRF-Token)
                      {"pending_plans", std::move(p)},
                      {"runs", RunsJson(runs->runs, runs->failed_hosts)}});
   }
@@ -508,6 +509,7 @@ void WebServer::Impl::Report(Call& call) {
   auto html = RenderRunReport(db->events(), id, {}, nullptr, &db->plans(), &signer_);
   if (!html.ok()) return SendError(call, HttpStatusFor(html.status()), html.message());
   // The report is one self-contained page with its own inline stylesheet.
+  call.res.headers.erase("Content-Security-Policy");  // set_header adds to the default
   call.res.set_header("Content-Security-Policy",
                       "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
                       "frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
@@ -532,7 +534,11 @@ void WebServer::Impl::Stats(Call& call) {
 
 void WebServer::Impl::LoginForm(Call& call, int status, const std::string& error,
                                 const std::string& next) {
-  const std::string token = RandomToken();
+  // The token of the login form already in this browser, so that a second tab (or a request
+  // the browser makes by itself) does not invalidate the first form.
+  std::string token = CookieValue(call.req, kLoginCookie);
+  if (token.size() != 64 || token.find_first_not_of("0123456789abcdef") != std::string::npos)
+    token = RandomToken();
   call.res.set_header("Set-Cookie", std::string(kLoginCookie) + "=" + token + CookieAttributes());
   if (call.json) {
     nlohmann::ordered_json j = {{"csrf", token}, {"fields", {"name", "password", "csrf"}}};
@@ -681,6 +687,7 @@ void WebServer::Impl::Routes() {
   s.Get("/static/live.js", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(std::string(kLiveJs), "text/javascript");
   });
+  s.Get("/favicon.ico", [](const httplib::Request&, httplib::Response& res) { res.status = 204; });
   s.Get("/login", [this](const httplib::Request& req, httplib::Response& res) {
     Call call{req, res, WantsJson(req), std::nullopt, ""};
     Identify(call);

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 
-CODE_DIRS = ("engine", "steps", "audit", "app", "cli")
+CODE_DIRS = ("engine", "steps", "audit", "app", "web", "cli")
 # getenv("NAME"), secure_getenv("NAME") and Environment::GetEnv("NAME").
 ENV_READ = re.compile(r'\b(?:secure_getenv|getenv|GetEnv)\s*\(\s*"([A-Za-z_][A-Za-z0-9_]*)"')
 
