@@ -76,8 +76,8 @@ RecoverReport RecoverService::RecoverAll(Reporter& reporter, const std::string& 
     if (IsMaintenanceRecord(listed.runbook)) {
       // A `plans prune` or a web action record cut short: there is nothing to roll back, only
       // the record to end.
-      const std::string what = "`" + listed.runbook.substr(1, listed.runbook.size() - 2) +
-                               "` record " + listed.run_id;
+      const std::string what =
+          "`" + listed.runbook.substr(1, listed.runbook.size() - 2) + "` record " + listed.run_id;
       if (remote) {
         notes_("recover: the " + what + " of " + listed.host + " is unfinished; run recover there");
         continue;

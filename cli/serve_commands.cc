@@ -1,9 +1,9 @@
 // serve, serve passwd: the web interface for approvers and readers of the audit log
 // (web/server.h, docs/serve.md).
-#include <CLI/CLI.hpp>
 #include <signal.h>
 #include <termios.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <filesystem>
@@ -60,8 +60,8 @@ int ServePasswd(const ServeCommandOptions& options, const std::string& name) {
   std::filesystem::create_directories(std::filesystem::path(file).parent_path(), ec);
   auto folded = web::SetAccountPassword(file, name, *hash);
   if (!folded.ok()) return Fail(folded.status());
-  std::printf("set the password of %s in %s\nnext: `runbook serve --users %s`\n",
-              folded->c_str(), file.c_str(), file.c_str());
+  std::printf("set the password of %s in %s\nnext: `runbook serve --users %s`\n", folded->c_str(),
+              file.c_str(), file.c_str());
   return kExitOk;
 }
 
@@ -79,8 +79,10 @@ int Serve(const GlobalOptions& global, const ServeCommandOptions& options) {
       return Fail(accounts.status().WithContext(
           "no accounts; add one with `runbook serve passwd NAME --users " + o.users_file + "`"));
     if (accounts->empty())
-      return Fail(Status::Invalid(o.users_file + " has no accounts; add one with `runbook serve "
-                                  "passwd NAME --users " + o.users_file + "`"));
+      return Fail(Status::Invalid(o.users_file +
+                                  " has no accounts; add one with `runbook serve "
+                                  "passwd NAME --users " +
+                                  o.users_file + "`"));
   }
   if (Status s = web::CheckServeOptions(o); !s.ok()) return Fail(s);
   const std::string flag = global.audit_db;
@@ -119,11 +121,12 @@ int Serve(const GlobalOptions& global, const ServeCommandOptions& options) {
   return kExitOk;
 }
 
-void AddServeCommands(CLI::App& app, GlobalOptions& global, ServeCommandOptions& options, int& code) {
-  CLI::App* serve = Command(
-      app, "serve",
-      "serve web pages where approvers review and approve plans and everyone watches runs "
-      "(docs/serve.md)");
+void AddServeCommands(CLI::App& app, GlobalOptions& global, ServeCommandOptions& options,
+                      int& code) {
+  CLI::App* serve =
+      Command(app, "serve",
+              "serve web pages where approvers review and approve plans and everyone watches runs "
+              "(docs/serve.md)");
   serve->add_option("--listen", options.listen,
                     "HOST:PORT to listen on (default 127.0.0.1:8080; port 0: any free port); "
                     "an address other than loopback needs TLS or --insecure");
@@ -139,8 +142,9 @@ void AddServeCommands(CLI::App& app, GlobalOptions& global, ServeCommandOptions&
                     "reverse proxy that logged them in; only on a loopback address");
   AddAuditDbOption(serve, &global);
   CLI::App* passwd = serve->add_subcommand(
-      "passwd", "set the password of an account in the users file (read from the terminal, "
-                "or one line of stdin)");
+      "passwd",
+      "set the password of an account in the users file (read from the terminal, "
+      "or one line of stdin)");
   passwd->add_option("NAME", options.passwd_name, "the account's name")->required();
   passwd->add_option("--users", options.users, "the accounts file (default as for serve)");
   serve->callback([&global, &options, &code, passwd] {

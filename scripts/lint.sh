@@ -12,7 +12,7 @@
 #               no HEAD~1 (a clone of depth 1).
 # "Changed" means added, copied, modified or renamed between the base and the working tree
 # (committed or not), plus untracked files: on a clean CI clone that is BASE..HEAD.
-# Sources: *.cc and *.h under engine steps audit app cli testing tests bench fuzz. A changed
+# Sources: *.cc and *.h under engine steps audit app web cli testing tests bench fuzz. A changed
 # header is checked by clang-tidy through a .cc of its own name, else through a .cc that
 # includes it, and its findings are reported; other headers' findings are not (--all reports
 # every project header's).
@@ -55,7 +55,7 @@ clang_tidy=${CLANG_TIDY:-$(pick clang-tidy-14 clang-tidy)}
 clang_format=${CLANG_FORMAT:-$(pick clang-format-14 clang-format)}
 build=${LINT_BUILD:-build}
 jobs=${LINT_JOBS:-2}
-dirs=(engine steps audit app cli testing tests bench fuzz)
+dirs=(engine steps audit app web cli testing tests bench fuzz)
 dir_regex="^($(IFS='|'; echo "${dirs[*]}"))/[^ ]*\.(cc|h)$"
 for tool in "$clang_tidy" "$clang_format"; do
   command -v "$tool" >/dev/null 2>&1 || { echo "lint: $tool not found" >&2; exit 2; }

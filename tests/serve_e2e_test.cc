@@ -56,8 +56,7 @@ class ServeProcess {
       // "runbook serve: listening on http://HOST:PORT/ (...)"
       const size_t at = text.find("listening on ");
       const size_t slash = at == std::string::npos ? at : text.find("/ (", at);
-      if (slash != std::string::npos)
-        port_ = std::atoi(text.c_str() + text.rfind(':', slash) + 1);
+      if (slash != std::string::npos) port_ = std::atoi(text.c_str() + text.rfind(':', slash) + 1);
       int status = 0;
       if (port_ == 0 && waitpid(pid_, &status, WNOHANG) == pid_) {
         exited_ = true;
@@ -124,9 +123,9 @@ class ServeE2eTest : public ::testing::Test {
 
   // `command` run by sh in the test's folder, with its environment; stdout and stderr.
   runbook::testing::Output Sh(const std::string& command) {
-    const std::string cmd = "cd " + Quote(dir_.path()) + " && export RUNBOOK_AUDIT_DB=" +
-                            Quote(dir_ / "audit.db") + " NO_COLOR=1 WEB_TOKEN=s3cr3t-t0ken && " +
-                            command + " 2>&1";
+    const std::string cmd = "cd " + Quote(dir_.path()) +
+                            " && export RUNBOOK_AUDIT_DB=" + Quote(dir_ / "audit.db") +
+                            " NO_COLOR=1 WEB_TOKEN=s3cr3t-t0ken && " + command + " 2>&1";
     runbook::testing::Output out;
     FILE* p = popen(cmd.c_str(), "r");
     if (!p) return out;
@@ -227,9 +226,9 @@ class ServeE2eTest : public ::testing::Test {
 TEST_F(ServeE2eTest, EveryPageButLoginNeedsASession) {
   Start();
   const std::string plan = MakePlan();
-  for (const std::string& path : std::vector<std::string>{"/", "/plans", "/plans/" + plan, "/runs",
-                                                          "/runs/x", "/runs/x/report", "/stats",
-                                                          "/no-such-page"}) {
+  for (const std::string& path :
+       std::vector<std::string>{"/", "/plans", "/plans/" + plan, "/runs", "/runs/x",
+                                "/runs/x/report", "/stats", "/no-such-page"}) {
     auto j = client_->Get(path.c_str(), {{"Accept", "application/json"}});
     ASSERT_TRUE(j) << path;
     EXPECT_EQ(j->status, 401) << path;
@@ -415,8 +414,9 @@ TEST_F(ServeE2eTest, LoginsAreThrottledAndFailuresRecorded) {
   Login ghost = LogIn(*client_, "ghost", "whatever-password");
   EXPECT_NE(ghost.status, 200);
   // A login form that did not come from the server is refused.
-  auto no_token = client_->Post("/login", {{"Accept", "application/json"}},
-                                httplib::Params{{"name", "paula"}, {"password", "pw-paula-secret"}});
+  auto no_token =
+      client_->Post("/login", {{"Accept", "application/json"}},
+                    httplib::Params{{"name", "paula"}, {"password", "pw-paula-secret"}});
   ASSERT_TRUE(no_token);
   EXPECT_EQ(no_token->status, 403);
 }
@@ -454,11 +454,13 @@ TEST_F(ServeE2eTest, SessionCookiesAreHttpOnlyAndSameSiteStrict) {
 TEST_F(ServeE2eTest, UnderTlsTheCookieIsSecure) {
   const std::string cert = dir_ / "cert.pem", key = dir_ / "key.pem";
   ASSERT_EQ(std::system(("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
-                         "-keyout " + Quote(key) + " -out " + Quote(cert) + " >/dev/null 2>&1")
+                         "-keyout " +
+                         Quote(key) + " -out " + Quote(cert) + " >/dev/null 2>&1")
                             .c_str()),
             0);
   // TLS lets it listen beyond loopback; the test still talks to it on loopback.
-  ServeProcess server(dir_, "--users users --listen 0.0.0.0:0 --tls-cert cert.pem --tls-key key.pem");
+  ServeProcess server(dir_,
+                      "--users users --listen 0.0.0.0:0 --tls-cert cert.pem --tls-key key.pem");
   ASSERT_GT(server.port(), 0) << server.log();
   EXPECT_NE(server.log().find("https://"), std::string::npos);
   httplib::SSLClient tls("127.0.0.1", server.port());
@@ -466,10 +468,11 @@ TEST_F(ServeE2eTest, UnderTlsTheCookieIsSecure) {
   tls.enable_server_certificate_verification(true);
   auto form = tls.Get("/login", {{"Accept", "application/json"}});
   ASSERT_TRUE(form) << httplib::to_string(form.error());
-  auto r = tls.Post("/login", {{"Accept", "application/json"}, {"Cookie", CookieFrom(form, "rb_login")}},
-                    httplib::Params{{"name", "paula"},
-                                    {"password", "pw-paula-secret"},
-                                    {"csrf", json::parse(form->body).value("csrf", "")}});
+  auto r =
+      tls.Post("/login", {{"Accept", "application/json"}, {"Cookie", CookieFrom(form, "rb_login")}},
+               httplib::Params{{"name", "paula"},
+                               {"password", "pw-paula-secret"},
+                               {"csrf", json::parse(form->body).value("csrf", "")}});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   bool secure = false;
@@ -511,13 +514,17 @@ TEST_F(ServeE2eTest, AProxyHeaderNamesTheUserOnLoopback) {
   json overview = json::parse(page->body);
   EXPECT_EQ(overview.value("user", ""), "paula");
   Login paula{CookieFrom(page, "rb_session"), overview.value("csrf", ""), 200};
-  httplib::Headers h = {{"Accept", "application/json"}, {"X-Remote-User", "paula"},
-                        {"Cookie", paula.cookie}, {"X-CSRF-Token", paula.csrf}};
+  httplib::Headers h = {{"Accept", "application/json"},
+                        {"X-Remote-User", "paula"},
+                        {"Cookie", paula.cookie},
+                        {"X-CSRF-Token", paula.csrf}};
   auto r = client_->Post(("/plans/" + plan + "/approve").c_str(), h, httplib::Params{});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
   // The session is bound to the name: another name with paula's cookie and token is not paula.
-  h = {{"Accept", "application/json"}, {"X-Remote-User", "bob"}, {"Cookie", paula.cookie},
+  h = {{"Accept", "application/json"},
+       {"X-Remote-User", "bob"},
+       {"Cookie", paula.cookie},
        {"X-CSRF-Token", paula.csrf}};
   auto as_bob = client_->Post(("/plans/" + plan + "/approve").c_str(), h, httplib::Params{});
   ASSERT_TRUE(as_bob);
@@ -572,7 +579,8 @@ TEST_F(ServeE2eTest, SignedApprovalsArePastedAndVerified) {
   ASSERT_EQ(hash.size(), 64u);
   Login paula = LogIn("paula");
   auto page = client_->Get(("/plans/" + plan).c_str(), {{"Cookie", paula.cookie}});
-  EXPECT_NE(page->body.find("printf %s " + hash + " | ssh-keygen -Y sign -f ~/.ssh/id_ed25519 "
+  EXPECT_NE(page->body.find("printf %s " + hash +
+                            " | ssh-keygen -Y sign -f ~/.ssh/id_ed25519 "
                             "-n runbook-plan"),
             std::string::npos);
   auto sign = [&](const std::string& key) {

@@ -64,14 +64,18 @@ Result<Accounts> ParseAccounts(const std::string& text, const std::string& path)
     const size_t colon = t.find(':');
     const std::string where = path + ":" + std::to_string(number) + ": ";
     if (colon == std::string::npos)
-      return Status::Invalid(where + "expected NAME:HASH (make one with `runbook serve passwd "
-                                     "NAME --users " + path + "`)");
+      return Status::Invalid(where +
+                             "expected NAME:HASH (make one with `runbook serve passwd "
+                             "NAME --users " +
+                             path + "`)");
     auto name = PersonName(Trim(t.substr(0, colon)));
     if (!name.ok()) return Status::Invalid(where + name.message());
     const std::string hash = Trim(t.substr(colon + 1));
     if (hash.empty() || hash[0] != '$')
-      return Status::Invalid(where + "the hash of " + *name + " is not a crypt(3) hash; set it "
-                                     "with `runbook serve passwd " + *name + "`");
+      return Status::Invalid(where + "the hash of " + *name +
+                             " is not a crypt(3) hash; set it "
+                             "with `runbook serve passwd " +
+                             *name + "`");
     accounts[*name] = hash;
   }
   return accounts;
@@ -79,7 +83,8 @@ Result<Accounts> ParseAccounts(const std::string& text, const std::string& path)
 
 Result<Accounts> LoadAccounts(const std::string& path) {
   std::ifstream in(path);
-  if (!in) return Status::NotFound("cannot read the users file " + path + ": " + std::strerror(errno));
+  if (!in)
+    return Status::NotFound("cannot read the users file " + path + ": " + std::strerror(errno));
   std::stringstream text;
   text << in.rdbuf();
   return ParseAccounts(text.str(), path);

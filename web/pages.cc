@@ -60,32 +60,40 @@ std::string Page(const Viewer& viewer, const std::string& here, const std::strin
   std::string nav;
   for (const auto& [href, name] : std::vector<std::pair<std::string, std::string>>{
            {"/", "Overview"}, {"/plans", "Plans"}, {"/runs", "Runs"}, {"/stats", "Stats"}}) {
-    nav += "<a href=\"" + href + "\"" + (href == here ? " class=\"here\"" : "") + ">" + name +
-           "</a>";
+    nav +=
+        "<a href=\"" + href + "\"" + (href == here ? " class=\"here\"" : "") + ">" + name + "</a>";
   }
   std::string who;
   if (!viewer.user.empty()) {
     who = "<span class=\"who\"><span id=\"user\">" + E(viewer.user) + "</span>";
     if (!viewer.proxy)
-      who += "<form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" "
-             "value=\"" + E(viewer.csrf) + "\"><button type=\"submit\">Log out</button></form>";
+      who +=
+          "<form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" "
+          "value=\"" +
+          E(viewer.csrf) + "\"><button type=\"submit\">Log out</button></form>";
     who += "</span>";
   }
   return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-         "<title>" + E(title) + " · runbook</title>"
+         "<title>" +
+         E(title) +
+         " · runbook</title>"
          "<link rel=\"icon\" href=\"data:,\">"
          "<link rel=\"stylesheet\" href=\"/static/style.css\">"
          "<script src=\"/static/live.js\" defer></script></head><body><header>"
-         "<strong>runbook</strong>" + (viewer.user.empty() ? "" : nav) + who +
-         "</header><main>" + body + "</main></body></html>\n";
+         "<strong>runbook</strong>" +
+         (viewer.user.empty() ? "" : nav) + who + "</header><main>" + body +
+         "</main></body></html>\n";
 }
 
 std::string LoginPage(const std::string& csrf, const std::string& next, const std::string& error) {
   std::string body = "<form class=\"login\" method=\"post\" action=\"/login\"><h1>Log in</h1>";
   if (!error.empty()) body += "<p class=\"flash error\" id=\"error\">" + E(error) + "</p>";
-  body += "<input type=\"hidden\" name=\"csrf\" value=\"" + E(csrf) + "\">"
-          "<input type=\"hidden\" name=\"next\" value=\"" + E(next) + "\">"
+  body += "<input type=\"hidden\" name=\"csrf\" value=\"" + E(csrf) +
+          "\">"
+          "<input type=\"hidden\" name=\"next\" value=\"" +
+          E(next) +
+          "\">"
           "<label for=\"name\">Name</label><input id=\"name\" name=\"name\" "
           "autocomplete=\"username\" required autofocus>"
           "<label for=\"password\">Password</label><input id=\"password\" name=\"password\" "
@@ -98,29 +106,31 @@ std::string LoginPage(const std::string& csrf, const std::string& next, const st
 
 std::string PlansTable(const std::vector<const PlanView*>& plans) {
   if (plans.empty()) return "<p class=\"muted\">No plans.</p>";
-  std::string out = "<table id=\"plans\"><thead><tr><th>Plan</th><th>Runbook</th><th>Requested "
-                    "by</th><th>Created</th><th>Status</th><th>Approvals</th></tr></thead><tbody>";
+  std::string out =
+      "<table id=\"plans\"><thead><tr><th>Plan</th><th>Runbook</th><th>Requested "
+      "by</th><th>Created</th><th>Status</th><th>Approvals</th></tr></thead><tbody>";
   for (const PlanView* v : plans) {
     std::string approvals = v->policy() ? ApprovalCountText(v->tally) : "no approval needed";
     out += "<tr><td>" + Link(Path("/plans/", v->plan.plan_id), v->plan.plan_id) + "</td><td>" +
            E(v->plan.runbook) + "</td><td>" + E(v->plan.requested_by) + "</td><td>" +
-           E(v->plan.created_at) + "</td><td>" + Badge(v->status()) + "</td><td>" +
-           E(approvals) + "</td></tr>";
+           E(v->plan.created_at) + "</td><td>" + Badge(v->status()) + "</td><td>" + E(approvals) +
+           "</td></tr>";
   }
   return out + "</tbody></table>";
 }
 
 std::string RunsTable(const RunList& list, const std::string& live_json) {
   if (list.runs.empty()) return "<p class=\"muted\">No runs.</p>";
-  std::string out = "<table id=\"runs\"><thead><tr><th>Run</th><th>Runbook</th><th>State</th>"
-                    "<th>Started</th><th>Operator</th><th>Failed hosts</th></tr></thead><tbody";
+  std::string out =
+      "<table id=\"runs\"><thead><tr><th>Run</th><th>Runbook</th><th>State</th>"
+      "<th>Started</th><th>Operator</th><th>Failed hosts</th></tr></thead><tbody";
   if (!live_json.empty()) out += " data-json=\"" + E(live_json) + "\"";
   out += ">";
   for (const StoredRun& r : list.runs) {
     auto failed = list.failed_hosts.find(r.run_id);
     out += "<tr><td>" + Link(Path("/runs/", r.run_id), r.run_id) + "</td><td>" + E(r.runbook) +
-           "</td><td>" + Badge(r.finished() ? r.state : "running") + "</td><td>" +
-           E(r.started_at) + "</td><td>" + E(r.operator_name) + "</td><td>" +
+           "</td><td>" + Badge(r.finished() ? r.state : "running") + "</td><td>" + E(r.started_at) +
+           "</td><td>" + E(r.operator_name) + "</td><td>" +
            std::to_string(failed == list.failed_hosts.end() ? 0 : failed->second.size()) +
            "</td></tr>";
   }
@@ -134,7 +144,8 @@ std::string PlanBody(const PlanService::PlanDetails& details, const Viewer& view
   std::string out = "<h1>Plan <span id=\"plan-id\">" + E(p.plan_id) + "</span> " +
                     "<span id=\"plan-status\">" + Badge(v.status()) + "</span></h1>";
   if (!state.flash.empty()) out += "<p class=\"flash ok\" id=\"flash\">" + E(state.flash) + "</p>";
-  if (!state.error.empty()) out += "<p class=\"flash error\" id=\"error\">" + E(state.error) + "</p>";
+  if (!state.error.empty())
+    out += "<p class=\"flash error\" id=\"error\">" + E(state.error) + "</p>";
   out += "<table><tbody><tr><th>Runbook</th><td>" + E(p.runbook) + " (" + E(p.runbook_path) +
          ")</td></tr><tr><th>Requested by</th><td id=\"requested-by\">" + E(p.requested_by) +
          "</td></tr><tr><th>Created</th><td>" + E(p.created_at) +
@@ -154,8 +165,9 @@ std::string PlanBody(const PlanService::PlanDetails& details, const Viewer& view
     out += "</ul>";
   }
   if (!v.decisions.empty()) {
-    out += "<h2>Decisions</h2><table id=\"decisions\"><thead><tr><th>When</th><th>Who</th>"
-           "<th>Decision</th><th>Comment</th></tr></thead><tbody>";
+    out +=
+        "<h2>Decisions</h2><table id=\"decisions\"><thead><tr><th>When</th><th>Who</th>"
+        "<th>Decision</th><th>Comment</th></tr></thead><tbody>";
     for (const ApprovalRecord& d : v.decisions)
       out += "<tr><td>" + E(d.created_at) + "</td><td>" + E(d.approver) + "</td><td>" +
              Badge(d.decision == "reject" ? "rejected" : "approved") +
@@ -179,29 +191,40 @@ std::string PlanBody(const PlanService::PlanDetails& details, const Viewer& view
     const std::string action = Path("/plans/", p.plan_id);
     const ApprovalSpec* policy = v.policy();
     if (state.is_requester) {
-      out += "<p class=\"muted\" id=\"requester-note\">You requested this plan: another approver "
-             "must approve it. You may withdraw it by rejecting it.</p>";
+      out +=
+          "<p class=\"muted\" id=\"requester-note\">You requested this plan: another approver "
+          "must approve it. You may withdraw it by rejecting it.</p>";
     } else {
       out += "<form class=\"action\" method=\"post\" enctype=\"multipart/form-data\" action=\"" +
-             E(action) + "/approve\" id=\"approve-form\"><h2>Approve</h2>"
-             "<input type=\"hidden\" name=\"csrf\" value=\"" + E(viewer.csrf) + "\">"
+             E(action) +
+             "/approve\" id=\"approve-form\"><h2>Approve</h2>"
+             "<input type=\"hidden\" name=\"csrf\" value=\"" +
+             E(viewer.csrf) +
+             "\">"
              "<label for=\"approve-comment\">Comment (optional)</label>"
              "<textarea id=\"approve-comment\" name=\"comment\"></textarea>";
       if (policy && !policy->allowed_signers.empty()) {
-        out += "<p>This runbook requires signed approvals. Sign the plan hash with the SSH key "
-               "that <code>" + E(policy->allowed_signers) + "</code> lists for you, and paste "
-               "or upload the signature:</p><pre id=\"sign-command\">printf %s " + E(p.hash) +
-               " | ssh-keygen -Y sign -f ~/.ssh/id_ed25519 -n " + kApprovalSignatureNamespace +
-               "</pre><label for=\"signature\">Signature</label><textarea id=\"signature\" "
-               "name=\"signature\" placeholder=\"-----BEGIN SSH SIGNATURE-----\"></textarea>"
-               "<p><input type=\"file\" name=\"signature_file\" id=\"signature-file\"></p>";
+        out +=
+            "<p>This runbook requires signed approvals. Sign the plan hash with the SSH key "
+            "that <code>" +
+            E(policy->allowed_signers) +
+            "</code> lists for you, and paste "
+            "or upload the signature:</p><pre id=\"sign-command\">printf %s " +
+            E(p.hash) + " | ssh-keygen -Y sign -f ~/.ssh/id_ed25519 -n " +
+            kApprovalSignatureNamespace +
+            "</pre><label for=\"signature\">Signature</label><textarea id=\"signature\" "
+            "name=\"signature\" placeholder=\"-----BEGIN SSH SIGNATURE-----\"></textarea>"
+            "<p><input type=\"file\" name=\"signature_file\" id=\"signature-file\"></p>";
       }
-      out += "<p><button class=\"approve\" type=\"submit\" id=\"approve\">Approve</button></p>"
-             "</form>";
+      out +=
+          "<p><button class=\"approve\" type=\"submit\" id=\"approve\">Approve</button></p>"
+          "</form>";
     }
     out += "<form class=\"action\" method=\"post\" action=\"" + E(action) +
            "/reject\" id=\"reject-form\"><h2>Reject</h2><input type=\"hidden\" name=\"csrf\" "
-           "value=\"" + E(viewer.csrf) + "\"><label for=\"reject-comment\">Why (required)</label>"
+           "value=\"" +
+           E(viewer.csrf) +
+           "\"><label for=\"reject-comment\">Why (required)</label>"
            "<textarea id=\"reject-comment\" name=\"comment\" required></textarea>"
            "<p><button class=\"reject\" type=\"submit\" id=\"reject\">Reject</button></p></form>";
   }
@@ -216,8 +239,10 @@ std::string RunBody(const RunPageData& d) {
   if (!finished)
     out += "<div id=\"run-live\" data-json=\"" + E(Path("/runs/", r.run_id)) +
            "\" data-interval=\"" + std::to_string(d.live_interval_ms) + "\" hidden></div>";
-  out += "<h1>Run <span id=\"run-id\">" + E(r.run_id) + "</span> <span id=\"run-state\" "
-         "class=\"state state-" + E(d.state) + "\">" + E(d.state) + "</span></h1>";
+  out += "<h1>Run <span id=\"run-id\">" + E(r.run_id) +
+         "</span> <span id=\"run-state\" "
+         "class=\"state state-" +
+         E(d.state) + "\">" + E(d.state) + "</span></h1>";
   out += std::string("<p id=\"report-link\"") + (finished ? "" : " hidden") + ">" +
          Link(Path("/runs/", r.run_id) + "/report", "Post-mortem report") + "</p>";
   out += "<table><tbody><tr><th>Runbook</th><td>" + E(r.runbook) + " (" + E(r.runbook_path) +
@@ -229,15 +254,17 @@ std::string RunBody(const RunPageData& d) {
   out += "<tr><th>Events</th><td id=\"event-count\">" + std::to_string(d.view->events.size()) +
          "</td></tr></tbody></table>";
   out += "<h2>Timeline</h2><div class=\"timeline\" id=\"timeline\">" + d.timeline_svg + "</div>";
-  out += "<h2>Steps</h2><table><thead><tr><th>Phase</th><th>Step</th><th>Outcome</th>"
-         "<th>Duration</th><th>Error</th></tr></thead><tbody id=\"steps-body\">";
+  out +=
+      "<h2>Steps</h2><table><thead><tr><th>Phase</th><th>Step</th><th>Outcome</th>"
+      "<th>Duration</th><th>Error</th></tr></thead><tbody id=\"steps-body\">";
   for (const TimelineBar& b : d.bars)
     out += "<tr><td>" + E(b.phase) + "</td><td>" + E(b.label) + "</td><td>" + Badge(b.outcome) +
-           "</td><td>" +
-           std::to_string(b.end_ms - b.start_ms) + " ms</td><td>" + E(b.error) + "</td></tr>";
+           "</td><td>" + std::to_string(b.end_ms - b.start_ms) + " ms</td><td>" + E(b.error) +
+           "</td></tr>";
   out += "</tbody></table>";
-  out += "<h2>Hosts</h2><table><thead><tr><th>Host</th><th>OK</th><th>Failed</th><th>Skipped"
-         "</th><th>Rolled back</th><th>Rollback failed</th></tr></thead><tbody id=\"hosts-body\">";
+  out +=
+      "<h2>Hosts</h2><table><thead><tr><th>Host</th><th>OK</th><th>Failed</th><th>Skipped"
+      "</th><th>Rolled back</th><th>Rollback failed</th></tr></thead><tbody id=\"hosts-body\">";
   for (const HostTally& h : d.hosts)
     out += "<tr><td>" + E(h.host) + "</td><td>" + std::to_string(h.ok) + "</td><td>" +
            std::to_string(h.failed) + "</td><td>" + std::to_string(h.skipped) + "</td><td>" +
@@ -280,18 +307,18 @@ std::string StatsBody(const StatsReport& report) {
     auto cfr = s.change_failure_rate();
     char per_week[32];
     std::snprintf(per_week, sizeof per_week, "%.1f", s.deployments_per_week());
-    return "<tr><td>" + E(runbook) + "</td><td>" + E(env) + "</td><td>" +
-           std::to_string(s.runs) + "</td><td>" + std::to_string(s.changed) + "</td><td>" +
-           std::to_string(s.failed) + "</td><td>" + (cfr ? Percent(*cfr) : "-") + "</td><td>" +
-           per_week + "</td><td>" + Ms(s.time_to_restore.median_ms()) + "</td><td>" +
-           Ms(s.rollback.p90_ms()) + "</td></tr>";
+    return "<tr><td>" + E(runbook) + "</td><td>" + E(env) + "</td><td>" + std::to_string(s.runs) +
+           "</td><td>" + std::to_string(s.changed) + "</td><td>" + std::to_string(s.failed) +
+           "</td><td>" + (cfr ? Percent(*cfr) : "-") + "</td><td>" + per_week + "</td><td>" +
+           Ms(s.time_to_restore.median_ms()) + "</td><td>" + Ms(s.rollback.p90_ms()) + "</td></tr>";
   };
   std::string out = "<h1>Stats</h1><p class=\"muted\">From " +
                     E(report.since.empty() ? "the first run" : report.since) + " to " +
                     E(report.until) + " (docs/history.md defines each figure).</p>";
-  out += "<table id=\"stats\"><thead><tr><th>Runbook</th><th>Environment</th><th>Runs</th>"
-         "<th>Deployments</th><th>Failed</th><th>Change failure rate</th><th>Per week</th>"
-         "<th>Time to restore (median)</th><th>Rollback (p90)</th></tr></thead><tbody>";
+  out +=
+      "<table id=\"stats\"><thead><tr><th>Runbook</th><th>Environment</th><th>Runs</th>"
+      "<th>Deployments</th><th>Failed</th><th>Change failure rate</th><th>Per week</th>"
+      "<th>Time to restore (median)</th><th>Rollback (p90)</th></tr></thead><tbody>";
   out += row("all", "", report.all);
   for (const RunbookStats& r : report.by_runbook) out += row(r.runbook, r.environment, r.stats);
   return out + "</tbody></table>";

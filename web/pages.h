@@ -22,8 +22,8 @@ std::string Path(const std::string& prefix, const std::string& id);
 
 /// Who is looking, for the header of every page.
 struct Viewer {
-  std::string user;  // "" on the login page
-  std::string csrf;  // the session's token, for the logout form
+  std::string user;    // "" on the login page
+  std::string csrf;    // the session's token, for the logout form
   bool proxy = false;  // identified by a proxy header: no logout
 };
 

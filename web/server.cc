@@ -1,8 +1,8 @@
 #include "web/server.h"
 
+#include <arpa/inet.h>
 #include <httplib.h>
 #include <netinet/in.h>
-#include <arpa/inet.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -69,8 +69,9 @@ Status CheckServeOptions(const ServeOptions& o) {
                            " needs --listen on a loopback address (127.0.0.1:PORT), where only "
                            "the proxy can reach the server; anyone else could set the header");
   if (o.trust_proxy_header.empty() && o.users_file.empty())
-    return Status::Invalid("nobody could log in: give --users FILE (accounts made with `runbook "
-                           "serve passwd NAME --users FILE`) or --trust-proxy-header HEADER");
+    return Status::Invalid(
+        "nobody could log in: give --users FILE (accounts made with `runbook "
+        "serve passwd NAME --users FILE`) or --trust-proxy-header HEADER");
   return Status::Ok();
 }
 
@@ -179,10 +180,14 @@ std::string Field(const httplib::Request& req, const std::string& name) {
 
 int HttpStatusFor(const Status& s) {
   switch (s.kind()) {
-    case StatusKind::kInvalid: return 400;
-    case StatusKind::kNotFound: return 404;
-    case StatusKind::kRefused: return 403;
-    case StatusKind::kBusy: return 503;
+    case StatusKind::kInvalid:
+      return 400;
+    case StatusKind::kNotFound:
+      return 404;
+    case StatusKind::kRefused:
+      return 403;
+    case StatusKind::kBusy:
+      return 503;
     case StatusKind::kOk:
     case StatusKind::kFailed:
     case StatusKind::kCorruption:
@@ -304,18 +309,18 @@ void WebServer::Impl::Identify(Call& call) {
     return;
   }
   auto [new_token, fresh] = sessions_.Create(*name, Clock::now());
-  call.res.set_header("Set-Cookie", std::string(kSessionCookie) + "=" + new_token +
-                                        CookieAttributes());
+  call.res.set_header("Set-Cookie",
+                      std::string(kSessionCookie) + "=" + new_token + CookieAttributes());
   call.session = fresh;
 }
 
 void WebServer::Impl::NeedLogin(Call& call) {
   if (call.json || !options_.trust_proxy_header.empty()) {
-    const std::string why = options_.trust_proxy_header.empty()
-                                ? "log in first: POST /login with name, password and csrf "
-                                  "(GET /login gives the csrf token)"
-                                : "the proxy did not say who you are (no " +
-                                      options_.trust_proxy_header + " header)";
+    const std::string why =
+        options_.trust_proxy_header.empty()
+            ? "log in first: POST /login with name, password and csrf "
+              "(GET /login gives the csrf token)"
+            : "the proxy did not say who you are (no " + options_.trust_proxy_header + " header)";
     if (call.json) return SendJson(call, 401, {{"error", why}, {"login", "/login"}});
     return SendHtml(call, 401, web::Page({}, "", "Not logged in", "<p>" + why + "</p>"));
   }
@@ -327,8 +332,10 @@ void WebServer::Impl::SendError(Call& call, int status, const std::string& messa
   if (call.json) return SendJson(call, status, {{"error", message}});
   SendHtml(call, status,
            web::Page(ViewerOf(call), "", "Error",
-                     "<h1>Error " + std::to_string(status) + "</h1><p class=\"flash error\" "
-                     "id=\"error\">" + HtmlEscape(message) + "</p>"));
+                     "<h1>Error " + std::to_string(status) +
+                         "</h1><p class=\"flash error\" "
+                         "id=\"error\">" +
+                         HtmlEscape(message) + "</p>"));
 }
 
 void WebServer::Impl::Record(const WebAction& action) {
@@ -400,9 +407,8 @@ void WebServer::Impl::Overview(Call& call) {
                      {"pending_plans", std::move(p)},
                      {"runs", RunsJson(runs->runs, runs->failed_hosts)}});
   }
-  std::string body = "<h1>Overview</h1><h2>Plans waiting for approval</h2>" +
-                     PlansTable(pending) + "<h2>Latest runs</h2>" +
-                     RunsTable(*runs, "/runs?limit=10") +
+  std::string body = "<h1>Overview</h1><h2>Plans waiting for approval</h2>" + PlansTable(pending) +
+                     "<h2>Latest runs</h2>" + RunsTable(*runs, "/runs?limit=10") +
                      "<p><a href=\"/runs\">All runs</a> · <a href=\"/plans\">All plans</a></p>";
   SendHtml(call, 200, web::Page(ViewerOf(call), "/", "Overview", body));
 }
@@ -422,8 +428,7 @@ void WebServer::Impl::Plans(Call& call) {
            web::Page(ViewerOf(call), "/plans", "Plans", "<h1>Plans</h1>" + PlansTable(ordered)));
 }
 
-void WebServer::Impl::ShowPlan(Call& call, const std::string& id, int status,
-                               PlanPageState state) {
+void WebServer::Impl::ShowPlan(Call& call, const std::string& id, int status, PlanPageState state) {
   auto db = pool_.Acquire();
   PlanService plans(*db, signer_, env_);
   auto details = plans.Show(id);
@@ -432,7 +437,8 @@ void WebServer::Impl::ShowPlan(Call& call, const std::string& id, int status,
   state.is_requester = FoldName(plan.requested_by) == call.session->user;
   if (plan.document.is_object() && plan.document.contains("steps")) {
     auto rendered = RenderChangeRequest(plan.document);
-    state.change_request = rendered.ok() ? *rendered : "(cannot be shown: " + rendered.message() + ")";
+    state.change_request =
+        rendered.ok() ? *rendered : "(cannot be shown: " + rendered.message() + ")";
   }
   if (call.req.has_param("done") && state.flash.empty() && state.error.empty()) {
     const std::string done = call.req.get_param_value("done");
@@ -460,8 +466,7 @@ void WebServer::Impl::Runs(Call& call) {
   if (call.json) return SendJson(call, 200, {{"runs", RunsJson(runs->runs, runs->failed_hosts)}});
   SendHtml(call, 200,
            web::Page(ViewerOf(call), "/runs", "Runs",
-                     "<h1>Runs</h1>" +
-                         RunsTable(*runs, "/runs?limit=" + std::to_string(limit))));
+                     "<h1>Runs</h1>" + RunsTable(*runs, "/runs?limit=" + std::to_string(limit))));
 }
 
 void WebServer::Impl::RunPage(Call& call) {
@@ -579,9 +584,9 @@ void WebServer::Impl::Login(Call& call) {
     auto h = HashPassword("runbook-dummy-password");
     return h.ok() ? *h : std::string("$y$");
   }();
-  const bool ok = CheckPassword(Field(call.req, "password"),
-                                it == accounts->end() ? kDummy : it->second) &&
-                  it != accounts->end();
+  const bool ok =
+      CheckPassword(Field(call.req, "password"), it == accounts->end() ? kDummy : it->second) &&
+      it != accounts->end();
   if (!ok) {
     throttle_.Failed(keys, Clock::now());
     return refuse(401, "wrong name or password");
@@ -598,8 +603,8 @@ void WebServer::Impl::Login(Call& call) {
 void WebServer::Impl::Logout(Call& call) {
   if (call.session && SameToken(call.session->csrf, Field(call.req, "csrf")))
     sessions_.Remove(CookieValue(call.req, kSessionCookie));
-  call.res.set_header("Set-Cookie", std::string(kSessionCookie) + "=; Max-Age=0" +
-                                        CookieAttributes());
+  call.res.set_header("Set-Cookie",
+                      std::string(kSessionCookie) + "=; Max-Age=0" + CookieAttributes());
   if (call.json) return SendJson(call, 200, {{"logged_out", true}});
   Redirect(call, "/login");
 }
@@ -618,8 +623,11 @@ void WebServer::Impl::Decide(Call& call, const std::string& what) {
     Record(action);
     if (!call.session) {
       if (call.json) return SendJson(call, status, {{"error", why}});
-      return SendHtml(call, status, web::Page({}, "", "Refused", "<p class=\"flash error\" "
-                                                  "id=\"error\">" + HtmlEscape(why) + "</p>"));
+      return SendHtml(call, status,
+                      web::Page({}, "", "Refused",
+                                "<p class=\"flash error\" "
+                                "id=\"error\">" +
+                                    HtmlEscape(why) + "</p>"));
     }
     PlanPageState state;
     state.error = why;
@@ -630,8 +638,9 @@ void WebServer::Impl::Decide(Call& call, const std::string& what) {
                                ? call.req.get_header_value("X-CSRF-Token")
                                : Field(call.req, "csrf");
   if (!SameToken(call.session->csrf, csrf))
-    return refuse(403, "the form's CSRF token does not match your session; reload the page "
-                       "and try again");
+    return refuse(403,
+                  "the form's CSRF token does not match your session; reload the page "
+                  "and try again");
   Status failed = Status::Ok();
   bool approved_now = false;
   {
@@ -664,8 +673,7 @@ void WebServer::Impl::Decide(Call& call, const std::string& what) {
                                     : "rejected";
     return ShowPlan(call, id, 200, state);
   }
-  Redirect(call, Path("/plans/", id) + "?done=" +
-                     (what == "approve" ? "approved" : "rejected"));
+  Redirect(call, Path("/plans/", id) + "?done=" + (what == "approve" ? "approved" : "rejected"));
 }
 
 void WebServer::Impl::Routes() {
@@ -743,8 +751,8 @@ Status WebServer::Impl::Run(const std::function<void(int port)>& ready) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (tls()) {
-      auto ssl = std::make_unique<httplib::SSLServer>(options_.tls_cert.c_str(),
-                                                      options_.tls_key.c_str());
+      auto ssl =
+          std::make_unique<httplib::SSLServer>(options_.tls_cert.c_str(), options_.tls_key.c_str());
       if (!ssl->is_valid())
         return Status::IOError("cannot load the TLS certificate " + options_.tls_cert +
                                " and key " + options_.tls_key +
@@ -773,8 +781,7 @@ Status WebServer::Impl::Run(const std::function<void(int port)>& ready) {
   return Status::Ok();
 }
 
-WebServer::WebServer(StoreOpener open, Signer& signer, const Environment& env,
-                     ServeOptions options)
+WebServer::WebServer(StoreOpener open, Signer& signer, const Environment& env, ServeOptions options)
     : impl_(std::make_unique<Impl>(std::move(open), signer, env, std::move(options))) {}
 WebServer::~WebServer() = default;
 Status WebServer::Run(const std::function<void(int port)>& ready) { return impl_->Run(ready); }

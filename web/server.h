@@ -30,7 +30,7 @@ namespace runbook::web {
 
 struct ServeOptions {
   std::string host = "127.0.0.1";
-  int port = 8080;  // 0: any free port (the ready callback says which)
+  int port = 8080;                // 0: any free port (the ready callback says which)
   std::string tls_cert, tls_key;  // PEM files; both or neither
   bool insecure = false;          // allow plain HTTP on an address other than loopback
   std::string users_file;         // accounts (web/accounts.h), read at every login

@@ -79,9 +79,9 @@ void SessionTable::Remove(const std::string& token) {
 
 void LoginThrottle::Expire(std::vector<std::chrono::steady_clock::time_point>& times,
                            std::chrono::steady_clock::time_point now) const {
-  times.erase(std::remove_if(times.begin(), times.end(),
-                             [&](auto t) { return now - t >= window_; }),
-              times.end());
+  times.erase(
+      std::remove_if(times.begin(), times.end(), [&](auto t) { return now - t >= window_; }),
+      times.end());
 }
 
 long long LoginThrottle::RetryAfter(const std::vector<std::string>& keys,
