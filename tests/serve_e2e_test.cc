@@ -593,14 +593,29 @@ TEST_F(ServeE2eTest, SignedApprovalsArePastedAndVerified) {
   EXPECT_EQ(unsigned_r->status, 403);
   EXPECT_NE(unsigned_r->body.find("signed approvals"), std::string::npos);
   auto wrong = Post(paula, "/plans/" + plan + "/approve", {{"signature", sign("bob_key")}});
+
   EXPECT_EQ(wrong->status, 403) << wrong->body;
   EXPECT_EQ(PlanJson(plan).value("status", ""), "pending");
-  // Her own signature: approved, stored signed, and `run` verifies it again.
-  auto ok = Post(paula, "/plans/" + plan + "/approve", {{"signature", sign("paula_key")}});
+  // Her own signature, uploaded as a file (the page's file input), with the CRLF line ends and
+  // blank lines a browser or an editor may add: approved, stored signed as ssh-keygen wrote
+  // it, and `run` verifies it again.
+  std::string crlf = "\r\n";
+  for (char c : sign("paula_key")) crlf += c == '\n' ? std::string("\r\n") : std::string(1, c);
+  httplib::MultipartFormDataItems upload = {
+      {"csrf", paula.csrf, "", ""},
+      {"comment", "signed", "", ""},
+      {"signature_file", crlf, "paula.sig", "application/octet-stream"}};
+  auto ok = client_->Post(("/plans/" + plan + "/approve").c_str(),
+                          {{"Accept", "application/json"}, {"Cookie", paula.cookie}}, upload);
+  ASSERT_TRUE(ok);
   ASSERT_EQ(ok->status, 200) << ok->body;
   json cli = PlanJson(plan);
   EXPECT_EQ(cli.value("status", ""), "approved");
   EXPECT_TRUE(cli["decisions"][0].value("signed", false)) << cli.dump();
+  auto stored = Sh("sqlite3 audit.db \"SELECT signature FROM approvals\"");
+  // Ed25519 signatures are deterministic: the stored one is byte for byte what ssh-keygen
+  // printed (sqlite3 adds a line end after the value).
+  EXPECT_EQ(stored.text, sign("paula_key") + "\n");
   EXPECT_EQ(Runbook("run rb.yaml --plan " + plan).code, 0);
 }
 

@@ -206,6 +206,18 @@ std::string SafeNext(const std::string& next) {
   return next;
 }
 
+// A signature as ssh-keygen prints it: a browser sends a textarea's lines ending in CRLF, and a
+// paste may bring blank lines or spaces around it. "" stays "".
+std::string ArmouredSignature(const std::string& pasted) {
+  std::string text;
+  for (char c : pasted)
+    if (c != '\r') text += c;
+  const size_t b = text.find_first_not_of(" \t\n");
+  if (b == std::string::npos) return "";
+  const size_t e = text.find_last_not_of(" \t\n");
+  return text.substr(b, e - b + 1) + "\n";
+}
+
 }  // namespace
 
 class WebServer::Impl {
@@ -650,6 +662,7 @@ void WebServer::Impl::Decide(Call& call, const std::string& what) {
       PlanService::ApproveRequest request{id, call.session->user, comment, "",
                                           Field(call.req, "signature")};
       if (request.signature.empty()) request.signature = Field(call.req, "signature_file");
+      request.signature = ArmouredSignature(request.signature);
       auto outcome = plans.Approve(request);
       if (!outcome.ok()) {
         failed = outcome.status();
