@@ -30,6 +30,9 @@ Result<StoredRun> FindRun(EventStore& log, const std::string& run_id) {
 bool RunQuery::Matches(const StoredRun& run) const {
   if (!runbook.empty() && run.runbook != runbook) return false;
   if (!operator_name.empty() && run.operator_name != operator_name) return false;
+  if (std::find(exclude_runbooks.begin(), exclude_runbooks.end(), run.runbook) !=
+      exclude_runbooks.end())
+    return false;
   if (!states.empty()) {
     const std::string state = run.state.empty() ? kUnfinishedState : run.state;
     if (std::find(states.begin(), states.end(), state) == states.end()) return false;
@@ -68,6 +71,18 @@ Result<RunList> ListRuns(EventStore& log, const RunQuery& query) {
   for (auto it = runs->rbegin(); it != runs->rend(); ++it) {
     if (query.limit > 0 && static_cast<int>(list.runs.size()) >= query.limit) break;
     if (query.Matches(*it)) list.runs.push_back(std::move(*it));
+  }
+  // A few runs of a long log (a page, `runs --limit 20`): each one's events; otherwise one
+  // pass over the events of the kinds the fold reads.
+  constexpr size_t kPerRunBelow = 500;
+  if (list.runs.size() < kPerRunBelow) {
+    for (const StoredRun& run : list.runs) {
+      auto events = log.Events(run.run_id);
+      if (!events.ok()) return events.status();
+      std::vector<FailedHost> failed = FailedHostsOf(*events);
+      if (!failed.empty()) list.failed_hosts[run.run_id] = std::move(failed);
+    }
+    return list;
   }
   auto host_events = log.EventsOfKinds(HostLedger::Kinds());
   if (!host_events.ok()) return host_events.status();

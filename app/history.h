@@ -37,6 +37,8 @@ struct RunQuery {
   std::vector<std::string> states;  // any of these terminal states, or kUnfinishedState
   std::optional<std::chrono::system_clock::time_point> since;  // started at or after
   std::string operator_name;        // exactly
+  /// Runs of these runbook names are left out (the web pages leave out their own records).
+  std::vector<std::string> exclude_runbooks;
   int limit = 0;                    // the newest `limit` that match; 0: all of them
 
   /// Whether `run` matches everything but `limit`.
@@ -52,7 +54,8 @@ const std::vector<std::string>& RunStateNames();
 Status CheckRunQuery(const RunQuery& query);
 
 /// The runs `query` selects, newest first, with their failed hosts; reads only the events
-/// the host fold needs. kInvalid for a query CheckRunQuery refuses.
+/// the host fold needs: of each listed run when they are few (a page of a long log), else of
+/// the whole log in one pass. kInvalid for a query CheckRunQuery refuses.
 Result<RunList> ListRuns(EventStore& log, const RunQuery& query = {});
 
 /// One run as `replay` shows it.

@@ -80,6 +80,15 @@ TEST_F(RunQueryTest, EachFilterNarrowsTheList) {
   EXPECT_TRUE(Ids(q).empty());
 }
 
+TEST_F(RunQueryTest, ExcludedRunbooksAreLeftOutBeforeTheLimit) {
+  RunQuery q;
+  q.exclude_runbooks = {"web"};
+  EXPECT_EQ(Ids(q), (Names{"r2"}));
+  q.exclude_runbooks = {"db", "nothing"};
+  q.limit = 2;
+  EXPECT_EQ(Ids(q), (Names{"r4", "r3"}));
+}
+
 TEST_F(RunQueryTest, AnUnknownStateIsInvalid) {
   RunQuery q;
   q.states = {"failed"};

@@ -314,7 +314,9 @@ std::string StatsBody(const StatsReport& report) {
   };
   std::string out = "<h1>Stats</h1><p class=\"muted\">From " +
                     E(report.since.empty() ? "the first run" : report.since) + " to " +
-                    E(report.until) + " (docs/history.md defines each figure).</p>";
+                    E(report.until) +
+                    " (docs/history.md defines each figure; recomputed at most every 10 s)."
+                    "</p>";
   out +=
       "<table id=\"stats\"><thead><tr><th>Runbook</th><th>Environment</th><th>Runs</th>"
       "<th>Deployments</th><th>Failed</th><th>Change failure rate</th><th>Per week</th>"

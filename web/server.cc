@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "app/approval_policy.h"
@@ -298,6 +300,8 @@ class WebServer::Impl {
   ServeOptions options_;
   SessionTable sessions_;
   LoginThrottle throttle_;
+  std::mutex stats_mu_;
+  std::map<std::string, std::pair<Clock::time_point, StatsReport>> stats_cache_;
   std::mutex mu_;
   bool stopping_ = false;
   std::unique_ptr<httplib::Server> server_;
@@ -367,17 +371,10 @@ void WebServer::Impl::Page(httplib::Server& s, const std::string& pattern, Handl
 }
 
 Result<RunList> WebServer::Impl::ListRunsForPage(AuditStore& db, int limit) {
-  auto all = ListRuns(db.events(), RunQuery{});
-  if (!all.ok()) return all.status();
-  RunList out;
-  for (StoredRun& r : all->runs) {
-    if (r.runbook == kWebRecord) continue;  // logins and approvals: not runs
-    if (limit > 0 && static_cast<int>(out.runs.size()) >= limit) break;
-    if (auto f = all->failed_hosts.find(r.run_id); f != all->failed_hosts.end())
-      out.failed_hosts[r.run_id] = std::move(f->second);
-    out.runs.push_back(std::move(r));
-  }
-  return out;
+  RunQuery query;
+  query.limit = limit;
+  query.exclude_runbooks = {kWebRecord};  // logins and approvals: not runs
+  return ListRuns(db.events(), query);
 }
 
 namespace {
@@ -542,9 +539,27 @@ void WebServer::Impl::Stats(Call& call) {
     if (!since.ok()) return SendError(call, 400, "since: " + since.message());
     query.since = *since;
   }
-  auto db = pool_.Acquire();
-  auto report = ComputeStats(db->events(), query);
-  if (!report.ok()) return SendError(call, HttpStatusFor(report.status()), report.message());
+  // Stats read most of a long log (0.3 s at 10,000 runs): one computation serves every
+  // request with the same filters for ServeOptions::stats_max_age.
+  const std::string key =
+      query.runbook + "\n" + (call.req.has_param("since") ? call.req.get_param_value("since") : "");
+  std::optional<StatsReport> report;
+  {
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    auto it = stats_cache_.find(key);
+    if (it != stats_cache_.end() && Clock::now() - it->second.first < options_.stats_max_age)
+      report = it->second.second;
+  }
+  if (!report) {
+    auto db = pool_.Acquire();
+    auto computed = ComputeStats(db->events(), query);
+    if (!computed.ok())
+      return SendError(call, HttpStatusFor(computed.status()), computed.message());
+    report = std::move(computed.value());
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    if (stats_cache_.size() >= 64) stats_cache_.clear();
+    stats_cache_[key] = {Clock::now(), *report};
+  }
   if (call.json) return SendJson(call, 200, StatsJson(*report));
   SendHtml(call, 200, web::Page(ViewerOf(call), "/stats", "Stats", StatsBody(*report)));
 }

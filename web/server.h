@@ -42,6 +42,8 @@ struct ServeOptions {
   std::chrono::seconds session_idle{8 * 3600};
   int stores = 4;    // audit store connections at most, one per request at a time
   int threads = 64;  // request threads (cpp-httplib serves a keep-alive connection per thread)
+  /// How long one computation of /stats serves the requests with the same filters.
+  std::chrono::seconds stats_max_age{10};
   /// How often a run page refreshes while its run goes.
   std::chrono::milliseconds live_interval{1000};
 };
