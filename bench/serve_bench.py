@@ -18,7 +18,7 @@ every other round in reverse order (the machine is shared; the live run grows):
 
   floor      C clients polling /static/style.css (no login needed, no store: the same server,
              the same HTTP stack: the floor)
-  unloaded   1 client polling the live run's JSON (/runs/ID, Accept: application/json) every
+  unloaded   1 client polling the live run's JSON (/runs/ID?events=none, as live.js; Accept: application/json) every
              100 ms (one request at a time; 10x the browser's rate, for samples)
   polling    C clients polling the live run's JSON, each every second
   pages      one client on each other page (/, /runs, /plans, /stats as JSON, the run's page
@@ -545,7 +545,8 @@ class Bench:
                  ("/plans", "/plans", json_h), ("/stats", "/stats", json_h),
                  ("run page (HTML)", f"/runs/{run_id}", {}),
                  ("report (HTML, a finished run)", f"/runs/{old}/report", {})]
-        live = f"/runs/{run_id}"
+        # What live.js polls on a run page: the run's JSON without its events (event_count).
+        live = f"/runs/{run_id}?events=none"
         tasks = []
         task = lambda client, phase, r, label, path, headers, pause, offset: tasks.append(
             dict(client=client, phase=phase, round=r, label=label, path=path, headers=headers,

@@ -1,5 +1,6 @@
 // serve, serve passwd: the web interface for approvers and readers of the audit log
 // (web/server.h, docs/serve.md).
+#include <malloc.h>
 #include <signal.h>
 #include <termios.h>
 #include <unistd.h>
@@ -88,6 +89,9 @@ int Serve(const GlobalOptions& global, const ServeCommandOptions& options) {
   const std::string flag = global.audit_db;
   auto open = [flag]() { return OpenAuditDatabase(flag, SystemEnv()); };
   std::unique_ptr<Signer> signer = MakeSshKeygenSigner();
+  // Each request thread would otherwise get a malloc arena of its own that keeps what a
+  // large page allocated: 448 MB after a load test, against 23 MB at the start.
+  mallopt(M_ARENA_MAX, 2);
   web::WebServer server(open, *signer, SystemEnv(), o);
 
   // SIGINT and SIGTERM stop the server: a thread waits for them; every other thread has them

@@ -88,7 +88,7 @@ const std::string_view kLiveJs = R"js(
           cell(tr, h.rolled_back); cell(tr, h.rollback_failed);
         });
         var n = document.getElementById('event-count');
-        if (n) n.textContent = String(j.events.length);
+        if (n) n.textContent = String(j.event_count);
         if (j.finished) {
           var link = document.getElementById('report-link');
           if (link) link.hidden = false;

@@ -237,7 +237,7 @@ std::string RunBody(const RunPageData& d) {
   const bool finished = r.finished();
   std::string out;
   if (!finished)
-    out += "<div id=\"run-live\" data-json=\"" + E(Path("/runs/", r.run_id)) +
+    out += "<div id=\"run-live\" data-json=\"" + E(Path("/runs/", r.run_id) + "?events=none") +
            "\" data-interval=\"" + std::to_string(d.live_interval_ms) + "\" hidden></div>";
   out += "<h1>Run <span id=\"run-id\">" + E(r.run_id) +
          "</span> <span id=\"run-state\" "
@@ -280,10 +280,19 @@ std::string RunBody(const RunPageData& d) {
   return out;
 }
 
-nlohmann::ordered_json RunJson(const RunPageData& d) {
-  nlohmann::ordered_json j = ReplayJson(d.view->run, d.view->events);
+nlohmann::ordered_json RunJson(const RunPageData& d, bool with_events) {
+  nlohmann::ordered_json j;
+  if (with_events) {
+    j = ReplayJson(d.view->run, d.view->events);
+  } else {
+    j["run"] = RunToJson(d.view->run, /*with_text=*/false);
+    nlohmann::json failed = nlohmann::json::array();
+    for (const FailedHost& f : d.failed_hosts) failed.push_back(f);
+    j["failed_hosts"] = std::move(failed);
+  }
   j["state"] = d.state;
   j["finished"] = d.view->run.finished();
+  j["event_count"] = d.view->events.size();
   nlohmann::ordered_json steps = nlohmann::ordered_json::array();
   for (const TimelineBar& b : d.bars)
     steps.push_back({{"phase", b.phase},

@@ -60,8 +60,10 @@ struct RunPageData {
   long long live_interval_ms = 1000;
 };
 std::string RunBody(const RunPageData& data);
-/// The same, as the run page's JSON (what live.js reads).
-nlohmann::ordered_json RunJson(const RunPageData& data);
+/// The same, as the run page's JSON: `replay --json`'s, with state, finished, event_count,
+/// steps, hosts and timeline_svg. Without `with_events`, no "events" array: what live.js polls
+/// every second, which would otherwise carry every event of the run each time.
+nlohmann::ordered_json RunJson(const RunPageData& data, bool with_events = true);
 
 std::string StatsBody(const StatsReport& report);
 

@@ -507,7 +507,10 @@ void WebServer::Impl::RunPage(Call& call) {
   data.hosts = ledger.Tally();
   data.failed_hosts = ledger.FailedHosts();
   data.live_interval_ms = options_.live_interval.count();
-  if (call.json) return SendJson(call, 200, RunJson(data));
+  // ?events=none: what live.js polls, without every event of the run each second.
+  const bool with_events =
+      !(call.req.has_param("events") && call.req.get_param_value("events") == "none");
+  if (call.json) return SendJson(call, 200, RunJson(data, with_events));
   SendHtml(call, 200, web::Page(ViewerOf(call), "/runs", "Run " + id, RunBody(data)));
 }
 
