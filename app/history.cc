@@ -64,7 +64,14 @@ Status CheckRunQuery(const RunQuery& query) {
 
 Result<RunList> ListRuns(EventStore& log, const RunQuery& query) {
   if (Status s = CheckRunQuery(query); !s.ok()) return s;
-  auto runs = log.ListRuns();
+  // A page of the newest runs (the web pages, `runs --limit N`): the store reads only those.
+  const bool newest_only = query.limit > 0 && query.runbook.empty() && query.states.empty() &&
+                           !query.since && query.operator_name.empty() &&
+                           query.exclude_runbooks.size() <= 1;
+  auto runs = newest_only ? log.NewestRuns(query.limit, query.exclude_runbooks.empty()
+                                                            ? ""
+                                                            : query.exclude_runbooks[0])
+                          : log.ListRuns();
   if (!runs.ok()) return runs.status();
   RunList list;
   // The store lists oldest first; `runs` shows the newest first.

@@ -2,6 +2,7 @@
 
 #include "audit/chain_verify.h"
 
+#include <algorithm>
 #include <future>
 #include <map>
 #include <optional>
@@ -214,6 +215,16 @@ Result<std::vector<StoredRun>> EventLog::QueryRuns(const std::string& where, con
 Result<std::vector<StoredRun>> EventLog::ListRuns() {
   std::lock_guard<std::mutex> lock(mu_);
   return QueryRuns("", "", /*with_text=*/false);
+}
+
+Result<std::vector<StoredRun>> EventLog::NewestRuns(int limit, const std::string& exclude_runbook) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // runbook != '' holds for every run: an empty name leaves none out.
+  return QueryRuns("WHERE rowid IN (SELECT rowid FROM runs WHERE runbook != ? ORDER BY "
+                   "started_at DESC, rowid DESC LIMIT " +
+                       std::to_string(std::max(limit, 0)) + ")",
+                   exclude_runbook.empty() ? std::string("\x01") : exclude_runbook,
+                   /*with_text=*/false);
 }
 
 Result<StoredRun> EventLog::GetRun(const std::string& run_id) {

@@ -176,6 +176,24 @@ TEST(EventLogTest, RunRowsBeginEndListAndGet) {
   EXPECT_FALSE((*runs)[1].finished());
   EXPECT_FALSE((*runs)[1].exit_code.has_value());
 
+  // A page of the newest: by start, oldest first within it, a runbook left out before the limit.
+  RunRecord web = MakeRun("run-web");
+  web.runbook = "(runbook serve)";
+  web.started_at = audit_test::At(9000);
+  ASSERT_TRUE(db->events().BeginRun(web).ok());
+  auto ids = [](const Result<std::vector<StoredRun>>& list) {
+    std::vector<std::string> out;
+    if (list.ok())
+      for (const StoredRun& r : *list) out.push_back(r.run_id);
+    return out;
+  };
+  using Ids = std::vector<std::string>;
+  EXPECT_EQ(ids(db->events().NewestRuns(2, "")), (Ids{"run-b", "run-web"}));
+  EXPECT_EQ(ids(db->events().NewestRuns(1, "(runbook serve)")), (Ids{"run-b"}));
+  EXPECT_EQ(ids(db->events().NewestRuns(5, "(runbook serve)")), (Ids{"run-a", "run-b"}));
+  EXPECT_TRUE(db->events().NewestRuns(2, "")->front().runbook_text.empty());
+  ASSERT_TRUE(db->events().EndRun("run-web", "succeeded", 0, std::chrono::system_clock::now()).ok());
+
   Result<StoredRun> got = db->events().GetRun("run-a");
   ASSERT_TRUE(got.ok()) << got.message();
   EXPECT_EQ(got->runbook, "web-release");

@@ -1,5 +1,6 @@
 #include "audit/pg_event_log.h"
 
+#include <algorithm>
 #include <charconv>
 #include <utility>
 
@@ -319,6 +320,18 @@ Result<std::vector<StoredRun>> PgEventLog::ListRuns() {
   std::lock_guard<std::mutex> lock(mu_);
   return conn_.Transact(PgIsolation::kReadCommitted,
                         [&] { return QueryRuns("", "", /*with_text=*/false); });
+}
+
+Result<std::vector<StoredRun>> PgEventLog::NewestRuns(int limit,
+                                                      const std::string& exclude_runbook) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return conn_.Transact(PgIsolation::kReadCommitted, [&] {
+    return QueryRuns("WHERE row_order IN (SELECT row_order FROM runs WHERE runbook <> $1 ORDER "
+                     "BY started_at DESC, row_order DESC LIMIT " +
+                         std::to_string(std::max(limit, 0)) + ")",
+                     exclude_runbook.empty() ? std::string("\x01") : exclude_runbook,
+                     /*with_text=*/false);
+  });
 }
 
 Result<StoredRun> PgEventLog::GetRun(const std::string& run_id) {

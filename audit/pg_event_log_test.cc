@@ -77,6 +77,14 @@ TEST_F(PgEventLogTest, RunsAndEventsRoundTrip) {
   EXPECT_EQ(runs->at(0).run_id, "run-1");  // oldest first; same start: insertion order
   EXPECT_EQ(runs->at(1).run_id, "run-2");
   EXPECT_TRUE(runs->at(0).runbook_text.empty());
+  // The newest page: oldest first within it; a runbook left out before the limit.
+  Result<std::vector<StoredRun>> newest = db_->events().NewestRuns(1, "");
+  ASSERT_TRUE(newest.ok()) << newest.message();
+  ASSERT_EQ(newest->size(), 1u);
+  EXPECT_EQ(newest->at(0).run_id, "run-2");
+  newest = db_->events().NewestRuns(5, runs->at(1).runbook);
+  ASSERT_TRUE(newest.ok()) << newest.message();
+  EXPECT_TRUE(newest->empty() || newest->at(0).runbook != runs->at(1).runbook);
 
   Result<std::vector<StoredEvent>> events = db_->events().Events("run-1");
   ASSERT_TRUE(events.ok()) << events.message();

@@ -35,6 +35,11 @@ class EventStore : public AuditSink {
  public:
   /// Every run, oldest first, without runbook_text.
   virtual Result<std::vector<StoredRun>> ListRuns() = 0;
+  /// The newest `limit` runs (by start; limit > 0) whose runbook is not `exclude_runbook` (""
+  /// leaves none out), oldest first as ListRuns gives them, without runbook_text: a page of a
+  /// long log, without reading the rest of it.
+  virtual Result<std::vector<StoredRun>> NewestRuns(int limit,
+                                                    const std::string& exclude_runbook) = 0;
   /// The full run row. kNotFound for an unknown id ("unknown run 'ID'").
   virtual Result<StoredRun> GetRun(const std::string& run_id) = 0;
   /// Events in seq order: all of them, or those of one run (none for an unknown run).
