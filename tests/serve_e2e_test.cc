@@ -562,6 +562,22 @@ TEST_F(ServeE2eTest, SecretsAndMarkupFromTheLogAreNeverRendered) {
   EXPECT_NE(page->body.find("&lt;script&gt;alert(1)"), std::string::npos);
 }
 
+TEST_F(ServeE2eTest, StatsCountTheRunsOfTheLogFromTheFirstRequest) {
+  // A run before the server starts: its startup computation of /stats must count it, and a
+  // request that comes before that computation ends must not get an empty report.
+  Write(dir_ / "plain.yaml", "runbook: plain\nsteps:\n  - id: a\n    shell: {command: \"true\"}\n");
+  ASSERT_EQ(Runbook("run plain.yaml").code, 0);
+  Start();
+  Login paula = LogIn("paula");
+  auto r = GetJson(paula, "/stats");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(json::parse(r->body).value("runs", -1), 1) << r->body;
+  auto page = client_->Get("/stats", {{"Cookie", paula.cookie}});
+  ASSERT_TRUE(page);
+  EXPECT_NE(page->body.find("<td>plain</td>"), std::string::npos);
+}
+
 TEST_F(ServeE2eTest, SignedApprovalsArePastedAndVerified) {
   for (const char* who : {"paula", "bob"})
     ASSERT_EQ(std::system(("ssh-keygen -q -t ed25519 -N '' -C " + std::string(who) + " -f " +

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <future>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -232,6 +233,16 @@ class WebServer::Impl {
         sessions_(options_.session_idle),
         throttle_(options_.login_failures, options_.login_window) {}
 
+  ~Impl() {
+    // The background stats computations use the store pool: let them finish first.
+    std::vector<std::future<void>> pending;
+    {
+      std::lock_guard<std::mutex> lock(stats_mu_);
+      pending.swap(refreshes_);
+    }
+    for (auto& f : pending) f.wait();
+  }
+
   Status Run(const std::function<void(int port)>& ready);
   void Stop() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -300,8 +311,18 @@ class WebServer::Impl {
   ServeOptions options_;
   SessionTable sessions_;
   LoginThrottle throttle_;
+  Result<StatsReport> ComputeStatsFor(const std::string& runbook, const std::string& since);
+  void RefreshStats(const std::string& key, const std::string& runbook, const std::string& since);
+
+  struct StatsEntry {
+    Clock::time_point at;
+    StatsReport report;
+    bool computed = false;    // `report` holds a computation (not only a refresh under way)
+    bool refreshing = false;  // a background computation is under way
+  };
   std::mutex stats_mu_;
-  std::map<std::string, std::pair<Clock::time_point, StatsReport>> stats_cache_;
+  std::map<std::string, StatsEntry> stats_cache_;  // by runbook "\n" since
+  std::vector<std::future<void>> refreshes_;       // waited for by ~Impl (futures of async)
   std::mutex mu_;
   bool stopping_ = false;
   std::unique_ptr<httplib::Server> server_;
@@ -542,29 +563,82 @@ void WebServer::Impl::Stats(Call& call) {
     if (!since.ok()) return SendError(call, 400, "since: " + since.message());
     query.since = *since;
   }
-  // Stats read most of a long log (0.3 s at 10,000 runs): one computation serves every
-  // request with the same filters for ServeOptions::stats_max_age.
-  const std::string key =
-      query.runbook + "\n" + (call.req.has_param("since") ? call.req.get_param_value("since") : "");
+  // Stats read most of a long log (0.3 to 0.9 s at 10,000 runs): one computation serves every
+  // request with the same filters for ServeOptions::stats_max_age; past half that age a new
+  // one is computed in the background (RefreshStats), so a page read often never waits, and
+  // one read rarely is computed anew when it is read.
+  const std::string since_text =
+      call.req.has_param("since") ? call.req.get_param_value("since") : "";
+  const std::string key = query.runbook + "\n" + since_text;
   std::optional<StatsReport> report;
   {
     std::lock_guard<std::mutex> lock(stats_mu_);
     auto it = stats_cache_.find(key);
-    if (it != stats_cache_.end() && Clock::now() - it->second.first < options_.stats_max_age)
-      report = it->second.second;
+    if (it != stats_cache_.end() && it->second.computed) {
+      const auto age = Clock::now() - it->second.at;
+      if (age < options_.stats_max_age) report = it->second.report;
+      // Read again past half its age: computed anew in the background, so that a page read
+      // often never waits for it.
+      if (age >= options_.stats_max_age / 2) RefreshStats(key, query.runbook, since_text);
+    }
   }
   if (!report) {
-    auto db = pool_.Acquire();
-    auto computed = ComputeStats(db->events(), query);
+    auto computed = ComputeStatsFor(query.runbook, since_text);
     if (!computed.ok())
       return SendError(call, HttpStatusFor(computed.status()), computed.message());
     report = std::move(computed.value());
     std::lock_guard<std::mutex> lock(stats_mu_);
-    if (stats_cache_.size() >= 64) stats_cache_.clear();
-    stats_cache_[key] = {Clock::now(), *report};
+    if (stats_cache_.size() >= 64 && !stats_cache_.count(key)) {
+      // Many different filters: forget those no computation is writing to.
+      for (auto it = stats_cache_.begin(); it != stats_cache_.end();)
+        it = it->second.refreshing ? std::next(it) : stats_cache_.erase(it);
+    }
+    StatsEntry& entry = stats_cache_[key];
+    entry.at = Clock::now();
+    entry.report = *report;
+    entry.computed = true;
   }
   if (call.json) return SendJson(call, 200, StatsJson(*report));
   SendHtml(call, 200, web::Page(ViewerOf(call), "/stats", "Stats", StatsBody(*report)));
+}
+
+Result<StatsReport> WebServer::Impl::ComputeStatsFor(const std::string& runbook,
+                                                     const std::string& since) {
+  StatsQuery query;
+  query.now = env_.Now();
+  query.runbook = runbook;
+  if (!since.empty()) {
+    auto at = ParseSince(since, query.now);
+    if (!at.ok()) return at.status();
+    query.since = *at;
+  }
+  auto db = pool_.Acquire();
+  return ComputeStats(db->events(), query);
+}
+
+void WebServer::Impl::RefreshStats(const std::string& key, const std::string& runbook,
+                                   const std::string& since) {
+  // Called with stats_mu_ held.
+  StatsEntry& entry = stats_cache_[key];
+  if (entry.refreshing) return;
+  entry.refreshing = true;
+  refreshes_.erase(std::remove_if(refreshes_.begin(), refreshes_.end(),
+                                  [](std::future<void>& f) {
+                                    return f.wait_for(std::chrono::seconds(0)) ==
+                                           std::future_status::ready;
+                                  }),
+                   refreshes_.end());
+  refreshes_.push_back(std::async(std::launch::async, [this, key, runbook, since] {
+    auto computed = ComputeStatsFor(runbook, since);
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    StatsEntry& e = stats_cache_[key];
+    e.refreshing = false;
+    if (computed.ok()) {
+      e.at = Clock::now();
+      e.report = std::move(computed.value());
+      e.computed = true;
+    }
+  }));
 }
 
 void WebServer::Impl::LoginForm(Call& call, int status, const std::string& error,
@@ -779,6 +853,11 @@ void WebServer::Impl::Routes() {
 Status WebServer::Impl::Run(const std::function<void(int port)>& ready) {
   if (Status s = CheckServeOptions(options_); !s.ok()) return s;
   if (Status s = pool_.Open(); !s.ok()) return s;
+  {
+    // /stats without filters, computed while the server starts: its first reader need not wait.
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    RefreshStats("\n", "", "");
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (tls()) {
