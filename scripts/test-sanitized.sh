@@ -3,7 +3,7 @@
 # and runs the library unit tests under them: the processes, ssh, http and kubectl runners
 # (steps_tests), the audit stores (audit_tests, both SQLite and PostgreSQL), the template engine
 # and the executor (engine_tests), and the use cases, which run real runbooks through the
-# executor in-process (app_tests). The end-to-end tests (tests/, which drive the `runbook`
+# executor in-process (app_tests), and web_tests (accounts, sessions, the throttle). The end-to-end tests (tests/, which drive the `runbook`
 # binary, the crash matrix included) run in the release tree only: building and running them a
 # second time under the sanitizers would take CI past its 20 minutes on 2 cores
 # (docs/development.md). Expects what scripts/setup.sh installs. Exits 1 when a test fails or
@@ -19,7 +19,7 @@ case "$mode" in
   build | test | all) shift || true ;;
   *) mode=all ;;
 esac
-targets=(engine_tests steps_tests audit_tests app_tests)
+targets=(engine_tests steps_tests audit_tests app_tests web_tests)
 
 if [ "$mode" != test ]; then
   launcher=()
