@@ -1,16 +1,12 @@
 #include "app/plan_history.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <set>
 
 #include "app/maintenance_record.h"
 #include "audit/audit_time.h"
-#include "audit/lock_table.h"
 #include "engine/events.h"
 #include "engine/loader.h"
-#include "engine/sha256.h"
 
 namespace runbook {
 
