@@ -24,6 +24,47 @@ Result<std::unique_ptr<Runbook>> LoadPlanRunbook(const PlanRecord& plan) {
   return std::move(loaded.runbook);
 }
 
+Result<std::shared_ptr<const Runbook>> SharedRunbook(Result<std::unique_ptr<Runbook>> loaded) {
+  if (!loaded.ok()) return loaded.status();
+  return std::shared_ptr<const Runbook>(std::move(loaded.value()));
+}
+
+Result<std::shared_ptr<const Runbook>> PlanRunbookCache::Load(const PlanRecord& plan) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = by_plan_.find(plan.plan_id);
+    if (it != by_plan_.end()) {
+      const Entry& e = *it->second;
+      if (e.runbook_text == plan.runbook_text && e.runbook_path == plan.runbook_path) {
+        entries_.splice(entries_.begin(), entries_, it->second);
+        return e.loaded;
+      }
+      entries_.erase(it->second);
+      by_plan_.erase(it);
+    }
+  }
+  // Loaded outside the lock: two threads may both load a plan, and the second one's stays.
+  Result<std::shared_ptr<const Runbook>> shared = SharedRunbook(LoadPlanRunbook(plan));
+  if (capacity_ == 0) return shared;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto it = by_plan_.find(plan.plan_id); it != by_plan_.end()) {
+    entries_.erase(it->second);
+    by_plan_.erase(it);
+  }
+  entries_.push_front(Entry{plan.plan_id, plan.runbook_text, plan.runbook_path, shared});
+  by_plan_[plan.plan_id] = entries_.begin();
+  while (entries_.size() > capacity_) {
+    by_plan_.erase(entries_.back().plan_id);
+    entries_.pop_back();
+  }
+  return shared;
+}
+
+size_t PlanRunbookCache::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return entries_.size();
+}
+
 Result<std::string> PersonName(std::string_view typed) {
   std::string name = FoldName(typed);
   if (!ValidPersonName(name))

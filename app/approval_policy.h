@@ -5,9 +5,12 @@
 #pragma once
 
 #include <chrono>
+#include <list>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "audit/plan_store.h"
@@ -22,6 +25,34 @@ class Signer;
 /// allowed_signers file) against the folder of the plan's runbook_path. Errors carry the
 /// loader's diagnostics.
 Result<std::unique_ptr<Runbook>> LoadPlanRunbook(const PlanRecord& plan);
+/// The same, shared (what PlanView holds).
+Result<std::shared_ptr<const Runbook>> SharedRunbook(Result<std::unique_ptr<Runbook>> loaded);
+
+/// Runbooks loaded from plans' stored texts, kept for a server that lists the same plans
+/// again and again (`runbook serve`): LoadPlanRunbook reads no file, so a plan whose stored
+/// text and path are the same loads to the same runbook (what counts an approval is applied
+/// afterwards, on every read: the team file's roles are read again each time). Holds at most
+/// `capacity` runbooks, the least recently used dropped first. Thread-safe.
+class PlanRunbookCache {
+ public:
+  explicit PlanRunbookCache(size_t capacity = 256) : capacity_(capacity) {}
+  PlanRunbookCache(const PlanRunbookCache&) = delete;
+  PlanRunbookCache& operator=(const PlanRunbookCache&) = delete;
+
+  /// LoadPlanRunbook's result for `plan`, loaded once.
+  Result<std::shared_ptr<const Runbook>> Load(const PlanRecord& plan);
+  size_t size() const;
+
+ private:
+  struct Entry {
+    std::string plan_id, runbook_text, runbook_path;
+    Result<std::shared_ptr<const Runbook>> loaded;
+  };
+  const size_t capacity_;
+  mutable std::mutex mu_;
+  std::list<Entry> entries_;  // the most recently used first
+  std::unordered_map<std::string, std::list<Entry>::iterator> by_plan_;
+};
 
 /// How one role rule stands on a plan.
 struct RuleTally {

@@ -79,19 +79,15 @@ Result<RunList> ListRuns(EventStore& log, const RunQuery& query) {
     if (query.limit > 0 && static_cast<int>(list.runs.size()) >= query.limit) break;
     if (query.Matches(*it)) list.runs.push_back(std::move(*it));
   }
-  // A few runs of a long log (a page, `runs --limit 20`): each one's events; otherwise one
-  // pass over the events of the kinds the fold reads.
-  constexpr size_t kPerRunBelow = 500;
-  if (list.runs.size() < kPerRunBelow) {
-    for (const StoredRun& run : list.runs) {
-      auto events = log.Events(run.run_id);
-      if (!events.ok()) return events.status();
-      std::vector<FailedHost> failed = FailedHostsOf(*events);
-      if (!failed.empty()) list.failed_hosts[run.run_id] = std::move(failed);
-    }
-    return list;
+  // A few runs of a long log (a page, `runs --limit 20`): the host events of those runs;
+  // otherwise those of every run, in one pass.
+  constexpr size_t kListedRunsBelow = 500;
+  std::optional<std::vector<std::string>> listed;
+  if (list.runs.size() < kListedRunsBelow) {
+    listed.emplace();
+    for (const StoredRun& run : list.runs) listed->push_back(run.run_id);
   }
-  auto host_events = log.EventsOfKinds(HostLedger::Kinds());
+  auto host_events = log.EventsOfKinds(HostLedger::Kinds(), listed);
   if (!host_events.ok()) return host_events.status();
   std::map<std::string, std::vector<FailedHost>> failed = FailedHostsByRun(*host_events);
   for (const StoredRun& run : list.runs) {

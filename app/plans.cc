@@ -202,8 +202,9 @@ std::string StillNeeded(const PlanRecord& plan, const ApprovalSpec* policy,
   return out;
 }
 
-PlanService::PlanService(AuditStore& db, Signer& signer, const Environment& env)
-    : db_(db), signer_(signer), env_(env) {}
+PlanService::PlanService(AuditStore& db, Signer& signer, const Environment& env,
+                         PlanRunbookCache* runbooks)
+    : db_(db), signer_(signer), env_(env), runbooks_(runbooks) {}
 
 Result<PlanView> PlanService::View(const PlanRecord& plan, bool verify_signatures) {
   PlanView v;
@@ -211,7 +212,8 @@ Result<PlanView> PlanService::View(const PlanRecord& plan, bool verify_signature
   auto decisions = db_.plans().Approvals(plan.plan_id);
   if (!decisions.ok()) return decisions.status();
   v.decisions = std::move(*decisions);
-  auto runbook = LoadPlanRunbook(plan);
+  Result<std::shared_ptr<const Runbook>> runbook =
+      runbooks_ ? runbooks_->Load(plan) : SharedRunbook(LoadPlanRunbook(plan));
   if (runbook.ok()) {
     v.runbook = std::move(runbook.value());
   } else {

@@ -27,7 +27,7 @@ class Signer;
 /// which of them count now.
 struct PlanView {
   PlanRecord plan;
-  std::unique_ptr<Runbook> runbook;  // null when the stored text no longer loads
+  std::shared_ptr<const Runbook> runbook;  // null when the stored text no longer loads
   std::string load_error;
   std::vector<ApprovalRecord> decisions;
   ApprovalTally tally;
@@ -69,7 +69,9 @@ std::string JoinWords(const std::vector<std::string>& items, const std::string& 
 class PlanService {
  public:
   /// Every reference must outlive the service.
-  PlanService(AuditStore& db, Signer& signer, const Environment& env);
+  /// `runbooks`: where loaded plan runbooks are kept between services (a server's), or null.
+  PlanService(AuditStore& db, Signer& signer, const Environment& env,
+              PlanRunbookCache* runbooks = nullptr);
 
   struct MadePlan {
     nlohmann::json document;  // the plan as `plan --json` prints it, with plan_id and status
@@ -137,6 +139,7 @@ class PlanService {
   AuditStore& db_;
   Signer& signer_;
   const Environment& env_;
+  PlanRunbookCache* runbooks_;
 };
 
 }  // namespace runbook

@@ -283,6 +283,42 @@ TEST_F(PlanServiceTest, UnknownPlansAreNotFoundOrRefused) {
             StatusKind::kRefused);
 }
 
+TEST_F(PlanServiceTest, ACacheLoadsEachPlansRunbookOnceAndStillCountsApprovalsAfresh) {
+  PlanRunbookCache cache(2);
+  PlanService cached(*store_, signer_, env_, &cache);
+  PlanRecord plan = MakePlan(kRunbook);
+  auto first = cached.List();
+  ASSERT_TRUE(first.ok()) << first.message();
+  ASSERT_EQ(first->size(), 1u);
+  ASSERT_TRUE(first->front().runbook);
+  EXPECT_EQ(first->front().status(), "pending");
+  ASSERT_TRUE(Approve(plan.plan_id, "alice").ok());
+  ASSERT_TRUE(Approve(plan.plan_id, "bob").ok());
+  auto second = cached.List();
+  ASSERT_TRUE(second.ok()) << second.message();
+  EXPECT_EQ(second->front().runbook.get(), first->front().runbook.get());  // loaded once
+  EXPECT_EQ(second->front().status(), "approved");  // the decisions are read again
+
+  // Another text under the same id (a store edited by hand) is loaded again.
+  PlanRecord edited = plan;
+  edited.runbook_text += "# edited\n";
+  auto reloaded = cache.Load(edited);
+  ASSERT_TRUE(reloaded.ok()) << reloaded.message();
+  EXPECT_NE(reloaded->get(), first->front().runbook.get());
+  // A text that no longer loads: its error, every time; the least recent dropped past two.
+  PlanRecord broken = plan;
+  broken.plan_id = "plan-broken";
+  broken.runbook_text = "runbook: [";
+  EXPECT_FALSE(cache.Load(broken).ok());
+  EXPECT_FALSE(cache.Load(broken).ok());
+  EXPECT_EQ(cache.size(), 2u);
+  PlanRecord third = plan;
+  third.plan_id = "plan-third";
+  ASSERT_TRUE(cache.Load(third).ok());
+  EXPECT_EQ(cache.size(), 2u);
+  EXPECT_NE(cache.Load(edited)->get(), reloaded->get());  // it was the least recent: dropped
+}
+
 TEST(PlanWordsTest, ShellWordQuotesOnlyWhatNeedsIt) {
   EXPECT_EQ(ShellWord("a/b.yaml"), "a/b.yaml");
   EXPECT_EQ(ShellWord("it's"), "'it'\\''s'");

@@ -91,6 +91,14 @@ CREATE TABLE approvals (
 CREATE INDEX approvals_by_plan ON approvals(plan_id, id);
 )sql";
 
+// Indexes added to version 1 since (no table or column changes, so the same version; an
+// older runbook keeps them up to date like any other): every open adds the missing ones.
+// runs_by_start: a page of the newest runs (`runs --limit`, `runbook serve`) reads those
+// rows only, not every run's row with its runbook text.
+constexpr const char* kLaterIndexes = R"sql(
+CREATE INDEX IF NOT EXISTS runs_by_start ON runs(started_at);
+)sql";
+
 }  // namespace
 
 AuditDatabase::AuditDatabase(std::unique_ptr<SqliteDb> db)
@@ -201,6 +209,7 @@ Status AuditDatabase::Initialize(const AuditDatabaseOptions& options) {
                            " is an SQLite database but not a runbook audit log (no meta table)");
     }
     if (Status s = db_->Exec(kSchema); !s.ok()) return s;
+    if (Status s = db_->Exec(kLaterIndexes); !s.ok()) return s;
     // The chain starts empty: its head is event 0 with the genesis hash (event_log.cc).
     Statement meta(*db_, "INSERT INTO meta(key, value) VALUES(?, ?), (?, ?), (?, ?), (?, ?)");
     int column = 0;
@@ -228,6 +237,7 @@ Status AuditDatabase::Initialize(const AuditDatabaseOptions& options) {
                          std::to_string(kSchemaVersion));
   }
   // found < kSchemaVersion: migrations go here, in this transaction, one version at a time.
+  if (Status s = db_->Exec(kLaterIndexes); !s.ok()) return s;
   return tx.Commit();
 }
 

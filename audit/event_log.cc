@@ -264,15 +264,39 @@ Status EventLog::ForEachEventRow(const std::optional<std::string>& run_id,
   }
 }
 
-Result<std::vector<StoredEvent>> EventLog::EventsOfKinds(const std::vector<EventKind>& kinds) {
-  if (kinds.empty()) return std::vector<StoredEvent>{};
+Result<std::vector<StoredEvent>> EventLog::EventsOfKinds(
+    const std::vector<EventKind>& kinds, const std::optional<std::vector<std::string>>& run_ids) {
+  if (kinds.empty() || (run_ids && run_ids->empty())) return std::vector<StoredEvent>{};
   std::lock_guard<std::mutex> lock(mu_);
-  std::string placeholders;
-  for (size_t i = 0; i < kinds.size(); ++i) placeholders += i == 0 ? "?" : ", ?";
-  Statement st(db_, std::string("SELECT ") + kEventColumns + " FROM events WHERE event IN (" +
-                        placeholders + ") ORDER BY seq");
-  for (size_t i = 0; i < kinds.size(); ++i) st.Bind(static_cast<int>(i + 1), EventName(kinds[i]));
-  return ReadEvents(st);
+  auto placeholders = [](size_t n) {
+    std::string out;
+    for (size_t i = 0; i < n; ++i) out += i == 0 ? "?" : ", ?";
+    return out;
+  };
+  const std::string kind_list = placeholders(kinds.size());
+  auto read = [&](const std::string* ids, size_t id_count) -> Result<std::vector<StoredEvent>> {
+    Statement st(db_, std::string("SELECT ") + kEventColumns + " FROM events WHERE event IN (" +
+                          kind_list + ")" +
+                          (ids ? " AND run_id IN (" + placeholders(id_count) + ")" : "") +
+                          " ORDER BY seq");
+    int column = 0;
+    for (EventKind kind : kinds) st.Bind(++column, EventName(kind));
+    for (size_t i = 0; ids && i < id_count; ++i) st.Bind(++column, ids[i]);
+    return ReadEvents(st);
+  };
+  if (!run_ids) return read(nullptr, 0);
+  // The runs a few hundred at a time (SQLite binds at most 32,766 values), merged by seq.
+  constexpr size_t kRunsPerQuery = 500;
+  std::vector<StoredEvent> events;
+  for (size_t first = 0; first < run_ids->size(); first += kRunsPerQuery) {
+    auto part = read(run_ids->data() + first, std::min(kRunsPerQuery, run_ids->size() - first));
+    if (!part.ok()) return part.status();
+    for (StoredEvent& e : *part) events.push_back(std::move(e));
+  }
+  if (run_ids->size() > kRunsPerQuery)
+    std::sort(events.begin(), events.end(),
+              [](const StoredEvent& a, const StoredEvent& b) { return a.seq < b.seq; });
+  return events;
 }
 
 Result<VerifyReport> EventLog::Verify() {

@@ -75,9 +75,10 @@ class EventLog : public EventStore {
   /// must not call this log.
   Status ForEachEventRow(const std::optional<std::string>& run_id,
                          const std::function<Status(const EventRow&)>& visit) override;
-  /// The events of the given kinds, of every run, in seq order: what a reader that needs
-  /// only those (the failed hosts of every run, for `runs`) folds without reading the rest.
-  Result<std::vector<StoredEvent>> EventsOfKinds(const std::vector<EventKind>& kinds) override;
+  /// The events of the given kinds, in seq order, of every run or of `run_ids` only.
+  Result<std::vector<StoredEvent>> EventsOfKinds(
+      const std::vector<EventKind>& kinds,
+      const std::optional<std::vector<std::string>>& run_ids = std::nullopt) override;
   /// Runs without a terminal state (no EndRun yet), oldest first: what `recover` must finish.
   Result<std::vector<StoredRun>> LastRunningRuns() override;
 

@@ -102,6 +102,52 @@ TEST(EventLogTest, EventsOfKindsReadsOnlyThoseOfEveryRunInOrder) {
   EXPECT_TRUE(log.EventsOfKinds({})->empty());
 }
 
+TEST(EventLogTest, EventsOfKindsOfSomeRunsReadsOnlyThoseRuns) {
+  TempDir dir;
+  auto db = OpenOrDie(dir.File("audit.db"));
+  EventLog& log = db->events();
+  RecordTwoRuns(log);
+  using Runs = std::optional<std::vector<std::string>>;
+  Result<std::vector<StoredEvent>> b =
+      log.EventsOfKinds({EventKind::kStepStarted}, Runs({"run-b", "no-such-run"}));
+  ASSERT_TRUE(b.ok()) << b.message();
+  ASSERT_EQ(b->size(), 4u);
+  for (const StoredEvent& e : *b) EXPECT_EQ(e.run_id, "run-b");
+  EXPECT_TRUE(log.EventsOfKinds({EventKind::kStepStarted}, Runs(std::vector<std::string>{}))
+                  ->empty());  // no runs: none of them, not every run
+  // More runs than one statement binds: read in parts, still in seq order.
+  std::vector<std::string> many(1200, "run-x");
+  many[7] = "run-a";
+  many[1100] = "run-b";
+  Result<std::vector<StoredEvent>> both =
+      log.EventsOfKinds({EventKind::kStepStarted, EventKind::kRunStarted}, Runs(many));
+  ASSERT_TRUE(both.ok()) << both.message();
+  ASSERT_EQ(both->size(), 10u);
+  for (size_t i = 1; i < both->size(); ++i) EXPECT_LT((*both)[i - 1].seq, (*both)[i].seq);
+}
+
+TEST(EventLogTest, OpeningAFileMadeBeforeTheRunsIndexAddsIt) {
+  TempDir dir;
+  const std::string path = dir.File("audit.db");
+  {
+    auto db = OpenOrDie(path);
+    RecordTwoRuns(db->events());
+  }
+  auto index_count = [&] {
+    return SqlValue(path, "SELECT count(*) FROM sqlite_master WHERE name = 'runs_by_start'");
+  };
+  EXPECT_EQ(index_count(), "1");
+  Sql(path, "DROP INDEX runs_by_start");  // a version 1 file of before
+  EXPECT_EQ(index_count(), "0");
+  auto db = OpenOrDie(path);
+  EXPECT_EQ(index_count(), "1");
+  Result<std::vector<StoredRun>> newest = db->events().NewestRuns(1, "");
+  ASSERT_TRUE(newest.ok()) << newest.message();
+  ASSERT_EQ(newest->size(), 1u);
+  EXPECT_EQ(newest->front().run_id, "run-b");
+  EXPECT_TRUE(VerifyOrDie(db->events()).ok);
+}
+
 TEST(EventLogTest, StoresEveryColumnOfAnEvent) {
   TempDir dir;
   const std::string path = dir.File("audit.db");

@@ -394,23 +394,40 @@ Status PgEventLog::ForEachEventRow(const std::optional<std::string>& run_id,
   });
 }
 
-Result<std::vector<StoredEvent>> PgEventLog::EventsOfKinds(const std::vector<EventKind>& kinds) {
-  if (kinds.empty()) return std::vector<StoredEvent>{};
+Result<std::vector<StoredEvent>> PgEventLog::EventsOfKinds(
+    const std::vector<EventKind>& kinds, const std::optional<std::vector<std::string>>& run_ids) {
+  if (kinds.empty() || (run_ids && run_ids->empty())) return std::vector<StoredEvent>{};
   std::lock_guard<std::mutex> lock(mu_);
-  return conn_.Transact(PgIsolation::kReadCommitted, [&]() -> Result<std::vector<StoredEvent>> {
-    std::vector<PgValue> params;
-    std::string placeholders;
-    for (const EventKind kind : kinds) {
-      params.push_back(std::string(EventName(kind)));
-      placeholders += (placeholders.empty() ? "$" : ", $") + std::to_string(params.size());
-    }
-    Result<PgRows> rows = conn_.Exec(std::string("SELECT ") + kEventColumns +
-                                         " FROM events WHERE event IN (" + placeholders +
-                                         ") ORDER BY seq",
-                                     params);
-    if (!rows.ok()) return rows.status();
+  // The runs a few hundred at a time (a statement binds at most 65,535 values), merged by
+  // seq; one snapshot for all of them.
+  constexpr size_t kRunsPerQuery = 500;
+  return conn_.Transact(PgIsolation::kSnapshot, [&]() -> Result<std::vector<StoredEvent>> {
     std::vector<StoredEvent> events;
-    for (int i = 0; i < rows->size(); ++i) events.push_back(ReadEvent(*rows, i));
+    const size_t run_count = run_ids ? run_ids->size() : 0;
+    size_t first = 0;
+    do {
+      std::vector<PgValue> params;
+      auto placeholder = [&](const std::string& value) {
+        params.emplace_back(value);
+        return "$" + std::to_string(params.size());
+      };
+      std::string kind_list;
+      for (const EventKind kind : kinds)
+        kind_list += (kind_list.empty() ? "" : ", ") + placeholder(std::string(EventName(kind)));
+      std::string run_list;
+      for (size_t i = first; i < std::min(first + kRunsPerQuery, run_count); ++i)
+        run_list += (run_list.empty() ? "" : ", ") + placeholder((*run_ids)[i]);
+      Result<PgRows> rows = conn_.Exec(
+          std::string("SELECT ") + kEventColumns + " FROM events WHERE event IN (" + kind_list +
+              ")" + (run_ids ? " AND run_id IN (" + run_list + ")" : "") + " ORDER BY seq",
+          params);
+      if (!rows.ok()) return rows.status();
+      for (int i = 0; i < rows->size(); ++i) events.push_back(ReadEvent(*rows, i));
+      first += kRunsPerQuery;
+    } while (first < run_count);
+    if (run_count > kRunsPerQuery)
+      std::sort(events.begin(), events.end(),
+                [](const StoredEvent& a, const StoredEvent& b) { return a.seq < b.seq; });
     return events;
   });
 }

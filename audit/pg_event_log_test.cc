@@ -312,6 +312,41 @@ TEST_F(PgEventLogTest, ForEachEventRowVisitsEveryEventOnceAcrossBatches) {
   EXPECT_EQ(count, 2500);
 }
 
+TEST_F(PgEventLogTest, EventsOfKindsOfSomeRunsReadsOnlyThoseRuns) {
+  RecordRun(db_->events(), RealRun("r1"));
+  RecordRun(db_->events(), RealRun("r2", "api"), 100);
+  using Runs = std::optional<std::vector<std::string>>;
+  Result<std::vector<StoredEvent>> all = db_->events().EventsOfKinds({EventKind::kRunStarted});
+  ASSERT_TRUE(all.ok()) << all.message();
+  ASSERT_EQ(all->size(), 2u);
+  Result<std::vector<StoredEvent>> r2 =
+      db_->events().EventsOfKinds({EventKind::kRunStarted}, Runs({"r2", "ghost"}));
+  ASSERT_TRUE(r2.ok()) << r2.message();
+  ASSERT_EQ(r2->size(), 1u);
+  EXPECT_EQ(r2->front().run_id, "r2");
+  EXPECT_TRUE(db_->events()
+                  .EventsOfKinds({EventKind::kRunStarted}, Runs(std::vector<std::string>{}))
+                  ->empty());
+  std::vector<std::string> many(1200, "ghost");
+  many[3] = "r2";
+  many[1150] = "r1";
+  Result<std::vector<StoredEvent>> both =
+      db_->events().EventsOfKinds({EventKind::kRunStarted}, Runs(many));
+  ASSERT_TRUE(both.ok()) << both.message();
+  ASSERT_EQ(both->size(), 2u);
+  EXPECT_EQ(both->at(0).run_id, "r1");  // seq order across the parts
+  EXPECT_EQ(both->at(1).run_id, "r2");
+}
+
+TEST_F(PgEventLogTest, TheOwnersNextOpenAddsTheRunsIndexToAStoreMadeBeforeIt) {
+  EXPECT_EQ(SqlValue("SELECT count(*) FROM pg_indexes WHERE indexname = 'runs_by_start'"), "1");
+  Sql("DROP INDEX runs_by_start");
+  EXPECT_EQ(SqlValue("SELECT count(*) FROM pg_indexes WHERE indexname = 'runs_by_start'"), "0");
+  std::unique_ptr<PgAuditDatabase> again = OpenPgOrDie(url_);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(SqlValue("SELECT count(*) FROM pg_indexes WHERE indexname = 'runs_by_start'"), "1");
+}
+
 // Appends by several threads (each with a connection of its own) and several processes at
 // once: one chain, no gaps, no fork, each run's events in the order its writer wrote them.
 TEST_F(PgEventLogTest, ConcurrentWritersOnSeveralConnectionsKeepOneLinearChain) {

@@ -157,6 +157,25 @@ std::vector<std::string> PgAuditDatabase::FlushHeldRecords() {
   return writer_.FlushHeld();
 }
 
+namespace {
+
+// Indexes added to version 1 since (no table or column changes, so the same version), made by
+// the owner of the tables: another role cannot, and reads as well without them. runs_by_start:
+// a page of the newest runs reads those rows only.
+constexpr const char* kLaterIndexes =
+    "CREATE INDEX IF NOT EXISTS runs_by_start ON runs(started_at, row_order)";
+
+Status EnsureLaterIndexes(PgConnection& conn) {
+  Result<PgRows> missing = conn.Exec(
+      "SELECT to_regclass('runs_by_start') IS NULL AND pg_has_role(c.relowner, "
+      "'USAGE') FROM pg_class c WHERE c.oid = 'runs'::regclass");
+  if (!missing.ok()) return missing.status();
+  if (missing->empty() || !missing->Bool(0, 0)) return Status::Ok();
+  return conn.Exec(kLaterIndexes).status();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<PgAuditDatabase>> PgAuditDatabase::Open(const std::string& url,
                                                                const PgStoreOptions& options) {
   PgConnectOptions connect;
@@ -197,6 +216,7 @@ Status PgAuditDatabase::Initialize() {
                              "table beside its other tables)");
       }
       if (Status s = conn.ExecScript(kSchema); !s.ok()) return s;
+      if (Status s = EnsureLaterIndexes(conn); !s.ok()) return s;
       if (Status s = EnsureAppendOnlyTriggers(conn); !s.ok()) return s;
       // The chain starts empty: its head is event 0 with the genesis hash.
       return conn
@@ -219,7 +239,9 @@ Status PgAuditDatabase::Initialize() {
                            std::to_string(kSchemaVersion));
     }
     // found < kSchemaVersion: migrations go here, in this transaction, one version at a time.
-    // A store made before the append-only triggers gets them from its owner's next open.
+    // A store made before the append-only triggers or a later index gets them from its
+    // owner's next open.
+    if (Status s = EnsureLaterIndexes(conn); !s.ok()) return s;
     return EnsureAppendOnlyTriggers(conn);
   });
 }

@@ -51,9 +51,12 @@ class EventStore : public AuditSink {
   /// and returns it. `visit` must not call this store.
   virtual Status ForEachEventRow(const std::optional<std::string>& run_id,
                                  const std::function<Status(const EventRow&)>& visit) = 0;
-  /// The events of the given kinds, of every run, in seq order: what a reader that needs only
-  /// those (the failed hosts of every run, for `runs`) folds without reading the rest.
-  virtual Result<std::vector<StoredEvent>> EventsOfKinds(const std::vector<EventKind>& kinds) = 0;
+  /// The events of the given kinds, in seq order, of every run or (`run_ids`) of those runs
+  /// only: what a reader that needs only those (the failed hosts of the runs `runs` lists)
+  /// folds without reading the rest.
+  virtual Result<std::vector<StoredEvent>> EventsOfKinds(
+      const std::vector<EventKind>& kinds,
+      const std::optional<std::vector<std::string>>& run_ids = std::nullopt) = 0;
   /// Runs without a terminal state (no EndRun yet), oldest first: what `recover` must finish.
   virtual Result<std::vector<StoredRun>> LastRunningRuns() = 0;
   /// Checks the whole chain in seq order (docs/audit.md): each hash against its row, each

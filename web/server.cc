@@ -311,6 +311,8 @@ class WebServer::Impl {
   ServeOptions options_;
   SessionTable sessions_;
   LoginThrottle throttle_;
+  // Plans' runbooks, loaded once: every list of plans shows each one's rules.
+  PlanRunbookCache plan_runbooks_;
   Result<StatsReport> ComputeStatsFor(const std::string& runbook, const std::string& since);
   void RefreshStats(const std::string& key, const std::string& runbook, const std::string& since);
 
@@ -420,7 +422,7 @@ std::vector<const PlanView*> PlanOrder(const std::vector<PlanView>& all) {
 
 void WebServer::Impl::Overview(Call& call) {
   auto db = pool_.Acquire();
-  PlanService plans(*db, signer_, env_);
+  PlanService plans(*db, signer_, env_, &plan_runbooks_);
   auto all = plans.List();
   if (!all.ok()) return SendError(call, HttpStatusFor(all.status()), all.message());
   auto runs = ListRunsForPage(*db, 10);
@@ -445,7 +447,7 @@ void WebServer::Impl::Overview(Call& call) {
 
 void WebServer::Impl::Plans(Call& call) {
   auto db = pool_.Acquire();
-  PlanService plans(*db, signer_, env_);
+  PlanService plans(*db, signer_, env_, &plan_runbooks_);
   auto all = plans.List();
   if (!all.ok()) return SendError(call, HttpStatusFor(all.status()), all.message());
   std::vector<const PlanView*> ordered = PlanOrder(*all);
@@ -460,7 +462,7 @@ void WebServer::Impl::Plans(Call& call) {
 
 void WebServer::Impl::ShowPlan(Call& call, const std::string& id, int status, PlanPageState state) {
   auto db = pool_.Acquire();
-  PlanService plans(*db, signer_, env_);
+  PlanService plans(*db, signer_, env_, &plan_runbooks_);
   auto details = plans.Show(id);
   if (!details.ok()) return SendError(call, HttpStatusFor(details.status()), details.message());
   const PlanRecord& plan = details->view.plan;
@@ -749,7 +751,7 @@ void WebServer::Impl::Decide(Call& call, const std::string& what) {
   bool approved_now = false;
   {
     auto db = pool_.Acquire();
-    PlanService plans(*db, signer_, env_);
+    PlanService plans(*db, signer_, env_, &plan_runbooks_);
     if (what == "approve") {
       PlanService::ApproveRequest request{id, call.session->user, comment, "",
                                           Field(call.req, "signature")};
