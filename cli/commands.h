@@ -154,6 +154,7 @@ struct ServeCommandOptions {
   std::string listen = "127.0.0.1:8080";
   std::string tls_cert, tls_key;
   bool insecure = false;
+  int stats_max_age = 10;  // seconds
   std::string users;
   std::string trust_proxy_header;
   std::string passwd_name;

@@ -71,6 +71,7 @@ int Serve(const GlobalOptions& global, const ServeCommandOptions& options) {
   if (Status s = web::ParseListen(options.listen, &o.host, &o.port); !s.ok()) return Fail(s);
   o.tls_cert = options.tls_cert;
   o.tls_key = options.tls_key;
+  o.stats_max_age = std::chrono::seconds(options.stats_max_age);
   o.insecure = options.insecure;
   o.trust_proxy_header = options.trust_proxy_header;
   if (options.trust_proxy_header.empty()) {
@@ -144,6 +145,11 @@ void AddServeCommands(CLI::App& app, GlobalOptions& global, ServeCommandOptions&
   serve->add_option("--trust-proxy-header", options.trust_proxy_header,
                     "take the user's name from this header (e.g. X-Remote-User), set by a "
                     "reverse proxy that logged them in; only on a loopback address");
+  serve->add_option("--stats-max-age", options.stats_max_age,
+                    "SECONDS one computation of /stats is served before it is made again, in "
+                    "the background (default 10; the last one is shown meanwhile, for up to 5 "
+                    "minutes)")
+      ->check(CLI::Range(1, 3600));
   AddAuditDbOption(serve, &global);
   CLI::App* passwd = serve->add_subcommand(
       "passwd",

@@ -578,6 +578,29 @@ TEST_F(ServeE2eTest, StatsCountTheRunsOfTheLogFromTheFirstRequest) {
   EXPECT_NE(page->body.find("<td>plain</td>"), std::string::npos);
 }
 
+TEST_F(ServeE2eTest, StatsPastTheirAgeAreShownWhileTheNextComputationRuns) {
+  Write(dir_ / "plain.yaml", "runbook: plain\nsteps:\n  - id: a\n    shell: {command: \"true\"}\n");
+  ASSERT_EQ(Runbook("run plain.yaml").code, 0);
+  Start("--users users --listen 127.0.0.1:0 --stats-max-age 1");
+  Login paula = LogIn("paula");
+  auto runs = [&] {
+    auto r = GetJson(paula, "/stats");
+    return r && r->status == 200 ? json::parse(r->body).value("runs", -1) : -1;
+  };
+  ASSERT_EQ(runs(), 1);
+  ASSERT_EQ(Runbook("run plain.yaml").code, 0);
+  // Past its age, the last computation is still the answer (nobody waits for the log to be
+  // read); the request starts the next one, whose answer follows.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(runs(), 1);
+  int seen = 1;
+  for (int i = 0; i < 100 && seen != 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    seen = runs();
+  }
+  EXPECT_EQ(seen, 2);
+}
+
 TEST_F(ServeE2eTest, SignedApprovalsArePastedAndVerified) {
   for (const char* who : {"paula", "bob"})
     ASSERT_EQ(std::system(("ssh-keygen -q -t ed25519 -N '' -C " + std::string(who) + " -f " +

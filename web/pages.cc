@@ -324,7 +324,8 @@ std::string StatsBody(const StatsReport& report) {
   std::string out = "<h1>Stats</h1><p class=\"muted\">From " +
                     E(report.since.empty() ? "the first run" : report.since) + " to " +
                     E(report.until) +
-                    " (docs/history.md defines each figure; at most 10 s old)."
+                    " (docs/history.md defines each figure; computed again in the background "
+                    "as the page is read: reload for the newest)."
                     "</p>";
   out +=
       "<table id=\"stats\"><thead><tr><th>Runbook</th><th>Environment</th><th>Runs</th>"

@@ -567,8 +567,9 @@ void WebServer::Impl::Stats(Call& call) {
   }
   // Stats read most of a long log (0.3 to 0.9 s at 10,000 runs): one computation serves every
   // request with the same filters for ServeOptions::stats_max_age; past half that age a new
-  // one is computed in the background (RefreshStats), so a page read often never waits, and
-  // one read rarely is computed anew when it is read.
+  // one is computed in the background (RefreshStats), and the last one is shown meanwhile (the
+  // page says when it was computed) for up to stats_max_stale. Only the first request for a
+  // filter, or one after a long pause, waits.
   const std::string since_text =
       call.req.has_param("since") ? call.req.get_param_value("since") : "";
   const std::string key = query.runbook + "\n" + since_text;
@@ -578,7 +579,7 @@ void WebServer::Impl::Stats(Call& call) {
     auto it = stats_cache_.find(key);
     if (it != stats_cache_.end() && it->second.computed) {
       const auto age = Clock::now() - it->second.at;
-      if (age < options_.stats_max_age) report = it->second.report;
+      if (age < options_.stats_max_stale) report = it->second.report;
       // Read again past half its age: computed anew in the background, so that a page read
       // often never waits for it.
       if (age >= options_.stats_max_age / 2) RefreshStats(key, query.runbook, since_text);

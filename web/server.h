@@ -42,8 +42,12 @@ struct ServeOptions {
   std::chrono::seconds session_idle{8 * 3600};
   int stores = 4;    // audit store connections at most, one per request at a time
   int threads = 64;  // request threads (cpp-httplib serves a keep-alive connection per thread)
-  /// How long one computation of /stats serves the requests with the same filters.
+  /// How long one computation of /stats serves the requests with the same filters before a
+  /// new one is made (in the background, from half this age) ...
   std::chrono::seconds stats_max_age{10};
+  /// ... and how long it is still shown, with its time, while the new one is made: a page
+  /// read after a pause does not wait for the log to be read. Past this, a request waits.
+  std::chrono::seconds stats_max_stale{5 * 60};
   /// How often a run page refreshes while its run goes.
   std::chrono::milliseconds live_interval{1000};
 };
