@@ -145,10 +145,11 @@ void AddServeCommands(CLI::App& app, GlobalOptions& global, ServeCommandOptions&
   serve->add_option("--trust-proxy-header", options.trust_proxy_header,
                     "take the user's name from this header (e.g. X-Remote-User), set by a "
                     "reverse proxy that logged them in; only on a loopback address");
-  serve->add_option("--stats-max-age", options.stats_max_age,
-                    "SECONDS one computation of /stats is served before it is made again, in "
-                    "the background (default 10; the last one is shown meanwhile, for up to 5 "
-                    "minutes)")
+  serve
+      ->add_option("--stats-max-age", options.stats_max_age,
+                   "SECONDS one computation of /stats is served before it is made again, in "
+                   "the background (default 10; the last one is shown meanwhile, for up to 5 "
+                   "minutes)")
       ->check(CLI::Range(1, 3600));
   AddAuditDbOption(serve, &global);
   CLI::App* passwd = serve->add_subcommand(

@@ -288,7 +288,7 @@ nlohmann::ordered_json RunJson(const RunPageData& d, bool with_events) {
     j["run"] = RunToJson(d.view->run, /*with_text=*/false);
     nlohmann::json failed = nlohmann::json::array();
     for (const FailedHost& f : d.failed_hosts) failed.push_back(f);
-    j["failed_hosts"] = std::move(failed);
+    j["failed_hosts"] = failed;
   }
   j["state"] = d.state;
   j["finished"] = d.view->run.finished();
@@ -306,7 +306,7 @@ nlohmann::ordered_json RunJson(const RunPageData& d, bool with_events) {
   j["steps"] = std::move(steps);
   nlohmann::json hosts = nlohmann::json::array();
   for (const HostTally& h : d.hosts) hosts.push_back(h);
-  j["hosts"] = std::move(hosts);
+  j["hosts"] = hosts;
   j["timeline_svg"] = d.timeline_svg;
   return j;
 }
