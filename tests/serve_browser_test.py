@@ -159,7 +159,7 @@ class ServeBrowserTest:
         err = open(self.server_err, "w")
         self.server = subprocess.Popen(
             [self.runbook, "serve", "--users", self.users, "--listen", "127.0.0.1:0",
-             "--audit-db", self.db],
+             "--audit-db", self.db, "--stats-max-age", "4"],
             stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, env=self.env,
             cwd=self.tmp)
         err.close()
@@ -441,11 +441,24 @@ class ServeBrowserTest:
         after = [td.text.strip() for td in self.finds("table#runs tbody tr:first-child td")]
         self.expect(after == before, "the refreshed /runs row matches the server's",
                     "served %r, refreshed %r" % (before, after))
+        # The figures computed before the runs are shown first, marked as being updated, and
+        # the page reloads by itself (Refresh: 1) once the server has newer ones.
         self.get("/stats")
         self.wait.until(EC.presence_of_element_located((By.ID, "stats")))
-        rows = [r.text for r in self.finds("table#stats tbody tr")]
-        check(any(r.startswith("web-release") for r in rows), "/stats has a row for web-release",
-              repr(rows))
+        updating = self.finds("#stats-updating")
+        check(updating, "/stats first shows the figures from before the runs, marked as updating",
+              repr([r.text for r in self.finds("table#stats tbody tr")]))
+
+        def has_row(driver):
+            rows = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "table#stats tbody tr")]
+            return any(r.startswith("web-release") for r in rows) and \
+                not driver.find_elements(By.ID, "stats-updating")
+        try:
+            self.wait.until(has_row)
+        except Exception:
+            rows = [r.text for r in self.finds("table#stats tbody tr")]
+            check(False, "/stats reloads itself to the figures with web-release's runs", repr(rows))
+        ok("/stats reloaded itself to the figures with web-release's runs")
         self.shot("stats")
 
     def browser_console(self):

@@ -583,22 +583,39 @@ TEST_F(ServeE2eTest, StatsPastTheirAgeAreShownWhileTheNextComputationRuns) {
   ASSERT_EQ(Runbook("run plain.yaml").code, 0);
   Start("--users users --listen 127.0.0.1:0 --stats-max-age 1");
   Login paula = LogIn("paula");
+  bool updating = false;
   auto runs = [&] {
     auto r = GetJson(paula, "/stats");
-    return r && r->status == 200 ? json::parse(r->body).value("runs", -1) : -1;
+    if (!r || r->status != 200) return -1;
+    json j = json::parse(r->body);
+    updating = j.value("updating", false);
+    return j.value("runs", -1);
   };
   ASSERT_EQ(runs(), 1);
   ASSERT_EQ(Runbook("run plain.yaml").code, 0);
   // Past its age, the last computation is still the answer (nobody waits for the log to be
-  // read); the request starts the next one, whose answer follows.
+  // read), marked as updating; the request starts the next one, whose answer follows.
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-  EXPECT_EQ(runs(), 1);
+  auto page = client_->Get("/stats", {{"Cookie", paula.cookie}});
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->get_header_value("Refresh"), "1");  // the browser asks again by itself
+  EXPECT_NE(page->body.find("id=\"stats-updating\""), std::string::npos);
+  EXPECT_NE(page->body.find("<td>plain</td><td>plain</td><td>1</td>"), std::string::npos)
+      << page->body;  // the one run counted before
   int seen = 1;
-  for (int i = 0; i < 100 && seen != 2; ++i) {
+  for (int i = 0; i < 100 && (seen != 2 || updating); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     seen = runs();
   }
   EXPECT_EQ(seen, 2);
+  EXPECT_FALSE(updating);
+  page = client_->Get("/stats", {{"Cookie", paula.cookie}});
+  ASSERT_TRUE(page);
+  EXPECT_FALSE(page->has_header("Refresh"));
+  // The JSON says so too.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(runs(), 2);
+  EXPECT_TRUE(updating);
 }
 
 TEST_F(ServeE2eTest, SignedApprovalsArePastedAndVerified) {

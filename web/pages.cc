@@ -311,7 +311,7 @@ nlohmann::ordered_json RunJson(const RunPageData& d, bool with_events) {
   return j;
 }
 
-std::string StatsBody(const StatsReport& report) {
+std::string StatsBody(const StatsReport& report, bool updating) {
   auto row = [](const std::string& runbook, const std::string& env, const DeployStats& s) {
     auto cfr = s.change_failure_rate();
     char per_week[32];
@@ -324,9 +324,12 @@ std::string StatsBody(const StatsReport& report) {
   std::string out = "<h1>Stats</h1><p class=\"muted\">From " +
                     E(report.since.empty() ? "the first run" : report.since) + " to " +
                     E(report.until) +
-                    " (docs/history.md defines each figure; computed again in the background "
-                    "as the page is read: reload for the newest)."
+                    " (docs/history.md defines each figure)."
                     "</p>";
+  if (updating)
+    out +=
+        "<p class=\"muted\" id=\"stats-updating\">Newer figures are being computed; this "
+        "page reloads by itself.</p>";
   out +=
       "<table id=\"stats\"><thead><tr><th>Runbook</th><th>Environment</th><th>Runs</th>"
       "<th>Deployments</th><th>Failed</th><th>Change failure rate</th><th>Per week</th>"

@@ -65,6 +65,7 @@ std::string RunBody(const RunPageData& data);
 /// every second, which would otherwise carry every event of the run each time.
 nlohmann::ordered_json RunJson(const RunPageData& data, bool with_events = true);
 
-std::string StatsBody(const StatsReport& report);
+/// `updating`: newer figures are being computed (the page says it reloads by itself).
+std::string StatsBody(const StatsReport& report, bool updating = false);
 
 }  // namespace runbook::web

@@ -574,6 +574,7 @@ void WebServer::Impl::Stats(Call& call) {
       call.req.has_param("since") ? call.req.get_param_value("since") : "";
   const std::string key = query.runbook + "\n" + since_text;
   std::optional<StatsReport> report;
+  bool updating = false;  // a newer computation is under way: the page reloads by itself
   {
     std::lock_guard<std::mutex> lock(stats_mu_);
     auto it = stats_cache_.find(key);
@@ -582,7 +583,9 @@ void WebServer::Impl::Stats(Call& call) {
       if (age < options_.stats_max_stale) report = it->second.report;
       // Read again past half its age: computed anew in the background, so that a page read
       // often never waits for it.
-      if (age >= options_.stats_max_age / 2) RefreshStats(key, query.runbook, since_text);
+      if (age >= std::chrono::duration_cast<std::chrono::milliseconds>(options_.stats_max_age) / 2)
+        RefreshStats(key, query.runbook, since_text);
+      updating = report && stats_cache_[key].refreshing;
     }
   }
   if (!report) {
@@ -601,8 +604,15 @@ void WebServer::Impl::Stats(Call& call) {
     entry.report = *report;
     entry.computed = true;
   }
-  if (call.json) return SendJson(call, 200, StatsJson(*report));
-  SendHtml(call, 200, web::Page(ViewerOf(call), "/stats", "Stats", StatsBody(*report)));
+  if (call.json) {
+    nlohmann::ordered_json j = StatsJson(*report);
+    j["updating"] = updating;  // `until` says when these were computed
+    return SendJson(call, 200, j);
+  }
+  // The browser asks again in a second (Refresh: the same as <meta http-equiv="refresh">, with
+  // no markup or script), by which time the newer figures are usually there.
+  if (updating) call.res.set_header("Refresh", "1");
+  SendHtml(call, 200, web::Page(ViewerOf(call), "/stats", "Stats", StatsBody(*report, updating)));
 }
 
 Result<StatsReport> WebServer::Impl::ComputeStatsFor(const std::string& runbook,
