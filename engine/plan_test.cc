@@ -50,8 +50,8 @@ TEST(PlanHashTest, IsTheHashOfYamlCppsReadingOfTheText) {
   const char* const texts[] = {
       "runbook: a\nsteps:\n  - id: one\n    shell: echo {{ params.version }}\n",
       "runbook: a\n# a comment\nsteps: [{id: one, shell: 'echo hi'}]\n",
-      "runbook: a\nx-base: &b {timeout: 5s, retries: 2}\n"
-      "steps:\n  - <<: *b\n    id: one\n    shell: x\n  - {<<: [*b], id: two, shell: y}\n",
+      ("runbook: a\nx-base: &b {timeout: 5s, retries: 2}\n"
+       "steps:\n  - <<: *b\n    id: one\n    shell: x\n  - {<<: [*b], id: two, shell: y}\n"),
       "runbook: a\nsteps: []\nsteps: [{id: dup}]\n",              // the later key wins
       "runbook: a\n? [k]\n: v\n? {m: 1}\n: w\nsteps: []\n",       // keys that are not scalars
       "runbook: a\nv: [~, null, '', \"q\", !!str 5, 5, true]\n",  // nulls, tags, quoting

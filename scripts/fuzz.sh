@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets of fuzz/ into ./build-fuzz (clang, -DRUNBOOK_FUZZ=ON: the
-# libraries they need instrumented for coverage, AddressSanitizer and UndefinedBehaviorSanitizer)
-# and runs them (docs/fuzzing.md). Installs clang and libFuzzer when missing (we run as root).
-# Usage: scripts/fuzz.sh [build | run [SECONDS [TARGET...]]]
+# libraries instrumented for coverage, AddressSanitizer and UndefinedBehaviorSanitizer; the same
+# tree builds the libraries' unit tests for scripts/test-sanitized.sh) and runs them
+# (docs/fuzzing.md). Installs clang and libFuzzer when missing (we run as root).
+# Usage: scripts/fuzz.sh [configure | build | run [SECONDS [TARGET...]]]
+#   configure: configure ./build-fuzz only (what scripts/test-sanitized.sh builds in).
 #   build: configure and build only.
 #   run (the default): build, then run each TARGET (default: all, in fuzz/*_fuzzer.cc; a name
 #     is the file's without _fuzzer.cc) for SECONDS (default 60), FUZZ_JOBS at a time (default
@@ -17,9 +19,9 @@ root=$PWD
 start=$SECONDS
 mode=${1:-run}
 case "$mode" in
-  build | run) shift || true ;;
+  configure | build | run) shift || true ;;
   *)
-    echo "usage: scripts/fuzz.sh [build | run [SECONDS [TARGET...]]]" >&2
+    echo "usage: scripts/fuzz.sh [configure | build | run [SECONDS [TARGET...]]]" >&2
     exit 2
     ;;
 esac
@@ -65,6 +67,7 @@ fi
 cmake -S . -B "$build" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Fuzz \
   -DCMAKE_CXX_FLAGS_FUZZ="-O1 -gline-tables-only -Xclang -fno-pch-timestamp" \
   -DRUNBOOK_FUZZ=ON "${launcher[@]}" >/dev/null
+[ "$mode" = configure ] && exit 0
 cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" --target "${targets[@]/%/_fuzzer}"
 echo "fuzz: build $((SECONDS - start))s"
 [ "$mode" = build ] && exit 0
