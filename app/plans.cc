@@ -286,10 +286,9 @@ Result<PlanService::PlanDetails> PlanService::Show(const std::string& plan_id) {
   if (!view.ok()) return view.status();
   PlanDetails details;
   details.view = std::move(view.value());
-  if (auto all = db_.events().ListRuns(); all.ok()) {
-    for (const StoredRun& r : *all)
-      if (r.plan_id == plan_id)
-        details.runs.push_back(r.run_id + " (" + (r.state.empty() ? "unfinished" : r.state) + ")");
+  if (auto runs = db_.events().RunsOfPlan(plan_id); runs.ok()) {
+    for (const StoredRun& r : *runs)
+      details.runs.push_back(r.run_id + " (" + (r.state.empty() ? "unfinished" : r.state) + ")");
   }
   return details;
 }

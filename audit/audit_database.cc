@@ -94,9 +94,10 @@ CREATE INDEX approvals_by_plan ON approvals(plan_id, id);
 // Indexes added to version 1 since (no table or column changes, so the same version; an
 // older runbook keeps them up to date like any other): every open adds the missing ones.
 // runs_by_start: a page of the newest runs (`runs --limit`, `runbook serve`) reads those
-// rows only, not every run's row with its runbook text.
+// rows only, not every run's row with its runbook text; runs_by_plan: a plan's runs.
 constexpr const char* kLaterIndexes = R"sql(
 CREATE INDEX IF NOT EXISTS runs_by_start ON runs(started_at);
+CREATE INDEX IF NOT EXISTS runs_by_plan ON runs(plan_id);
 )sql";
 
 }  // namespace

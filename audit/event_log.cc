@@ -227,6 +227,12 @@ Result<std::vector<StoredRun>> EventLog::NewestRuns(int limit, const std::string
                    /*with_text=*/false);
 }
 
+Result<std::vector<StoredRun>> EventLog::RunsOfPlan(const std::string& plan_id) {
+  if (plan_id.empty()) return std::vector<StoredRun>{};
+  std::lock_guard<std::mutex> lock(mu_);
+  return QueryRuns("WHERE plan_id = ?", plan_id, /*with_text=*/false);
+}
+
 Result<StoredRun> EventLog::GetRun(const std::string& run_id) {
   std::lock_guard<std::mutex> lock(mu_);
   if (run_id.empty()) return Status::NotFound("unknown run ''");

@@ -126,25 +126,36 @@ TEST(EventLogTest, EventsOfKindsOfSomeRunsReadsOnlyThoseRuns) {
   for (size_t i = 1; i < both->size(); ++i) EXPECT_LT((*both)[i - 1].seq, (*both)[i].seq);
 }
 
-TEST(EventLogTest, OpeningAFileMadeBeforeTheRunsIndexAddsIt) {
+TEST(EventLogTest, OpeningAFileMadeBeforeTheRunsIndexesAddsThem) {
   TempDir dir;
   const std::string path = dir.File("audit.db");
   {
     auto db = OpenOrDie(path);
     RecordTwoRuns(db->events());
+    RunRecord planned = MakeRun("run-p");
+    planned.plan_id = "plan-9";
+    ASSERT_TRUE(db->events().BeginRun(planned).ok());
   }
   auto index_count = [&] {
-    return SqlValue(path, "SELECT count(*) FROM sqlite_master WHERE name = 'runs_by_start'");
+    return SqlValue(path,
+                    "SELECT count(*) FROM sqlite_master WHERE name IN ('runs_by_start', "
+                    "'runs_by_plan')");
   };
-  EXPECT_EQ(index_count(), "1");
-  Sql(path, "DROP INDEX runs_by_start");  // a version 1 file of before
+  EXPECT_EQ(index_count(), "2");
+  Sql(path, "DROP INDEX runs_by_start; DROP INDEX runs_by_plan");  // a version 1 file of before
   EXPECT_EQ(index_count(), "0");
   auto db = OpenOrDie(path);
-  EXPECT_EQ(index_count(), "1");
+  EXPECT_EQ(index_count(), "2");
+  Result<std::vector<StoredRun>> of_plan = db->events().RunsOfPlan("plan-9");
+  ASSERT_TRUE(of_plan.ok()) << of_plan.message();
+  ASSERT_EQ(of_plan->size(), 1u);
+  EXPECT_EQ(of_plan->front().run_id, "run-p");
+  EXPECT_TRUE(db->events().RunsOfPlan("plan-none")->empty());
+  EXPECT_TRUE(db->events().RunsOfPlan("")->empty());
   Result<std::vector<StoredRun>> newest = db->events().NewestRuns(1, "");
   ASSERT_TRUE(newest.ok()) << newest.message();
   ASSERT_EQ(newest->size(), 1u);
-  EXPECT_EQ(newest->front().run_id, "run-b");
+  EXPECT_EQ(newest->front().run_id, "run-p");
   EXPECT_TRUE(VerifyOrDie(db->events()).ok);
 }
 

@@ -334,6 +334,14 @@ Result<std::vector<StoredRun>> PgEventLog::NewestRuns(int limit,
   });
 }
 
+Result<std::vector<StoredRun>> PgEventLog::RunsOfPlan(const std::string& plan_id) {
+  if (plan_id.empty()) return std::vector<StoredRun>{};
+  std::lock_guard<std::mutex> lock(mu_);
+  return conn_.Transact(PgIsolation::kReadCommitted, [&] {
+    return QueryRuns("WHERE plan_id = $1", plan_id, /*with_text=*/false);
+  });
+}
+
 Result<StoredRun> PgEventLog::GetRun(const std::string& run_id) {
   std::lock_guard<std::mutex> lock(mu_);
   if (run_id.empty()) return Status::NotFound("unknown run ''");

@@ -81,6 +81,7 @@ class PgEventLog : public EventStore {
   /// Every run, oldest first, without runbook_text.
   Result<std::vector<StoredRun>> ListRuns() override;
   Result<std::vector<StoredRun>> NewestRuns(int limit, const std::string& exclude_runbook) override;
+  Result<std::vector<StoredRun>> RunsOfPlan(const std::string& plan_id) override;
   /// The full run row. kNotFound for an unknown id ("unknown run 'ID'").
   Result<StoredRun> GetRun(const std::string& run_id) override;
   /// Events in seq order: all of them, or those of one run (none for an unknown run).

@@ -338,13 +338,24 @@ TEST_F(PgEventLogTest, EventsOfKindsOfSomeRunsReadsOnlyThoseRuns) {
   EXPECT_EQ(both->at(1).run_id, "r2");
 }
 
-TEST_F(PgEventLogTest, TheOwnersNextOpenAddsTheRunsIndexToAStoreMadeBeforeIt) {
-  EXPECT_EQ(SqlValue("SELECT count(*) FROM pg_indexes WHERE indexname = 'runs_by_start'"), "1");
-  Sql("DROP INDEX runs_by_start");
-  EXPECT_EQ(SqlValue("SELECT count(*) FROM pg_indexes WHERE indexname = 'runs_by_start'"), "0");
+TEST_F(PgEventLogTest, TheOwnersNextOpenAddsTheRunsIndexesToAStoreMadeBeforeThem) {
+  const std::string count =
+      "SELECT count(*) FROM pg_indexes WHERE indexname IN ('runs_by_start', 'runs_by_plan')";
+  EXPECT_EQ(SqlValue(count), "2");
+  Sql("DROP INDEX runs_by_start; DROP INDEX runs_by_plan");
+  EXPECT_EQ(SqlValue(count), "0");
   std::unique_ptr<PgAuditDatabase> again = OpenPgOrDie(url_);
   ASSERT_TRUE(again);
-  EXPECT_EQ(SqlValue("SELECT count(*) FROM pg_indexes WHERE indexname = 'runs_by_start'"), "1");
+  EXPECT_EQ(SqlValue(count), "2");
+  RunRecord planned = RealRun("run-p");
+  planned.plan_id = "plan-9";
+  RecordRun(again->events(), planned);
+  RecordRun(again->events(), RealRun("run-q"));
+  Result<std::vector<StoredRun>> of_plan = again->events().RunsOfPlan("plan-9");
+  ASSERT_TRUE(of_plan.ok()) << of_plan.message();
+  ASSERT_EQ(of_plan->size(), 1u);
+  EXPECT_EQ(of_plan->front().run_id, "run-p");
+  EXPECT_TRUE(again->events().RunsOfPlan("plan-none")->empty());
 }
 
 // Appends by several threads (each with a connection of its own) and several processes at

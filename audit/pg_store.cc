@@ -161,17 +161,18 @@ namespace {
 
 // Indexes added to version 1 since (no table or column changes, so the same version), made by
 // the owner of the tables: another role cannot, and reads as well without them. runs_by_start:
-// a page of the newest runs reads those rows only.
+// a page of the newest runs reads those rows only; runs_by_plan: a plan's runs.
 constexpr const char* kLaterIndexes =
-    "CREATE INDEX IF NOT EXISTS runs_by_start ON runs(started_at, row_order)";
+    "CREATE INDEX IF NOT EXISTS runs_by_start ON runs(started_at, row_order); "
+    "CREATE INDEX IF NOT EXISTS runs_by_plan ON runs(plan_id)";
 
 Status EnsureLaterIndexes(PgConnection& conn) {
   Result<PgRows> missing = conn.Exec(
-      "SELECT to_regclass('runs_by_start') IS NULL AND pg_has_role(c.relowner, "
-      "'USAGE') FROM pg_class c WHERE c.oid = 'runs'::regclass");
+      "SELECT (to_regclass('runs_by_start') IS NULL OR to_regclass('runs_by_plan') IS NULL) AND "
+      "pg_has_role(c.relowner, 'USAGE') FROM pg_class c WHERE c.oid = 'runs'::regclass");
   if (!missing.ok()) return missing.status();
   if (missing->empty() || !missing->Bool(0, 0)) return Status::Ok();
-  return conn.Exec(kLaterIndexes).status();
+  return conn.ExecScript(kLaterIndexes);
 }
 
 }  // namespace

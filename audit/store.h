@@ -40,6 +40,8 @@ class EventStore : public AuditSink {
   /// long log, without reading the rest of it.
   virtual Result<std::vector<StoredRun>> NewestRuns(int limit,
                                                     const std::string& exclude_runbook) = 0;
+  /// The runs made from plan `plan_id` (`run --plan`), oldest first, without runbook_text.
+  virtual Result<std::vector<StoredRun>> RunsOfPlan(const std::string& plan_id) = 0;
   /// The full run row. kNotFound for an unknown id ("unknown run 'ID'").
   virtual Result<StoredRun> GetRun(const std::string& run_id) = 0;
   /// Events in seq order: all of them, or those of one run (none for an unknown run).
