@@ -159,6 +159,10 @@ struct ServeCommandOptions {
   std::string trust_proxy_header;
   std::string passwd_name;
 };
+/// `runbook serve ...` (argv as main got it) in the binary that serves: runbook-serve, started
+/// in place of this process (serve_exec.cc); returns only on failure, with the exit code. In
+/// runbook-serve itself (serve_run.cc), -1: go on here.
+int ServeElsewhere(int argc, char** argv);
 /// `runbook serve`: the web interface (web/server.h), until SIGINT or SIGTERM.
 int Serve(const GlobalOptions& global, const ServeCommandOptions& options);
 /// `runbook serve passwd NAME`: sets an account's password hash in the users file.

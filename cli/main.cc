@@ -236,6 +236,9 @@ int Main(int argc, char** argv) {
   if (first < argc) {
     const std::string word = argv[first];
     if (word == "help") return Help(app, std::vector<std::string>(argv + first + 1, argv + argc));
+    if (word == "serve") {
+      if (const int served = ServeElsewhere(argc, argv); served >= 0) return served;
+    }
     const std::vector<std::string> names = CommandNames(app);
     if (std::find(names.begin(), names.end(), word) == names.end())
       return UnknownCommand(app, word);

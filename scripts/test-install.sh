@@ -6,7 +6,8 @@
 #      places (docs/install.md);
 #   2. `cpack -G DEB` in BUILD, then the package installed with dpkg into an empty root;
 #   3. in both trees: `runbook --version` (its version is the package's), `runbook validate`
-#      on installed library runbooks, `man --warnings -l` on the installed page (no warning),
+#      on installed library runbooks, `runbook serve passwd` (which runs the installed
+#      runbook-serve), `man --warnings -l` on the installed page (no warning),
 #      and the installed bash completion completing `runbook va` to `validate`; then
 #      `dpkg -r`, which must leave no file behind.
 # Usage: scripts/test-install.sh [--no-build] [BUILD_DIR]   (BUILD_DIR: ./build)
@@ -56,6 +57,7 @@ mkdir -p "$HOME"
 # Files an installation under a prefix must hold (all of runbooks/library is checked apart).
 expected_files=(
   bin/runbook
+  libexec/runbook/runbook-serve
   share/man/man1/runbook.1.gz
   share/bash-completion/completions/runbook
   share/zsh/vendor-completions/_runbook
@@ -102,6 +104,12 @@ check_installed() {
           "$prefix/share/runbook/runbooks/wait-until-healthy.yaml" \
           "$prefix/share/runbook/runbooks/production-change/production-change.yaml" 2>&1) ||
     fail "$what: runbook validate on the installed library runbooks failed: $out"
+  # `runbook serve` runs in runbook-serve, found where the package put it.
+  out=$(printf 'password123\n' | "$prefix/bin/runbook" serve passwd tester \
+          --users "$tmp/users-${what// /_}" 2>&1) ||
+    fail "$what: runbook serve passwd (through the installed runbook-serve) failed: $out"
+  grep -q '^tester:\$y\$' "$tmp/users-${what// /_}" ||
+    fail "$what: runbook serve passwd wrote no yescrypt hash: $(cat "$tmp/users-${what// /_}")"
   # The manual page renders without a warning from man, groff or the man macros.
   out=$(MANWIDTH=80 man --warnings -l "$prefix/share/man/man1/runbook.1.gz" 2>&1 >/dev/null) ||
     fail "$what: man -l $prefix/share/man/man1/runbook.1.gz failed: $out"
