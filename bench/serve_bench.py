@@ -465,11 +465,14 @@ class Bench:
         self.cache = env.get("SERVE_CACHE") or os.path.join(self.build, "bench-cache")
         self.fresh = env.get("SERVE_FRESH") == "1"
         self.tmp = tempfile.mkdtemp(prefix="rb-serve-", dir=os.environ.get("TMPDIR", "/tmp"))
-        # A copy of the binary, taken now: a rebuild of build/ during the benchmark (minutes,
-        # when the log is written) changes nothing of what is measured.
+        # A copy of the binaries, taken now: a rebuild of build/ during the benchmark (minutes,
+        # when the log is written) changes nothing of what is measured. `runbook serve` runs
+        # runbook-serve, found beside the binary.
         for _ in range(60):
             try:
                 shutil.copy2(self.runbook, os.path.join(self.tmp, "runbook"))
+                shutil.copy2(os.path.join(os.path.dirname(self.runbook), "runbook-serve"),
+                             os.path.join(self.tmp, "runbook-serve"))
                 subprocess.run([os.path.join(self.tmp, "runbook"), "--version"], check=True,
                                capture_output=True)
                 break
