@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "engine/status.h"
+#include "engine/utf8.h"
 
 struct pg_conn;    // libpq's PGconn
 struct pg_result;  // libpq's PGresult
@@ -37,13 +38,9 @@ bool IsPostgresUrl(std::string_view text);
 /// parameter are dropped. What every message and log shows of a URL.
 std::string RedactPostgresUrl(std::string_view url);
 
-/// `text` as valid UTF-8: each invalid sequence replaced by U+FFFD exactly as the hash
-/// chain's canonical JSON replaces it (hash_chain.h), so that a value hashes the same before
-/// and after PostgreSQL, which refuses invalid UTF-8 in text, has stored it.
-std::string ValidUtf8(std::string_view text);
-
 /// One parameter of a statement: text, an integer, a boolean, raw bytes (for a bytea column)
-/// or NULL. Text is stored as ValidUtf8(text).
+/// or NULL. Text is stored as ValidUtf8(text) (engine/utf8.h): PostgreSQL refuses invalid
+/// UTF-8 in text, and the replacement is the one the hash chain's canonical JSON makes.
 class PgValue {
  public:
   PgValue(std::nullptr_t) : null_(true) {}  // NOLINT: implicit by design, as all below
