@@ -7,7 +7,7 @@
 namespace runbook {
 namespace {
 
-std::string Str(const nlohmann::json& j, const char* key) {
+std::string StringField(const nlohmann::json& j, const char* key) {
   if (!j.is_object()) return "";
   auto it = j.find(key);
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
@@ -37,28 +37,28 @@ nlohmann::json Lines(const std::string& text) {
 // so that a template never picks up an outer item's value of the same name.
 nlohmann::json StepItem(const nlohmann::json& step, int number) {
   nlohmann::json item = step.is_object() ? step : nlohmann::json::object();
-  const std::string id = Str(step, "id"), name = Str(step, "name");
-  const std::string description = Str(step, "description");
+  const std::string id = StringField(step, "id"), name = StringField(step, "name");
+  const std::string description = StringField(step, "description");
   item["number"] = number;
   item["id"] = id;
   item["name"] = name;
   item["other_name"] = name != id ? name : "";
-  item["action"] = Str(step, "action");
+  item["action"] = StringField(step, "action");
   item["description"] = description;
   item["description_lines"] = Lines(description);
   item["multiline"] = description.find('\n') != std::string::npos;
-  item["context"] = Str(step, "context");
+  item["context"] = StringField(step, "context");
   item["settings"] = List(step, "settings");
-  item["diff_lines"] = Lines(Str(step, "diff"));
+  item["diff_lines"] = Lines(StringField(step, "diff"));
   item["has_diff"] = !item["diff_lines"].empty();
   item["diff_none"] = step.is_object() && step.value("diff_none", false);
-  item["diff_error"] = Str(step, "diff_error");
-  item["namespace"] = Str(step, "namespace");
+  item["diff_error"] = StringField(step, "diff_error");
+  item["namespace"] = StringField(step, "namespace");
   item["undo"] = nullptr;
   if (!step.is_object() || !step.contains("rollback") || !step["rollback"].is_object())
     return item;
   const nlohmann::json& rollback = step["rollback"];
-  const std::string kind = Str(rollback, "kind");
+  const std::string kind = StringField(rollback, "kind");
   nlohmann::json actions = nlohmann::json::array();
   int n = 0;
   for (const auto& a : List(rollback, "actions")) actions.push_back(StepItem(a, ++n));
@@ -74,16 +74,16 @@ nlohmann::json StepItem(const nlohmann::json& step, int number) {
 void AddFiles(const nlohmann::json& plan, nlohmann::json* c) {
   nlohmann::json files = nlohmann::json::array();
   size_t width = 0;
-  for (const auto& f : List(plan, "files")) width = std::max(width, Str(f, "path").size());
+  for (const auto& f : List(plan, "files")) width = std::max(width, StringField(f, "path").size());
   for (const auto& f : List(plan, "files")) {
-    const std::string path = Str(f, "path"), use = Str(f, "use");
+    const std::string path = StringField(f, "path"), use = StringField(f, "use");
     std::string use_text = use;
     if (use == "manifest") use_text = "kubectl manifest, rendered with the params";
     if (use == "input") use_text = "listed under inputs:";
     if (use == "command") use_text = "named in a shell command";
     files.push_back({{"path", path},
                      {"path_padded", path + std::string(width - path.size(), ' ')},
-                     {"sha256", Str(f, "sha256")},
+                     {"sha256", StringField(f, "sha256")},
                      {"use", use},
                      {"use_text", use_text}});
   }
@@ -97,7 +97,7 @@ nlohmann::json ChangeRequestContext(const nlohmann::json& plan) {
   nlohmann::json c = plan.is_object() ? plan : nlohmann::json::object();
   for (const char* key : {"runbook", "plan_id", "description", "risk", "environment", "owner",
                           "estimated_duration", "lock", "requested_by", "hash"})
-    c[key] = Str(plan, key);
+    c[key] = StringField(plan, key);
   for (const char* key : {"states", "transitions"})
     if (!c.contains(key)) c[key] = "?";
   c["approval"] = nullptr;
@@ -113,20 +113,20 @@ nlohmann::json ChangeRequestContext(const nlohmann::json& plan) {
       std::string members;
       for (const auto& m : List(r, "members"))
         if (m.is_string()) members += (members.empty() ? "" : ", ") + m.get<std::string>();
-      rules.push_back({{"role", Str(r, "role")},
+      rules.push_back({{"role", StringField(r, "role")},
                        {"required", r.is_object() ? r.value("required", 1) : 1},
-                       {"when", Str(r, "when")},
+                       {"when", StringField(r, "when")},
                        {"members_text", members}});
     }
     a["rules"] = rules;
     c["approval"] = a;
   }
-  c["purpose"] = Str(plan, "purpose");
+  c["purpose"] = StringField(plan, "purpose");
   c["impact"] = nullptr;
   if (plan.is_object() && plan.contains("impact") && plan["impact"].is_object()) {
     nlohmann::json impact;
     for (const char* key : {"downtime", "rollback_time", "dependencies", "data_migration"})
-      impact[key] = Str(plan["impact"], key);
+      impact[key] = StringField(plan["impact"], key);
     c["impact"] = impact;
   }
   for (const char* key :
@@ -136,12 +136,12 @@ nlohmann::json ChangeRequestContext(const nlohmann::json& plan) {
   }
   for (nlohmann::json& p : c["params"]) {
     nlohmann::json item;
-    for (const char* key : {"name", "value", "description"}) item[key] = Str(p, key);
+    for (const char* key : {"name", "value", "description"}) item[key] = StringField(p, key);
     p = item;
   }
   for (nlohmann::json& s : c["secrets"]) {
     nlohmann::json item;
-    for (const char* key : {"name", "from"}) item[key] = Str(s, key);
+    for (const char* key : {"name", "from"}) item[key] = StringField(s, key);
     s = item;
   }
 

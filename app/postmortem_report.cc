@@ -19,13 +19,6 @@ namespace {
 
 constexpr auto kReplace = nlohmann::json::error_handler_t::replace;
 
-std::string Str(const nlohmann::json& detail, const char* key) {
-  if (!detail.is_object()) return "";
-  auto it = detail.find(key);
-  if (it == detail.end() || it->is_null()) return "";
-  return it->is_string() ? it->get<std::string>() : it->dump(-1, ' ', false, kReplace);
-}
-
 std::optional<long long> Num(const nlohmann::json& detail, const char* key) {
   if (!detail.is_object()) return std::nullopt;
   auto it = detail.find(key);
@@ -80,7 +73,7 @@ long long TotalMs(const StoredRun& run, const std::vector<StoredEvent>& events) 
 // ----------------------------------------------------------------------------- summary
 
 std::string StepName(const StoredEvent& started) {
-  const std::string name = Str(started.detail, "name");
+  const std::string name = DetailText(started.detail, "name");
   return name.empty() || name == started.step ? "" : name;
 }
 
@@ -99,7 +92,7 @@ void AddSummary(const std::vector<StoredEvent>& events, const std::string& state
     if (e.is(EventKind::kStepStarted) || e.is(EventKind::kRollbackStarted)) started[key] = &e;
     if (e.is(EventKind::kAttemptFinished)) last_attempt[key] = &e;
     if (e.is(EventKind::kStepSucceeded)) (e.phase == "step" ? succeeded_steps : succeeded_checks)++;
-    if (e.is(EventKind::kRunFinished)) run_error = Str(e.detail, "error");
+    if (e.is(EventKind::kRunFinished)) run_error = DetailText(e.detail, "error");
   }
   const bool known = state == "succeeded" || state == "aborted" || state == "rolled_back" ||
                      state == "rollback_failed" || state.empty();
@@ -121,7 +114,7 @@ void AddSummary(const std::vector<StoredEvent>& events, const std::string& state
     nlohmann::json item = {{"phase", e.phase}, {"step", e.step}, {"name", ""}};
     if (auto it = started.find(key); it != started.end()) item["name"] = StepName(*it->second);
     // The executor's error usually says it all ("exit status 1 after 2 attempts over 0.3s").
-    const std::string error = Str(e.detail, "error");
+    const std::string error = DetailText(e.detail, "error");
     item["error"] = error;
     item["attempts"] = "";
     if (auto attempts = Num(e.detail, "attempts");
@@ -134,7 +127,7 @@ void AddSummary(const std::vector<StoredEvent>& events, const std::string& state
     item["last_output"] = nlohmann::json::array();
     if (auto it = last_attempt.find(key); it != last_attempt.end()) {
       for (const char* stream : {"stderr", "stdout"}) {
-        const std::string text = Str(it->second->detail, stream);
+        const std::string text = DetailText(it->second->detail, stream);
         if (text.empty()) continue;
         item["last_output"].push_back({{"stream", stream}, {"text", LastLines(text, 20)}});
       }
@@ -167,11 +160,12 @@ void AddSummary(const std::vector<StoredEvent>& events, const std::string& state
     if (!e.is(EventKind::kRollbackSucceeded) && !e.is(EventKind::kRollbackFailed)) continue;
     nlohmann::json output = nlohmann::json::array();
     if (auto a = rollback_attempt.find(e.step); a != rollback_attempt.end())
-      output = OutputTail(Str(a->second->detail, "stdout"), Str(a->second->detail, "stderr"), 20);
+      output = OutputTail(DetailText(a->second->detail, "stdout"),
+                          DetailText(a->second->detail, "stderr"), 20);
     std::string undoes, description;
     if (auto it = started.find({e.phase, e.step}); it != started.end()) {
-      undoes = Str(it->second->detail, "undoes");
-      description = Str(it->second->detail, "description");
+      undoes = DetailText(it->second->detail, "undoes");
+      description = DetailText(it->second->detail, "description");
     }
     const bool ok = e.is(EventKind::kRollbackSucceeded);
     const auto ms = Num(e.detail, "duration_ms");
@@ -180,7 +174,7 @@ void AddSummary(const std::vector<StoredEvent>& events, const std::string& state
                       {"description", ShortenText(description, 120)},
                       {"succeeded", ok},
                       {"duration", ms ? FormatDurationMs(*ms) : ""},
-                      {"error", ok ? "" : Str(e.detail, "error")},
+                      {"error", ok ? "" : DetailText(e.detail, "error")},
                       {"output", output},
                       {"no_output", output.empty() && rollback_hosts[e.step].empty()},
                       {"hosts", rollback_hosts[e.step]}});
@@ -253,7 +247,7 @@ void AddHosts(const std::vector<StoredEvent>& events, nlohmann::json* context) {
       continue;
     }
     if (e.is(EventKind::kStepStarted) || e.is(EventKind::kRollbackStarted)) {
-      Group g{e.phase, e.step, Str(e.detail, "undoes"), "", nlohmann::json::array()};
+      Group g{e.phase, e.step, DetailText(e.detail, "undoes"), "", nlohmann::json::array()};
       if (auto pending = skipped.find(key); pending != skipped.end()) {
         g.hosts = std::move(pending->second);
         skipped.erase(pending);
@@ -322,7 +316,7 @@ void AddHosts(const std::vector<StoredEvent>& events, nlohmann::json* context) {
 std::string HostColumn(const StoredEvent& e) {
   if (e.is(EventKind::kHostFinished) || e.is(EventKind::kHostFailed) ||
       e.is(EventKind::kHostSkipped))
-    return Str(e.detail, "host");
+    return DetailText(e.detail, "host");
   if (e.is(EventKind::kRollbackStarted) && e.detail.is_object()) {
     const auto only = e.detail.find("only_hosts");
     if (only == e.detail.end() || !only->is_array()) return "";
@@ -338,7 +332,7 @@ nlohmann::json EventRows(const StoredRun& run, const std::vector<StoredEvent>& e
   nlohmann::json rows = nlohmann::json::array();
   for (const StoredEvent& e : events) {
     const bool bad = e.is(EventKind::kStepFailed) || e.is(EventKind::kRollbackFailed) ||
-                     (e.is(EventKind::kAttemptFinished) && !Str(e.detail, "error").empty());
+                     (e.is(EventKind::kAttemptFinished) && !DetailText(e.detail, "error").empty());
     const bool undo = e.phase == "rollback";
     nlohmann::json facts = nlohmann::json::array();
     auto fact = [&](const std::string& text, bool code) {
@@ -347,10 +341,10 @@ nlohmann::json EventRows(const StoredRun& run, const std::vector<StoredEvent>& e
     if (auto ms = Num(e.detail, "duration_ms")) fact(FormatDurationMs(*ms), false);
     if (auto status = Num(e.detail, "exit_status"); status && !e.is(EventKind::kStepStarted))
       fact("exit " + std::to_string(*status), false);
-    if (const std::string error = Str(e.detail, "error"); !error.empty())
+    if (const std::string error = DetailText(e.detail, "error"); !error.empty())
       fact(ShortenText(SingleLine(error), 200), true);
     if (e.is(EventKind::kStepStarted) || e.is(EventKind::kRollbackStarted)) {
-      if (const std::string d = Str(e.detail, "description"); !d.empty())
+      if (const std::string d = DetailText(e.detail, "description"); !d.empty())
         fact(ShortenText(SingleLine(d), 200), true);
     }
     rows.push_back({{"seq", e.seq},

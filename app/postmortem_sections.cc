@@ -13,13 +13,6 @@ namespace runbook {
 
 namespace {
 
-std::string Str(const nlohmann::json& j, const char* key) {
-  if (!j.is_object()) return "";
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return "";
-  return it->is_string() ? it->get<std::string>() : it->dump();
-}
-
 // {"web": "app:1.2"} as ["web: app:1.2"]; `none` when there are none.
 nlohmann::json ImageLines(const nlohmann::json& images, const std::string& none) {
   nlohmann::json lines = nlohmann::json::array();
@@ -33,6 +26,14 @@ nlohmann::json ImageLines(const nlohmann::json& images, const std::string& none)
 
 }  // namespace
 
+std::string DetailText(const nlohmann::json& detail, const char* key) {
+  if (!detail.is_object()) return "";
+  auto it = detail.find(key);
+  if (it == detail.end() || it->is_null()) return "";
+  return it->is_string() ? it->get<std::string>()
+                         : it->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 void AddKubectlObjects(const std::vector<StoredEvent>& events, nlohmann::json* context) {
   // The fate of each step's rollback: the step a rollback action undoes -> succeeded?
   std::map<std::string, std::string> undone_by;     // rollback action -> the step it undoes
@@ -40,13 +41,13 @@ void AddKubectlObjects(const std::vector<StoredEvent>& events, nlohmann::json* c
   std::map<std::string, nlohmann::json> undo_of;    // "step\nobject" -> kubectl_undo detail
   std::map<std::string, nlohmann::json> manifests;  // step -> rendered_manifests
   for (const StoredEvent& e : events) {
-    if (e.is(EventKind::kRollbackStarted)) undone_by[e.step] = Str(e.detail, "undoes");
+    if (e.is(EventKind::kRollbackStarted)) undone_by[e.step] = DetailText(e.detail, "undoes");
     if (e.is(EventKind::kRollbackSucceeded) || e.is(EventKind::kRollbackFailed)) {
       const std::string undoes = undone_by[e.step];
       if (!undoes.empty()) rollback_ok[undoes] = e.is(EventKind::kRollbackSucceeded);
     }
     if (e.is(EventKind::kKubectlUndo))
-      undo_of[undone_by[e.step] + "\n" + Str(e.detail, "object")] = e.detail;
+      undo_of[undone_by[e.step] + "\n" + DetailText(e.detail, "object")] = e.detail;
     if (e.is(EventKind::kAttemptFinished) && e.phase != "rollback" && e.detail.is_object() &&
         e.detail.contains("rendered_manifests"))
       manifests[e.step] = e.detail["rendered_manifests"];
@@ -63,7 +64,7 @@ void AddKubectlObjects(const std::vector<StoredEvent>& events, nlohmann::json* c
     nlohmann::json rows = nlohmann::json::array();
     for (const auto& o : *objects) {
       const bool existed = o.value("exists", false);
-      const std::string object = Str(o, "object");
+      const std::string object = DetailText(o, "object");
       nlohmann::json before = existed ? ImageLines(o.value("images_before", nlohmann::json()), "")
                                       : nlohmann::json::array({"did not exist"});
       nlohmann::json after = ImageLines(o.value("images_after", nlohmann::json()), "");
@@ -73,32 +74,32 @@ void AddKubectlObjects(const std::vector<StoredEvent>& events, nlohmann::json* c
       if (fate != rollback_ok.end()) {
         const auto undo = undo_of.find(e.step + "\n" + object);
         const bool ok = undo != undo_of.end() ? undo->second.value("ok", false) : fate->second;
-        const std::string action = undo != undo_of.end() ? Str(undo->second, "action") : "";
+        const std::string action = undo != undo_of.end() ? DetailText(undo->second, "action") : "";
         rollback = std::string(ok ? "rolled back" : "rollback FAILED") +
                    (action.empty() ? "" : " (" + action + ")");
         if (undo != undo_of.end() && undo->second.contains("to_revision"))
-          rollback += " to revision " + Str(undo->second, "to_revision");
+          rollback += " to revision " + DetailText(undo->second, "to_revision");
         now = ok ? (existed ? before : nlohmann::json::array({"deleted"}))
                  : nlohmann::json::array({"unknown: check the cluster"});
         row_class = ok ? "undo" : "bad";
       }
-      std::string revision = Str(o, "revision");
+      std::string revision = DetailText(o, "revision");
       rows.push_back({{"object", object},
-                      {"namespace", Str(o, "namespace")},
+                      {"namespace", DetailText(o, "namespace")},
                       {"revision", revision},
                       {"images_before", before},
                       {"images_after", after},
                       {"images_now", now},
-                      {"rollback_plan", Str(o, "rollback")},
+                      {"rollback_plan", DetailText(o, "rollback")},
                       {"rollback", rollback},
                       {"row_class", row_class}});
     }
     nlohmann::json files = nlohmann::json::array();
     if (auto m = manifests.find(e.step); m != manifests.end() && m->second.is_array())
       for (const auto& f : m->second)
-        files.push_back({{"path", Str(f, "path")}, {"sha256", Str(f, "sha256")}});
+        files.push_back({{"path", DetailText(f, "path")}, {"sha256", DetailText(f, "sha256")}});
     steps.push_back({{"step", e.step},
-                     {"context", Str(e.detail, "context")},
+                     {"context", DetailText(e.detail, "context")},
                      {"objects", rows},
                      {"manifests", files},
                      {"has_manifests", !files.empty()}});
@@ -119,8 +120,8 @@ void AddTimeToRestore(const StoredRun& run, const std::vector<StoredEvent>& even
     if (!failure && forward && (e.is(EventKind::kStepFailed) || e.is(EventKind::kHostFailed))) {
       failure = at;
       what = e.phase + " " + e.step +
-             (e.is(EventKind::kHostFailed) ? " on " + Str(e.detail, "host") : "") + ": " +
-             Str(e.detail, "error");
+             (e.is(EventKind::kHostFailed) ? " on " + DetailText(e.detail, "host") : "") + ": " +
+             DetailText(e.detail, "error");
     }
     if (e.is(EventKind::kRollbackStarted) && !rollback_start) rollback_start = at;
     if (e.is(EventKind::kRollbackSucceeded) || e.is(EventKind::kRollbackFailed)) {

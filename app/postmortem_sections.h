@@ -12,6 +12,10 @@
 
 namespace runbook {
 
+/// A detail's field as the report shows it: a string as it is, any other value as JSON
+/// (invalid UTF-8 replaced), and "" when the field is absent or null or `detail` is no object.
+std::string DetailText(const nlohmann::json& detail, const char* key);
+
 /// `kubectl_steps`, `has_kubectl_steps`: per kubectl apply step, from its kubectl_revisions,
 /// kubectl_undo and attempt_finished events: each object with its images before the apply,
 /// after it, and after the run (as before when its rollback succeeded), and the sha256 of

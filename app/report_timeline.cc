@@ -7,14 +7,13 @@
 #include <tuple>
 
 #include "app/html.h"
+#include "app/postmortem_sections.h"
 #include "audit/audit_format.h"
 #include "audit/audit_time.h"
 
 namespace runbook {
 
 namespace {
-
-constexpr auto kReplace = nlohmann::json::error_handler_t::replace;
 
 // The timeline's colours; the same values as the CSS variables of templates/postmortem.html,
 // written out here so that the SVG also reads right when copied out of the page.
@@ -37,13 +36,6 @@ constexpr int kBarHeight = 14;
 constexpr int kAxisHeight = 26;
 constexpr int kNoteWidth = 260;   // room right of the plot for the duration and error note
 constexpr size_t kMaxLabel = 40;  // characters
-
-std::string Str(const nlohmann::json& detail, const char* key) {
-  if (!detail.is_object()) return "";
-  auto it = detail.find(key);
-  if (it == detail.end() || it->is_null()) return "";
-  return it->is_string() ? it->get<std::string>() : it->dump(-1, ' ', false, kReplace);
-}
 
 // An axis tick: 0s, 0.25s, 1.5s, 30s, 2m, 1m30s.
 std::string TickLabel(long long ms, long long step) {
@@ -100,7 +92,7 @@ std::vector<TimelineBar> TimelineBars(const StoredRun& run,
     last_ms = std::max(last_ms, at);
     const auto key = std::make_pair(e.phase, e.step);
     if (e.is(EventKind::kStepStarted) || e.is(EventKind::kRollbackStarted)) {
-      const std::string undoes = Str(e.detail, "undoes");
+      const std::string undoes = DetailText(e.detail, "undoes");
       steps[key] = {undoes.empty() ? e.step : "undo " + undoes, at, 0};
     } else if (e.is(EventKind::kAttemptStarted)) {
       StepState& s = steps[key];
@@ -120,8 +112,8 @@ std::vector<TimelineBar> TimelineBars(const StoredRun& run,
       if (it == open.end()) continue;
       TimelineBar& bar = bars[it->second];
       bar.end_ms = std::max(bar.start_ms, at);
-      const std::string outcome = Str(e.detail, "outcome");
-      const std::string error = Str(e.detail, "error");
+      const std::string outcome = DetailText(e.detail, "outcome");
+      const std::string error = DetailText(e.detail, "error");
       const bool ok = outcome.empty() ? error.empty() : outcome == "succeeded";
       bar.outcome = ok ? "succeeded" : "failed";
       bar.error = ok ? "" : (error.empty() ? outcome : error);
@@ -139,7 +131,7 @@ std::vector<TimelineBar> TimelineBars(const StoredRun& run,
       bar.end_ms = std::max(bar.start_ms, at);
       const bool ok = e.is(EventKind::kStepSucceeded) || e.is(EventKind::kRollbackSucceeded);
       bar.outcome = ok ? "succeeded" : "failed";
-      bar.error = Str(e.detail, "error");
+      bar.error = DetailText(e.detail, "error");
       bars.push_back(std::move(bar));
     }
   }

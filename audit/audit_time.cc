@@ -49,6 +49,8 @@ std::string FormatAuditTime(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
+std::string AuditTimeNow() { return FormatAuditTime(std::chrono::system_clock::now()); }
+
 Result<std::chrono::system_clock::time_point> ParseAuditTime(std::string_view text) {
   auto bad = [&] {
     return Result<std::chrono::system_clock::time_point>::Error(

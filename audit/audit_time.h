@@ -13,6 +13,9 @@ namespace runbook {
 /// Formats `t` as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC, milliseconds truncated toward the past).
 std::string FormatAuditTime(std::chrono::system_clock::time_point t);
 
+/// FormatAuditTime of the system clock's now.
+std::string AuditTimeNow();
+
 /// Parses an RFC 3339 UTC time as FormatAuditTime writes it; also accepts no fraction or any
 /// number of fractional digits (rounded down to milliseconds). Other offsets than `Z` are an
 /// error, and so are years before 1970 and after 2261 (which the clock cannot hold, or whose

@@ -10,7 +10,7 @@ namespace runbook {
 
 namespace {
 
-constexpr const char* kPlanColumns =
+constexpr const char* kPgPlanColumns =
     "plan_id, hash, runbook, runbook_path, runbook_text, params, requested_by, created_at, "
     "status, document";
 
@@ -29,8 +29,6 @@ PlanRecord ReadPlan(const PgRows& rows, int r) {
   return p;
 }
 
-std::string NowText() { return FormatAuditTime(std::chrono::system_clock::now()); }
-
 }  // namespace
 
 Status PgPlanStore::SavePlan(const PlanRecord& plan) {
@@ -39,11 +37,11 @@ Status PgPlanStore::SavePlan(const PlanRecord& plan) {
   if (plan.plan_id.empty()) return Status::Error("cannot store a plan without an id");
   return conn_.Transact(PgIsolation::kReadCommitted, [&]() -> Status {
     Result<PgRows> insert = conn_.Exec(
-        std::string("INSERT INTO plans(") + kPlanColumns +
+        std::string("INSERT INTO plans(") + kPgPlanColumns +
             ") VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (plan_id) DO NOTHING",
         {plan.plan_id, plan.hash, plan.runbook, plan.runbook_path,
          PgValue::Bytes(plan.runbook_text), CanonicalJson(plan.params), plan.requested_by,
-         plan.created_at.empty() ? NowText() : plan.created_at,
+         plan.created_at.empty() ? AuditTimeNow() : plan.created_at,
          plan.status.empty() ? std::string("pending") : plan.status, CanonicalJson(plan.document)});
     if (!insert.ok()) return insert.status();
     if (insert->affected() == 0)
@@ -56,7 +54,7 @@ Result<PlanRecord> PgPlanStore::GetPlan(const std::string& plan_id) {
   std::lock_guard<std::mutex> lock(mu_);
   return conn_.Transact(PgIsolation::kReadCommitted, [&]() -> Result<PlanRecord> {
     Result<PgRows> rows = conn_.Exec(
-        std::string("SELECT ") + kPlanColumns + " FROM plans WHERE plan_id = $1", {plan_id});
+        std::string("SELECT ") + kPgPlanColumns + " FROM plans WHERE plan_id = $1", {plan_id});
     if (!rows.ok()) return rows.status();
     if (rows->empty()) return Status::NotFound("unknown plan '" + plan_id + "'");
     return ReadPlan(*rows, 0);
@@ -66,7 +64,7 @@ Result<PlanRecord> PgPlanStore::GetPlan(const std::string& plan_id) {
 Result<std::vector<PlanRecord>> PgPlanStore::ListPlans() {
   std::lock_guard<std::mutex> lock(mu_);
   return conn_.Transact(PgIsolation::kReadCommitted, [&]() -> Result<std::vector<PlanRecord>> {
-    Result<PgRows> rows = conn_.Exec(std::string("SELECT ") + kPlanColumns +
+    Result<PgRows> rows = conn_.Exec(std::string("SELECT ") + kPgPlanColumns +
                                      " FROM plans ORDER BY created_at, row_order");
     if (!rows.ok()) return rows.status();
     std::vector<PlanRecord> plans;
@@ -102,7 +100,8 @@ Status PgPlanStore::AddApproval(const ApprovalRecord& approval) {
             "INSERT INTO approvals(plan_id, approver, decision, comment, signature, "
             "created_at) VALUES($1, $2, $3, $4, $5, $6)",
             {approval.plan_id, approval.approver, approval.decision, approval.comment,
-             approval.signature, approval.created_at.empty() ? NowText() : approval.created_at})
+             approval.signature,
+             approval.created_at.empty() ? AuditTimeNow() : approval.created_at})
         .status();
   });
 }

@@ -31,8 +31,6 @@ PlanRecord ReadPlan(const Statement& row) {
   return p;
 }
 
-std::string NowText() { return FormatAuditTime(std::chrono::system_clock::now()); }
-
 }  // namespace
 
 Status SqlitePlanStore::SavePlan(const PlanRecord& plan) {
@@ -55,7 +53,7 @@ Status SqlitePlanStore::SavePlan(const PlanRecord& plan) {
   insert.Bind(5, plan.runbook_text);
   insert.Bind(6, CanonicalJson(plan.params));
   insert.Bind(7, plan.requested_by);
-  insert.Bind(8, plan.created_at.empty() ? NowText() : plan.created_at);
+  insert.Bind(8, plan.created_at.empty() ? AuditTimeNow() : plan.created_at);
   insert.Bind(9, plan.status.empty() ? std::string("pending") : plan.status);
   insert.Bind(10, CanonicalJson(plan.document));
   if (Status s = insert.Run(); !s.ok()) return s;
@@ -118,7 +116,7 @@ Status SqlitePlanStore::AddApproval(const ApprovalRecord& approval) {
   insert.Bind(3, approval.decision);
   insert.Bind(4, approval.comment);
   insert.Bind(5, approval.signature);
-  insert.Bind(6, approval.created_at.empty() ? NowText() : approval.created_at);
+  insert.Bind(6, approval.created_at.empty() ? AuditTimeNow() : approval.created_at);
   if (Status s = insert.Run(); !s.ok()) return s;
   return tx.Commit();
 }

@@ -181,7 +181,13 @@ for e in json.load(open(source)):
         if a not in ("-Werror", "-Winvalid-pch"):
             out.append(a)
         i += 1
-    entries.append({"directory": e["directory"], "file": e["file"], "arguments": out})
+    files = [e["file"]]
+    if "/Unity/unity_" in e["file"]:  # a batch of the unity build: its sources, each alone
+        with open(os.path.join(e["directory"], e["file"])) as batch:
+            files = [l.split('"')[1] for l in batch if l.startswith("#include \"")]
+    for f in files:
+        entries.append({"directory": e["directory"], "file": f,
+                        "arguments": [f if a == e["file"] else a for a in out]})
 with open(os.path.join(out_dir, "compile_commands.json"), "w") as f:
     json.dump(entries, f, indent=1)
 EOF

@@ -28,8 +28,6 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 using TimePoint = SteadyClock::time_point;
 
-std::string ErrnoText(int err) { return std::strerror(err); }
-
 /// One output stream of the child.
 struct Stream {
   Stream(UniqueFd f, bool err, const ProcessSpec& spec)

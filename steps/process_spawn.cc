@@ -25,8 +25,6 @@
 namespace runbook {
 namespace {
 
-std::string ErrnoText(int err) { return std::strerror(err); }
-
 /// What the child tells us on its report pipe, each message one write (atomic on a pipe).
 /// Before the gate: kAtGate once it waits there, or the step that failed, with its errno (it
 /// then exits). After the gate: kExec with the errno of a failed execve. A successful execve
@@ -438,5 +436,7 @@ Result<SpawnedChild> Spawn(const ProcessSpec& spec) {
     return R::Error("could not start " + name + ": unknown error");
   }
 }
+
+std::string ErrnoText(int err) { return std::strerror(err); }
 
 }  // namespace runbook

@@ -93,4 +93,7 @@ class SpawnedChild {
 /// once it waits at its gate, or an error when it could not be started (then no child is left).
 Result<SpawnedChild> Spawn(const ProcessSpec& spec);
 
+/// strerror(err) as a string, for the messages of process.cc and process_spawn.cc.
+std::string ErrnoText(int err);
+
 }  // namespace runbook

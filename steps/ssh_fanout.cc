@@ -25,12 +25,6 @@ void RaiseFdLimit(size_t sockets) {
   setrlimit(RLIMIT_NOFILE, &lim);
 }
 
-std::string Human(Duration d) {
-  long ms = static_cast<long>(d.count());
-  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
-  return std::to_string(ms) + "ms";
-}
-
 int PollTimeout(Clock::time_point now, Clock::time_point deadline) {
   if (deadline == Clock::time_point::max()) return 60000;
   if (deadline <= now) return 0;
@@ -39,6 +33,12 @@ int PollTimeout(Clock::time_point now, Clock::time_point deadline) {
 }
 
 }  // namespace
+
+std::string SshDurationText(Duration d) {
+  long ms = static_cast<long>(d.count());
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
 
 FanoutReport RunFanout(const std::vector<FanoutJob>& jobs, const SshLogin& login,
                        KnownHosts& known_hosts, const FanoutOptions& options,
@@ -109,7 +109,8 @@ FanoutReport RunFanout(const std::vector<FanoutJob>& jobs, const SshLogin& login
     }
     if (!stopping && now >= step_deadline) {
       report.timed_out = true;
-      stop_all(now, "timeout: the step's timeout of " + Human(options.step_timeout) + " ran out");
+      stop_all(now, "timeout: the step's timeout of " + SshDurationText(options.step_timeout) +
+                        " ran out");
     }
     std::vector<size_t> still;
     still.reserve(active.size());

@@ -55,4 +55,7 @@ FanoutReport RunFanout(const std::vector<FanoutJob>& jobs, const SshLogin& login
                        KnownHosts& known_hosts, const FanoutOptions& options,
                        FanoutObserver& observer);
 
+/// A step timeout as its messages say it: "30s", or "1500ms" when not whole seconds.
+std::string SshDurationText(Duration d);
+
 }  // namespace runbook

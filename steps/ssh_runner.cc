@@ -31,12 +31,6 @@ std::string Trim(const std::string& s) {
   return s.substr(b, s.find_last_not_of(ws) - b + 1);
 }
 
-std::string Human(Duration d) {
-  long ms = static_cast<long>(d.count());
-  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
-  return std::to_string(ms) + "ms";
-}
-
 std::string DefaultUser() {
   if (const char* u = std::getenv("USER"); u != nullptr && *u != '\0') return u;
   if (const passwd* pw = getpwuid(geteuid()); pw != nullptr) return pw->pw_name;
@@ -278,7 +272,7 @@ class SshRunner : public StepRunner {
                      std::to_string(result.hosts.size()) + " host(s)";
     } else if (report.timed_out) {
       result.outcome = StepResult::Outcome::kTimedOut;
-      result.error = "timed out after " + Human(request.step->timeout);
+      result.error = "timed out after " + SshDurationText(request.step->timeout);
       if (!failures.empty()) result.error += ": " + failures;
     } else if (report.failed > options.allowed_failures) {
       result.outcome = StepResult::Outcome::kFailed;
