@@ -31,7 +31,8 @@ build=$root/build-fuzz
 jobs=${FUZZ_JOBS:-1}
 
 # clang and its libFuzzer and sanitizer runtimes; llvm-symbolizer for stack traces with lines.
-packages=(clang libclang-rt-14-dev llvm-14 python3)
+# lld links the instrumented binaries in a fraction of GNU ld's time.
+packages=(clang libclang-rt-14-dev llvm-14 lld python3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -66,7 +67,7 @@ fi
 # -Xclang -fno-pch-timestamp: a precompiled header that ccache can cache.
 cmake -S . -B "$build" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Fuzz \
   -DCMAKE_CXX_FLAGS_FUZZ="-O1 -gline-tables-only -Xclang -fno-pch-timestamp" \
-  -DRUNBOOK_FUZZ=ON "${launcher[@]}" >/dev/null
+  -DCMAKE_EXE_LINKER_FLAGS=-fuse-ld=lld -DRUNBOOK_FUZZ=ON "${launcher[@]}" >/dev/null
 [ "$mode" = configure ] && exit 0
 cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" --target "${targets[@]/%/_fuzzer}"
 echo "fuzz: build $((SECONDS - start))s"
