@@ -218,7 +218,7 @@ Status AuditDatabase::Initialize(const AuditDatabaseOptions& options) {
          {std::pair<std::string, std::string>{"schema_version", std::to_string(kSchemaVersion)},
           {"chain_head_seq", "0"},
           {"chain_head_hash", std::string(kGenesisHash)},
-          {"created_at", FormatAuditTime(std::chrono::system_clock::now())}}) {
+          {"created_at", AuditTimeNow()}}) {
       meta.Bind(++column, key);
       meta.Bind(++column, value);
     }

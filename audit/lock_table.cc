@@ -89,7 +89,7 @@ Status WriteLock(SqliteDb& db, const std::string& lock_key, const std::string& r
   st.Bind(3, static_cast<int64_t>(pid));
   st.Bind(4, host);
   st.Bind(5, host == LocalHostName() ? ProcessStartTime(pid) : std::string());
-  st.Bind(6, FormatAuditTime(std::chrono::system_clock::now()));
+  st.Bind(6, AuditTimeNow());
   return st.Run();
 }
 

@@ -56,8 +56,7 @@ Status WriteLock(PgConnection& conn, const std::string& lock_key, const std::str
           "pid_scope = excluded.pid_scope, acquired_at = excluded.acquired_at, "
           "heartbeat_at = excluded.heartbeat_at",
           {lock_key, run_id, pid, host, local ? ProcessStartTime(pid) : std::string(),
-           local ? LocalPidScope() : std::string(),
-           FormatAuditTime(std::chrono::system_clock::now())})
+           local ? LocalPidScope() : std::string(), AuditTimeNow()})
       .status();
 }
 

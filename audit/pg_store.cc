@@ -224,8 +224,7 @@ Status PgAuditDatabase::Initialize() {
           .Exec(
               "INSERT INTO meta(key, value) VALUES('schema_version', $1), "
               "('chain_head_seq', '0'), ('chain_head_hash', $2), ('created_at', $3)",
-              {std::to_string(kSchemaVersion), std::string(kGenesisHash),
-               FormatAuditTime(std::chrono::system_clock::now())})
+              {std::to_string(kSchemaVersion), std::string(kGenesisHash), AuditTimeNow()})
           .status();
     }
     Result<PgRows> version = conn.Exec("SELECT value FROM meta WHERE key = 'schema_version'");
