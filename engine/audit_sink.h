@@ -72,7 +72,7 @@ class AuditSink {
   /// Appends one event that need not be durable yet: it becomes durable, in order, with the
   /// next Sync, Append or EndRun, in one commit with the others queued since the last one. The
   /// executor queues every event and calls Sync before each action (write-ahead: what
-  /// announces an action is durable before it starts), so that a step costs two commits
+  /// announces an action is durable before it starts), so that a step costs one or two commits
   /// rather than one per event (docs/audit.md "Commits"). Errors an implementation finds at
   /// once (an unknown run) may be returned here; the others come from Sync. By default the
   /// event is appended at once: a sink that does not batch is never less durable.

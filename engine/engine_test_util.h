@@ -52,6 +52,7 @@ class ScriptedRunner : public StepRunner {
     }
     return r;
   }
+  bool CommitsBeforeActing(const StepSpec&) const override { return commits_before_acting; }
 
   static StepResult Fail(int status) {
     StepResult r;
@@ -72,6 +73,8 @@ class ScriptedRunner : public StepRunner {
   std::map<std::string, std::vector<StepResult>> script;
   std::map<std::string, std::function<void(StepContext&)>> hooks;
   std::vector<std::string> calls;
+  /// What CommitsBeforeActing answers: set it when every hook Records before it "acts".
+  bool commits_before_acting = false;
 };
 
 class MemoryAudit : public AuditSink {
@@ -101,6 +104,11 @@ class MemoryAudit : public AuditSink {
   Status Sync(int* not_durable) override {
     if (not_durable) *not_durable = 0;
     ++syncs;
+    if (fail_sync) {  // what was queued is lost, as with a store that cannot write
+      if (not_durable) *not_durable = static_cast<int>(pending.size());
+      pending.clear();
+      return Status::IOError("disk full");
+    }
     events.insert(events.end(), pending.begin(), pending.end());
     pending.clear();
     return Status::Ok();
@@ -131,6 +139,7 @@ class MemoryAudit : public AuditSink {
   int fail_from = -1;  // events with this index and later fail
   std::optional<EventKind> fail_kind;  // events of this kind fail
   bool fail_end_run = false;
+  bool fail_sync = false;  // Sync fails and loses what was queued
   AuditBacklog backlog;  // what Backlog() reports, as a store with a journal would
 };
 

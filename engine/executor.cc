@@ -63,9 +63,15 @@ std::string EnvName(const std::string& name) {
 // What a runner sees during one attempt.
 class Executor::AttemptContext : public StepContext {
  public:
+  /// `start_in_commit`: the step's start waits in the queue for this attempt's first commit.
   AttemptContext(Executor& ex, const StepSpec& step, Phase phase, int attempt,
-                 const CancelFlag& cancel)
-      : ex_(ex), step_(step), phase_(phase), attempt_(attempt), cancel_(cancel) {}
+                 const CancelFlag& cancel, bool start_in_commit)
+      : ex_(ex),
+        step_(step),
+        phase_(phase),
+        attempt_(attempt),
+        cancel_(cancel),
+        start_in_commit_(start_in_commit) {}
 
   std::string Render(std::string_view tmpl, Quoting q, std::string_view host) const override {
     return RenderTemplateText(tmpl, ex_.scope_, q, host, /*mask_secrets=*/false);
@@ -108,8 +114,20 @@ class Executor::AttemptContext : public StepContext {
     Status s = ex_.Emit(std::move(e));
     // What a runner records before it acts (a process about to start, the revisions an apply
     // will change) is durable before it returns; a host's result waits for the next commit.
-    if (s.ok() && event != EventKind::kHostFinished && event != EventKind::kKubectlUndo)
+    if (s.ok() && event != EventKind::kHostFinished && event != EventKind::kKubectlUndo) {
       s = ex_.SyncAudit();
+      std::lock_guard<std::mutex> lock(ex_.mu_);
+      if (!committed_) {
+        first_commit_ = s;
+        // The step's start was in this commit (RunStep): interrupted while it was being
+        // recorded, a forward step does not act at all, as when the executor commits it.
+        if (start_in_commit_ && s.ok() && phase_ != Phase::kRollback && cancel_.cancelled()) {
+          start_cancelled_ = true;
+          s = Status::Error("not started: interrupted");
+        }
+      }
+      committed_ = true;
+    }
     // Rollback actions always run: undoing is safer than stopping half-way. A record of
     // theirs that cannot be made durable (a process group id, say) is counted, and the
     // runner is not told to give up.
@@ -122,6 +140,23 @@ class Executor::AttemptContext : public StepContext {
   const Runbook& runbook() const override { return ex_.runbook_; }
   const std::string& run_id() const override { return ex_.options_.run_id; }
 
+  /// Whether the runner's first commit of this attempt (a Record made durable) failed: then
+  /// a runner that CommitsBeforeActing has not acted.
+  bool first_commit_failed() const {
+    std::lock_guard<std::mutex> lock(ex_.mu_);
+    return committed_ && !first_commit_.ok();
+  }
+  /// Whether the run was interrupted by the time the step's start was durable, so that Record
+  /// told the runner not to act.
+  bool start_cancelled() const {
+    std::lock_guard<std::mutex> lock(ex_.mu_);
+    return start_cancelled_;
+  }
+  Status first_commit() const {
+    std::lock_guard<std::mutex> lock(ex_.mu_);
+    return first_commit_;
+  }
+
  private:
   Executor& ex_;
   const StepSpec& step_;
@@ -130,6 +165,10 @@ class Executor::AttemptContext : public StepContext {
   const CancelFlag& cancel_;
   // One per (host, stream), guarded by ex_.mu_: a long line arrives in pieces.
   std::map<std::pair<std::string, bool>, RedactingStream> streams_;
+  const bool start_in_commit_;
+  bool committed_ = false;  // guarded by ex_.mu_, as are the two below
+  Status first_commit_;
+  bool start_cancelled_ = false;
 };
 
 Executor::Executor(const Runbook& runbook, const StateMachine& machine, StepRunner& runner,
@@ -604,9 +643,11 @@ Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Ph
   Status ahead = Emit({{}, rollback ? EventKind::kRollbackStarted : EventKind::kStepStarted,
                        PhaseName(phase), step.id, "", "", 0, started_detail});
   // Write-ahead: the step's start, with what came before it (the previous step's result, the
-  // transition here), is durable before the step acts. One commit; a runner that starts a
-  // process makes its identity durable in a second (AttemptContext::Record).
-  if (ahead.ok()) ahead = SyncAudit();
+  // transition here), is durable before the step acts. One commit: here, or, for a runner
+  // that commits before it acts (a local process, recorded while it waits at its gate), in
+  // that runner's first Record, with the attempt's start and the process's identity.
+  const bool start_in_runner = runner_.CommitsBeforeActing(step);
+  if (ahead.ok() && !start_in_runner) ahead = SyncAudit();
 
   Outcome outcome;
   StepResult last;
@@ -646,7 +687,7 @@ Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Ph
       (void)Emit({{}, EventKind::kAttemptStarted, PhaseName(phase), step.id, "", "", attempt,
                   AttemptStartedDetail{description}});
       // A retry: the attempts before it are durable before it acts again.
-      if (attempt > 1) (void)SyncAudit();
+      if (attempt > 1 && !start_in_runner) (void)SyncAudit();
       {
         std::lock_guard<std::mutex> lock(mu_);
         reporter_.StepStarted(step, phase, attempt, max_attempts, description, forward_dry_run);
@@ -654,8 +695,23 @@ Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Ph
           for (const HostSkippedDetail& skipped : plan.skipped)
             reporter_.StepProgress(step, skipped.host + " skipped (" + skipped.reason + ")");
       }
-      AttemptContext context(*this, step, phase, attempt, cancel);
+      const bool start_in_commit = start_in_runner && attempt == 1 && !rollback;
+      AttemptContext context(*this, step, phase, attempt, cancel, start_in_commit);
       last = runner_.Run(request, context);
+      // As above, when the runner's commit carried the step's start and the runner did not
+      // act: a forward step that cannot be recorded does not run and is not undone, and one
+      // interrupted while its start was recorded does not start at all.
+      const bool start_refused = start_in_commit && context.first_commit_failed();
+      if (start_refused) {
+        last.outcome = StepResult::Outcome::kFailed;
+        last.error = "not started: the audit log cannot be written (" +
+                     context.first_commit().message() + ")";
+        not_started_.insert(step.id);
+      } else if (start_in_commit && context.start_cancelled()) {
+        last.outcome = StepResult::Outcome::kCancelled;
+        last.error = "not started";
+        not_started_.insert(step.id);
+      }
       if (first_undo_state.is_null() && !last.undo_state.is_null())
         first_undo_state = last.undo_state;
       if (last.ok()) last.error.clear();
@@ -683,7 +739,7 @@ Executor::Outcome Executor::RunStep(const State& state, const StepSpec& step, Ph
 
       const bool cancelled =
           last.outcome == StepResult::Outcome::kCancelled || cancel.cancelled();
-      const bool retry = !last.ok() && !cancelled && attempt < max_attempts;
+      const bool retry = !last.ok() && !cancelled && !start_refused && attempt < max_attempts;
       {
         std::lock_guard<std::mutex> lock(mu_);
         reporter_.StepFinished(step, phase, last.ok(), redactor_.Redact(last.error),

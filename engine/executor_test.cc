@@ -102,6 +102,87 @@ TEST_F(ExecutorTest, AStepCostsTwoCommitsAndActsOnlyOnceItsStartIsDurable) {
   EXPECT_GE(audit.events.size(), static_cast<size_t>(6 * kSteps));
 }
 
+// A runner that commits before it acts (a local process, recorded at its gate) takes the
+// step's start into that commit: one commit a step, and still nothing acts before it.
+TEST_F(ExecutorTest, AStepWhoseRunnerCommitsBeforeActingCostsOneCommit) {
+  rb.name = "many";
+  constexpr int kSteps = 20;
+  audit.batching = true;
+  runner.commits_before_acting = true;
+  for (int i = 0; i < kSteps; ++i) {
+    const std::string id = "s" + std::to_string(i);
+    rb.steps.push_back(Shell(id, "do"));
+    runner.hooks[id] = [this, id](StepContext& c) {
+      // Queued, not yet durable: the step's start and the attempt's ...
+      ASSERT_GE(audit.pending.size(), 2u);
+      EXPECT_EQ(audit.pending[audit.pending.size() - 2].event, EventKind::kStepStarted);
+      EXPECT_EQ(audit.pending[audit.pending.size() - 2].step, id);
+      EXPECT_EQ(audit.pending.back().event, EventKind::kAttemptStarted);
+      // ... durable, with the previous step's result, once the runner records its process.
+      const size_t durable = audit.events.size();
+      EXPECT_TRUE(c.Record(EventKind::kProcessStarted, {{"pid", 7}, {"pgid", 7}}).ok());
+      EXPECT_TRUE(audit.pending.empty());
+      ASSERT_GT(audit.events.size(), durable + 2);
+      EXPECT_EQ(audit.events.back().event, EventKind::kProcessStarted);
+    };
+  }
+  RunSummary s = Run();
+  EXPECT_EQ(s.state, "succeeded");
+  EXPECT_TRUE(audit.pending.empty());
+  // One commit a step, three at the end, one for run_started.
+  EXPECT_LE(audit.syncs, kSteps + 4);
+  EXPECT_GE(audit.events.size(), static_cast<size_t>(6 * kSteps));
+}
+
+// When that commit fails the step has not acted: it is not retried and not undone, as a step
+// whose start the executor could not commit itself.
+TEST_F(ExecutorTest, AStepWhoseStartFailsToCommitInItsRunnerIsNotUndoneOrRetried) {
+  FourSteps();
+  audit.batching = true;
+  runner.commits_before_acting = true;
+  rb.steps[1].retries = 2;
+  for (std::string id : {"a", "b", "c", "d"}) {
+    runner.hooks[id] = [this, id](StepContext& c) {
+      if (id == "b") audit.fail_sync = true;
+      Status s = c.Record(EventKind::kProcessStarted, {{"pid", 7}, {"pgid", 7}});
+      EXPECT_EQ(s.ok(), id != "b") << id;
+      audit.fail_sync = false;
+    };
+  }
+  RunSummary s = Run();
+  EXPECT_EQ(runner.calls, (std::vector<std::string>{"a", "b", "a-rollback-1", "rollback-1"}));
+  EXPECT_EQ(s.exit_code, 3) << "a record is missing";
+  EXPECT_NE(s.error.find("not started: the audit log cannot be written (disk full)"),
+            std::string::npos)
+      << s.error;
+  EXPECT_EQ(audit.Names("b-rollback-1"),
+            (std::vector<std::string>{"state_changed", "step_skipped"}));
+}
+
+// Interrupted while that commit was made (a shared store that stops the run when it cannot
+// be written does so inside the commit): the runner is told not to act, and the step counts
+// as never started.
+TEST_F(ExecutorTest, AStepInterruptedWhileItsRunnerCommitsItsStartDoesNotStart) {
+  FourSteps();
+  audit.batching = true;
+  runner.commits_before_acting = true;
+  for (std::string id : {"a", "b", "c", "d"}) {
+    runner.hooks[id] = [this, id](StepContext& c) {
+      if (id == "b") interrupt.Cancel();
+      Status s = c.Record(EventKind::kProcessStarted, {{"pid", 7}, {"pgid", 7}});
+      EXPECT_EQ(s.ok(), id != "b") << id;
+    };
+  }
+  RunSummary s = Run();
+  EXPECT_EQ(s.state, "rolled_back");
+  EXPECT_EQ(runner.calls, (std::vector<std::string>{"a", "b", "a-rollback-1", "rollback-1"}));
+  EXPECT_EQ(audit.Names("b-rollback-1"),
+            (std::vector<std::string>{"state_changed", "step_skipped"}));
+  auto b = std::find_if(s.steps.begin(), s.steps.end(), [](auto& x) { return x.id == "b"; });
+  ASSERT_NE(b, s.steps.end());
+  EXPECT_EQ(b->state, "interrupted");
+}
+
 TEST_F(ExecutorTest, FailedStepRollsBackItselfThenEarlierStepsInReverseThenGlobal) {
   FourSteps();
   runner.script["c"] = {ScriptedRunner::Fail(3)};

@@ -125,6 +125,15 @@ class StepRunner {
  public:
   virtual ~StepRunner() = default;
   virtual StepResult Run(const StepRequest& request, StepContext& context) = 0;
+  /// True when every attempt of `step` Records an event (StepContext::Record, durable on
+  /// return) before its first act, and acts not at all when that Record fails: a local
+  /// process, whose identity is recorded while it waits at its gate. The executor then
+  /// leaves the step's start queued for that commit, so that such a step costs one commit
+  /// instead of two (docs/audit.md "Commits"). False (the default) is always safe.
+  virtual bool CommitsBeforeActing(const StepSpec& step) const {
+    (void)step;
+    return false;
+  }
 };
 
 }  // namespace runbook

@@ -124,6 +124,10 @@ class ShellRunner : public StepRunner {
     }
     return result;
   }
+
+  // Nothing above acts before RunProcess records the process, which waits at its gate until
+  // that record is durable and exits without running the command when it is not.
+  bool CommitsBeforeActing(const StepSpec&) const override { return true; }
 };
 
 }  // namespace

@@ -18,6 +18,9 @@ class DispatchingRunner : public StepRunner {
   StepResult Run(const StepRequest& request, StepContext& context) override {
     return runners_[static_cast<size_t>(KindOf(request.step->action))]->Run(request, context);
   }
+  bool CommitsBeforeActing(const StepSpec& step) const override {
+    return runners_[static_cast<size_t>(KindOf(step.action))]->CommitsBeforeActing(step);
+  }
 
  private:
   // Indexed by ActionKind.
