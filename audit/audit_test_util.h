@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -145,6 +147,21 @@ inline AuditEvent MakeEvent(const std::string& name, long long ms, const std::st
   e.step = step;
   e.detail = std::move(detail);
   return e;
+}
+
+/// The pid of a process that has exited and been reaped: free, for a while, to name no one.
+inline int DeadPid() {
+  pid_t child = fork();
+  if (child == 0) _exit(0);
+  waitpid(child, nullptr, 0);
+  return child;
+}
+
+/// Fails the test unless `db`'s hash chain verifies.
+inline void ExpectChainIntact(AuditDatabase& db) {
+  Result<VerifyReport> report = db.events().Verify();
+  ASSERT_TRUE(report.ok()) << report.message();
+  EXPECT_TRUE(report->ok) << report->problem;
 }
 
 }  // namespace runbook::audit_test

@@ -19,6 +19,7 @@ namespace runbook {
 namespace {
 
 using audit_test::At;
+using audit_test::ExpectChainIntact;
 using audit_test::MakeEvent;
 using audit_test::MakeRun;
 using audit_test::OpenOrDie;
@@ -82,12 +83,6 @@ std::vector<std::string> EventNames(AuditDatabase& db, const std::string& run_id
   if (!events.ok()) return names;
   for (const StoredEvent& e : *events) names.push_back(e.event);
   return names;
-}
-
-void ExpectChainIntact(AuditDatabase& db) {
-  Result<VerifyReport> report = db.events().Verify();
-  ASSERT_TRUE(report.ok()) << report.message();
-  EXPECT_TRUE(report->ok) << report->problem;
 }
 
 TEST(AuditRecordTest, EveryKindRoundTripsThroughItsJsonLine) {

@@ -14,6 +14,7 @@
 namespace runbook {
 namespace {
 
+using audit_test::ExpectChainIntact;
 using audit_test::MakeEvent;
 using audit_test::MakeRun;
 using audit_test::OpenOrDie;
@@ -29,12 +30,6 @@ std::vector<std::string> Steps(AuditDatabase& db, const std::string& run_id) {
   if (!events.ok()) return steps;
   for (const StoredEvent& e : *events) steps.push_back(e.event + ":" + e.step);
   return steps;
-}
-
-void ExpectChainIntact(AuditDatabase& db) {
-  Result<VerifyReport> report = db.events().Verify();
-  ASSERT_TRUE(report.ok()) << report.message();
-  EXPECT_TRUE(report->ok) << report->problem;
 }
 
 // A run on the tmpfs, started while there was space: its row, its lock and run_started.

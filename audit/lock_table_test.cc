@@ -11,6 +11,7 @@ namespace runbook {
 namespace {
 
 using audit_test::DatabaseHolder;
+using audit_test::DeadPid;
 using audit_test::MakeRun;
 using audit_test::OpenOrDie;
 using audit_test::ShortBusyTimeout;
@@ -19,14 +20,6 @@ using audit_test::SqlValue;
 using audit_test::TempDir;
 
 // The pid of a child that has exited and been reaped.
-int DeadPid() {
-  pid_t child = fork();
-  if (child == 0) _exit(0);
-  int status = 0;
-  waitpid(child, &status, 0);
-  return child;
-}
-
 TEST(LockTableTest, AcquireRefuseReleaseAndReacquire) {
   TempDir dir;
   const std::string path = dir.File("audit.db");

@@ -14,18 +14,12 @@ namespace runbook {
 namespace {
 
 using audit_test::At;
+using audit_test::DeadPid;
 using audit_test::MakeRun;
 using audit_test::OpenPgOrDie;
 using audit_test::PgTest;
 
 // The pid of a child that has exited and been reaped.
-int DeadPid() {
-  pid_t child = fork();
-  if (child == 0) _exit(0);
-  waitpid(child, nullptr, 0);
-  return child;
-}
-
 constexpr const char* kRemote = "build-7.other-site.invalid";
 
 class PgLockTableTest : public PgTest {

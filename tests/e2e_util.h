@@ -7,6 +7,8 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 namespace runbook::testing {
@@ -15,6 +17,14 @@ struct Output {
   int code = -1;     // exit status; -1 when the binary did not exit normally
   std::string text;  // what it printed (see RunRunbook for which streams)
 };
+
+/// The whole of a file, as bytes; empty when it cannot be read.
+inline std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
 
 inline std::string Quote(const std::string& s) {
   std::string out = "'";

@@ -21,13 +21,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::vector<nlohmann::json> JsonLines(const std::string& path) {
   std::ifstream in(path);
   std::vector<nlohmann::json> out;

@@ -27,14 +27,8 @@ namespace {
 
 using nlohmann::json;
 using runbook::testing::Quote;
+using runbook::testing::Slurp;
 using runbook::testing::TempDir;
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 void Write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
