@@ -1,7 +1,5 @@
 #include "audit/pg_connection.h"
 
-#include <libpq-fe.h>
-
 #include <algorithm>
 #include <charconv>
 #include <nlohmann/json.hpp>
@@ -9,10 +7,15 @@
 #include <thread>
 
 #include "audit/pg_append_only.h"
+#include "audit/pq_api.h"
 
 namespace runbook {
 
 namespace {
+
+// libpq's functions: PgConnection::Connect has loaded them before a connection or a result
+// exists, and everything else here works on one of those.
+const PqApi& LibPq() { return **Pq(); }
 
 // After the server could not be reached, how long statements fail at once before the next
 // attempt to connect.
@@ -142,18 +145,18 @@ std::string RedactPostgresUrl(std::string_view url) {
 
 // ---- PgRows
 
-void PgRows::Clear::operator()(pg_result* result) const { PQclear(result); }
+void PgRows::Clear::operator()(pg_result* result) const { LibPq().clear(result); }
 
 PgRows::PgRows(pg_result* result) : result_(result) {}
 
-int PgRows::size() const { return PQntuples(result_.get()); }
+int PgRows::size() const { return LibPq().ntuples(result_.get()); }
 
 std::string PgRows::Text(int row, int column) const { return std::string(TextView(row, column)); }
 
 std::string_view PgRows::TextView(int row, int column) const {
-  if (row >= size() || PQgetisnull(result_.get(), row, column)) return {};
-  return std::string_view(PQgetvalue(result_.get(), row, column),
-                          static_cast<size_t>(PQgetlength(result_.get(), row, column)));
+  if (row >= size() || LibPq().getisnull(result_.get(), row, column)) return {};
+  return std::string_view(LibPq().getvalue(result_.get(), row, column),
+                          static_cast<size_t>(LibPq().getlength(result_.get(), row, column)));
 }
 
 int64_t PgRows::Int(int row, int column) const {
@@ -166,27 +169,28 @@ int64_t PgRows::Int(int row, int column) const {
 bool PgRows::Bool(int row, int column) const { return Text(row, column) == "t"; }
 
 bool PgRows::IsNull(int row, int column) const {
-  return row >= size() || PQgetisnull(result_.get(), row, column);
+  return row >= size() || LibPq().getisnull(result_.get(), row, column);
 }
 
 std::string PgRows::Bytes(int row, int column) const {
   if (IsNull(row, column)) return "";
   size_t length = 0;
-  unsigned char* bytes = PQunescapeBytea(
-      reinterpret_cast<const unsigned char*>(PQgetvalue(result_.get(), row, column)), &length);
+  unsigned char* bytes = LibPq().unescapeBytea(
+      reinterpret_cast<const unsigned char*>(LibPq().getvalue(result_.get(), row, column)),
+      &length);
   if (bytes == nullptr) return "";
   std::string out(reinterpret_cast<const char*>(bytes), length);
-  PQfreemem(bytes);
+  LibPq().freemem(bytes);
   return out;
 }
 
 std::string PgRows::command() const {
-  const char* status = PQcmdStatus(result_.get());
+  const char* status = LibPq().cmdStatus(result_.get());
   return status ? status : "";
 }
 
 int64_t PgRows::affected() const {
-  const char* text = PQcmdTuples(result_.get());
+  const char* text = LibPq().cmdTuples(result_.get());
   int64_t value = 0;
   std::from_chars(text, text + std::char_traits<char>::length(text), value);
   return value;
@@ -205,26 +209,28 @@ Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& u
       std::to_string(std::max<long long>(1, options.connect_timeout.count()));
   const char* keywords[] = {"connect_timeout", "fallback_application_name", "dbname", nullptr};
   const char* values[] = {timeout.c_str(), "runbook", url.c_str(), nullptr};
-  PGconn* conn = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
+  Result<const PqApi*> pq = Pq();
+  if (!pq.ok()) return Status::IOError("cannot open audit database " + shown + ": " + pq.message());
+  PGconn* conn = LibPq().connectdbParams(keywords, values, /*expand_dbname=*/1);
   if (conn == nullptr)
     return Status::IOError("cannot connect to audit database " + shown + ": out of memory");
   std::unique_ptr<PgConnection> c(new PgConnection(conn, shown, options));
-  PQsetNoticeProcessor(conn, IgnoreNotice, nullptr);
-  if (PQstatus(conn) != CONNECTION_OK) {
-    const std::string reason = OneLine(PQerrorMessage(conn));
+  LibPq().setNoticeProcessor(conn, IgnoreNotice, nullptr);
+  if (LibPq().status(conn) != CONNECTION_OK) {
+    const std::string reason = OneLine(LibPq().errorMessage(conn));
     return Status::OfKind(ConnectFailureKind(reason),
                           "cannot connect to audit database " + shown + ": " + reason);
   }
-  if (PQserverVersion(conn) < 100000) {
+  if (LibPq().serverVersion(conn) < 100000) {
     return Status::Error("audit database " + shown + ": PostgreSQL " +
-                         std::to_string(PQserverVersion(conn) / 10000) +
+                         std::to_string(LibPq().serverVersion(conn) / 10000) +
                          " is too old; runbook needs version 10 or newer");
   }
   if (Status s = c->SetUpSession(); !s.ok()) return s;
   return c;
 }
 
-PgConnection::~PgConnection() { PQfinish(conn_); }
+PgConnection::~PgConnection() { LibPq().finish(conn_); }
 
 Status PgConnection::SetUpSession() {
   const std::string sql =
@@ -241,37 +247,37 @@ Status PgConnection::Reconnect() {
     return Status::IOError("audit database " + url_ + ": the server cannot be reached (" +
                            last_connect_error_ + "; tried again in a moment)");
   }
-  PQreset(conn_);
-  if (PQstatus(conn_) != CONNECTION_OK) {
+  LibPq().reset(conn_);
+  if (LibPq().status(conn_) != CONNECTION_OK) {
     connection_lost_ = true;
     cannot_connect_ = true;
     next_connect_ = std::chrono::steady_clock::now() + kConnectPause;
-    const std::string reason = OneLine(PQerrorMessage(conn_));
+    const std::string reason = OneLine(LibPq().errorMessage(conn_));
     last_connect_error_ = reason;
     return Status::OfKind(ConnectFailureKind(reason), "audit database " + url_ +
                                                           ": the connection was lost and "
                                                           "cannot be made again: " +
                                                           reason);
   }
-  PQsetNoticeProcessor(conn_, IgnoreNotice, nullptr);
+  LibPq().setNoticeProcessor(conn_, IgnoreNotice, nullptr);
   broken_ = false;
   cannot_connect_ = false;
   return SetUpSession();
 }
 
 Status PgConnection::Error(std::string_view what, pg_result* result) {
-  const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  const char* state = result ? LibPq().resultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
   last_sqlstate_ = state ? state : "";
   std::string reason;
   if (const char* primary =
-          result ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr) {
+          result ? LibPq().resultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr) {
     reason = primary;
   } else {
-    reason = OneLine(PQerrorMessage(conn_));
+    reason = OneLine(LibPq().errorMessage(conn_));
   }
   // The server ends a session it terminates with an error (57P01) before libpq notices
   // that the socket is closed.
-  connection_lost_ = PQstatus(conn_) != CONNECTION_OK || last_sqlstate_.rfind("08", 0) == 0 ||
+  connection_lost_ = LibPq().status(conn_) != CONNECTION_OK || last_sqlstate_.rfind("08", 0) == 0 ||
                      last_sqlstate_ == "57P01" || last_sqlstate_ == "57P02";
   if (connection_lost_) {
     broken_ = true;
@@ -289,7 +295,7 @@ Status PgConnection::Error(std::string_view what, pg_result* result) {
 Result<PgRows> PgConnection::Exec(std::string_view sql, const std::vector<PgValue>& params) {
   last_sqlstate_.clear();
   connection_lost_ = false;
-  if (!in_transaction_ && (broken_ || PQstatus(conn_) != CONNECTION_OK)) {
+  if (!in_transaction_ && (broken_ || LibPq().status(conn_) != CONNECTION_OK)) {
     if (Status s = Reconnect(); !s.ok()) return s;  // sets connection_lost_
   }
   std::vector<const char*> values;
@@ -305,10 +311,11 @@ Result<PgRows> PgConnection::Exec(std::string_view sql, const std::vector<PgValu
     formats.push_back(p.binary() ? 1 : 0);
   }
   const std::string text(sql);
-  PGresult* result = PQexecParams(conn_, text.c_str(), static_cast<int>(params.size()), nullptr,
-                                  values.data(), lengths.data(), formats.data(), /*text=*/0);
+  PGresult* result =
+      LibPq().execParams(conn_, text.c_str(), static_cast<int>(params.size()), nullptr,
+                         values.data(), lengths.data(), formats.data(), /*text=*/0);
   PgRows rows(result);
-  const ExecStatusType status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
+  const ExecStatusType status = result ? LibPq().resultStatus(result) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return Error(sql, result);
   return rows;
 }
@@ -317,9 +324,9 @@ Status PgConnection::ExecScript(std::string_view sql) {
   last_sqlstate_.clear();
   connection_lost_ = false;
   const std::string text(sql);
-  PGresult* result = PQexec(conn_, text.c_str());
+  PGresult* result = LibPq().exec(conn_, text.c_str());
   PgRows rows(result);
-  const ExecStatusType status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
+  const ExecStatusType status = result ? LibPq().resultStatus(result) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return Error(sql, result);
   return Status::Ok();
 }

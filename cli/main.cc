@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -188,7 +189,9 @@ int Main(int argc, char** argv) {
       "Start with `runbook validate FILE`, then `runbook plan FILE`, then `runbook run FILE`."};
   app.name("runbook");  // in usage lines, rather than the path it was started by
   app.require_subcommand(1);
-  app.set_version_flag("--version", VersionText(),
+  // A function, not its text: the text names libcurl's and libpq's versions, and asking
+  // for them loads those libraries, which runbook does only when it needs them.
+  app.set_version_flag("--version", std::function<std::string()>(VersionText),
                        "print the version, the build and the libraries it links, and exit");
   // `runbook --help` lists the commands in the order they are created, which is not by
   // family: create them all here; each family then adds its arguments (commands.h).

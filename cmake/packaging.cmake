@@ -42,6 +42,9 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # runbook_VERSION_ARCH.deb
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# Loaded with dlopen when first needed (engine/shared_library.h), so dpkg-shlibdeps does not
+# see them: libcurl for HTTP (CURLOPT_PROTOCOLS_STR needs 7.85), libpq for the team store.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libcurl4 (>= 7.85), libpq5")
 # ssh-keygen signs and checks approvals; kubectl runs kubectl steps.
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "openssh-client")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "kubernetes-client, bash-completion")

@@ -819,6 +819,13 @@ void Executor::StoreValues(const StepSpec& step, const StepResult& result) {
   v.stderr_text = TrimTrailingNewlines(result.stderr_text);
   v.outputs = OutputValues(step, result.outputs, v.stdout_text, v.stderr_text);
   for (const HostResult& h : result.hosts) v.host_outputs[h.host] = HostOutputValues(step, h);
+  // A step that printed nothing and has no outputs renders exactly as one that has not run
+  // (""), so nothing is kept for it: most steps of a long runbook, some 250 bytes each.
+  if (v.stdout_text.empty() && v.stderr_text.empty() && v.outputs.empty() &&
+      v.host_outputs.empty()) {
+    scope_.steps.erase(step.id);
+    return;
+  }
   scope_.steps[step.id] = std::move(v);
 }
 

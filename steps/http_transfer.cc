@@ -1,14 +1,12 @@
 #include "steps/http_transfer.h"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <string_view>
 
+#include "steps/curl_api.h"
 #include "steps/http_text.h"
 
 namespace runbook {
@@ -16,19 +14,17 @@ namespace {
 
 constexpr int kPollMs = 1000;
 
-void InitCurlOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] { (void)curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
+// libcurl's functions: PerformHttpRequest has loaded them before anything below runs.
+const CurlApi& LoadedCurl() { return **Curl(); }
 
 struct EasyDeleter {
-  void operator()(CURL* h) const { curl_easy_cleanup(h); }
+  void operator()(CURL* h) const { LoadedCurl().easy_cleanup(h); }
 };
 struct MultiDeleter {
-  void operator()(CURLM* h) const { curl_multi_cleanup(h); }
+  void operator()(CURLM* h) const { LoadedCurl().multi_cleanup(h); }
 };
 struct SlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+  void operator()(curl_slist* l) const { LoadedCurl().slist_free_all(l); }
 };
 
 size_t WriteBody(char* data, size_t size, size_t nmemb, void* user) {
@@ -46,7 +42,7 @@ CURLcode Configure(CURL* easy, const HttpRequest& request, curl_slist* headers, 
                    HttpResponse* response) {
   CURLcode rc = CURLE_OK;
   auto set = [&](CURLoption option, auto value) {
-    if (rc == CURLE_OK) rc = curl_easy_setopt(easy, option, value);
+    if (rc == CURLE_OK) rc = LoadedCurl().easy_setopt(easy, option, value);
   };
   const std::string& method = request.method;
   set(CURLOPT_ERRORBUFFER, errbuf);
@@ -93,7 +89,7 @@ std::string LowerFirst(std::string s) {
 // The message for a transfer that ended without a response to check.
 std::string TransferError(CURLcode code, const char* errbuf, bool connected,
                           const HttpRequest& request, HttpResponse* response) {
-  std::string raw = errbuf[0] ? errbuf : curl_easy_strerror(code);
+  std::string raw = errbuf[0] ? errbuf : LoadedCurl().easy_strerror(code);
   while (!raw.empty() && (raw.back() == '\n' || raw.back() == ' ')) raw.pop_back();
   std::string why = LowerFirst(raw);
   switch (code) {
@@ -144,18 +140,23 @@ std::string TransferError(CURLcode code, const char* errbuf, bool connected,
 }  // namespace
 
 HttpResponse PerformHttpRequest(const HttpRequest& request, int cancel_fd) {
-  InitCurlOnce();
   HttpResponse response;
-  std::unique_ptr<CURL, EasyDeleter> easy(curl_easy_init());
-  std::unique_ptr<CURLM, MultiDeleter> multi(curl_multi_init());
+  Result<const CurlApi*> api = Curl();
+  if (!api.ok()) {
+    response.error = api.message();
+    return response;
+  }
+  const CurlApi& curl = **api;
+  std::unique_ptr<CURL, EasyDeleter> easy(curl.easy_init());
+  std::unique_ptr<CURLM, MultiDeleter> multi(curl.multi_init());
   if (!easy || !multi) {
     response.error = "cannot initialise libcurl";
     return response;
   }
   // "Expect:" stops curl from waiting for a 100-continue that small servers never send.
   curl_slist* list = nullptr;
-  for (const std::string& h : request.headers) list = curl_slist_append(list, h.c_str());
-  list = curl_slist_append(list, "Expect:");
+  for (const std::string& h : request.headers) list = curl.slist_append(list, h.c_str());
+  list = curl.slist_append(list, "Expect:");
   std::unique_ptr<curl_slist, SlistDeleter> headers(list);
   if (list == nullptr) {
     response.error = "out of memory building the headers";
@@ -164,10 +165,10 @@ HttpResponse PerformHttpRequest(const HttpRequest& request, int cancel_fd) {
   char errbuf[CURL_ERROR_SIZE] = {0};
   if (CURLcode rc = Configure(easy.get(), request, headers.get(), errbuf, &response);
       rc != CURLE_OK) {
-    response.error = std::string("libcurl refused an option: ") + curl_easy_strerror(rc);
+    response.error = std::string("libcurl refused an option: ") + curl.easy_strerror(rc);
     return response;
   }
-  if (curl_multi_add_handle(multi.get(), easy.get()) != CURLM_OK) {
+  if (curl.multi_add_handle(multi.get(), easy.get()) != CURLM_OK) {
     response.error = "cannot start the transfer";
     return response;
   }
@@ -176,13 +177,13 @@ HttpResponse PerformHttpRequest(const HttpRequest& request, int cancel_fd) {
   CURLcode result = CURLE_OK;
   for (bool done = false; !done;) {
     int running = 0;
-    CURLMcode mc = curl_multi_perform(multi.get(), &running);
+    CURLMcode mc = curl.multi_perform(multi.get(), &running);
     if (mc != CURLM_OK) {
-      response.error = std::string("libcurl: ") + curl_multi_strerror(mc);
+      response.error = std::string("libcurl: ") + curl.multi_strerror(mc);
       break;
     }
     int left = 0;
-    while (CURLMsg* msg = curl_multi_info_read(multi.get(), &left)) {
+    while (CURLMsg* msg = curl.multi_info_read(multi.get(), &left)) {
       if (msg->msg == CURLMSG_DONE) {
         result = msg->data.result;
         done = true;
@@ -192,9 +193,9 @@ HttpResponse PerformHttpRequest(const HttpRequest& request, int cancel_fd) {
     curl_waitfd extra{};
     extra.fd = cancel_fd;
     extra.events = CURL_WAIT_POLLIN;
-    mc = curl_multi_poll(multi.get(), &extra, cancel_fd >= 0 ? 1 : 0, kPollMs, nullptr);
+    mc = curl.multi_poll(multi.get(), &extra, cancel_fd >= 0 ? 1 : 0, kPollMs, nullptr);
     if (mc != CURLM_OK) {
-      response.error = std::string("libcurl: ") + curl_multi_strerror(mc);
+      response.error = std::string("libcurl: ") + curl.multi_strerror(mc);
       break;
     }
     if (extra.revents & CURL_WAIT_POLLIN) {
@@ -205,15 +206,15 @@ HttpResponse PerformHttpRequest(const HttpRequest& request, int cancel_fd) {
   }
   response.latency = std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - start);
 
-  curl_easy_getinfo(easy.get(), CURLINFO_RESPONSE_CODE, &response.status);
-  curl_easy_getinfo(easy.get(), CURLINFO_REDIRECT_COUNT, &response.redirects);
+  curl.easy_getinfo(easy.get(), CURLINFO_RESPONSE_CODE, &response.status);
+  curl.easy_getinfo(easy.get(), CURLINFO_REDIRECT_COUNT, &response.redirects);
   char* effective = nullptr;
-  if (curl_easy_getinfo(easy.get(), CURLINFO_EFFECTIVE_URL, &effective) == CURLE_OK && effective) {
+  if (curl.easy_getinfo(easy.get(), CURLINFO_EFFECTIVE_URL, &effective) == CURLE_OK && effective) {
     response.effective_url = effective;
   }
   curl_off_t connect_us = 0;
-  (void)curl_easy_getinfo(easy.get(), CURLINFO_CONNECT_TIME_T, &connect_us);
-  curl_multi_remove_handle(multi.get(), easy.get());
+  (void)curl.easy_getinfo(easy.get(), CURLINFO_CONNECT_TIME_T, &connect_us);
+  curl.multi_remove_handle(multi.get(), easy.get());
   if (response.error.empty() && result != CURLE_OK) {
     response.error = TransferError(result, errbuf, connect_us > 0, request, &response);
   }

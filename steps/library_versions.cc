@@ -1,7 +1,8 @@
 #include "steps/library_versions.h"
 
-#include <curl/curl.h>
 #include <libssh2.h>
+
+#include "steps/curl_api.h"
 
 namespace runbook {
 
@@ -11,7 +12,9 @@ std::string Libssh2Version() {
 }
 
 std::string LibcurlVersion() {
-  const curl_version_info_data* info = curl_version_info(CURLVERSION_NOW);
+  Result<const CurlApi*> curl = Curl();
+  if (!curl.ok()) return "not loaded (" + curl.message() + ")";
+  const curl_version_info_data* info = (*curl)->version_info(CURLVERSION_NOW);
   if (info == nullptr || info->version == nullptr) return "unknown";
   std::string v = info->version;
   if (info->ssl_version != nullptr) v += std::string(" (") + info->ssl_version + ")";

@@ -67,5 +67,17 @@ TEST_F(CliE2eTest, ReportToStandardOutput) {
   EXPECT_FALSE(std::filesystem::exists(dir_.File("-")));
 }
 
+// libcurl and libpq (and GnuTLS, OpenLDAP, ... behind them) are loaded when a run needs HTTP or
+// a PostgreSQL store, not before: a shell step's parent, the executor, has not mapped them.
+TEST_F(CliE2eTest, ARunWithoutHttpOrPostgresLoadsNeitherLibrary) {
+  dir_.Write("local.yaml",
+             "runbook: local\nsteps:\n"
+             "  - id: maps\n"
+             "    shell: \"grep -cE 'libcurl|libpq|libgnutls' /proc/$PPID/maps || true\"\n");
+  Output run = Runbook("run local.yaml");
+  ASSERT_EQ(run.code, 0) << run.text;
+  EXPECT_NE(run.text.find("maps | 0"), std::string::npos) << run.text;
+}
+
 }  // namespace
 }  // namespace runbook::testing
