@@ -28,7 +28,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 
 def die(message):
@@ -36,20 +35,27 @@ def die(message):
     sys.exit(2)
 
 
+# build/bench/peak_rss, which runs each measured command: a child of this Python process would
+# report Python's own peak RSS (some 15 MB) whenever the command's is smaller (bench/peak_rss.cc).
+LAUNCHER = None
+
+
 def measure(argv, env=None, cwd=None):
-    """Runs argv to completion; returns wall seconds, the peak RSS in KiB of it and its children,
-    and their CPU seconds (user + system)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode(errors="replace")
-    proc.stderr.close()
+    """Runs argv to completion through LAUNCHER; returns wall seconds, the peak RSS in KiB of it
+    and its children, and their CPU seconds (user + system)."""
+    fd, result = tempfile.mkstemp(prefix="peak-rss-", suffix=".json")
+    os.close(fd)
+    proc = subprocess.run([LAUNCHER, result] + argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = proc.stderr.decode(errors="replace")
     if proc.returncode != 0:
-        die(f"{' '.join(argv[:4])}... exited {proc.returncode}: {err.strip()[-2000:]}")
-    return wall, usage.ru_maxrss, usage.ru_utime + usage.ru_stime
+        die(f"{LAUNCHER} {' '.join(argv[:4])}... failed ({proc.returncode}): {err.strip()[-2000:]}")
+    with open(result) as f:
+        got = json.load(f)
+    os.unlink(result)
+    if got["exit"] != 0:
+        die(f"{' '.join(argv[:4])}... exited {got['exit']}: {err.strip()[-2000:]}")
+    return got["wall_s"], got["maxrss_kb"], got["cpu_s"]
 
 
 class Bench:
@@ -57,7 +63,9 @@ class Bench:
         self.build = os.path.abspath(args.build)
         self.runbook = os.path.join(self.build, "runbook")
         self.floor = os.path.join(self.build, "bench", "local_steps_floor")
-        for binary in (self.runbook, self.floor):
+        global LAUNCHER
+        LAUNCHER = os.path.join(self.build, "bench", "peak_rss")
+        for binary in (self.runbook, self.floor, LAUNCHER):
             if not os.access(binary, os.X_OK):
                 die(f"no {binary} (cmake --build build)")
         self.quick = args.quick
@@ -257,7 +265,9 @@ def report(b, args):
     method = (
         f"On {os.cpu_count()} cores, files on {fs} in one temporary folder. `runbook run "
         "steps-N.yaml --audit-db FRESH.db` (N steps `shell: \"true\"`, an empty settings "
-        "file), output to /dev/null; wall clock, and wait4's ru_maxrss and CPU time (user + "
+        "file), output to /dev/null, started by build/bench/peak_rss (a small C++ launcher: "
+        "a child of the Python harness would report the harness's own 15 MB as its peak RSS "
+        "whenever its own is smaller); wall clock, and wait4's ru_maxrss and CPU time (user + "
         "system of runbook and the steps' processes). 100 steps: median of "
         f"{repeat} runs, taking turns with the floor"
         + (f" and with {ansible_repeat} runs of `ansible-playbook -i localhost, "
