@@ -143,5 +143,25 @@ TEST(CanonicalJsonTest, StringsAreWrittenAsCanonicalJsonWritesThem) {
   }
 }
 
+// The scan for plain bytes goes sixteen or eight bytes at a time: every byte value, at every
+// position of texts longer than two of its blocks, must be judged as one at a time would.
+TEST(CanonicalJsonTest, EveryByteAtEveryPositionIsJudgedAlone) {
+  for (int byte = 0; byte < 256; ++byte) {
+    const bool plain = byte >= 0x20 && byte < 0x80 && byte != '"' && byte != '\\';
+    for (size_t length = 1; length <= 40; ++length) {
+      for (size_t at = 0; at < length; ++at) {
+        std::string text(length, 'a');
+        text[at] = static_cast<char>(byte);
+        ASSERT_EQ(IsPlainText(text), plain) << "byte " << byte << " at " << at << " of " << length;
+        // As a JSON string: a lone quote ends it early, a lone backslash is no escape, a
+        // control byte is not JSON, a lone byte >= 0x80 is not UTF-8.
+        const std::string json = "\"" + text + "\"";
+        ASSERT_EQ(IsCanonicalJson(json), plain) << json;
+      }
+    }
+  }
+  EXPECT_TRUE(IsPlainText(""));
+}
+
 }  // namespace
 }  // namespace runbook

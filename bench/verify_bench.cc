@@ -22,9 +22,9 @@
 //   quick_check  PRAGMA quick_check alone, verify's first check (it runs beside the scan);
 // the CPU time of floor and verify besides their wall time; once, `exact`: every row through
 // the exact path (parsed, rebuilt, serialized, hashed), what verify did for every event before
-// the fast path; and the built binary as a child process (wall time, peak RSS from wait4):
-// `audit verify`, `replay RUN --verify` (the whole chain and one run) and `audit export`
-// (stdout to a file).
+// the fast path; and the built binary as a child process (wall time and peak RSS, measured by
+// peak_rss): `audit verify`, `replay RUN --verify` (the whole chain and one run) and `audit
+// export` (stdout to a file).
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <sqlite3.h>
@@ -104,10 +104,16 @@ struct ChildResult {
 };
 
 /// Runs `argv` in `cwd` with RUNBOOK_AUDIT_DB=`audit_db`, stdin from /dev/null, stdout to
-/// `out` and stderr to `err`; its wall time and peak RSS (wait4).
+/// `out` and stderr to `err`, through build/bench/peak_rss (beside this program), which
+/// measures its wall time and peak RSS. Not from here: a child forked by this process starts
+/// with this process's peak RSS as its own (exec keeps the larger), and in this process's
+/// place its first run after the in-process passes took some 0.15 s longer every time, a run
+/// started by a small process did not.
 ChildResult RunChild(const std::vector<std::string>& argv, const std::string& cwd,
                      const std::string& audit_db, const std::string& out, const std::string& err) {
-  const auto start = std::chrono::steady_clock::now();
+  static const std::string peak_rss =
+      (fs::read_symlink("/proc/self/exe").parent_path() / "peak_rss").string();
+  const std::string measured = (fs::path(cwd) / "child.json").string();
   const pid_t pid = fork();
   if (pid < 0) Die("fork failed");
   if (pid == 0) {
@@ -121,19 +127,24 @@ ChildResult RunChild(const std::vector<std::string>& argv, const std::string& cw
     dup2(err_fd, 2);
     setenv("RUNBOOK_AUDIT_DB", audit_db.c_str(), 1);
     setenv("NO_COLOR", "1", 1);
-    std::vector<char*> args;
+    std::vector<char*> args{const_cast<char*>(peak_rss.c_str()),
+                            const_cast<char*>(measured.c_str())};
     for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     execv(args[0], args.data());
     _exit(127);
   }
   int status = 0;
-  struct rusage usage {};
-  if (wait4(pid, &status, 0, &usage) != pid) Die("wait4 failed");
+  if (waitpid(pid, &status, 0) != pid) Die("waitpid failed");
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    Die(peak_rss + " failed (built? cmake --build build --target peak_rss): see " + err);
+  std::ifstream in(measured);
+  const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) Die(peak_rss + " wrote no result to " + measured);
   ChildResult r;
-  r.wall_s = Seconds(start);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.max_rss_kb = usage.ru_maxrss;
+  r.wall_s = j.value("wall_s", 0.0);
+  r.max_rss_kb = j.value("maxrss_kb", 0L);
+  r.code = j.value("exit", -1);
   return r;
 }
 
@@ -421,6 +432,9 @@ SizeResult Measure(const BenchOptions& options, const TemplateRun& t, const fs::
   auto start = std::chrono::steady_clock::now();
   const std::string run_id = WriteLog(t, n, path);
   r.generate_s = Seconds(start);
+  // The log was written without syncing: flush it now, or the kernel's writeback of it (a core
+  // and the disk busy for seconds) would run beside the first measurements.
+  sync();
   r.runs = (n + static_cast<int64_t>(t.events.size()) - 1) / static_cast<int64_t>(t.events.size());
   r.file_bytes = static_cast<int64_t>(fs::file_size(path));
 
