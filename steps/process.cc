@@ -242,6 +242,11 @@ void Drain(const ProcessSpec& spec, int cancel_fd, const ProcessLineCallback& on
 
 }  // namespace
 
+std::string GatedShellScript(std::string_view script) {
+  static_assert(kProgramGateFd == 3, "the script below names the descriptor");
+  return "read -r _ <&3 || exit 125; exec 3<&-; " + std::string(script);
+}
+
 ProcessResult RunProcess(const ProcessSpec& spec, int cancel_fd,
                          const ProcessLineCallback& on_line,
                          const ProcessStartCallback& on_started) {
@@ -269,9 +274,9 @@ ProcessResult RunProcess(const ProcessSpec& spec, int cancel_fd,
   result.pgid = spec.foreground ? -1 : spawned->pid();
 
   try {
-    // The child waits at its gate: nothing runs yet. ~RunningChild kills and reaps it on
-    // every early return below (before ~SpawnedChild, which waits until it has left our
-    // memory).
+    // The child waits at its gate, or its shell at its own (waits_at_own_gate): the command
+    // does not run yet. ~RunningChild kills and reaps it on every early return below (before
+    // ~SpawnedChild, which waits until it has left our memory).
     const ProcessIdentity identity = IdentifyProcess(spawned->pid());
     RunningChild child(identity, !spec.foreground);
     // Belt and braces: the child has made itself the leader of its group already.

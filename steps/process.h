@@ -2,9 +2,10 @@
 // own process group, stdin from /dev/null, stdout and stderr drained together by one poll()
 // loop (no output size can deadlock), streamed line by line, the last bytes of each kept.
 // The child waits before exec until the caller has recorded it (`on_started`), so that no
-// command ever runs that a recovery could not find. A timeout or the cancel descriptor ends
-// the whole group and every descendant of the child, also those that left the group or the
-// session (setsid): SIGTERM, then SIGKILL after the grace period. Shared by the shell and
+// command ever runs that a recovery could not find; a shell can instead start up meanwhile and
+// wait after exec, in front of its script (ProcessSpec::waits_at_own_gate). A timeout or the cancel
+// descriptor ends the whole group and every descendant of the child, also those that left the group
+// or the session (setsid): SIGTERM, then SIGKILL after the grace period. Shared by the shell and
 // kubectl runners. docs/processes.md describes the whole life of a step's processes.
 #pragma once
 
@@ -50,7 +51,21 @@ struct ProcessSpec {
   size_t tail_bytes = 64 * 1024;
   /// Longest line handed to the line callback; longer output is delivered in pieces.
   size_t max_line = 4096;
+  /// The program waits at the gate itself, so that it starts up while `on_started` records
+  /// it: it is exec'd before on_started is called, finds its end of the gate at descriptor
+  /// kProgramGateFd, and must read a line there before it acts, and exit without acting at
+  /// end-of-file. Only for `/bin/sh -c` with a script from GatedShellScript(): any other
+  /// program would act at once.
+  bool waits_at_own_gate = false;
 };
+
+/// The descriptor at which a program that waits at its own gate finds it.
+inline constexpr int kProgramGateFd = 3;
+
+/// `script` for `/bin/sh -c` with ProcessSpec::waits_at_own_gate: the wait at the gate (one
+/// line read from kProgramGateFd, or exit 125 at end-of-file), the gate closed, then the script.
+/// All on the script's first line, so that the shell numbers the script's lines as before.
+std::string GatedShellScript(std::string_view script);
 
 /// What happened. Filled whatever the outcome.
 struct ProcessResult {
@@ -85,8 +100,9 @@ struct ProcessResult {
 using ProcessLineCallback =
     std::function<void(bool is_stderr, std::string_view line, bool continues)>;
 /// Called once the child exists, leads its process group (`pgid`; -1 in the foreground) and
-/// waits before exec: the command starts only after this returns ok, so that what it records
-/// (the `process_started` event) is durable before the command runs. A non-ok Status ends the
+/// waits before exec (or, with ProcessSpec::waits_at_own_gate, after it): the command starts
+/// only after this returns ok, so that what it records (the `process_started` event) is
+/// durable before the command runs. A non-ok Status ends the
 /// child without running the command, and RunProcess returns spawn_failed with that error.
 using ProcessStartCallback = std::function<Status(const ProcessIdentity& child, pid_t pgid)>;
 

@@ -28,8 +28,9 @@ namespace {
 /// What the child tells us on its report pipe, each message one write (atomic on a pipe).
 /// Before the gate: kAtGate once it waits there, or the step that failed, with its errno (it
 /// then exits). After the gate: kExec with the errno of a failed execve. A successful execve
-/// closes the pipe instead (it is close-on-exec), as the child's exit does.
-enum class ChildStep : int32_t { kAtGate, kSetpgid, kChdir, kStdio, kExec };
+/// closes the pipe instead (it is close-on-exec), as the child's exit does. A child whose
+/// program waits at its own gate does not wait before exec, and sends no kAtGate.
+enum class ChildStep : int32_t { kAtGate, kSetpgid, kChdir, kStdio, kGate, kExec };
 
 struct ChildReport {
   ChildStep step;
@@ -46,6 +47,8 @@ const char* StepName(ChildStep step) {
       return "chdir";
     case ChildStep::kStdio:
       return "stdin, stdout, stderr";
+    case ChildStep::kGate:
+      return "the gate's descriptor";
     case ChildStep::kExec:
       return "exec";
   }
@@ -64,8 +67,9 @@ struct ChildArgs {
   const char* cwd;  // nullptr: ours
   bool own_group;
   int in, out, err;   // become the child's 0, 1 and 2; each >= 3 here
-  int gate;           // the child's end of the gate
-  int report;         // the write end of the report pipe, close-on-exec
+  int gate;           // the child's end of the gate (> kProgramGateFd when program_gate)
+  bool program_gate;  // the program waits at the gate: at kProgramGateFd, after exec
+  int report;         // the write end of the report pipe, close-on-exec (> kProgramGateFd)
   unsigned fd_limit;  // where closing descriptors one by one stops (kernels before 5.9)
 };
 
@@ -113,9 +117,13 @@ __attribute__((no_sanitize("address"))) int ChildMain(void* arg) {
       syscall(SYS_dup3, a.err, 2, 0) < 0) {
     ChildFail(a, ChildStep::kStdio);
   }
+  // The program's gate at its place, open across exec (the original is closed below).
+  if (a.program_gate && syscall(SYS_dup3, a.gate, kProgramGateFd, 0) < 0)
+    ChildFail(a, ChildStep::kGate);
+  const int gate = a.program_gate ? kProgramGateFd : a.gate;
   // Every descriptor from 3 up but the gate and the report pipe.
-  const unsigned keep_low = static_cast<unsigned>(a.gate < a.report ? a.gate : a.report);
-  const unsigned keep_high = static_cast<unsigned>(a.gate < a.report ? a.report : a.gate);
+  const unsigned keep_low = static_cast<unsigned>(gate < a.report ? gate : a.report);
+  const unsigned keep_high = static_cast<unsigned>(gate < a.report ? a.report : gate);
   const unsigned ranges[3][2] = {
       {3, keep_low - 1}, {keep_low + 1, keep_high - 1}, {keep_high + 1, ~0U}};
   for (const auto& range : ranges) {
@@ -125,13 +133,15 @@ __attribute__((no_sanitize("address"))) int ChildMain(void* arg) {
     for (unsigned fd = range[0]; fd < end; ++fd) syscall(SYS_close, fd);
   }
 
-  const ChildReport at_gate{ChildStep::kAtGate, 0};
-  syscall(SYS_write, a.report, &at_gate, sizeof at_gate);
-  char go = 0;
-  if (syscall(SYS_read, a.gate, &go, 1) != 1) {
-    syscall(SYS_exit_group, 127);  // we may not run the command
+  if (!a.program_gate) {
+    const ChildReport at_gate{ChildStep::kAtGate, 0};
+    syscall(SYS_write, a.report, &at_gate, sizeof at_gate);
+    char go = 0;
+    if (syscall(SYS_read, a.gate, &go, 1) != 1) {
+      syscall(SYS_exit_group, 127);  // we may not run the command
+    }
+    syscall(SYS_close, a.gate);
   }
-  syscall(SYS_close, a.gate);
   syscall(SYS_execve, a.program, a.argv, a.envp);
   ChildFail(a, ChildStep::kExec);
 }
@@ -192,10 +202,11 @@ struct FdPair {
 
 /// The child's ends must not be 0, 1 or 2 (when we run without them, a new descriptor can be
 /// one of those): the child puts its stdin, stdout and stderr there before it is done with
-/// them. Moves `fd` to 3 or above, still close-on-exec.
-Status AboveStdio(UniqueFd& fd) {
-  if (fd.get() > 2) return Status::Ok();
-  const int moved = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 3);
+/// them; nor kProgramGateFd, where a program that waits at its own gate finds it, for the gate
+/// and the report pipe. Moves `fd` to `lowest` or above, still close-on-exec.
+Status AboveStdio(UniqueFd& fd, int lowest = 3) {
+  if (fd.get() >= lowest) return Status::Ok();
+  const int moved = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, lowest);
   if (moved < 0) return Status::Error("fcntl: " + ErrnoText(errno));
   fd = UniqueFd(moved);
   return Status::Ok();
@@ -219,7 +230,7 @@ Result<FdPair> MakeGate() {
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
     return Result<FdPair>::Error("socketpair: " + ErrnoText(errno));
   FdPair pair{UniqueFd(fds[0]), UniqueFd(fds[1])};
-  if (Status moved = AboveStdio(pair.child); !moved.ok()) return moved;
+  if (Status moved = AboveStdio(pair.child, kProgramGateFd + 1); !moved.ok()) return moved;
   return pair;
 }
 
@@ -298,11 +309,19 @@ void SpawnedChild::CloseGate() { launch_->gate.Reset(); }
 
 Status SpawnedChild::Release(const std::string& program) {
   Launch& launch = *launch_;
+  static const char go = '\n';  // a line: what a shell's `read` at its own gate waits for
+  if (launch.child_left) {
+    // The program waits at its own gate. If it ended by itself already (a shell that could not
+    // parse its script), reaping it tells how.
+    while (::send(launch.gate.get(), &go, 1, MSG_NOSIGNAL) < 0 && errno == EINTR) {
+    }
+    launch.gate.Reset();
+    return Status::Ok();
+  }
   ChildReport report{};
   ssize_t got;
   {
     const BlockedSignals blocked;  // the child may write errno until it has exec'd
-    static const char go = 1;
     ssize_t sent;
     while ((sent = ::send(launch.gate.get(), &go, 1, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
     }
@@ -368,6 +387,7 @@ Result<SpawnedChild> Spawn(const ProcessSpec& spec) {
     if (!gate.ok()) return gate.status();
     Result<FdPair> report = MakePipe();
     if (!report.ok()) return report.status();
+    if (Status moved = AboveStdio(report->child, kProgramGateFd + 1); !moved.ok()) return moved;
 
     const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
     launch->stack_bytes = kStackBytes + page;
@@ -380,17 +400,13 @@ Result<SpawnedChild> Spawn(const ProcessSpec& spec) {
     rlimit files{};
     const bool limited = ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < (1u << 20);
 
-    launch->child = ChildArgs{launch->args[0].c_str(),
-                              launch->argv.data(),
-                              launch->envp.data(),
-                              launch->cwd.empty() ? nullptr : launch->cwd.c_str(),
-                              !spec.foreground,
-                              in.get(),
-                              out->child.get(),
-                              err->child.get(),
-                              gate->child.get(),
-                              report->child.get(),
-                              limited ? static_cast<unsigned>(files.rlim_cur) : (1u << 20)};
+    launch->child = ChildArgs{
+        launch->args[0].c_str(), launch->argv.data(),
+        launch->envp.data(),     launch->cwd.empty() ? nullptr : launch->cwd.c_str(),
+        !spec.foreground,        in.get(),
+        out->child.get(),        err->child.get(),
+        gate->child.get(),       spec.waits_at_own_gate,
+        report->child.get(),     limited ? static_cast<unsigned>(files.rlim_cur) : (1u << 20)};
     launch->gate = std::move(gate->ours);
     launch->report = std::move(report->ours);
 
@@ -402,7 +418,8 @@ Result<SpawnedChild> Spawn(const ProcessSpec& spec) {
     ChildReport first{};
     ssize_t got;
     {
-      const BlockedSignals blocked;  // until the child waits at its gate (see ChildMain)
+      // Until the child waits at its gate, or has exec'd when its program waits (ChildMain).
+      const BlockedSignals blocked;
       pid = ::clone(ChildMain, static_cast<char*>(stack) + launch->stack_bytes, CLONE_VM | SIGCHLD,
                     &launch->child);
       if (pid < 0) {
@@ -421,10 +438,16 @@ Result<SpawnedChild> Spawn(const ProcessSpec& spec) {
     if (got == static_cast<ssize_t>(sizeof first) && first.step == ChildStep::kAtGate) {
       return SpawnedChild(pid, std::move(out->ours), std::move(err->ours), std::move(launch));
     }
+    if (got == 0 && spec.waits_at_own_gate) {  // exec'd: the program waits at its own gate
+      launch->child_left = true;
+      return SpawnedChild(pid, std::move(out->ours), std::move(err->ours), std::move(launch));
+    }
     // The child failed before its gate (and exits) or was killed: wait until it has left our
     // memory, then reap it.
     launch.reset();
     Reap(pid);
+    if (got == static_cast<ssize_t>(sizeof first) && first.step == ChildStep::kExec)
+      return R::Error("could not start " + name + ": " + ErrnoText(first.error));  // as Release
     if (got == static_cast<ssize_t>(sizeof first)) {
       return R::Error("could not start " + name + ": " + StepName(first.step) + ": " +
                       ErrnoText(first.error));

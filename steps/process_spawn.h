@@ -1,7 +1,10 @@
 // Starts a child for RunProcess (steps/process.h) in two halves, so that the caller can record
 // the child in between: Spawn() starts a child that leads its own process group and waits at a
 // gate before exec; Release() lets it exec and says whether it could. Closing the gate instead
-// (or dying) ends the child without running anything. Internal to steps/process.cc.
+// (or dying) ends the child without running anything. When the program waits at a gate of its
+// own (ProcessSpec::waits_at_own_gate: a shell), Spawn() lets it exec at once, so that it
+// starts up while the caller records it, and Release() opens its gate. Internal to
+// steps/process.cc.
 //
 // The child is started with vfork semantics: clone(CLONE_VM) without copying our address space,
 // so that starting it costs the same however much memory the executor holds (fork() copies the
@@ -73,7 +76,9 @@ class SpawnedChild {
   UniqueFd TakeStderr() { return std::move(err_); }
 
   /// Lets the child exec and waits until it has: ok once it runs the command, else why it
-  /// could not (`program` names it in the message). Closes the gate.
+  /// could not (`program` names it in the message). Closes the gate. When the program waits at
+  /// its own gate, it has exec'd already: sends it the line it waits for, and is ok (if it
+  /// ended by itself meanwhile, its exit status says how).
   Status Release(const std::string& program);
   /// Ends the child without running the command: it reads end-of-file at its gate and exits.
   void CloseGate();
@@ -90,7 +95,8 @@ class SpawnedChild {
 };
 
 /// Starts the child of `spec` (program looked up, cwd checked, environment built) and returns
-/// once it waits at its gate, or an error when it could not be started (then no child is left).
+/// once it waits at its gate (with waits_at_own_gate: once it has exec'd), or an error when it
+/// could not be started or exec'd (then no child is left).
 Result<SpawnedChild> Spawn(const ProcessSpec& spec);
 
 /// strerror(err) as a string, for the messages of process.cc and process_spawn.cc.

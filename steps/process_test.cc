@@ -41,6 +41,14 @@ ProcessSpec Shell(const std::string& command) {
   return spec;
 }
 
+/// A shell that starts before the start callback and waits at its own gate, as a shell step's.
+ProcessSpec GatedShell(const std::string& command) {
+  ProcessSpec spec;
+  spec.argv = {"/bin/sh", "-c", GatedShellScript(command)};
+  spec.waits_at_own_gate = true;
+  return spec;
+}
+
 using testing::ReadFile;
 using testing::TempDir;
 
@@ -427,19 +435,17 @@ TEST(ProcessTest, AnExecFailureSaysWhyAsExecveDoes) {
   EXPECT_EQ(errno, ECHILD);
 }
 
-TEST(ProcessTest, TheChildExitsWithoutRunningTheCommandWhenWeDieAtItsGate) {
-  // An executor that dies while it records the child: the child reads end-of-file at its
-  // gate and exits. The executor here is a forked helper that dies in the start callback.
-  TempDir dir;
+/// Runs `spec` from a forked executor that dies in the start callback, `wait` after it was
+/// called; true once the child it left has gone too. Fails the test if the helper misbehaves.
+bool ChildGoesWithItsDyingExecutor(const ProcessSpec& spec, milliseconds wait) {
   int pid_pipe[2];
-  ASSERT_EQ(::pipe(pid_pipe), 0);
+  if (::pipe(pid_pipe) != 0) return false;
   const pid_t executor = ::fork();
-  ASSERT_GE(executor, 0);
+  if (executor < 0) return false;
   if (executor == 0) {
-    ProcessSpec spec = Shell("touch ran");
-    spec.cwd = dir.path();
     (void)RunProcess(spec, -1, {}, [&](const ProcessIdentity& child, pid_t) {
       (void)!::write(pid_pipe[1], &child.pid, sizeof child.pid);
+      std::this_thread::sleep_for(wait);
       ::_exit(0);
       return Status::Ok();
     });
@@ -447,19 +453,30 @@ TEST(ProcessTest, TheChildExitsWithoutRunningTheCommandWhenWeDieAtItsGate) {
   }
   ::close(pid_pipe[1]);
   pid_t child = -1;
-  ASSERT_EQ(::read(pid_pipe[0], &child, sizeof child), static_cast<ssize_t>(sizeof child));
+  const bool read = ::read(pid_pipe[0], &child, sizeof child) == static_cast<ssize_t>(sizeof child);
   ::close(pid_pipe[0]);
   int status = 0;
-  ASSERT_EQ(::waitpid(executor, &status, 0), executor);
+  EXPECT_EQ(::waitpid(executor, &status, 0), executor);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  if (!read) return false;
   // The orphan goes to init, or to us when an earlier test made us a child subreaper.
   bool gone = false;
   for (int i = 0; i < 500 && !gone; ++i) {
     gone = PidGone(child) && (::waitpid(child, nullptr, WNOHANG) >= 0 || errno == ECHILD);
     if (!gone) std::this_thread::sleep_for(milliseconds(10));
   }
-  EXPECT_TRUE(gone) << "the child outlived its executor";
   ::waitpid(child, nullptr, WNOHANG);
+  return gone;
+}
+
+TEST(ProcessTest, TheChildExitsWithoutRunningTheCommandWhenWeDieAtItsGate) {
+  // An executor that dies while it records the child: the child reads end-of-file at its
+  // gate and exits.
+  TempDir dir;
+  ProcessSpec spec = Shell("touch ran");
+  spec.cwd = dir.path();
+  EXPECT_TRUE(ChildGoesWithItsDyingExecutor(spec, milliseconds(0)))
+      << "the child outlived its executor";
   EXPECT_FALSE(std::filesystem::exists(dir.File("ran")));
 }
 
@@ -668,6 +685,101 @@ TEST(ProcessTest, IgnoredSigpipeIsNotInherited) {
   const std::string mask_hex = r.stdout_tail.substr(r.stdout_tail.find(':') + 1);
   const unsigned long long mask = std::stoull(mask_hex, nullptr, 16);
   EXPECT_EQ(mask & (1ull << (SIGPIPE - 1)), 0u) << r.stdout_tail;
+}
+
+// ---------------------------------------------------------------- a shell at its own gate
+
+/// The program a process runs now, from /proc.
+std::string ExeOf(pid_t pid) {
+  std::error_code ec;
+  return std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec).string();
+}
+
+TEST(ProcessTest, AGatedShellStartsUpBeforeTheStartCallbackButRunsNothingUntilItReturns) {
+  TempDir dir;
+  ProcessSpec spec = GatedShell("touch ran");
+  spec.cwd = dir.path();
+  std::string exe_at_start;
+  bool ran_during = true, in_group = false;
+  ProcessResult r = RunProcess(spec, -1, {}, [&](const ProcessIdentity& child, pid_t pgid) {
+    exe_at_start = ExeOf(child.pid);
+    in_group = ::getpgid(child.pid) == pgid;
+    std::this_thread::sleep_for(milliseconds(300));
+    ran_during = std::filesystem::exists(dir.File("ran"));
+    return Status::Ok();
+  });
+  ASSERT_TRUE(r.ok()) << r.error;
+  // Exec'd already: the shell itself, not us (a child before exec runs our program).
+  EXPECT_EQ(exe_at_start, std::filesystem::canonical("/bin/sh").string());
+  EXPECT_TRUE(in_group);
+  EXPECT_FALSE(ran_during) << "the script ran while the start callback was still recording";
+  EXPECT_TRUE(std::filesystem::exists(dir.File("ran")));
+}
+
+TEST(ProcessTest, AFailedStartCallbackMeansAGatedShellNeverRunsItsScript) {
+  TempDir dir;
+  ProcessSpec spec = GatedShell("touch ran; sleep 30");
+  spec.cwd = dir.path();
+  auto start = steady_clock::now();
+  ProcessResult r = RunProcess(spec, -1, {}, [&](const ProcessIdentity&, pid_t) {
+    std::this_thread::sleep_for(milliseconds(100));  // the shell is at its gate by now
+    return Status::Error("audit log unwritable");
+  });
+  EXPECT_TRUE(r.spawn_failed);
+  EXPECT_EQ(r.error, "audit log unwritable");
+  EXPECT_LT(ElapsedMs(start), 2000);
+  EXPECT_TRUE(PidGone(r.pid));
+  EXPECT_EQ(::waitpid(r.pid, nullptr, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
+  std::this_thread::sleep_for(milliseconds(100));
+  EXPECT_FALSE(std::filesystem::exists(dir.File("ran")));
+}
+
+TEST(ProcessTest, AGatedShellExitsWithoutRunningItsScriptWhenWeDieAtItsGate) {
+  TempDir dir;
+  ProcessSpec spec = GatedShell("touch ran");
+  spec.cwd = dir.path();
+  // By 100 ms the shell has started up and waits at its gate.
+  EXPECT_TRUE(ChildGoesWithItsDyingExecutor(spec, milliseconds(100)))
+      << "the shell outlived its executor";
+  EXPECT_FALSE(std::filesystem::exists(dir.File("ran")));
+}
+
+TEST(ProcessTest, AShellThatCannotStartFailsBeforeTheStartCallback) {
+  ProcessSpec spec = GatedShell("true");
+  spec.argv[0] = "/nonexistent/sh";
+  bool started = false;
+  ProcessResult r = RunProcess(spec, -1, {}, [&](const ProcessIdentity&, pid_t) {
+    started = true;
+    return Status::Ok();
+  });
+  EXPECT_FALSE(started);  // nothing to record: nothing runs
+  EXPECT_TRUE(r.spawn_failed);
+  EXPECT_EQ(r.error, "could not start /nonexistent/sh: No such file or directory");
+  EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
+}
+
+TEST(ProcessTest, AGatedScriptSeesOnlyItsStdioAndItsLinesKeepTheirNumbers) {
+  ProcessResult r = RunProcess(
+      GatedShell("for fd in 3 4 5 6 7 8 9; do test -e /proc/$$/fd/$fd && echo \"$fd open\"; done\n"
+                 "echo second line\nno-such-command-here"),
+      -1);
+  EXPECT_EQ(r.exit_status, 127);
+  EXPECT_EQ(r.stdout_tail, "second line\n");
+  EXPECT_EQ(r.stderr_tail, "/bin/sh: 3: no-such-command-here: not found\n");
+}
+
+TEST(ProcessTest, AGatedScriptThatDoesNotParseFailsAsTheShellSays) {
+  // The shell reads the script's first line, the gate's included, before it runs any of it:
+  // it may end before we open the gate, which is no failure of ours.
+  ProcessResult r = RunProcess(GatedShell("if"), -1, {}, [](const ProcessIdentity&, pid_t) {
+    std::this_thread::sleep_for(milliseconds(100));
+    return Status::Ok();
+  });
+  EXPECT_FALSE(r.spawn_failed) << r.error;
+  EXPECT_EQ(r.exit_status, 2);
+  EXPECT_NE(r.stderr_tail.find("Syntax error"), std::string::npos) << r.stderr_tail;
 }
 
 }  // namespace

@@ -74,7 +74,10 @@ class ShellRunner : public StepRunner {
     // shell context can re-parse them and no secret is in the argument list.
     ShellCommand command = context.RenderShell(action->command);
     ProcessSpec spec;
-    spec.argv = {"/bin/sh", "-c", std::move(command.text)};
+    // The shell starts up while its process_started is being committed, and waits in front
+    // of the script until it is (docs/processes.md).
+    spec.argv = {"/bin/sh", "-c", GatedShellScript(command.text)};
+    spec.waits_at_own_gate = true;
     spec.cwd = ResolveCwd(*action, context);
     spec.env_add = context.extra_env();
     for (const auto& [name, value] : action->env)
