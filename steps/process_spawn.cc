@@ -87,8 +87,8 @@ struct ChildArgs {
 /// the dynamic linker never runs here): no locks, no allocation, no cancellation bookkeeping.
 /// It shares errno with the thread that cloned it, so that thread waits, every signal blocked,
 /// whenever the child may write errno (as vfork() would make it wait): until the child waits at
-/// its gate (Spawn), and while it execs (Release). While the child is blocked at its gate, we go
-/// on.
+/// its gate (Spawn), and while it execs (Release); or, when its program waits at a gate of its
+/// own, until it has exec'd (Spawn). While the child is blocked at its gate, we go on.
 ///
 /// It leads its own process group, so that a timeout, an interruption or `runbook recover`
 /// can end it with everything it starts (kill(-pgid)), and so that the terminal's Ctrl-C
