@@ -9,6 +9,7 @@
 
 #include "audit/audit_database.h"
 #include "audit/audit_test_util.h"
+#include "audit/sqlite_db.h"
 #include "testing/tmpfs_mount.h"
 
 namespace runbook {
@@ -144,6 +145,40 @@ TEST(FullDiskTest, AnEventTooBigForTheReserveIsJournaledWithItsLongStringsCut) {
   EXPECT_EQ(kept.size(), 1024u);
   EXPECT_NE(kept.find("the end of the output"), std::string::npos);
   ExpectChainIntact(*db);
+}
+
+// Opening a log on a disk that is full already fails (SQLite needs room for the WAL's index),
+// and says why. Once space is back, a log written by an older runbook, which lacks the indexes
+// added since (runs_by_start, runs_by_plan), opens and gets them.
+TEST(FullDiskTest, OpeningOnAFullDiskSaysSoAndAnOlderLogGetsItsNewIndexesOnceSpaceIsBack) {
+  TmpfsMount disk("512k");
+  SKIP_UNLESS_MOUNTED(disk);
+  const std::string path = disk.File("audit.db");
+  {
+    std::unique_ptr<AuditDatabase> db = StartRun(disk, /*reserve=*/false);
+    ASSERT_TRUE(db->events().EndRun("run-a", "succeeded", 0, audit_test::At(9)).ok());
+  }
+  {
+    auto raw = SqliteDb::Open(path);
+    ASSERT_TRUE(raw.ok()) << raw.message();
+    ASSERT_TRUE((*raw)->Exec("DROP INDEX runs_by_start; DROP INDEX runs_by_plan").ok());
+  }
+  const std::string count_indexes =
+      "SELECT count(*) FROM sqlite_master WHERE name IN ('runs_by_start', 'runs_by_plan')";
+  ASSERT_EQ(SqlValue(path, count_indexes), "0");
+  ASSERT_GT(disk.Fill(), 0u);
+  Result<std::unique_ptr<AuditDatabase>> full = AuditDatabase::Open(path);
+  ASSERT_FALSE(full.ok());
+  EXPECT_EQ(full.status().kind(), StatusKind::kIOError) << full.message();
+  EXPECT_NE(full.message().find("No space left on device"), std::string::npos) << full.message();
+  disk.Unfill();
+  {
+    std::unique_ptr<AuditDatabase> db = OpenOrDie(path);
+    Result<std::vector<StoredRun>> runs = db->events().ListRuns();
+    ASSERT_TRUE(runs.ok()) << runs.message();
+    EXPECT_EQ(runs->size(), 1u);
+  }
+  EXPECT_EQ(SqlValue(path, count_indexes), "2");
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "audit/sqlite_db.h"
 
+#include <cstring>
+
 #include <sqlite3.h>
 
 #include <utility>
@@ -107,6 +109,12 @@ Status SqliteDb::Error(std::string_view what, int rc) const {
     default:
       reason = sqlite3_errmsg(db_);
       break;
+  }
+  // "disk I/O error" alone does not say that the disk is full: the system's reason does.
+  if (const int sys = db_ ? sqlite3_system_errno(db_) : 0;
+      sys != 0 && ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_FULL ||
+                   (rc & 0xff) == SQLITE_CANTOPEN)) {
+    reason += " (" + std::string(std::strerror(sys)) + ")";
   }
   return Status::OfKind(KindOf(rc),
                         "audit database " + path_ + ": " + std::string(what) + ": " + reason);
